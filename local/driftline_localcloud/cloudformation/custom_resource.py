@@ -96,12 +96,25 @@ def response_router() -> ResponseRouter:
     return router
 
 
+def _as_sent(value: Any) -> Any:
+    """CloudFormation hands custom resources every scalar as a string ("true", "5")."""
+    if isinstance(value, dict):
+        return {key: _as_sent(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_sent(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 def _template_properties(model: Properties | None) -> Properties:
     if not model:
         return {}
     if ORIGINAL_PROPERTIES in model:
         return dict(model[ORIGINAL_PROPERTIES])
-    return {key: value for key, value in model.items() if key != PHYSICAL_ID}
+    return _as_sent({key: value for key, value in model.items() if key != PHYSICAL_ID})
 
 
 class CustomResourceProvider(ResourceProvider[Properties]):

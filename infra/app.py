@@ -1,0 +1,35 @@
+"""The driftline CDK app: ``cdk synth|deploy`` (see cdk.json) runs this module."""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import StageConfig, load_stage_config
+from infra.stacks.data_stack import DataStack
+
+
+def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
+    config = load_stage_config(
+        app.node.try_get_context,
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+        region=os.environ.get("CDK_DEFAULT_REGION"),
+    )
+    environment = cdk.Environment(account=config.account, region=config.region)
+    data = DataStack(app, f"{config.prefix}-data", config=config, env=environment)
+    cdk.Tags.of(app).add("project", "driftline")
+    cdk.Tags.of(app).add("stage", config.stage)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return config, data
+
+
+def main() -> None:
+    app = cdk.App()
+    build_app(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Typed stage configuration, read from ``cdk.json`` context.
+
+Select a stage with ``-c stage=prod``; override any single value with
+``-c driftline:<key>=<value>`` (for example ``-c driftline:log_retention_days=30``).
+A missing or misspelt key fails the synth at once instead of falling back to a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STAGES_KEY = "driftline:stages"
+OVERRIDE_PREFIX = "driftline:"
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = None
+    lambda_architecture: Literal["x86_64", "arm64"]
+    log_retention_days: int = Field(gt=0)
+    raw_retention_days: int = Field(gt=0)
+    destroy_on_removal: bool
+
+    @property
+    def prefix(self) -> str:
+        return f"driftline-{self.stage}"
+
+
+def load_stage_config(
+    context: Callable[[str], Any], account: str | None, region: str | None
+) -> StageConfig:
+    """Build the config from a context lookup such as ``app.node.try_get_context``."""
+    stage = context("stage") or "dev"
+    stages = context(STAGES_KEY) or {}
+    if stage not in stages:
+        raise ValueError(
+            f"Unknown stage {stage!r}: cdk.json context {STAGES_KEY!r} defines {sorted(stages)}"
+        )
+    values: dict[str, Any] = {**stages[stage], "stage": stage}
+    for field in StageConfig.model_fields:
+        override = context(f"{OVERRIDE_PREFIX}{field}")
+        if override is not None:
+            values[field] = override
+    values.setdefault("account", account)
+    values.setdefault("region", region)
+    return StageConfig.model_validate(values)

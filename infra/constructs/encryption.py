@@ -1,0 +1,50 @@
+"""The project's customer-managed KMS key: buckets, queues and log groups use it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.config import StageConfig
+
+
+class DataKey(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{config.prefix}-data",
+            description="driftline data at rest: buckets, queues and logs",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY
+            if config.destroy_on_removal
+            else RemovalPolicy.RETAIN,
+        )
+        # CloudWatch Logs encrypts the functions' log groups with this key; the
+        # condition limits it to log groups of this account and region.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}"
+                            ":log-group:*"
+                        )
+                    }
+                },
+            )
+        )

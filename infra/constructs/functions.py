@@ -1,0 +1,164 @@
+"""The one definition of a driftline Lambda function, and the layers they share.
+
+Every function gets the same runtime, architecture, layers, tracing and Powertools
+settings, its own role (no managed policies: it may write its own log group and
+nothing else until a grant adds more), and its own KMS-encrypted log group.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.nag import PACK, acknowledge, wildcard_resource
+from infra.packaging import ROOT, build_dependency_layer
+
+FUNCTIONS = ROOT / "functions"
+LAYERS = ROOT / "layers"
+# Pinned, not "latest": the dependency layer's wheels are built for CPython 3.13 and
+# the local cloud runs functions with Python 3.13.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
+LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    if days not in LOG_RETENTION:
+        raise ValueError(f"log_retention_days must be one of {sorted(LOG_RETENTION)}, got {days}")
+    return LOG_RETENTION[days]
+
+
+class SharedLayers(Construct):
+    """The third-party dependency layer and the project's runtime library layer."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(scope, construct_id)
+        architecture = ARCHITECTURES[config.lambda_architecture]
+        dependencies = build_dependency_layer(
+            LAYERS / "dependencies" / "requirements.txt", config.lambda_architecture
+        )
+        self.dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_asset(str(dependencies)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[architecture],
+            description="Third-party packages: Powertools, pydantic",
+        )
+        self.runtime = lambda_.LayerVersion(
+            self,
+            "Runtime",
+            code=lambda_.Code.from_asset(
+                str(LAYERS / "runtime"), exclude=["**/__pycache__", "**/*.pyc"]
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[architecture],
+            description="driftline runtime library",
+        )
+
+    @property
+    def all(self) -> list[lambda_.ILayerVersion]:
+        return [self.dependencies, self.runtime]
+
+
+class PipelineFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        source: str,
+        description: str,
+        layers: SharedLayers,
+        key: kms.IKey,
+        environment: dict[str, str] | None = None,
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 512,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code_path = FUNCTIONS / source
+        if not (code_path / "handler.py").is_file():
+            raise ValueError(f"functions/{source}/handler.py does not exist")
+        function_name = f"{config.prefix}-{source.replace('_', '-')}"
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=log_retention(config.log_retention_days),
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY
+            if config.destroy_on_removal
+            else RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {function_name} function",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{self.log_group.log_group_arn}:*"],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURES[config.lambda_architecture],
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(
+                str(code_path), exclude=["**/__pycache__", "**/*.pyc", "tests"]
+            ),
+            layers=layers.all,
+            role=self.role,
+            log_group=self.log_group,
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": source,
+                "POWERTOOLS_METRICS_NAMESPACE": "driftline",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "DRIFTLINE_STAGE": config.stage,
+                **(environment or {}),
+            },
+        )
+        acknowledge(
+            self.role,
+            "Log streams are created per execution environment, so the function may write "
+            "any stream of its own log group, and no other group.",
+            wildcard_resource(self.log_group.node.default_child, ":*"),  # type: ignore[arg-type]
+        )
+        acknowledge(
+            self.role,
+            "Active tracing: X-Ray's PutTraceSegments and PutTelemetryRecords support no "
+            "resource-level permissions (AWS requires Resource '*').",
+            f"{PACK}-IAM5[Resource::*]",
+        )
+        acknowledge(
+            self.function,
+            "Pinned to python3.13 on purpose: the dependency layer's wheels are built for "
+            "CPython 3.13 and the local cloud runs functions with Python 3.13.",
+            f"{PACK}-L1",
+        )

@@ -1,0 +1,76 @@
+"""Builds Lambda layer assets on the host, without Docker.
+
+CDK's Python bundling runs pip inside a Lambda build image, which needs Docker. Here
+the dependency layer is installed with ``uv pip install --target`` asking for wheels of
+the Lambda platform (manylinux, CPython 3.13, the function architecture) with the hashes
+pinned in ``layers/dependencies/requirements.txt``. The result is cached under
+``.cache/layers`` by the requirements' content and the platform, so a synth after the
+first costs nothing and needs no network.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "layers"
+LAMBDA_PYTHON = "3.13"
+PLATFORMS = {"x86_64": "x86_64-manylinux2014", "arm64": "aarch64-manylinux2014"}
+
+
+class LayerBuildError(RuntimeError):
+    pass
+
+
+def build_dependency_layer(requirements: Path, architecture: str) -> Path:
+    """Return a folder holding ``python/`` with the pinned requirements installed."""
+    if architecture not in PLATFORMS:
+        raise LayerBuildError(f"No Lambda platform for architecture {architecture!r}")
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    # No dots in the name: CDK would read the tail as a file extension.
+    python_tag = LAMBDA_PYTHON.replace(".", "")
+    target = CACHE / f"{requirements.parent.name}-{architecture}-py{python_tag}-{digest}"
+    if target.is_dir():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # Parallel synths (tests, a watch) must not build the same layer twice.
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_dir():
+            return target
+        staging = Path(tempfile.mkdtemp(dir=CACHE, prefix=".building-"))
+        command = [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
+            "--python-platform",
+            PLATFORMS[architecture],
+            "--python-version",
+            LAMBDA_PYTHON,
+            "--compile-bytecode",
+            "--target",
+            str(staging / "python"),
+            "-r",
+            str(requirements),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise LayerBuildError(
+                f"Building the {requirements.parent.name} layer failed:\n{result.stderr}"
+            )
+        staging.rename(target)
+    return target
