@@ -247,8 +247,17 @@ class Runtime:
             self.invoke(self.invocations.get())
 
 
+def _exit_with_parent() -> None:
+    """A function process must not outlive the local cloud that started it."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def main() -> None:
     sys.path[:0] = PATHS
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     runtime = Runtime()
     runtime.initialise()
     runtime.serve()

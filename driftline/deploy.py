@@ -1,0 +1,97 @@
+"""Runs the project's pinned CDK CLI, against the local cloud or a real account.
+
+The same ``cdk`` CLI and the same app deploy both: for the local cloud only the
+environment differs (service endpoints on loopback, path-style S3, test credentials),
+so asset publishing needs neither DNS tricks nor a hosts-file edit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from driftline.localcloud import ACCOUNT_ID, REGION, ROOT, LocalCloud
+
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+def ensure_cdk_cli() -> Path:
+    """Install the pinned CDK CLI from package-lock.json when it is missing."""
+    if not CDK.exists():
+        result = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DeployError(f"Installing the CDK CLI (npm ci) failed:\n{result.stderr}")
+    return CDK
+
+
+def cdk_environment(cloud: LocalCloud | None) -> dict[str, str]:
+    environment = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+    if cloud is not None:
+        environment.update(
+            {
+                "AWS_ENDPOINT_URL": cloud.endpoint,
+                "AWS_ENDPOINT_URL_S3": cloud.endpoint,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
+                "CDK_DEFAULT_REGION": REGION,
+            }
+        )
+        environment.pop("AWS_PROFILE", None)
+        environment.pop("AWS_SESSION_TOKEN", None)
+    return environment
+
+
+def run_cdk(arguments: list[str], cloud: LocalCloud | None, app_dir: Path = ROOT) -> str:
+    """Run ``cdk <arguments>``; raise with the CLI's own output when it fails."""
+    command = [str(ensure_cdk_cli()), *arguments, "--no-notices"]
+    result = subprocess.run(
+        command,
+        cwd=app_dir,
+        env=cdk_environment(cloud),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DeployError(
+            f"`cdk {' '.join(arguments)}` failed (exit {result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
+    return result.stdout + result.stderr
+
+
+def bootstrap_local(cloud: LocalCloud) -> bool:
+    """Bootstrap the local account once per local cloud start; False if already done."""
+    from driftline.target import Target
+
+    cloudformation = Target("local").client("cloudformation")
+    stacks = cloudformation.list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])
+    if any(s["StackName"] == "CDKToolkit" for s in stacks["StackSummaries"]):
+        return False
+    run_cdk(["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"], cloud)
+    return True
+
+
+def deploy(cloud: LocalCloud | None, context: dict[str, str] | None = None) -> str:
+    arguments = ["deploy", "--all", "--require-approval", "never"]
+    for key, value in (context or {}).items():
+        arguments += ["-c", f"{key}={value}"]
+    return run_cdk(arguments, cloud)

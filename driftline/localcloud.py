@@ -1,0 +1,266 @@
+"""The local cloud: LocalStack's open-source core on the host, with driftline's plugin.
+
+LocalStack needs Python 3.13 and dependency pins that conflict with the project's, so
+it gets a virtual environment of its own under ``.localcloud/``. Everything it writes
+(its files, S3 objects, unpacked functions, logs) stays under that folder too, and it
+listens on loopback only. ``install`` is idempotent (a digest of the requirement files
+decides whether anything is to do); ``start`` and ``stop`` are bounded by deadlines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / "local"
+SERVICES = (
+    "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms"
+)
+ACCOUNT_ID = "000000000000"
+REGION = "us-east-1"
+
+
+class LocalCloudError(RuntimeError):
+    """The local cloud cannot be installed, started or stopped; the message says why."""
+
+
+def find_python313() -> Path:
+    """Python 3.13, which LocalStack's core needs: $DRIFTLINE_PYTHON313, PATH, or pyenv."""
+    candidates: list[str] = []
+    if explicit := os.environ.get("DRIFTLINE_PYTHON313"):
+        candidates.append(explicit)
+    if found := shutil.which("python3.13"):
+        candidates.append(found)
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(pyenv_root.glob("versions/3.13*/bin/python3.13"))]
+    for candidate in candidates:
+        # A pyenv shim exists even where 3.13 is not selected: ask the interpreter itself.
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return Path(candidate)
+    raise LocalCloudError(
+        "Python 3.13 was not found (LocalStack's core needs it). Install it (for example "
+        "`pyenv install 3.13`) or point DRIFTLINE_PYTHON313 at a python3.13 executable."
+    )
+
+
+def _digest(*paths: Path) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LocalCloudError(f"{what} failed:\n{result.stdout}\n{result.stderr}".rstrip())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # When this process started LocalStack, an exited one must be reaped, or it
+        # would linger as a zombie that still "exists".
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class LocalCloud:
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=lambda: int(os.environ.get("DRIFTLINE_LOCAL_PORT", "4566")))
+    state: Path = ROOT / ".localcloud"
+
+    # -- where things are ------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def venv_python(self) -> Path:
+        return self.state / "venv" / "bin" / "python"
+
+    @property
+    def runtime_packages(self) -> Path:
+        return self.state / "lambda-runtime"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state / "localstack.log"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.state / "localstack.pid"
+
+    @property
+    def _marker(self) -> Path:
+        return self.state / "installed.sha256"
+
+    # -- install ---------------------------------------------------------------------
+    def install(self, progress: Callable[[str], None] = lambda _: None) -> bool:
+        """Create LocalStack's environment and the functions' runtime packages.
+
+        Returns False when everything was already in place.
+        """
+        wanted = _digest(
+            LOCAL / "requirements.txt", LOCAL / "lambda-runtime.txt", LOCAL / "pyproject.toml"
+        )
+        if self._marker.is_file() and self._marker.read_text() == wanted:
+            return False
+        python313 = find_python313()
+        uv = [sys.executable, "-m", "uv"]
+        self.state.mkdir(parents=True, exist_ok=True)
+        progress("creating LocalStack's virtual environment")
+        _run([*uv, "venv", "--quiet", "--allow-existing", "--python", str(python313),
+              str(self.state / "venv")], "Creating LocalStack's virtual environment")
+        progress("installing LocalStack and the driftline plugin")
+        _run([*uv, "pip", "install", "--quiet", "--python", str(self.venv_python),
+              "-r", str(LOCAL / "requirements.txt"), "-e", str(LOCAL)],
+             "Installing LocalStack")
+        progress("installing the Lambda runtime's packages")
+        shutil.rmtree(self.runtime_packages, ignore_errors=True)
+        _run([*uv, "pip", "install", "--quiet", "--python", str(python313), "--target",
+              str(self.runtime_packages), "-r", str(LOCAL / "lambda-runtime.txt")],
+             "Installing the Lambda runtime's packages")
+        self._marker.write_text(wanted)
+        return True
+
+    # -- run -------------------------------------------------------------------------
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self._pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def _port_in_use(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex((self.host, self.port)) == 0
+
+    def health(self) -> dict[str, str] | None:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=2) as r:
+                services: dict[str, str] = json.load(r)["services"]
+                return services
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return None
+
+    def is_running(self) -> bool:
+        return self._pid() is not None and self.health() is not None
+
+    def environment(self) -> dict[str, str]:
+        address = f"{self.host}:{self.port}"
+        tmp = self.state / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", str(self.state)),
+            "LANG": "C.UTF-8",
+            "GATEWAY_LISTEN": address,
+            # URLs LocalStack hands out (queue URLs, presigned URLs) must resolve with no
+            # DNS of its own: use the loopback address, path-style.
+            "LOCALSTACK_HOST": address,
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "SERVICES": SERVICES,
+            "LAMBDA_RUNTIME_EXECUTOR": "process",
+            "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages),
+            "FILESYSTEM_ROOT": str(self.state / "filesystem"),
+            "TMPDIR": str(tmp),
+            "DNS_ADDRESS": "0",
+            "DISABLE_EVENTS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "PERSISTENCE": "0",
+        }
+
+    def start(self, timeout: float = 120) -> bool:
+        """Start LocalStack and wait until its services answer. False if already running."""
+        if self.is_running():
+            return False
+        if self._port_in_use():
+            raise LocalCloudError(
+                f"Port {self.port} on {self.host} is already in use by another program. Stop "
+                "it, or choose another port with DRIFTLINE_LOCAL_PORT."
+            )
+        if not self._marker.is_file():
+            raise LocalCloudError("The local cloud is not installed: run `driftline local up`.")
+        # A previous run's state is not reused: the local cloud is not persistent.
+        shutil.rmtree(self.state / "tmp", ignore_errors=True)
+        shutil.rmtree(self.state / "filesystem", ignore_errors=True)
+        with self.log_file.open("wb") as log:
+            process = subprocess.Popen(
+                [str(self.venv_python), "-m", "localstack.runtime.main"],
+                env=self.environment(),
+                cwd=self.state,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        wanted = set(SERVICES.split(","))
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalCloudError(
+                    f"LocalStack exited with code {process.returncode} while starting. "
+                    f"Last lines of {self.log_file}:\n{self.log_tail()}"
+                )
+            services = self.health()
+            if services and all(services.get(s) in ("available", "running") for s in wanted):
+                return True
+            time.sleep(0.2)
+        self.stop()
+        raise LocalCloudError(
+            f"LocalStack did not become ready within {timeout:.0f} s. Last lines of "
+            f"{self.log_file}:\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop LocalStack and the function processes it started. False if not running."""
+        pid = self._pid()
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._pid() is not None:
+            time.sleep(0.2)
+        if self._pid() is not None:
+            os.killpg(pid, signal.SIGKILL)
+            while self._pid() is not None and time.monotonic() < deadline + 10:
+                time.sleep(0.1)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
