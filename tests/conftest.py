@@ -1,0 +1,39 @@
+"""Shared test helpers: loading a function's handler the way Lambda does."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+
+
+@pytest.fixture
+def load_function() -> Iterator[callable]:  # type: ignore[valid-type]
+    """Import ``functions/<name>/handler.py`` with its folder first on sys.path.
+
+    Lambda puts the function's code root on the path, so its modules import each other
+    by bare name; each test gets fresh modules (cold start) and the path is restored.
+    """
+    added: list[str] = []
+
+    def load(name: str) -> ModuleType:
+        code_root = FUNCTIONS / name
+        sys.path.insert(0, str(code_root))
+        added.append(str(code_root))
+        for module in list(sys.modules):
+            origin = getattr(sys.modules[module], "__file__", None) or ""
+            if origin.startswith(str(code_root)):
+                del sys.modules[module]
+        return importlib.import_module("handler")
+
+    yield load
+    for path in added:
+        sys.path.remove(path)
+    sys.modules.pop("handler", None)

@@ -1,0 +1,62 @@
+"""The local cloud launcher's checks that need no running LocalStack."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from driftline import localcloud
+from driftline.localcloud import LocalCloud, LocalCloudError
+
+
+def test_missing_python313_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given no python3.13 anywhere
+    monkeypatch.delenv("DRIFTLINE_PYTHON313", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    # Then the error says what is missing and how to provide it
+    with pytest.raises(LocalCloudError, match="Python 3.13 was not found.*DRIFTLINE_PYTHON313"):
+        localcloud.find_python313()
+
+
+def test_a_wrong_interpreter_is_not_taken_for_313(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given DRIFTLINE_PYTHON313 pointing at a program that is not Python 3.13
+    fake = tmp_path / "python3.13"
+    fake.write_text("#!/bin/sh\necho False\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DRIFTLINE_PYTHON313", str(fake))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "none"))
+    with pytest.raises(LocalCloudError, match="Python 3.13 was not found"):
+        localcloud.find_python313()
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_port_taken_by_another_program_is_a_clear_error(tmp_path: Path) -> None:
+    # Given another program listening on the local cloud's port
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        cloud = LocalCloud(port=port, state=tmp_path)
+        # When the local cloud is started / Then it refuses, naming the port and the way out
+        with pytest.raises(LocalCloudError, match=f"Port {port} .* in use.*DRIFTLINE_LOCAL_PORT"):
+            cloud.start()
+
+
+def test_stop_when_nothing_runs_is_a_no_op(tmp_path: Path) -> None:
+    assert LocalCloud(state=tmp_path).stop() is False
+
+
+def test_the_network_is_off_in_unit_tests() -> None:
+    # Given the unit suite's guard / When a test connects anywhere / Then it fails loudly
+    from pytest_socket import SocketConnectBlockedError
+
+    with socket.socket() as probe, pytest.raises(SocketConnectBlockedError):
+        probe.connect(("127.0.0.1", 9))

@@ -1,0 +1,47 @@
+"""Stage configuration from cdk.json context."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from infra.config import load_stage_config
+
+CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+
+
+def lookup(overrides: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    values = {**CONTEXT, **(overrides or {})}
+    return values.get
+
+
+def test_dev_is_the_default_stage() -> None:
+    config = load_stage_config(lookup(), account=None, region=None)
+    assert config.stage == "dev"
+    assert config.prefix == "driftline-dev"
+
+
+def test_prod_keeps_data_on_removal() -> None:
+    config = load_stage_config(lookup({"stage": "prod"}), account="123456789012", region="eu-west-1")
+    assert config.destroy_on_removal is False
+    assert config.account == "123456789012"
+
+
+def test_single_values_can_be_overridden_from_the_command_line() -> None:
+    # Given `cdk synth -c driftline:log_retention_days=30` (context values arrive as strings)
+    config = load_stage_config(lookup({"driftline:log_retention_days": "30"}), None, None)
+    assert config.log_retention_days == 30
+
+
+def test_unknown_stage_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"Unknown stage 'qa'.*\['dev', 'prod'\]"):
+        load_stage_config(lookup({"stage": "qa"}), None, None)
+
+
+def test_invalid_value_fails_instead_of_defaulting() -> None:
+    with pytest.raises(ValidationError, match="lambda_architecture"):
+        load_stage_config(lookup({"driftline:lambda_architecture": "sparc"}), None, None)
