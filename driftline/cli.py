@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -50,6 +51,15 @@ def local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def local_install(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    if LocalCloud().install(progress=lambda step: _say(f"setup: {step}")):
+        _say(f"local cloud installed in {time.monotonic() - started:.1f} s")
+    else:
+        _say("local cloud already installed")
+    return 0
+
+
 def local_down(args: argparse.Namespace) -> int:
     if LocalCloud().stop():
         _say("local cloud stopped")
@@ -81,7 +91,7 @@ def drop(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_for_receipt(target: Target, key: str, version: str, timeout: float = 60) -> dict:
+def wait_for_receipt(target: Target, key: str, version: str, timeout: float = 60) -> dict[str, Any]:
     """Bounded wait for the ingest function's receipt of one dropped object."""
     outputs = target.outputs("data")
     s3 = target.client("s3")
@@ -90,7 +100,7 @@ def wait_for_receipt(target: Target, key: str, version: str, timeout: float = 60
     while time.monotonic() < deadline:
         try:
             body = s3.get_object(Bucket=outputs["CuratedBucketName"], Key=receipt_key)["Body"]
-            result: dict = json.loads(body.read())
+            result: dict[str, Any] = json.loads(body.read())
             return result
         except s3.exceptions.NoSuchKey:
             time.sleep(0.1)
@@ -130,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="the local cloud").add_subparsers(
         dest="action", required=True
     )
+    local.add_parser(
+        "install", help="create LocalStack's environment (done by `up` when needed)"
+    ).set_defaults(run=local_install)
     up = local.add_parser("up", help="start the local cloud and deploy driftline into it")
     up.add_argument("--no-deploy", action="store_true", help="only start the local cloud")
     up.set_defaults(run=local_up)

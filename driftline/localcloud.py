@@ -26,9 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
-SERVICES = (
-    "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms"
-)
+SERVICES = "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms"
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 
@@ -96,6 +94,7 @@ class LocalCloud:
     host: str = "127.0.0.1"
     port: int = field(default_factory=lambda: int(os.environ.get("DRIFTLINE_LOCAL_PORT", "4566")))
     state: Path = ROOT / ".localcloud"
+    services: str = SERVICES
 
     # -- where things are ------------------------------------------------------------
     @property
@@ -137,17 +136,51 @@ class LocalCloud:
         uv = [sys.executable, "-m", "uv"]
         self.state.mkdir(parents=True, exist_ok=True)
         progress("creating LocalStack's virtual environment")
-        _run([*uv, "venv", "--quiet", "--allow-existing", "--python", str(python313),
-              str(self.state / "venv")], "Creating LocalStack's virtual environment")
+        _run(
+            [
+                *uv,
+                "venv",
+                "--quiet",
+                "--allow-existing",
+                "--python",
+                str(python313),
+                str(self.state / "venv"),
+            ],
+            "Creating LocalStack's virtual environment",
+        )
         progress("installing LocalStack and the driftline plugin")
-        _run([*uv, "pip", "install", "--quiet", "--python", str(self.venv_python),
-              "-r", str(LOCAL / "requirements.txt"), "-e", str(LOCAL)],
-             "Installing LocalStack")
+        _run(
+            [
+                *uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(self.venv_python),
+                "-r",
+                str(LOCAL / "requirements.txt"),
+                "-e",
+                str(LOCAL),
+            ],
+            "Installing LocalStack",
+        )
         progress("installing the Lambda runtime's packages")
         shutil.rmtree(self.runtime_packages, ignore_errors=True)
-        _run([*uv, "pip", "install", "--quiet", "--python", str(python313), "--target",
-              str(self.runtime_packages), "-r", str(LOCAL / "lambda-runtime.txt")],
-             "Installing the Lambda runtime's packages")
+        _run(
+            [
+                *uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(python313),
+                "--target",
+                str(self.runtime_packages),
+                "-r",
+                str(LOCAL / "lambda-runtime.txt"),
+            ],
+            "Installing the Lambda runtime's packages",
+        )
         self._marker.write_text(wanted)
         return True
 
@@ -188,7 +221,7 @@ class LocalCloud:
             # DNS of its own: use the loopback address, path-style.
             "LOCALSTACK_HOST": address,
             "SQS_ENDPOINT_STRATEGY": "path",
-            "SERVICES": SERVICES,
+            "SERVICES": self.services,
             "LAMBDA_RUNTIME_EXECUTOR": "process",
             "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages),
             "FILESYSTEM_ROOT": str(self.state / "filesystem"),
@@ -225,7 +258,7 @@ class LocalCloud:
             )
         self._pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
-        wanted = set(SERVICES.split(","))
+        wanted = set(self.services.split(","))
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise LocalCloudError(

@@ -8,6 +8,7 @@ event rewrites the same receipt instead of adding one.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel
@@ -38,7 +39,7 @@ def dataset_of(key: str) -> str:
     return dataset
 
 
-def arrival_from_record(record: dict) -> Arrival:
+def arrival_from_record(record: dict[str, Any]) -> Arrival:
     """Build an Arrival from one S3 event notification record (keys arrive URL-encoded)."""
     s3 = record["s3"]
     key = unquote_plus(s3["object"]["key"])

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from arrival import arrival_from_record, receipt_key
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
-
-from arrival import arrival_from_record, receipt_key
 
 
 class Settings(FunctionSettings):

@@ -41,8 +41,7 @@ class DataKey(Construct):
                 conditions={
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}"
-                            ":log-group:*"
+                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
                         )
                     }
                 },

@@ -23,6 +23,7 @@ LAYERS = ROOT / "layers"
 # Pinned, not "latest": the dependency layer's wheels are built for CPython 3.13 and
 # the local cloud runs functions with Python 3.13.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+DEFAULT_TIMEOUT = Duration.seconds(30)
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
@@ -89,7 +90,7 @@ class PipelineFunction(Construct):
         layers: SharedLayers,
         key: kms.IKey,
         environment: dict[str, str] | None = None,
-        timeout: Duration = Duration.seconds(30),
+        timeout: Duration | None = None,
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -133,7 +134,7 @@ class PipelineFunction(Construct):
             layers=layers.all,
             role=self.role,
             log_group=self.log_group,
-            timeout=timeout,
+            timeout=timeout or DEFAULT_TIMEOUT,
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             environment={

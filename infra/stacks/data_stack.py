@@ -11,10 +11,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.nag import PACK, acknowledge, wildcard_resource
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.encryption import DataKey
 from infra.constructs.functions import PipelineFunction, SharedLayers
+from infra.constructs.nag import PACK, acknowledge, wildcard_resource
 
 RECEIPTS_PREFIX = "arrivals"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -17,10 +17,10 @@ from driftline import deploy
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
-T = TypeVar("T")
 
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_for[T](
+    probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1
+) -> T:
     """Poll ``probe`` until it returns something other than None, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import WaiterError
 
 from driftline.target import Target
 
@@ -168,7 +169,7 @@ def test_failed_response_fails_the_deployment_with_its_reason(stacks: Stacks) ->
     # Given a custom resource whose function reports FAILED with a reason
     name = stacks.create(Name="red", Fail="true", Reason="quota of 5 widgets reached")
     # When the stack deploys / Then the deployment fails and says why
-    with pytest.raises(Exception):
+    with pytest.raises(WaiterError):
         stacks.wait(name, "stack_create_complete")
     status = stacks.cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
     assert status in ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
@@ -178,7 +179,7 @@ def test_failed_response_fails_the_deployment_with_its_reason(stacks: Stacks) ->
 def test_function_that_never_answers_fails_fast_with_its_error(stacks: Stacks) -> None:
     # Given a function that raises instead of answering on the ResponseURL
     name = stacks.create(Name="grey", Silent="true")
-    with pytest.raises(Exception):
+    with pytest.raises(WaiterError):
         stacks.wait(name, "stack_create_complete")
     # Then the deployment fails with the function's own error, not after a long wait
     assert "widget service unreachable" in stacks.failure_reasons(name)

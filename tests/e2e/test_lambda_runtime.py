@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 ROLE = "arn:aws:iam::000000000000:role/driftline-test-function"
 
-CODE = '''
+CODE = """
 import os, sys, time
 INVOCATIONS = 0
 
@@ -66,7 +66,7 @@ def layers(event, context):
 def use_boto3(event, context):
     import boto3
     return {"buckets": [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]}
-'''
+"""
 
 
 def _zip(files: dict[str, str]) -> bytes:
@@ -93,8 +93,16 @@ class Functions:
         self.layers.append((name, response["Version"]))
         return str(response["LayerVersionArn"])
 
-    def create(self, handler: str, *, timeout: int = 10, runtime: str = "python3.13",
-               layers: list[str] | None = None, wait: bool = True, **extra: Any) -> str:
+    def create(
+        self,
+        handler: str,
+        *,
+        timeout: int = 10,
+        runtime: str = "python3.13",
+        layers: list[str] | None = None,
+        wait: bool = True,
+        **extra: Any,
+    ) -> str:
         name = f"driftline-test-{handler}-{uuid.uuid4().hex[:8]}"
         self.client.create_function(
             FunctionName=name,
@@ -111,7 +119,9 @@ class Functions:
             self.client.get_waiter("function_active_v2").wait(FunctionName=name)
         return name
 
-    def invoke(self, name: str, event: dict[str, Any] | None = None) -> tuple[dict, Any, str]:
+    def invoke(
+        self, name: str, event: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], Any, str]:
         response = self.client.invoke(
             FunctionName=name, Payload=json.dumps(event or {}).encode(), LogType="Tail"
         )
@@ -215,7 +225,10 @@ def test_crashing_process_is_reported_and_replaced(functions: Functions) -> None
 def test_missing_module_is_an_import_error(functions: Functions) -> None:
     name = f"driftline-test-missing-{uuid.uuid4().hex[:8]}"
     functions.client.create_function(
-        FunctionName=name, Runtime="python3.13", Handler="nowhere.handler", Role=ROLE,
+        FunctionName=name,
+        Runtime="python3.13",
+        Handler="nowhere.handler",
+        Role=ROLE,
         Code={"ZipFile": _zip({"app.py": CODE})},
     )
     functions.created.append(name)
@@ -229,8 +242,10 @@ def test_each_function_sees_only_its_own_layers(functions: Functions) -> None:
     # Given two layers with a module of the same name, and one module only each has
     layer_a = functions.layer({"python/shared.py": "NAME = 'a'", "python/only_a.py": ""})
     layer_b = functions.layer(
-        {"python/lib/python3.13/site-packages/shared.py": "NAME = 'b'",
-         "python/lib/python3.13/site-packages/only_b.py": ""}
+        {
+            "python/lib/python3.13/site-packages/shared.py": "NAME = 'b'",
+            "python/lib/python3.13/site-packages/only_b.py": "",
+        }
     )
     with_a = functions.create("layers", layers=[layer_a])
     with_b = functions.create("layers", layers=[layer_b])
@@ -266,7 +281,7 @@ def test_unsupported_runtime_fails_clearly_instead_of_hanging(functions: Functio
     # version manager"): it stays until the local cloud stops.
     functions.created.remove(name)
 
-    def settled() -> dict | None:
+    def settled() -> dict[str, Any] | None:
         configuration = functions.client.get_function_configuration(FunctionName=name)
         return configuration if configuration["State"] != "Pending" else None
 

@@ -18,10 +18,12 @@ from tests.infra.conftest import CDK_JSON, SynthesizedApp
 def test_every_data_bucket_is_encrypted_with_the_project_key(dev_app: SynthesizedApp) -> None:
     buckets = dev_app.data.find_resources("AWS::S3::Bucket")
     kms_buckets = [
-        b for b in buckets.values()
+        b
+        for b in buckets.values()
         if b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
             "ServerSideEncryptionByDefault"
-        ]["SSEAlgorithm"] == "aws:kms"
+        ]["SSEAlgorithm"]
+        == "aws:kms"
     ]
     # raw and curated use the key; the access-log bucket must use S3-managed keys
     assert len(kms_buckets) == 2
@@ -46,8 +48,7 @@ def test_bucket_policies_deny_plain_http(dev_app: SynthesizedApp) -> None:
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
-            s["Effect"] == "Deny"
-            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for s in statements
         )
 
@@ -100,18 +101,21 @@ def test_failed_async_invocations_go_to_an_encrypted_queue(dev_app: SynthesizedA
             "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
         },
     )
-    dev_app.data.has_resource_properties(
-        "AWS::SQS::Queue", {"KmsMasterKeyId": Match.any_value()}
-    )
+    dev_app.data.has_resource_properties("AWS::SQS::Queue", {"KmsMasterKeyId": Match.any_value()})
 
 
 def test_ingest_role_is_scoped_to_its_buckets_and_key(dev_app: SynthesizedApp) -> None:
     policies = dev_app.data.find_resources(
-        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("IngestRole")}]}}
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("IngestRole")}]}},
     )
     (policy,) = policies.values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     assert "s3:GetObject" in actions and "s3:PutObject" in actions
     assert not any(a.endswith(":*") or a == "*" for a in actions)
     for statement in statements:
@@ -119,16 +123,19 @@ def test_ingest_role_is_scoped_to_its_buckets_and_key(dev_app: SynthesizedApp) -
             # only X-Ray, which supports no resource-level permissions
             assert all(a.startswith("xray:") for a in statement["Action"])
     assert not dev_app.data.find_resources(
-        "AWS::IAM::Role", {"Properties": {"ManagedPolicyArns": Match.any_value(),
-                                          "Description": Match.string_like_regexp("ingest")}}
+        "AWS::IAM::Role",
+        {
+            "Properties": {
+                "ManagedPolicyArns": Match.any_value(),
+                "Description": Match.string_like_regexp("ingest"),
+            }
+        },
     )
 
 
 def test_cdk_nag_reports_nothing_unacknowledged(dev_app: SynthesizedApp) -> None:
     report = json.loads((Path(dev_app.assembly.directory) / "validation-report.json").read_text())
-    violations = [
-        v for plugin in report["pluginReports"] for v in plugin.get("violations", [])
-    ]
+    violations = [v for plugin in report["pluginReports"] for v in plugin.get("violations", [])]
     assert violations == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from arrival import (  # noqa: E402
 sys.path.pop(0)
 
 
-def record(key: str, version: str | None = "v1") -> dict:
+def record(key: str, version: str | None = "v1") -> dict[str, Any]:
     obj = {"key": key, "size": 12, "eTag": "abc"}
     if version:
         obj["versionId"] = version

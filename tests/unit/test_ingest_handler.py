@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -22,7 +23,7 @@ class FakeContext:
     aws_request_id: str = "req-1"
 
 
-def s3_event(*keys: str) -> dict:
+def s3_event(*keys: str) -> dict[str, Any]:
     return {
         "Records": [
             {
@@ -39,8 +40,10 @@ def s3_event(*keys: str) -> dict:
 
 @pytest.fixture
 def handler(
-    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, load_function: Callable[[str], ModuleType]
-) -> ModuleType:
+    aws_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+    load_function: Callable[[str], ModuleType],
+) -> Iterator[ModuleType]:
     monkeypatch.setenv("CURATED_BUCKET", CURATED)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "driftline")
@@ -69,7 +72,9 @@ def test_redelivered_event_rewrites_the_same_receipt(handler: ModuleType) -> Non
 
 
 def test_missing_setting_fails_the_cold_start_naming_it(
-    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, load_function: Callable[[str], ModuleType]
+    aws_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+    load_function: Callable[[str], ModuleType],
 ) -> None:
     monkeypatch.delenv("CURATED_BUCKET", raising=False)
     with pytest.raises(Exception, match="curated_bucket"):

@@ -26,7 +26,9 @@ def test_dev_is_the_default_stage() -> None:
 
 
 def test_prod_keeps_data_on_removal() -> None:
-    config = load_stage_config(lookup({"stage": "prod"}), account="123456789012", region="eu-west-1")
+    config = load_stage_config(
+        lookup({"stage": "prod"}), account="123456789012", region="eu-west-1"
+    )
     assert config.destroy_on_removal is False
     assert config.account == "123456789012"
 

@@ -117,6 +117,32 @@ def _template_properties(model: Properties | None) -> Properties:
     return _as_sent({key: value for key, value in model.items() if key != PHYSICAL_ID})
 
 
+def _invoke(
+    lambda_client: Any, service_token: str, event: dict[str, Any], future: Future[Any]
+) -> None:
+    """Invoke the ServiceToken function; fail the wait if it errors without answering."""
+    try:
+        result = lambda_client.invoke(
+            FunctionName=service_token, Payload=json.dumps(event).encode()
+        )
+    except Exception as error:  # the function could not be invoked at all
+        if not future.done():
+            future.set_exception(CustomResourceFailed(f"invoking {service_token} failed: {error}"))
+        return
+    if "FunctionError" not in result:
+        return
+    detail = result["Payload"].read().decode(errors="replace")
+
+    def give_up() -> None:
+        if not future.done():
+            future.set_exception(
+                CustomResourceFailed(f"the function failed without responding: {detail}")
+            )
+
+    # The response may still be on its way (the function answered, then failed).
+    threading.Timer(LATE_RESPONSE_GRACE_SECONDS, give_up).start()
+
+
 class CustomResourceProvider(ResourceProvider[Properties]):
     TYPE = "AWS::CloudFormation::CustomResource"
     SCHEMA = json.loads(Path(__file__).with_name("custom_resource.schema.json").read_text())
@@ -225,32 +251,12 @@ class CustomResourceProvider(ResourceProvider[Properties]):
 
         router = response_router()
         future = router.expect(token)
-        lambda_client = request.aws_client_factory.lambda_
-
-        def invoke() -> None:
-            try:
-                result = lambda_client.invoke(
-                    FunctionName=service_token, Payload=json.dumps(event).encode()
-                )
-            except Exception as error:  # the function could not be invoked at all
-                if not future.done():
-                    future.set_exception(
-                        CustomResourceFailed(f"invoking {service_token} failed: {error}")
-                    )
-                return
-            if "FunctionError" not in result:
-                return
-            detail = result["Payload"].read().decode(errors="replace")
-
-            def give_up() -> None:
-                if not future.done():
-                    future.set_exception(
-                        CustomResourceFailed(f"the function failed without responding: {detail}")
-                    )
-
-            threading.Timer(LATE_RESPONSE_GRACE_SECONDS, give_up).start()
-
-        threading.Thread(target=invoke, name=f"custom-resource-{token}", daemon=True).start()
+        threading.Thread(
+            target=_invoke,
+            args=(request.aws_client_factory.lambda_, service_token, event, future),
+            name=f"custom-resource-{token}",
+            daemon=True,
+        ).start()
         try:
             response = future.result(timeout=timeout)
         except FutureTimeoutError as error:

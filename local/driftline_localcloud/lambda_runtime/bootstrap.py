@@ -26,6 +26,7 @@ import time
 import traceback
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 ENDPOINT = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"]
@@ -149,7 +150,7 @@ def _error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
 
 def _peak_memory_mb() -> int:
     # VmHWM restarts at exec; getrusage's ru_maxrss would report LocalStack's own peak.
-    with open("/proc/self/status") as status:
+    with Path("/proc/self/status").open() as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) // 1024

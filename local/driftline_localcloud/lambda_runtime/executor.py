@@ -93,10 +93,10 @@ class ProcessExecutorEndpoint(ExecutorEndpoint):
     """LocalStack's callback endpoint, plus a bounded wait and a way to reset startup."""
 
     def reset_startup(self) -> None:
-        self.startup_future = Future()
+        self.startup_future: Future[bool] = Future()
 
     def send_invocation(self, payload: dict[str, str]) -> Future[InvocationResult]:
-        self.invocation_future = Future()
+        self.invocation_future: Future[InvocationResult] = Future()
         self.logs = None
         response = requests.post(
             f"http://{self.container_address}:{self.container_port}/invoke",

@@ -20,5 +20,9 @@ class FunctionSettings(BaseModel):
     @classmethod
     def from_environ(cls) -> Self:
         return cls.model_validate(
-            {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+            {
+                name: os.environ[name.upper()]
+                for name in cls.model_fields
+                if name.upper() in os.environ
+            }
         )

@@ -1,0 +1,79 @@
+# driftline: the targets a newcomer can guess. `make demo` and `make test` set up
+# everything they need on a fresh machine (Python 3.13 and Node.js 20+ must exist).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+UV_VERSION := 0.13.8
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+# Python 3.13: $DRIFTLINE_PYTHON313, python3.13 on PATH, or a pyenv-installed 3.13.
+PYTHON313 = $(shell for p in "$$DRIFTLINE_PYTHON313" "$$(command -v python3.13)" \
+	$${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
+	[ -n "$$p" ] && [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
+	2>/dev/null && { echo "$$p"; break; }; done)
+
+.PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean
+
+help:
+	@echo "make demo     run the whole scenario on the local cloud"
+	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
+	@echo "make lint     ruff and mypy"
+	@echo "make bench    local cloud benchmarks"
+	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
+	@echo "make deploy   cdk deploy to your AWS account (uses your AWS credentials)"
+	@echo "make destroy  cdk destroy"
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@py="$(PYTHON313)"; if [ -z "$$py" ]; then \
+		echo "Python 3.13 is required: install it (e.g. pyenv install 3.13) or set DRIFTLINE_PYTHON313" >&2; exit 1; fi; \
+	[ -x $(VENV)/bin/python ] || "$$py" -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/python -m uv sync --frozen --quiet --python $(VENV)/bin/python
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.synced node_modules/.installed
+	$(VENV)/bin/driftline local install
+
+demo: setup
+	$(VENV)/bin/driftline demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+unit: $(VENV)/.synced
+	$(VENV)/bin/pytest tests/unit tests/infra
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+bench: setup
+	$(VENV)/bin/python -m benchmarks.local_cloud
+
+synth: $(VENV)/.synced node_modules/.installed
+	npx cdk synth --quiet $(CDK_ARGS)
+
+deploy: $(VENV)/.synced node_modules/.installed
+	npx cdk deploy --all $(CDK_ARGS)
+
+destroy: $(VENV)/.synced node_modules/.installed
+	npx cdk destroy --all $(CDK_ARGS)
+
+layer-requirements: $(VENV)/.synced
+	$(VENV)/bin/uv pip compile layers/dependencies/requirements.in --quiet --generate-hashes \
+		--python-platform x86_64-manylinux2014 --python-version 3.13 --no-header \
+		--no-emit-package botocore --no-emit-package urllib3 --no-emit-package jmespath \
+		--no-emit-package python-dateutil --no-emit-package six \
+		-o layers/dependencies/requirements.txt
+
+clean:
+	-$(VENV)/bin/driftline local down
+	rm -rf .localcloud cdk.out .cache .pytest_cache .mypy_cache .ruff_cache
