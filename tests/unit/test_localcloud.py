@@ -54,6 +54,7 @@ def test_stop_when_nothing_runs_is_a_no_op(tmp_path: Path) -> None:
     assert LocalCloud(state=tmp_path).stop() is False
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_the_network_is_off_in_unit_tests() -> None:
     # Given the unit suite's guard / When a test connects anywhere / Then it fails loudly
     from pytest_socket import SocketConnectBlockedError
