@@ -30,7 +30,8 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@py="$(PYTHON313)"; if [ -z "$$py" ]; then \
 		echo "Python 3.13 is required: install it (e.g. pyenv install 3.13) or set DRIFTLINE_PYTHON313" >&2; exit 1; fi; \
 	[ -x $(VENV)/bin/python ] || "$$py" -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@# uv itself is locked too; a fresh venv only has pip to bring it in the first time.
+	[ -x $(VENV)/bin/uv ] || $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/python -m uv sync --frozen --quiet --python $(VENV)/bin/python
 	@touch $@
 
@@ -69,7 +70,7 @@ destroy: $(VENV)/.synced node_modules/.installed
 
 layer-requirements: $(VENV)/.synced
 	$(VENV)/bin/uv pip compile layers/dependencies/requirements.in --quiet --generate-hashes \
-		--python-platform x86_64-manylinux2014 --python-version 3.13 --no-header \
+		--python-platform x86_64-manylinux_2_28 --python-version 3.13 --no-header \
 		--no-emit-package botocore --no-emit-package urllib3 --no-emit-package jmespath \
 		--no-emit-package python-dateutil --no-emit-package six \
 		-o layers/dependencies/requirements.txt

@@ -6,15 +6,14 @@ absolute times on shared machines say little:
 - cold start of the local cloud (all services, driftline's plugin) vs LocalStack's
   core with S3 alone;
 - ``cdk deploy`` of the app into a fresh local cloud vs ``cdk synth`` of the same app;
-- a file dropped in the raw bucket until the ingest function's receipt exists, vs a
-  synchronous Invoke of the same function with the same S3 event.
+- a file dropped in the raw bucket until its dataset version is recorded (read,
+  validated, written, lineage, event), vs the upload alone.
 
 Run with ``make bench``; ``BENCH_RUNS`` sets the number of repetitions (default 5).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from driftline import deploy
-from driftline.cli import drop_file, wait_for_receipt
+from driftline.cli import SAMPLE, drop_file, wait_for_version
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
@@ -73,43 +72,47 @@ def main() -> None:
         report("cdk deploy (fresh local cloud)", deploy_time, "cdk synth", synth)
 
         target = Target("local")
-        outputs = target.outputs("data")
+        # The peer uploads where no notification fires, so it triggers no work.
+        quiet_bucket = target.outputs("data")["CuratedBucketName"]
+        s3 = target.client("s3")
         with tempfile.TemporaryDirectory() as folder:
             sample = Path(folder) / "bench.csv"
-            sample.write_text("id,value\n1,2\n")
-            warm = drop_file(target, sample, "bench", None)
-            wait_for_receipt(target, warm[1], warm[2])  # the first one pays the cold start
+            rows = SAMPLE.read_text().splitlines()
+            counter = iter(range(1_000_000))
 
-            def drop_to_receipt() -> float:
+            def fresh_sample() -> Path:
+                # New content each time, so every drop is a new dataset version.
+                salt = f"{next(counter):04x}"
+                body = [rows[0]] + [f"t-{salt}{r[6:]}" for r in rows[1:]]
+                sample.write_text("\n".join(body) + "\n")
+                return sample
+
+            warm = drop_file(target, fresh_sample(), "transactions", None)
+            wait_for_version(target, warm[1])  # the first one pays the cold start
+
+            def drop_to_version() -> float:
+                path = fresh_sample()
                 started = time.perf_counter()
-                _, key, version = drop_file(target, sample, "bench", None)
-                wait_for_receipt(target, key, version)
+                _, key, _ = drop_file(target, path, "transactions", None)
+                wait_for_version(target, key)
                 return time.perf_counter() - started
 
-            latency = median_of(RUNS, drop_to_receipt)
-
-        lambda_client = target.client("lambda")
-        event = {
-            "Records": [
-                {
-                    "eventTime": "2026-11-01T00:00:00.000Z",
-                    "s3": {
-                        "bucket": {"name": outputs["RawBucketName"]},
-                        "object": {"key": warm[1], "size": 1, "versionId": warm[2]},
-                    },
-                }
-            ]
-        }
-        payload = json.dumps(event).encode()
-        invoke = median_of(
-            RUNS,
-            lambda: timed(
-                lambda: lambda_client.invoke(
-                    FunctionName=outputs["IngestFunctionName"], Payload=payload
-                )
-            ),
+            latency = median_of(RUNS, drop_to_version)
+            upload = median_of(
+                RUNS,
+                lambda: timed(
+                    lambda: s3.put_object(
+                        Bucket=quiet_bucket, Key="bench/peer.csv", Body=fresh_sample().read_bytes()
+                    )
+                ),
+            )
+        report(
+            f"drop -> dataset version ({len(rows) - 1} rows)",
+            latency,
+            "the upload alone",
+            upload,
+            "ms",
         )
-        report("upload -> ingest result", latency, "direct Invoke, same event", invoke, "ms")
     finally:
         cloud.stop()
 

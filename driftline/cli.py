@@ -12,13 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from driftline import deploy as cdk
 from driftline.localcloud import ROOT, LocalCloud, LocalCloudError
+from driftline.status import collect as collect_status
 from driftline.target import StackNotDeployed, Target
 
 console = Console(stderr=True)
-SAMPLE = ROOT / "samples" / "transactions.csv"
+SAMPLES = ROOT / "samples"
+SAMPLE = SAMPLES / "transactions.csv"
+# The demo's drops: a training file, a batch to score, and a file that breaks its contract.
+DEMO_DROPS = (
+    (SAMPLE, "transactions", "training"),
+    (SAMPLES / "scoring.csv", "scoring", "inference"),
+    (SAMPLES / "transactions-bad.csv", "transactions", "training"),
+)
+STATE_STYLE = {"validated": "green", "rejected": "red"}
 
 
 class CommandError(RuntimeError):
@@ -91,38 +101,93 @@ def drop(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_for_receipt(target: Target, key: str, version: str, timeout: float = 60) -> dict[str, Any]:
-    """Bounded wait for the ingest function's receipt of one dropped object."""
-    outputs = target.outputs("data")
-    s3 = target.client("s3")
-    receipt_key = f"arrivals/{key}/{version or 'unversioned'}.json"
+def wait_for_version(target: Target, key: str, timeout: float = 120) -> dict[str, Any]:
+    """Bounded wait until the dropped object ``key`` became a dataset version."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            body = s3.get_object(Bucket=outputs["CuratedBucketName"], Key=receipt_key)["Body"]
-            result: dict[str, Any] = json.loads(body.read())
-            return result
-        except s3.exceptions.NoSuchKey:
-            time.sleep(0.1)
-    raise CommandError(f"No receipt for {key} after {timeout:.0f} s")
+        for dataset in collect_status(target)["datasets"]:
+            if dataset["source_key"] == key:
+                return dict(dataset)
+        time.sleep(0.2)
+    raise CommandError(f"{key} was not ingested within {timeout:.0f} s")
+
+
+# -- status --------------------------------------------------------------------------
+def status(args: argparse.Namespace) -> int:
+    facts = collect_status(args.target)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return 0
+    table = Table(title="Datasets", title_justify="left")
+    for column in ("dataset", "kind", "version", "state", "rows", "source", "reasons"):
+        table.add_column(column)
+    for d in facts["datasets"]:
+        table.add_row(
+            d["dataset"],
+            d["kind"] or "-",
+            d["version"],
+            f"[green]{d['state']}[/green]"
+            if d["state"] == "validated"
+            else f"[red]{d['state']}[/red]",
+            str(d["rows"]),
+            d["source_key"],
+            "; ".join(d["reasons"]),
+        )
+    Console().print(table)
+    return 0
 
 
 # -- demo ------------------------------------------------------------------------------
 def demo(args: argparse.Namespace) -> int:
     local_up(argparse.Namespace(no_deploy=False))
+    target = Target("local")
     try:
-        started = time.monotonic()
-        _, key, version = drop_file(Target("local"), SAMPLE, "transactions", "training")
-        _say(f"dropped {SAMPLE.name} as s3://…/{key}")
-        receipt = wait_for_receipt(Target("local"), key, version)
-        _say(f"ingest function recorded it in {time.monotonic() - started:.2f} s:")
-        print(json.dumps(receipt, indent=2))
+        for path, dataset, kind in DEMO_DROPS:
+            started = time.monotonic()
+            _, key, _ = drop_file(target, path, dataset, kind)
+            version = wait_for_version(target, key)
+            _say(
+                f"{path.name} -> {dataset} version {version['version']}: "
+                f"{version['state']} ({version['rows']} rows) in "
+                f"{time.monotonic() - started:.2f} s"
+            )
+            for reason in version["reasons"]:
+                _say(f"  reason: {reason}")
+        status(argparse.Namespace(target=target, json=False))
     finally:
         if args.keep:
             _say("--keep: the local cloud stays up; stop it with `driftline local down`")
         else:
             local_down(args)
     return 0
+
+
+# -- sample ----------------------------------------------------------------------------
+def sample(args: argparse.Namespace) -> int:
+    # Imported here: numpy and pyarrow would slow every other command's start.
+    from driftline.samples import fraud_rate, generate_transactions, write_table
+
+    if args.rows < 1:
+        raise CommandError(f"--rows must be at least 1, not {args.rows}")
+    try:
+        table = generate_transactions(
+            args.rows, seed=args.seed, drift=args.drift, labelled=not args.unlabelled, end=args.end
+        )
+        path = write_table(table, args.out)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+    summary: dict[str, Any] = {"path": str(path), "rows": table.num_rows}
+    rate = fraud_rate(table)
+    if rate is not None:
+        summary["fraud_rate"] = round(rate, 4)
+    print(json.dumps(summary))
+    return 0
+
+
+def iso_datetime(text: str) -> datetime:
+    """``--end``: ISO 8601; without an offset it is UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- wiring ----------------------------------------------------------------------------
@@ -153,6 +218,23 @@ def _parser() -> argparse.ArgumentParser:
     drop_cmd.add_argument("--dataset", required=True)
     drop_cmd.add_argument("--kind", choices=["training", "inference"])
     drop_cmd.set_defaults(run=drop)
+
+    sample_cmd = commands.add_parser("sample", help="write synthetic card transactions")
+    sample_cmd.add_argument("out", type=Path, help=".csv, .csv.gz, .parquet or .jsonl")
+    sample_cmd.add_argument("--rows", type=int, default=2000)
+    sample_cmd.add_argument("--seed", type=int, default=7)
+    sample_cmd.add_argument(
+        "--drift", type=float, default=0.0, help="0 = training distribution, 1 = strong shift"
+    )
+    sample_cmd.add_argument("--unlabelled", action="store_true", help="leave out is_fraud")
+    sample_cmd.add_argument(
+        "--end", type=iso_datetime, default=None, help="end of the 30-day window (default now)"
+    )
+    sample_cmd.set_defaults(run=sample)
+
+    status_cmd = commands.add_parser("status", help="datasets, versions and outcomes")
+    status_cmd.add_argument("--json", action="store_true", help="the stable JSON interface")
+    status_cmd.set_defaults(run=status)
 
     demo_cmd = commands.add_parser("demo", help="run the scenario on the local cloud")
     demo_cmd.add_argument("--keep", action="store_true", help="leave the local cloud running")

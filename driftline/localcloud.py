@@ -223,6 +223,9 @@ class LocalCloud:
             "SQS_ENDPOINT_STRATEGY": "path",
             "SERVICES": self.services,
             "LAMBDA_RUNTIME_EXECUTOR": "process",
+            # LocalStack's DynamoDB downloads a Java server at run time; the plugin's
+            # serves it in memory instead.
+            "PROVIDER_OVERRIDE_DYNAMODB": "driftline",
             "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages),
             "FILESYSTEM_ROOT": str(self.state / "filesystem"),
             "TMPDIR": str(tmp),

@@ -25,6 +25,7 @@ class StageConfig(BaseModel):
     lambda_architecture: Literal["x86_64", "arm64"]
     log_retention_days: int = Field(gt=0)
     raw_retention_days: int = Field(gt=0)
+    quarantine_retention_days: int = Field(gt=0)
     destroy_on_removal: bool
 
     @property

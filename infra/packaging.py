@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "layers"
 LAMBDA_PYTHON = "3.13"
-PLATFORMS = {"x86_64": "x86_64-manylinux2014", "arm64": "aarch64-manylinux2014"}
+# Lambda's Python 3.13 runtime is Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels load.
+PLATFORMS = {"x86_64": "x86_64-manylinux_2_28", "arm64": "aarch64-manylinux_2_28"}
 
 
 class LayerBuildError(RuntimeError):
@@ -29,10 +30,13 @@ class LayerBuildError(RuntimeError):
 
 
 def build_dependency_layer(requirements: Path, architecture: str) -> Path:
-    """Return a folder holding ``python/`` with the pinned requirements installed."""
+    """Return a folder holding ``python/`` with the pinned requirements installed, pruned."""
     if architecture not in PLATFORMS:
         raise LayerBuildError(f"No Lambda platform for architecture {architecture!r}")
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    prune = requirements.with_name("prune.txt")
+    digest = hashlib.sha256(
+        requirements.read_bytes() + (prune.read_bytes() if prune.is_file() else b"")
+    ).hexdigest()[:16]
     # No dots in the name: CDK would read the tail as a file extension.
     python_tag = LAMBDA_PYTHON.replace(".", "")
     target = CACHE / f"{requirements.parent.name}-{architecture}-py{python_tag}-{digest}"
@@ -72,5 +76,19 @@ def build_dependency_layer(requirements: Path, architecture: str) -> Path:
             raise LayerBuildError(
                 f"Building the {requirements.parent.name} layer failed:\n{result.stderr}"
             )
+        if prune.is_file():
+            _prune(staging / "python", prune)
         staging.rename(target)
     return target
+
+
+def _prune(root: Path, globs_file: Path) -> None:
+    for line in globs_file.read_text().splitlines():
+        pattern = line.split("#", 1)[0].strip()
+        if not pattern:
+            continue
+        for path in root.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()

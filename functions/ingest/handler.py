@@ -1,40 +1,82 @@
-"""Ingest function: S3 object-created events in the raw bucket -> a receipt per object."""
+"""Ingest function: each object created in the raw bucket -> its contract's verdict.
+
+Thin on purpose: parse the S3 event, apply Powertools idempotency per object version
+(a redelivered event returns the stored outcome instead of running again), and hand
+the object to ``ingest.Ingestion``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from arrival import arrival_from_record, receipt_key
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
+from ingest import Ingestion, IngestSettings, ObjectRef, Services
 
 
 class Settings(FunctionSettings):
     curated_bucket: str
+    quarantine_bucket: str
+    lineage_table: str
+    idempotency_table: str
+    event_bus_name: str
+    # Objects are read into memory; larger ones are quarantined unread.
+    max_object_bytes: int = 256 * 1024 * 1024
 
 
 SETTINGS = Settings.from_environ()
 OBS = observability("ingest")
-S3 = boto3.client("s3")
+INGESTION = Ingestion(
+    IngestSettings(
+        curated_bucket=SETTINGS.curated_bucket,
+        quarantine_bucket=SETTINGS.quarantine_bucket,
+        event_bus_name=SETTINGS.event_bus_name,
+        max_object_bytes=SETTINGS.max_object_bytes,
+    ),
+    Services(
+        s3=boto3.client("s3"),
+        events=boto3.client("events"),
+        lineage=LineageStore(boto3.resource("dynamodb").Table(SETTINGS.lineage_table)),
+    ),
+)
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[bucket, key, version_id]", expires_after_seconds=7 * 24 * 3600
+)
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped
+    data_keyword_argument="ref",
+    config=IDEMPOTENCY,
+    persistence_store=DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table),
+)
+def ingest_object(ref: dict[str, Any]) -> dict[str, Any]:
+    outcome = INGESTION.ingest(ObjectRef(**ref), now=datetime.now(UTC))
+    result: dict[str, Any] = outcome.as_dict()
+    OBS.logger.info("Ingested", extra=result)
+    return result
 
 
 @OBS.logger.inject_lambda_context(correlation_id_path="Records[0].s3.object.key")
 @OBS.tracer.capture_lambda_handler
 @OBS.metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    receipts = []
+    IDEMPOTENCY.register_lambda_context(context)
+    outcomes = []
     for record in event.get("Records", []):
-        arrival = arrival_from_record(record)
-        key = receipt_key(arrival)
-        S3.put_object(
-            Bucket=SETTINGS.curated_bucket,
-            Key=key,
-            Body=arrival.model_dump_json().encode(),
-            ContentType="application/json",
-        )
-        OBS.logger.info("Recorded arrival", extra={"receipt": key, "dataset": arrival.dataset})
-        OBS.metrics.add_metric(name="ObjectsReceived", unit="Count", value=1)
-        receipts.append(key)
-    return {"receipts": receipts}
+        ref = ObjectRef.from_record(record)
+        outcome = ingest_object(ref=asdict(ref))
+        # Counted here, not in ingest_object: a redelivery answered from the idempotency
+        # store counts too.
+        OBS.metrics.add_metric(name=f"Datasets{outcome['status'].title()}", unit="Count", value=1)
+        outcomes.append(outcome)
+    return {"outcomes": outcomes}

@@ -60,7 +60,7 @@ class SharedLayers(Construct):
             code=lambda_.Code.from_asset(str(dependencies)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[architecture],
-            description="Third-party packages: Powertools, pydantic",
+            description="Third-party packages: Powertools, pydantic, pyarrow",
         )
         self.runtime = lambda_.LayerVersion(
             self,
@@ -72,10 +72,20 @@ class SharedLayers(Construct):
             compatible_architectures=[architecture],
             description="driftline runtime library",
         )
+        self.contracts = lambda_.LayerVersion(
+            self,
+            "Contracts",
+            code=lambda_.Code.from_asset(
+                str(LAYERS / "contracts"), exclude=["**/__pycache__", "**/*.pyc"]
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[architecture],
+            description="driftline dataset declarations and their contracts",
+        )
 
     @property
     def all(self) -> list[lambda_.ILayerVersion]:
-        return [self.dependencies, self.runtime]
+        return [self.dependencies, self.runtime, self.contracts]
 
 
 class PipelineFunction(Construct):

@@ -1,8 +1,15 @@
-"""The data lifecycle: where files land, what checks them, where results go."""
+"""The data lifecycle: where files land, what checks them, where results go.
+
+raw bucket --(object created)--> ingest function --> curated Parquet + manifest + report
+                                                 \\-> quarantine (original + report)
+                                                  -> lineage table, events on the project bus
+"""
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
@@ -16,7 +23,8 @@ from infra.constructs.encryption import DataKey
 from infra.constructs.functions import PipelineFunction, SharedLayers
 from infra.constructs.nag import PACK, acknowledge, wildcard_resource
 
-RECEIPTS_PREFIX = "arrivals"
+# Key prefixes in the curated bucket the ingest function writes to.
+CURATED_PREFIXES = ("curated", "manifests", "reports")
 
 
 class DataStack(Stack):
@@ -24,19 +32,18 @@ class DataStack(Stack):
         self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        removal = RemovalPolicy.DESTROY if config.destroy_on_removal else RemovalPolicy.RETAIN
         self.key = DataKey(self, "DataKey", config=config).key
         access_logs = AccessLogsBucket(self, "AccessLogs", config=config).bucket
-        self.raw_bucket = DataBucket(
-            self,
-            "Raw",
-            config=config,
-            key=self.key,
-            access_logs=access_logs,
-            retention_days=config.raw_retention_days,
-        ).bucket
-        self.curated_bucket = DataBucket(
-            self, "Curated", config=config, key=self.key, access_logs=access_logs
-        ).bucket
+        self.raw_bucket = self._bucket("Raw", access_logs, config.raw_retention_days)
+        self.curated_bucket = self._bucket("Curated", access_logs, None)
+        self.quarantine_bucket = self._bucket(
+            "Quarantine", access_logs, config.quarantine_retention_days
+        )
+        self.bus = events.EventBus(self, "Bus", event_bus_name=config.prefix)
+        self.lineage_table = self._table("Lineage", "dataset", "version", removal)
+        self.idempotency_table = self._table("Idempotency", "id", None, RemovalPolicy.DESTROY)
 
         # Events the ingest function could not process after Lambda's retries land
         # here with their context instead of disappearing.
@@ -52,71 +59,135 @@ class DataStack(Stack):
             self.ingest_failures,
             "This queue is itself the failure destination of the ingest function; a queue "
             "behind it would only move the problem.",
-            "AwsSolutions-SQS3",
+            f"{PACK}-SQS3",
         )
 
-        layers = SharedLayers(self, "Layers", config=config)
+        self.layers = SharedLayers(self, "Layers", config=config)
+        self.ingest = self._ingest_function()
+
+        CfnOutput(self, "RawBucketName", value=self.raw_bucket.bucket_name)
+        CfnOutput(self, "CuratedBucketName", value=self.curated_bucket.bucket_name)
+        CfnOutput(self, "QuarantineBucketName", value=self.quarantine_bucket.bucket_name)
+        CfnOutput(self, "LineageTableName", value=self.lineage_table.table_name)
+        CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)
+        CfnOutput(self, "IngestFunctionName", value=self.ingest.function.function_name)
+        CfnOutput(self, "IngestFailuresQueueUrl", value=self.ingest_failures.queue_url)
+
+    # -- storage ---------------------------------------------------------------------
+    def _bucket(self, name: str, access_logs: s3.IBucket, retention: int | None) -> s3.Bucket:
+        return DataBucket(
+            self,
+            name,
+            config=self.config,
+            key=self.key,
+            access_logs=access_logs,
+            retention_days=retention,
+        ).bucket
+
+    def _table(
+        self, name: str, partition: str, sort: str | None, removal: RemovalPolicy
+    ) -> dynamodb.Table:
+        # AWS::DynamoDB::Table rather than TableV2's GlobalTable: a single-region table is
+        # all this needs, and the local cloud's CloudFormation supports it fully.
+        return dynamodb.Table(
+            self,
+            name,
+            partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING)
+            if sort
+            else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiration" if sort is None else None,
+            removal_policy=removal,
+        )
+
+    # -- ingestion -------------------------------------------------------------------
+    def _ingest_function(self) -> PipelineFunction:
         ingest = PipelineFunction(
             self,
             "Ingest",
-            config=config,
+            config=self.config,
             source="ingest",
-            description="Receives every object that lands in the raw bucket",
-            layers=layers,
+            description="Checks every object that lands in the raw bucket against its contract",
+            layers=self.layers,
             key=self.key,
-            environment={"CURATED_BUCKET": self.curated_bucket.bucket_name},
+            # One full vCPU: the validator is CPU-bound.
+            memory_size=1769,
+            timeout=Duration.minutes(5),
+            environment={
+                "CURATED_BUCKET": self.curated_bucket.bucket_name,
+                "QUARANTINE_BUCKET": self.quarantine_bucket.bucket_name,
+                "LINEAGE_TABLE": self.lineage_table.table_name,
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "EVENT_BUS_NAME": self.bus.event_bus_name,
+            },
         )
-        self.ingest_function = ingest.function
-        self.ingest_function.configure_async_invoke(
+        function = ingest.function
+        function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.ingest_failures),
             retry_attempts=2,
             max_event_age=Duration.hours(6),
         )
+        self._grant_ingest(ingest.role)
+        self.raw_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(function)
+        )
+        self._acknowledge_bucket_notifications_handler()
+        return ingest
+
+    def _grant_ingest(self, role: iam.IRole) -> None:
+        """Exactly what the function does; CDK's grant_* helpers would add wildcards."""
+        statements = [
+            (["s3:GetObject", "s3:GetObjectVersion"], [self.raw_bucket.arn_for_objects("*")]),
+            (
+                ["s3:PutObject"],
+                [self.curated_bucket.arn_for_objects(f"{p}/*") for p in CURATED_PREFIXES]
+                + [self.quarantine_bucket.arn_for_objects("*")],
+            ),
+            (["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn]),
+            (
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                [self.lineage_table.table_arn],
+            ),
+            (
+                [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                [self.idempotency_table.table_arn],
+            ),
+            (["events:PutEvents"], [self.bus.event_bus_arn]),
+        ]
+        for actions, resources in statements:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
         acknowledge(
-            ingest.role,
+            role,
+            "The function reads whichever raw object an event names, and writes results "
+            "under fixed prefixes of the curated bucket and anywhere in the quarantine "
+            "bucket (one folder per rejected file).",
+            wildcard_resource(self.raw_bucket.node.default_child, "/*"),  # type: ignore[arg-type]
+            wildcard_resource(self.quarantine_bucket.node.default_child, "/*"),  # type: ignore[arg-type]
+            *(
+                wildcard_resource(self.curated_bucket.node.default_child, f"/{prefix}/*")  # type: ignore[arg-type]
+                for prefix in CURATED_PREFIXES
+            ),
+        )
+        acknowledge(
+            role,
             "Sending to the KMS-encrypted failure queue: the SQS destination grants "
             "kms:GenerateDataKey*/kms:ReEncrypt* on the project key only.",
             f"{PACK}-IAM5[Action::kms:GenerateDataKey*]",
             f"{PACK}-IAM5[Action::kms:ReEncrypt*]",
         )
-        # Written out instead of grant_read/grant_put: those grant wildcard actions
-        # (s3:GetObject*, s3:List*, kms:ReEncrypt*) the function does not need.
-        ingest.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.raw_bucket.arn_for_objects("*")],
-            )
-        )
-        ingest.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"],
-                resources=[self.curated_bucket.arn_for_objects(f"{RECEIPTS_PREFIX}/*")],
-            )
-        )
-        ingest.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn]
-            )
-        )
-        self.raw_bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_function)
-        )
-        acknowledge(
-            ingest.role,
-            "The function reads whichever raw object an event names and writes receipts "
-            "only under the curated bucket's receipts prefix.",
-            wildcard_resource(self.raw_bucket.node.default_child, "/*"),  # type: ignore[arg-type]
-            f"{PACK}-IAM5[Resource::<{self._logical_id(self.curated_bucket)}.Arn>/"
-            f"{RECEIPTS_PREFIX}/*]",
-        )
-        self._suppress_bucket_notifications_handler()
 
-        CfnOutput(self, "RawBucketName", value=self.raw_bucket.bucket_name)
-        CfnOutput(self, "CuratedBucketName", value=self.curated_bucket.bucket_name)
-        CfnOutput(self, "IngestFunctionName", value=self.ingest_function.function_name)
-        CfnOutput(self, "IngestFailuresQueueUrl", value=self.ingest_failures.queue_url)
-
-    def _suppress_bucket_notifications_handler(self) -> None:
+    def _acknowledge_bucket_notifications_handler(self) -> None:
         """CDK's own handler that writes the bucket's notification configuration."""
         handler = self.node.try_find_child(
             "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
@@ -131,6 +202,3 @@ class DataStack(Stack):
             f"{PACK}-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSLambdaBasicExecutionRole]",
         )
-
-    def _logical_id(self, construct: s3.IBucket) -> str:
-        return str(self.resolve(self.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]

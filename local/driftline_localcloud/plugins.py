@@ -12,6 +12,7 @@ from localstack.services.cloudformation.resource_provider import (
     CloudFormationResourceProviderPlugin,
 )
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.plugins import aws_provider
 
 
 class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
@@ -33,3 +34,22 @@ class CustomResourceProviderPlugin(CloudFormationResourceProviderPlugin):
         from driftline_localcloud.cloudformation.custom_resource import CustomResourceProvider
 
         self.factory = CustomResourceProvider
+
+
+@aws_provider(api="dynamodb", name="driftline")
+def dynamodb() -> Any:
+    """DynamoDB served by moto's in-memory backend (selected with PROVIDER_OVERRIDE_DYNAMODB).
+
+    LocalStack's own DynamoDB runs DynamoDB Local, a Java server it downloads at run
+    time; with no network for that, tables could not even be created. moto's backend
+    (installed with LocalStack) covers what driftline uses: tables, keys, conditional
+    writes, updates, scans, TTL and point-in-time recovery settings.
+    """
+    from localstack.aws.api.dynamodb import DynamodbApi
+    from localstack.services.moto import MotoFallbackDispatcher
+    from localstack.services.plugins import Service
+
+    class InMemoryDynamoDB(DynamodbApi):
+        """Every operation falls through to moto."""
+
+    return Service.for_provider(InMemoryDynamoDB(), dispatch_table_factory=MotoFallbackDispatcher)

@@ -25,9 +25,9 @@ def test_every_data_bucket_is_encrypted_with_the_project_key(dev_app: Synthesize
         ]["SSEAlgorithm"]
         == "aws:kms"
     ]
-    # raw and curated use the key; the access-log bucket must use S3-managed keys
-    assert len(kms_buckets) == 2
-    assert len(buckets) == 3
+    # raw, curated and quarantine use the key; the access-log bucket must use S3-managed keys
+    assert len(kms_buckets) == 3
+    assert len(buckets) == 4
 
 
 def test_buckets_block_public_access_and_keep_versions(dev_app: SynthesizedApp) -> None:
@@ -44,7 +44,7 @@ def test_buckets_block_public_access_and_keep_versions(dev_app: SynthesizedApp) 
 
 def test_bucket_policies_deny_plain_http(dev_app: SynthesizedApp) -> None:
     policies = dev_app.data.find_resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 3
+    assert len(policies) == 4
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -82,7 +82,8 @@ def test_ingest_function_is_traced_layered_and_logs_to_an_encrypted_group(
     (function,) = dev_app.data.find_resources(
         "AWS::Lambda::Function", {"Properties": {"FunctionName": "driftline-dev-ingest"}}
     ).values()
-    assert len(function["Properties"]["Layers"]) == 2
+    # dependencies, the runtime library, the dataset contracts
+    assert len(function["Properties"]["Layers"]) == 3
     dev_app.data.has_resource_properties(
         "AWS::Logs::LogGroup",
         {
@@ -175,3 +176,35 @@ def test_prod_stage_retains_data(tmp_path: Path) -> None:
     for bucket in prod.data.find_resources("AWS::S3::Bucket").values():
         assert bucket["DeletionPolicy"] == "Retain"
     prod.data.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365})
+
+
+def test_tables_are_encrypted_with_the_project_key_and_recoverable(
+    dev_app: SynthesizedApp,
+) -> None:
+    tables = dev_app.data.find_resources("AWS::DynamoDB::Table")
+    assert len(tables) == 2  # lineage, idempotency
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+        assert properties["SSESpecification"]["SSEType"] == "KMS"
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+
+
+def test_ingest_role_reaches_only_its_tables_and_bus(dev_app: SynthesizedApp) -> None:
+    (policy,) = dev_app.data.find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("IngestRole")}]}},
+    ).values()
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if any(a.startswith("dynamodb:") for a in actions):
+            assert "Fn::GetAtt" in statement["Resource"], statement
+            assert "dynamodb:Scan" not in actions and "dynamodb:DeleteTable" not in actions
+        if "events:PutEvents" in actions:
+            assert statement["Resource"] == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or (
+                "Fn::GetAtt" in statement["Resource"]
+            )

@@ -1,81 +1,276 @@
-"""The ingest handler against moto's S3: an event in, a receipt out."""
+"""The ingest function on moto: contract verdicts, outputs, events and exactly-once effect."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-CURATED = "curated-bucket"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "transactions.csv"
+RAW, CURATED, QUARANTINE = "raw", "curated", "quarantine"
+BUS, LINEAGE, IDEMPOTENCY = "driftline-test", "lineage", "idempotency"
 
 
 @dataclass
 class FakeContext:
-    function_name: str = "driftline-dev-ingest"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:ingest"
+    function_name: str = "driftline-test-ingest"
+    memory_limit_in_mb: int = 1769
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
     aws_request_id: str = "req-1"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
 
-def s3_event(*keys: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "eventTime": "2026-11-01T10:00:00.000Z",
-                "s3": {
-                    "bucket": {"name": "raw"},
-                    "object": {"key": key, "size": 3, "versionId": "v1", "eTag": "e"},
-                },
-            }
-            for key in keys
-        ]
-    }
+
+class Cloud:
+    """moto-backed buckets, tables and bus, plus a queue that records the bus's events."""
+
+    def __init__(self) -> None:
+        self.s3 = boto3.client("s3")
+        for bucket in (RAW, CURATED, QUARANTINE):
+            self.s3.create_bucket(Bucket=bucket)
+        self.s3.put_bucket_versioning(Bucket=RAW, VersioningConfiguration={"Status": "Enabled"})
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName=LINEAGE,
+            KeySchema=[
+                {"AttributeName": "dataset", "KeyType": "HASH"},
+                {"AttributeName": "version", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "dataset", "AttributeType": "S"},
+                {"AttributeName": "version", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName=IDEMPOTENCY,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        events = boto3.client("events")
+        events.create_event_bus(Name=BUS)
+        sqs = boto3.client("sqs")
+        self.queue_url = sqs.create_queue(QueueName="recorded-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(
+            Name="record-all",
+            EventBusName=BUS,
+            EventPattern=json.dumps({"source": [{"prefix": ""}]}),
+        )
+        events.put_targets(
+            Rule="record-all", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}]
+        )
+
+    def drop(self, key: str, body: bytes) -> dict[str, Any]:
+        response = self.s3.put_object(Bucket=RAW, Key=key, Body=body)
+        return {
+            "Records": [
+                {
+                    "eventTime": "2026-11-01T10:00:00.000Z",
+                    "s3": {
+                        "bucket": {"name": RAW},
+                        "object": {
+                            "key": key.replace(" ", "+"),
+                            "size": len(body),
+                            "versionId": response["VersionId"],
+                        },
+                    },
+                }
+            ]
+        }
+
+    def events(self) -> list[dict[str, Any]]:
+        messages = (
+            boto3.client("sqs")
+            .receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            .get("Messages", [])
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+    def lineage(self) -> list[dict[str, Any]]:
+        return list(boto3.resource("dynamodb").Table(LINEAGE).scan()["Items"])
+
+    def keys(self, bucket: str) -> list[str]:
+        return sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+    def read_json(self, bucket: str, key: str) -> dict[str, Any]:
+        return dict(json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
 @pytest.fixture
-def handler(
-    aws_credentials: None,
-    monkeypatch: pytest.MonkeyPatch,
-    load_function: Callable[[str], ModuleType],
-) -> Iterator[ModuleType]:
-    monkeypatch.setenv("CURATED_BUCKET", CURATED)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "driftline")
+def cloud(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    for name, value in {
+        "CURATED_BUCKET": CURATED,
+        "QUARANTINE_BUCKET": QUARANTINE,
+        "LINEAGE_TABLE": LINEAGE,
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY,
+        "EVENT_BUS_NAME": BUS,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "driftline",
+    }.items():
+        monkeypatch.setenv(name, value)
     with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=CURATED)
-        yield load_function("ingest")
+        yield Cloud()
 
 
-def test_each_record_gets_a_receipt(handler: ModuleType) -> None:
-    # Given an event with two objects
-    result = handler.handler(s3_event("transactions/a.csv", "scores/b.csv"), FakeContext())
-    # Then each has a receipt naming its dataset
-    assert result["receipts"] == [
-        "arrivals/transactions/a.csv/v1.json",
-        "arrivals/scores/b.csv/v1.json",
-    ]
-    body = boto3.client("s3").get_object(Bucket=CURATED, Key=result["receipts"][1])["Body"]
-    assert json.loads(body.read())["dataset"] == "scores"
+@pytest.fixture
+def handler(cloud: Cloud, load_function: Callable[[str], ModuleType]) -> ModuleType:
+    return load_function("ingest")
 
 
-def test_redelivered_event_rewrites_the_same_receipt(handler: ModuleType) -> None:
-    handler.handler(s3_event("transactions/a.csv"), FakeContext())
-    handler.handler(s3_event("transactions/a.csv"), FakeContext())
-    listed = boto3.client("s3").list_objects_v2(Bucket=CURATED)["Contents"]
-    assert [o["Key"] for o in listed] == ["arrivals/transactions/a.csv/v1.json"]
+def invoke(handler: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    outcomes: list[dict[str, Any]] = handler.handler(event, FakeContext())["outcomes"]
+    assert len(outcomes) == 1
+    return outcomes[0]
 
 
-def test_missing_setting_fails_the_cold_start_naming_it(
-    aws_credentials: None,
-    monkeypatch: pytest.MonkeyPatch,
-    load_function: Callable[[str], ModuleType],
+def with_bad_amounts(share: float) -> bytes:
+    """The sample with the first ``share`` of its rows given a negative amount."""
+    rows = list(csv.DictReader(io.StringIO(SAMPLE.read_text())))
+    for row in rows[: int(len(rows) * share)]:
+        row["amount"] = "-12.5"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def test_good_file_becomes_a_curated_version_with_manifest_lineage_and_event(
+    cloud: Cloud, handler: ModuleType
 ) -> None:
-    monkeypatch.delenv("CURATED_BUCKET", raising=False)
-    with pytest.raises(Exception, match="curated_bucket"):
-        load_function("ingest")
+    # Given the sample training file dropped under its dataset
+    event = cloud.drop("transactions/2026-11/sample file.csv", SAMPLE.read_bytes())
+    # When the function handles the event
+    outcome = invoke(handler, event)
+    # Then it is validated as a new version
+    assert outcome["status"] == "validated"
+    version = outcome["version"]
+    manifest = cloud.read_json(CURATED, f"manifests/transactions/{version}.json")
+    assert manifest["source"]["key"] == "transactions/2026-11/sample file.csv"
+    assert manifest["contract_version"] == "1.0.0"
+    data_key = manifest["data_uri"].removeprefix(f"s3://{CURATED}/")
+    assert data_key.startswith("curated/transactions/ingest_date=")
+    table = pq.read_table(
+        io.BytesIO(cloud.s3.get_object(Bucket=CURATED, Key=data_key)["Body"].read())
+    )
+    assert table.num_rows == manifest["rows"] > 0
+    assert table.column_names[:2] == ["transaction_id", "event_time"]
+    # And lineage and the bus know about it
+    (record,) = cloud.lineage()
+    assert record["state"] == "validated" and record["event_published"] is True
+    (bus_event,) = cloud.events()
+    assert bus_event["detail-type"] == "DatasetValidated"
+    assert bus_event["source"] == "driftline.ingest"
+    assert bus_event["detail"]["version"] == version
+    assert bus_event["detail"]["kind"] == "training"
+    # And the original stays in raw, untouched
+    assert cloud.keys(RAW) == ["transactions/2026-11/sample file.csv"]
+    assert cloud.keys(QUARANTINE) == []
+
+
+def test_file_breaking_the_contract_is_quarantined_with_a_report(
+    cloud: Cloud, handler: ModuleType
+) -> None:
+    # Given a file where a fifth of the rows have negative amounts (limit: 5 %)
+    event = cloud.drop("transactions/bad.csv", with_bad_amounts(0.2))
+    outcome = invoke(handler, event)
+    # Then it is rejected, with the reason naming the share of bad rows
+    assert outcome["status"] == "rejected"
+    folder = f"transactions/{outcome['version']}"
+    assert cloud.keys(QUARANTINE) == [f"{folder}/bad.csv", f"{folder}/report.json"]
+    report = cloud.read_json(QUARANTINE, f"{folder}/report.json")
+    assert report["outcome"] == "rejected"
+    rules = {r["rule"]: r for r in report["validation"]["rules"]}
+    assert rules["amount.gt"]["failed"] == 400
+    assert rules["amount.gt"]["examples"][0]["row"] == 1
+    (bus_event,) = cloud.events()
+    assert bus_event["detail-type"] == "DatasetRejected"
+    assert bus_event["detail"]["reasons"] == outcome["reasons"]
+    assert cloud.keys(RAW) == ["transactions/bad.csv"]
+
+
+def test_a_few_bad_rows_are_dropped_under_the_datasets_policy(
+    cloud: Cloud, handler: ModuleType
+) -> None:
+    # Given 1 % bad rows where the transactions dataset drops up to 5 %
+    outcome = invoke(handler, cloud.drop("transactions/mostly-good.csv", with_bad_amounts(0.01)))
+    assert outcome["status"] == "validated"
+    manifest = cloud.read_json(CURATED, f"manifests/transactions/{outcome['version']}.json")
+    assert manifest["dropped_rows"] == 20
+    assert manifest["rows"] == 1980
+
+
+def test_same_event_twice_and_same_content_again_make_one_version(
+    cloud: Cloud, handler: ModuleType
+) -> None:
+    body = SAMPLE.read_bytes()
+    event = cloud.drop("transactions/a.csv", body)
+    first = invoke(handler, event)
+    # When S3 delivers the same event again
+    again = invoke(handler, event)
+    # And a user uploads the same content again (a new object version, a new key)
+    reupload = invoke(handler, cloud.drop("transactions/copy-of-a.csv", body))
+    # Then there is one dataset version, one manifest and one event
+    assert again == first
+    assert reupload["status"] == "duplicate"
+    assert reupload["version"] == first["version"]
+    assert len(cloud.lineage()) == 1
+    assert len([k for k in cloud.keys(CURATED) if k.startswith("manifests/")]) == 1
+    assert len(cloud.events()) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "reason"),
+    [
+        ("customers/c.csv", b"id\n1\n", "undeclared_dataset"),
+        ("loose-file.csv", b"id\n1\n", "no_dataset"),
+        ("transactions/garbage.csv", bytes(range(256)) * 8, "not_"),
+        ("transactions/empty.csv", b"", "empty_file"),
+    ],
+)
+def test_unusable_files_are_rejected_with_a_specific_reason(
+    cloud: Cloud, handler: ModuleType, key: str, body: bytes, reason: str
+) -> None:
+    outcome = invoke(handler, cloud.drop(key, body))
+    assert outcome["status"] == "rejected"
+    assert outcome["reasons"][0].startswith(reason)
+    assert key in cloud.keys(RAW)
+    assert any(k.endswith("/report.json") for k in cloud.keys(QUARANTINE))
+
+
+def test_an_event_that_failed_to_publish_is_published_on_retry(
+    cloud: Cloud, handler: ModuleType
+) -> None:
+    # Given a version recorded but whose event was not published (a crash in between)
+    event = cloud.drop("transactions/a.csv", SAMPLE.read_bytes())
+    outcome = invoke(handler, event)
+    cloud.events()
+    table = boto3.resource("dynamodb").Table(LINEAGE)
+    table.update_item(
+        Key={"dataset": "transactions", "version": outcome["version"]},
+        UpdateExpression="SET event_published = :no",
+        ExpressionAttributeValues={":no": False},
+    )
+    # When the same content arrives again
+    handler.INGESTION.ingest(
+        handler.ObjectRef(RAW, "transactions/a.csv", None, 1), now=handler.datetime.now(handler.UTC)
+    )
+    # Then the missing event is published, once
+    (bus_event,) = cloud.events()
+    assert bus_event["detail"]["version"] == outcome["version"]

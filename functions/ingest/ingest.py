@@ -1,0 +1,307 @@
+"""Ingestion of one raw object: its contract decides between curated data and quarantine.
+
+A dataset version is named by the first 16 hex digits of the object's SHA-256, so the
+same content always maps to the same version: a redelivered event or a re-upload of the
+same file finds the version in the lineage store and creates nothing new. Outputs are
+written under keys derived from the version before the lineage record is created, so a
+retry after a crash rewrites the same objects; the event is published after the record,
+and a retry publishes it if the record says it was not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from driftline_contracts import datasets
+from driftline_runtime.contracts import DatasetSpec
+from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
+from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
+from driftline_runtime.readers import UnreadableFile, read_table
+from driftline_runtime.validation import validate
+
+NO_DATASET = "_no_dataset"
+UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ObjectRef:
+        """From an S3 event notification record (its key arrives URL-encoded)."""
+        s3 = record["s3"]
+        return cls(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(s3["object"]["key"]),
+            version_id=s3["object"].get("versionId"),
+            size=int(s3["object"].get("size", 0)),
+        )
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    curated_bucket: str
+    quarantine_bucket: str
+    event_bus_name: str
+    max_object_bytes: int
+
+
+@dataclass
+class Services:
+    """The AWS clients ingestion needs; tests pass moto-backed ones."""
+
+    s3: Any
+    events: Any
+    lineage: LineageStore
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One object being ingested, with what is known about it so far."""
+
+    ref: ObjectRef
+    dataset: str
+    version: str
+    digest: str
+    now: datetime
+    spec: DatasetSpec | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Literal["validated", "rejected", "duplicate"]
+    dataset: str
+    version: str
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dataset_of(key: str) -> str:
+    dataset, separator, rest = key.partition("/")
+    return dataset if separator and dataset and rest else NO_DATASET
+
+
+def file_name(key: str) -> str:
+    name = UNSAFE_NAME_CHARACTERS.sub("_", key.rsplit("/", 1)[-1]).strip(". ")
+    return name or "object"
+
+
+class Ingestion:
+    def __init__(self, settings: IngestSettings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+
+    # -- the decision ------------------------------------------------------------------
+    def ingest(self, ref: ObjectRef, now: datetime) -> Outcome:
+        dataset = dataset_of(ref.key)
+        if ref.size > self.settings.max_object_bytes:
+            # Not downloaded: the version is named after the object instead of its content.
+            version = hashlib.sha256(f"{ref.uri}#{ref.version_id}".encode()).hexdigest()[:16]
+            reason = (
+                f"too_large: the object has {ref.size} bytes; the limit is "
+                f"{self.settings.max_object_bytes}"
+            )
+            arrival = Arrival(ref, dataset, version, "", now)
+            return self._once(arrival, lambda: self._reject(arrival, [reason], None))
+        data = self._download(ref)
+        digest = hashlib.sha256(data).hexdigest()
+        arrival = Arrival(ref, dataset, digest[:16], digest, now, datasets().get(dataset))
+        return self._once(arrival, lambda: self._decide(arrival, data))
+
+    def _once(self, arrival: Arrival, work: Callable[[], Outcome]) -> Outcome:
+        existing = self.services.lineage.get(arrival.dataset, arrival.version)
+        if existing is not None:
+            if not existing.event_published:
+                self._publish(existing)
+            return Outcome("duplicate", arrival.dataset, arrival.version, list(existing.reasons))
+        return work()
+
+    def _decide(self, arrival: Arrival, data: bytes) -> Outcome:
+        spec = arrival.spec
+        if spec is None:
+            declared = ", ".join(sorted(datasets())) or "none"
+            reason = (
+                "no_dataset: the key names no dataset; drop files under <dataset>/"
+                if arrival.dataset == NO_DATASET
+                else f"undeclared_dataset: {arrival.dataset!r} is not a declared dataset "
+                f"(declared: {declared})"
+            )
+            return self._reject(arrival, [reason], None)
+        try:
+            table = read_table(data, arrival.ref.key, spec)
+        except UnreadableFile as error:
+            return self._reject(arrival, [f"{error.reason}: {error}"], None)
+        result = validate(table, spec, arrival.now)
+        report = json.loads(result.report.model_dump_json())
+        if result.clean is None:
+            return self._reject(arrival, list(result.report.reasons), report)
+        return self._accept(arrival, spec, result.clean, report)
+
+    # -- outcomes ----------------------------------------------------------------------
+    def _accept(
+        self, arrival: Arrival, spec: DatasetSpec, clean: pa.Table, validation: dict[str, Any]
+    ) -> Outcome:
+        ref, version, now = arrival.ref, arrival.version, arrival.now
+        curated = self.settings.curated_bucket
+        data_key = f"curated/{spec.name}/ingest_date={now:%Y-%m-%d}/{version}.parquet"
+        manifest_key = f"manifests/{spec.name}/{version}.json"
+        report_key = f"reports/{spec.name}/{version}.json"
+        buffer = io.BytesIO()
+        pq.write_table(clean, buffer, compression="zstd")
+        self._put(curated, data_key, buffer.getvalue(), "application/vnd.apache.parquet")
+        report = self._report(arrival, "accepted", [], validation)
+        self._put_json(curated, report_key, report)
+        manifest = {
+            "dataset": spec.name,
+            "kind": spec.kind,
+            "version": version,
+            "content_sha256": arrival.digest,
+            "contract_version": spec.contract_version,
+            "rows": clean.num_rows,
+            "dropped_rows": validation.get("bad_rows", 0),
+            "schema": [{"name": f.name, "type": str(f.type)} for f in clean.schema],
+            "schema_changes": validation.get("schema_changes"),
+            "source": self._source(ref),
+            "data_uri": f"s3://{curated}/{data_key}",
+            "report_uri": f"s3://{curated}/{report_key}",
+            "ingested_at": now.isoformat(),
+        }
+        self._put_json(curated, manifest_key, manifest)
+        record = DatasetVersionRecord(
+            dataset=spec.name,
+            version=version,
+            kind=spec.kind,
+            state="validated",
+            rows=int(validation.get("rows", clean.num_rows)),
+            valid_rows=clean.num_rows,
+            content_sha256=arrival.digest,
+            contract_version=spec.contract_version,
+            source_bucket=ref.bucket,
+            source_key=ref.key,
+            source_version_id=ref.version_id,
+            report_key=f"s3://{curated}/{report_key}",
+            outputs={"data": manifest["data_uri"], "manifest": f"s3://{curated}/{manifest_key}"},
+            created_at=now,
+        )
+        return self._record(record)
+
+    def _reject(
+        self, arrival: Arrival, reasons: list[str], validation: dict[str, Any] | None
+    ) -> Outcome:
+        ref, spec = arrival.ref, arrival.spec
+        quarantine = self.settings.quarantine_bucket
+        folder = f"{arrival.dataset}/{arrival.version}"
+        original_key = f"{folder}/{file_name(ref.key)}"
+        copy_source: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id:
+            copy_source["VersionId"] = ref.version_id
+        self.services.s3.copy_object(Bucket=quarantine, Key=original_key, CopySource=copy_source)
+        report = self._report(arrival, "rejected", reasons, validation)
+        self._put_json(quarantine, f"{folder}/report.json", report)
+        record = DatasetVersionRecord(
+            dataset=arrival.dataset,
+            version=arrival.version,
+            kind=spec.kind if spec else None,
+            state="rejected",
+            rows=int((validation or {}).get("rows", 0)),
+            valid_rows=0,
+            content_sha256=arrival.digest,
+            contract_version=spec.contract_version if spec else None,
+            source_bucket=ref.bucket,
+            source_key=ref.key,
+            source_version_id=ref.version_id,
+            report_key=f"s3://{quarantine}/{folder}/report.json",
+            outputs={"quarantined": f"s3://{quarantine}/{original_key}"},
+            reasons=reasons,
+            created_at=arrival.now,
+        )
+        return self._record(record)
+
+    def _record(self, record: DatasetVersionRecord) -> Outcome:
+        if not self.services.lineage.create(record):
+            # Another delivery of the same content got there first.
+            return Outcome("duplicate", record.dataset, record.version, list(record.reasons))
+        self._publish(record)
+        return Outcome(record.state, record.dataset, record.version, list(record.reasons))
+
+    def _publish(self, record: DatasetVersionRecord) -> None:
+        common = {
+            "dataset": record.dataset,
+            "kind": record.kind,
+            "version": record.version,
+            "contract_version": record.contract_version,
+            "source_bucket": record.source_bucket,
+            "source_key": record.source_key,
+            "source_version_id": record.source_version_id,
+            "report_uri": record.report_key,
+        }
+        event: DatasetValidated | DatasetRejected
+        if record.state == "validated":
+            event = DatasetValidated(
+                **common,
+                data_uri=record.outputs["data"],
+                manifest_uri=record.outputs["manifest"],
+                rows=record.valid_rows,
+                dropped_rows=record.rows - record.valid_rows,
+            )
+        else:
+            event = DatasetRejected(
+                **common, reasons=record.reasons, quarantine_uri=record.outputs["quarantined"]
+            )
+        put_event(self.services.events, self.settings.event_bus_name, "ingest", event)
+        self.services.lineage.mark_published(record.dataset, record.version)
+
+    # -- storage helpers -------------------------------------------------------------
+    def _download(self, ref: ObjectRef) -> bytes:
+        arguments: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id:
+            arguments["VersionId"] = ref.version_id
+        body: bytes = self.services.s3.get_object(**arguments)["Body"].read()
+        return body
+
+    def _put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self.services.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    def _put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
+        body = json.dumps(document, indent=2, default=str).encode()
+        self._put(bucket, key, body, "application/json")
+
+    def _source(self, ref: ObjectRef) -> dict[str, Any]:
+        return {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
+
+    def _report(
+        self,
+        arrival: Arrival,
+        outcome: str,
+        reasons: list[str],
+        validation: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        return {
+            "dataset": arrival.dataset,
+            "version": arrival.version,
+            "outcome": outcome,
+            "reasons": reasons,
+            "source": self._source(arrival.ref),
+            "checked_at": arrival.now.isoformat(),
+            "validation": validation,
+        }

@@ -1,0 +1,76 @@
+"""The lineage store: one record per dataset version, in DynamoDB.
+
+A record says where a version came from (source object, content hash, contract
+version), what became of it (validated or rejected, rows) and where its outputs are.
+Later stages add their own records (training jobs, models, predictions) that point at
+these by dataset and version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DatasetVersionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    version: str
+    kind: Literal["training", "inference"] | None
+    state: Literal["validated", "rejected"]
+    rows: int
+    valid_rows: int
+    content_sha256: str
+    contract_version: str | None
+    source_bucket: str
+    source_key: str
+    source_version_id: str | None
+    report_key: str
+    outputs: dict[str, str]
+    reasons: list[str] = []
+    created_at: datetime
+    event_published: bool = False
+
+
+class LineageStore:
+    def __init__(self, table: Any) -> None:
+        """``table`` is a boto3 DynamoDB ``Table`` resource."""
+        self._table = table
+
+    def get(self, dataset: str, version: str) -> DatasetVersionRecord | None:
+        item = self._table.get_item(
+            Key={"dataset": dataset, "version": version}, ConsistentRead=True
+        ).get("Item")
+        return DatasetVersionRecord.model_validate(item) if item else None
+
+    def create(self, record: DatasetVersionRecord) -> bool:
+        """Store a new version; False if that version exists already (a duplicate)."""
+        client = self._table.meta.client
+        try:
+            self._table.put_item(
+                Item=record.model_dump(mode="json"),
+                ConditionExpression="attribute_not_exists(version)",
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_published(self, dataset: str, version: str) -> None:
+        self._table.update_item(
+            Key={"dataset": dataset, "version": version},
+            UpdateExpression="SET event_published = :yes",
+            ExpressionAttributeValues={":yes": True},
+        )
+
+    def dataset_versions(self) -> list[DatasetVersionRecord]:
+        records: list[DatasetVersionRecord] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._table.scan(**kwargs)
+            records += [DatasetVersionRecord.model_validate(i) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return sorted(records, key=lambda r: r.created_at)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
