@@ -21,7 +21,7 @@ help:
 	@echo "make demo     run the whole scenario on the local cloud"
 	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
 	@echo "make lint     ruff and mypy"
-	@echo "make bench    local cloud benchmarks"
+	@echo "make bench    validator vs pandera, cold start, local cloud benchmarks"
 	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
 	@echo "make deploy   cdk deploy to your AWS account (uses your AWS credentials)"
 	@echo "make destroy  cdk destroy"
@@ -57,6 +57,8 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/mypy .
 
 bench: setup
+	$(VENV)/bin/python -m benchmarks.validator
+	$(VENV)/bin/python -m benchmarks.cold_start
 	$(VENV)/bin/python -m benchmarks.local_cloud
 
 synth: $(VENV)/.synced node_modules/.installed

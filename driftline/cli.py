@@ -118,22 +118,23 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
-    table = Table(title="Datasets", title_justify="left")
-    for column in ("dataset", "kind", "version", "state", "rows", "source", "reasons"):
-        table.add_column(column)
+    out = Console()
+    table = Table(title="Dataset versions", title_justify="left")
+    for column in ("dataset", "kind", "version", "state", "rows", "file"):
+        table.add_column(column, overflow="fold")
     for d in facts["datasets"]:
         table.add_row(
             d["dataset"],
             d["kind"] or "-",
-            d["version"],
-            f"[green]{d['state']}[/green]"
-            if d["state"] == "validated"
-            else f"[red]{d['state']}[/red]",
+            d["version"][:8],
+            f"[{STATE_STYLE[d['state']]}]{d['state']}[/]",
             str(d["rows"]),
-            d["source_key"],
-            "; ".join(d["reasons"]),
+            d["source_key"].rsplit("/", 1)[-1],
         )
-    Console().print(table)
+    out.print(table)
+    for d in facts["datasets"]:
+        for reason in d["reasons"]:
+            out.print(f"[red]{d['dataset']} {d['version'][:8]}[/red]: {reason}")
     return 0
 
 

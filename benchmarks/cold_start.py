@@ -1,0 +1,81 @@
+"""Cold-start import time of the ingest function, against a function that imports boto3 only.
+
+Each run is a fresh interpreter with the function's import path as Lambda builds it
+(code, then the layers as built for Lambda, then the runtime's boto3), so the figure is
+what a cold start pays before the handler runs. The peer is the floor every Python
+function pays: an interpreter that imports boto3. Median of ``BENCH_RUNS`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from infra.packaging import ROOT, build_dependency_layer
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+ENVIRONMENT = {
+    "CURATED_BUCKET": "curated",
+    "QUARANTINE_BUCKET": "quarantine",
+    "LINEAGE_TABLE": "lineage",
+    "IDEMPOTENCY_TABLE": "idempotency",
+    "EVENT_BUS_NAME": "bus",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "ingest",
+    "PATH": os.environ.get("PATH", "/usr/bin"),
+}
+
+
+def import_time(paths: list[str], statement: str) -> float:
+    def once() -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                f"import sys; sys.path[:0] = {paths!r}; {statement}",
+            ],
+            env=ENVIRONMENT,
+            check=True,
+        )
+        return time.perf_counter() - started
+
+    return statistics.median(once() for _ in range(RUNS))
+
+
+def main() -> None:
+    dependencies = build_dependency_layer(
+        ROOT / "layers" / "dependencies" / "requirements.txt", "x86_64"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        runtime = Path(folder)
+        site = Path(sysconfig.get_paths()["purelib"])
+        for name in RUNTIME_PACKAGES:
+            (runtime / name).symlink_to(site / name)
+        function_paths = [
+            str(ROOT / "functions" / "ingest"),
+            str(ROOT / "layers" / "contracts" / "python"),
+            str(ROOT / "layers" / "runtime" / "python"),
+            str(dependencies / "python"),
+            str(runtime),
+        ]
+        ingest = import_time(function_paths, "import handler")
+        floor = import_time([str(runtime)], "import boto3")
+    print(
+        f"ingest handler cold-start import      {ingest * 1000:8.0f} ms   "
+        f"boto3-only function {floor * 1000:8.0f} ms   ratio {ingest / floor:5.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
