@@ -6,6 +6,8 @@ SHELL := /bin/bash
 VENV := .venv
 UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
+# Node.js 20 is past its end of life for jsii; it works, and the banner drowns the output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 

@@ -39,6 +39,7 @@ def cdk_environment(cloud: LocalCloud | None) -> dict[str, str]:
     environment = {
         **os.environ,
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CDK_DISABLE_CLI_TELEMETRY": "true",
     }
     if cloud is not None:
