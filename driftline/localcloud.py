@@ -26,7 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
-SERVICES = "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms"
+SERVICES = (
+    "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms,sagemaker"
+)
+# SageMaker framework images the local cloud can run, each as a virtual environment built
+# from local/frameworks/<name>.txt under .localcloud/frameworks/<name>.
+FRAMEWORKS = ("sklearn",)
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 
@@ -110,6 +115,11 @@ class LocalCloud:
         return self.state / "lambda-runtime"
 
     @property
+    def frameworks(self) -> Path:
+        """SageMaker framework environments: one virtual environment per entry of FRAMEWORKS."""
+        return self.state / "frameworks"
+
+    @property
     def log_file(self) -> Path:
         return self.state / "localstack.log"
 
@@ -123,12 +133,16 @@ class LocalCloud:
 
     # -- install ---------------------------------------------------------------------
     def install(self, progress: Callable[[str], None] = lambda _: None) -> bool:
-        """Create LocalStack's environment and the functions' runtime packages.
+        """Create LocalStack's environment, the functions' runtime packages and the
+        SageMaker framework environments.
 
         Returns False when everything was already in place.
         """
         wanted = _digest(
-            LOCAL / "requirements.txt", LOCAL / "lambda-runtime.txt", LOCAL / "pyproject.toml"
+            LOCAL / "requirements.txt",
+            LOCAL / "lambda-runtime.txt",
+            LOCAL / "pyproject.toml",
+            *(LOCAL / "frameworks" / f"{name}.txt" for name in FRAMEWORKS),
         )
         if self._marker.is_file() and self._marker.read_text() == wanted:
             return False
@@ -181,8 +195,38 @@ class LocalCloud:
             ],
             "Installing the Lambda runtime's packages",
         )
+        for name in FRAMEWORKS:
+            progress(f"installing the SageMaker {name} framework environment")
+            self._install_framework(uv, python313, name)
         self._marker.write_text(wanted)
         return True
+
+    def _install_framework(self, uv: list[str], python313: Path, name: str) -> None:
+        """A framework image's stand-in: Python 3.13 with that image's pinned packages.
+
+        Created afresh, so that a package dropped from the pins does not linger.
+        """
+        venv = self.frameworks / name
+        shutil.rmtree(venv, ignore_errors=True)
+        _run(
+            [*uv, "venv", "--quiet", "--python", str(python313), str(venv)],
+            f"Creating the SageMaker {name} framework environment",
+        )
+        _run(
+            [
+                *uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--only-binary",
+                ":all:",
+                "--python",
+                str(venv / "bin" / "python"),
+                "-r",
+                str(LOCAL / "frameworks" / f"{name}.txt"),
+            ],
+            f"Installing the SageMaker {name} framework packages",
+        )
 
     # -- run -------------------------------------------------------------------------
     def _pid(self) -> int | None:
@@ -226,6 +270,10 @@ class LocalCloud:
             # LocalStack's DynamoDB downloads a Java server at run time; the plugin's
             # serves it in memory instead.
             "PROVIDER_OVERRIDE_DYNAMODB": "driftline",
+            # The open-source core serves no SageMaker; the plugin's runs jobs as processes
+            # in the framework environments.
+            "PROVIDER_OVERRIDE_SAGEMAKER": "driftline",
+            "DRIFTLINE_SAGEMAKER_FRAMEWORKS": str(self.frameworks),
             "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages),
             "FILESYSTEM_ROOT": str(self.state / "filesystem"),
             "TMPDIR": str(tmp),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localstack.runtime import hooks
 from localstack.services.cloudformation.resource_provider import (
     CloudFormationResourceProviderPlugin,
 )
@@ -53,3 +54,30 @@ def dynamodb() -> Any:
         """Every operation falls through to moto."""
 
     return Service.for_provider(InMemoryDynamoDB(), dispatch_table_factory=MotoFallbackDispatcher)
+
+
+@aws_provider(api="sagemaker", name="driftline")
+def sagemaker() -> Any:
+    """SageMaker, which LocalStack's open-source core does not serve at all.
+
+    Training and transform jobs run as host processes under the SageMaker container
+    contract, in the framework environments the launcher builds (selected with
+    PROVIDER_OVERRIDE_SAGEMAKER).
+    """
+    from driftline_localcloud.sagemaker.provider import create_service
+
+    return create_service()
+
+
+@hooks.on_infra_start()
+def register_sagemaker_task_service() -> None:
+    """Teaches Step Functions the ``arn:aws:states:::sagemaker:*`` integrations.
+
+    LocalStack's task factory is a plain function that lists SageMaker as unsupported;
+    the plugin wraps it where the state-task factory looks it up. Importing Step
+    Functions' interpreter takes seconds, so the wrap waits until LocalStack imports it
+    (Step Functions loads on first use) instead of slowing every start.
+    """
+    from driftline_localcloud.stepfunctions_patch import patch_when_imported
+
+    patch_when_imported()

@@ -1,0 +1,316 @@
+"""The SageMaker API subset driftline uses, served by LocalStack's gateway.
+
+LocalStack ships no generated API module for SageMaker, so operations are dispatched
+from a table (operation name -> handler) to a ``Skeleton`` built on botocore's service
+model: LocalStack's parser and serializer still do the wire format, and errors raised
+as ``CommonServiceException`` reach clients with AWS's codes (ValidationException,
+ResourceNotFound, ResourceInUse). Descriptions echo every request field that the
+matching Describe* response has (read from the service model), plus the fields
+SageMaker adds; jobs run on a thread pool so that Create*Job returns at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from localstack.services.plugins import Service, ServiceLifecycleHook
+
+from driftline_localcloud.sagemaker.containers import Processes
+from driftline_localcloud.sagemaker.registry import ModelRegistry
+from driftline_localcloud.sagemaker.shapes import (
+    Handler,
+    check_name,
+    describe,
+    echo,
+    page,
+    sort_and_filter,
+    summary,
+)
+from driftline_localcloud.sagemaker.store import (
+    Description,
+    RegionStore,
+    Stores,
+    arn,
+    in_use,
+    not_found,
+    now,
+    transition,
+    validation,
+)
+from driftline_localcloud.sagemaker.training import TrainingRun
+from driftline_localcloud.sagemaker.transform import TransformRun
+
+# Jobs running at once; later ones wait in Starting (or InProgress) for a free slot.
+MAX_CONCURRENT_JOBS = 4
+TRAINING_FLAGS = (
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+)
+
+
+class SageMakerProvider(ServiceLifecycleHook):
+    """Operation handlers over the in-memory stores, and the pool that runs the jobs."""
+
+    service = "sagemaker"
+
+    def __init__(self) -> None:
+        self.stores = Stores()
+        self.processes = Processes()
+        self.pool = ThreadPoolExecutor(
+            max_workers=MAX_CONCURRENT_JOBS, thread_name_prefix="sagemaker-job"
+        )
+
+    def dispatch_table(self) -> dict[str, Handler]:
+        handlers: dict[str, Handler] = {
+            "CreateTrainingJob": self.create_training_job,
+            "DescribeTrainingJob": self.describe_training_job,
+            "StopTrainingJob": self.stop_training_job,
+            "ListTrainingJobs": self.list_training_jobs,
+            "CreateModel": self.create_model,
+            "DescribeModel": self.describe_model,
+            "DeleteModel": self.delete_model,
+            "CreateTransformJob": self.create_transform_job,
+            "DescribeTransformJob": self.describe_transform_job,
+            "StopTransformJob": self.stop_transform_job,
+            "ListTransformJobs": self.list_transform_jobs,
+        }
+        handlers.update(ModelRegistry(self.stores).dispatch_table())
+        return handlers
+
+    def on_before_stop(self) -> None:
+        # Job processes live in their own process groups: end them with LocalStack.
+        self.processes.kill_all()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _region(self, context: Any) -> RegionStore:
+        return self.stores.region(context.account_id, context.region)
+
+    # -- training jobs -----------------------------------------------------------------
+    def create_training_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        name = check_name(request.get("TrainingJobName"), "trainingJobName")
+        check_training_request(request)
+        store = self._region(context)
+        job_arn = arn(context.account_id, context.region, "training-job", name)
+        moment = now()
+        job: Description = {
+            **echo(request, "DescribeTrainingJob"),
+            "TrainingJobArn": job_arn,
+            "TrainingJobStatus": "InProgress",
+            "SecondaryStatus": "Starting",
+            "SecondaryStatusTransitions": [
+                {
+                    "Status": "Starting",
+                    "StartTime": moment,
+                    "StatusMessage": "Launching requested ML instances",
+                }
+            ],
+            "CreationTime": moment,
+            "LastModifiedTime": moment,
+            **{flag: bool(request.get(flag, False)) for flag in TRAINING_FLAGS},
+            "StoppingCondition": request.get("StoppingCondition") or {"MaxRuntimeInSeconds": 86400},
+        }
+        stop = threading.Event()
+        with self.stores.lock:
+            if name.lower() in store.training_jobs:
+                raise in_use(
+                    "Training job names must be unique within an AWS account and region, and a "
+                    f"training job with this name already exists ({job_arn})"
+                )
+            store.training_jobs[name.lower()] = job
+            store.stop_requests[job_arn] = stop
+        run = TrainingRun(
+            self.stores, self.processes, context.account_id, context.region, job, stop
+        )
+        self.pool.submit(run)
+        return {"TrainingJobArn": job_arn}
+
+    def _training_job(self, context: Any, name: str) -> Description:
+        job = self._region(context).training_jobs.get(str(name).lower())
+        if job is None:
+            raise validation("Requested resource not found.")
+        return job
+
+    def describe_training_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        job = self.stores.snapshot(self._training_job(context, request["TrainingJobName"]))
+        return describe(job, "DescribeTrainingJob")
+
+    def stop_training_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        job = self._training_job(context, request["TrainingJobName"])
+        with self.stores.lock:
+            if job["TrainingJobStatus"] != "InProgress":
+                raise validation(
+                    f"The request was rejected because the training job is in status "
+                    f"{job['TrainingJobStatus']}."
+                )
+            transition(
+                self.stores, job, "Stopping", "Stopping the training job",
+                TrainingJobStatus="Stopping",
+            )  # fmt: skip
+            self._region(context).stop_requests[job["TrainingJobArn"]].set()
+        return {}
+
+    def list_training_jobs(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        with self.stores.lock:
+            jobs = sort_and_filter(
+                self._region(context).training_jobs.values(),
+                request,
+                "TrainingJobName",
+                "TrainingJobStatus",
+            )
+            fields = (
+                "TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime",
+                "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus",
+            )  # fmt: skip
+            items, token = page([summary(job, fields) for job in jobs], request)
+        return {"TrainingJobSummaries": items, **({"NextToken": token} if token else {})}
+
+    # -- models ------------------------------------------------------------------------
+    def create_model(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        name = check_name(request.get("ModelName"), "modelName")
+        if not request.get("PrimaryContainer") and not request.get("Containers"):
+            raise validation("Either PrimaryContainer or Containers must be specified.")
+        model_arn = arn(context.account_id, context.region, "model", name)
+        store = self._region(context)
+        with self.stores.lock:
+            if name.lower() in store.models:
+                raise validation(f'Cannot create already existing model "{model_arn}".')
+            store.models[name.lower()] = {
+                **echo(request, "DescribeModel"),
+                "ModelArn": model_arn,
+                "CreationTime": now(),
+                "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+            }
+        return {"ModelArn": model_arn}
+
+    def _model(self, context: Any, name: str) -> Description:
+        model = self._region(context).models.get(str(name).lower())
+        if model is None:
+            model_arn = arn(context.account_id, context.region, "model", str(name))
+            raise validation(f'Could not find model "{model_arn}".')
+        return model
+
+    def describe_model(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        return describe(
+            self.stores.snapshot(self._model(context, request["ModelName"])), "DescribeModel"
+        )
+
+    def delete_model(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        with self.stores.lock:
+            self._model(context, request["ModelName"])
+            del self._region(context).models[request["ModelName"].lower()]
+        return {}
+
+    # -- transform jobs ----------------------------------------------------------------
+    def create_transform_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        name = check_name(request.get("TransformJobName"), "transformJobName")
+        check_transform_request(request)
+        store = self._region(context)
+        job_arn = arn(context.account_id, context.region, "transform-job", name)
+        model = self.stores.snapshot(self._model(context, request["ModelName"]))
+        job: Description = {
+            **echo(request, "DescribeTransformJob"),
+            "TransformJobArn": job_arn,
+            "TransformJobStatus": "InProgress",
+            "CreationTime": now(),
+            "LastModifiedTime": now(),
+            "MaxPayloadInMB": request.get("MaxPayloadInMB", 6),
+            "BatchStrategy": request.get("BatchStrategy", "MultiRecord"),
+        }
+        stop = threading.Event()
+        with self.stores.lock:
+            if name.lower() in store.transform_jobs:
+                raise in_use(
+                    "Transform job names must be unique within an AWS account and region, and a "
+                    f"transform job with this name already exists ({job_arn})"
+                )
+            store.transform_jobs[name.lower()] = job
+            store.stop_requests[job_arn] = stop
+        run = TransformRun(
+            self.stores, self.processes, context.account_id, context.region, job, model, stop
+        )
+        self.pool.submit(run)
+        return {"TransformJobArn": job_arn}
+
+    def _transform_job(self, context: Any, name: str) -> Description:
+        job = self._region(context).transform_jobs.get(str(name).lower())
+        if job is None:
+            raise not_found(f"Could not find requested job with name {name}")
+        return job
+
+    def describe_transform_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        job = self.stores.snapshot(self._transform_job(context, request["TransformJobName"]))
+        return describe(job, "DescribeTransformJob")
+
+    def stop_transform_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        job = self._transform_job(context, request["TransformJobName"])
+        with self.stores.lock:
+            if job["TransformJobStatus"] != "InProgress":
+                raise validation(
+                    f"The request was rejected because the transform job is in status "
+                    f"{job['TransformJobStatus']}."
+                )
+            self.stores.update(job, TransformJobStatus="Stopping")
+            self._region(context).stop_requests[job["TransformJobArn"]].set()
+        return {}
+
+    def list_transform_jobs(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        with self.stores.lock:
+            jobs = sort_and_filter(
+                self._region(context).transform_jobs.values(),
+                request,
+                "TransformJobName",
+                "TransformJobStatus",
+            )
+            fields = (
+                "TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime",
+                "LastModifiedTime", "TransformJobStatus", "FailureReason",
+            )  # fmt: skip
+            items, token = page([summary(job, fields) for job in jobs], request)
+        return {"TransformJobSummaries": items, **({"NextToken": token} if token else {})}
+
+
+# -- request checks ------------------------------------------------------------------------
+def check_training_request(request: dict[str, Any]) -> None:
+    algorithm = request.get("AlgorithmSpecification") or {}
+    if not algorithm.get("TrainingImage"):
+        raise validation(
+            "AlgorithmSpecification.TrainingImage is required: the local cloud runs framework "
+            "images (script mode), not built-in algorithms (AlgorithmName)."
+        )
+    if not (request.get("OutputDataConfig") or {}).get("S3OutputPath"):
+        raise validation("OutputDataConfig.S3OutputPath is required.")
+    if int((request.get("ResourceConfig") or {}).get("InstanceCount", 1)) != 1:
+        raise validation("The local cloud runs training jobs on one instance (InstanceCount 1).")
+    for name, value in (request.get("HyperParameters") or {}).items():
+        if not isinstance(value, str):
+            raise validation(f"Hyperparameter {name!r} must be a string, got {value!r}.")
+    for definition in algorithm.get("MetricDefinitions") or []:
+        try:
+            re.compile(definition["Regex"])
+        except (re.error, KeyError) as error:
+            raise validation(f"Metric definition {definition!r} is not valid: {error}") from None
+
+
+def check_transform_request(request: dict[str, Any]) -> None:
+    source = ((request.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource")
+    if not source or not source.get("S3Uri"):
+        raise validation("TransformInput.DataSource.S3DataSource.S3Uri is required.")
+    if not (request.get("TransformOutput") or {}).get("S3OutputPath"):
+        raise validation("TransformOutput.S3OutputPath is required.")
+    processing = request.get("DataProcessing") or {}
+    if any(processing.get(key, default) != default for key, default in DATA_PROCESSING_DEFAULTS):
+        raise validation("DataProcessing (input/output filters, joins) is not supported locally.")
+    if request.get("MaxPayloadInMB", 6) > 100:
+        raise validation("MaxPayloadInMB must be at most 100.")
+
+
+DATA_PROCESSING_DEFAULTS = (("InputFilter", "$"), ("OutputFilter", "$"), ("JoinSource", "None"))
+
+
+def create_service() -> Any:
+    provider = SageMakerProvider()
+    return Service.for_provider(provider, dispatch_table_factory=lambda p: p.dispatch_table())

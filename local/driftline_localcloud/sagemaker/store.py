@@ -1,0 +1,91 @@
+"""SageMaker's state in memory: jobs, models and the model registry, per account and region.
+
+The plugin keeps this itself instead of using moto's SageMaker backend: moto marks a
+job Completed the moment it is created and owns its fields, while here the process
+running a job drives its status, secondary statuses, metrics and artifacts. Each
+resource is stored as its Describe* response (the one source of truth, answered as a
+copy), and one lock guards them all: requests and job threads update them concurrently.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from localstack.aws.api import CommonServiceException
+
+Description = dict[str, Any]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def validation(message: str) -> CommonServiceException:
+    return CommonServiceException("ValidationException", message)
+
+
+def in_use(message: str) -> CommonServiceException:
+    return CommonServiceException("ResourceInUse", message)
+
+
+def not_found(message: str) -> CommonServiceException:
+    return CommonServiceException("ResourceNotFound", message)
+
+
+def arn(account: str, region: str, kind: str, name: str) -> str:
+    """SageMaker's ARNs carry resource names in lower case."""
+    return f"arn:aws:sagemaker:{region}:{account}:{kind}/{name.lower()}"
+
+
+@dataclass
+class RegionStore:
+    training_jobs: dict[str, Description] = field(default_factory=dict)
+    transform_jobs: dict[str, Description] = field(default_factory=dict)
+    models: dict[str, Description] = field(default_factory=dict)
+    package_groups: dict[str, Description] = field(default_factory=dict)
+    # group key -> its packages, version 1 first
+    packages: dict[str, list[Description]] = field(default_factory=lambda: defaultdict(list))
+    # job ARN -> set when StopTrainingJob/StopTransformJob asks the job to stop
+    stop_requests: dict[str, threading.Event] = field(default_factory=dict)
+
+
+class Stores:
+    """All regions' state behind one re-entrant lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._regions: dict[tuple[str, str], RegionStore] = defaultdict(RegionStore)
+
+    def region(self, account: str, region: str) -> RegionStore:
+        with self.lock:
+            return self._regions[(account, region)]
+
+    def update(self, description: Description, **fields: Any) -> None:
+        """Sets fields of a stored description (None removes one) and LastModifiedTime."""
+        with self.lock:
+            for key, value in fields.items():
+                if value is None:
+                    description.pop(key, None)
+                else:
+                    description[key] = value
+            description["LastModifiedTime"] = now()
+
+    def snapshot(self, description: Description) -> Description:
+        with self.lock:
+            return copy.deepcopy(description)
+
+
+def transition(stores: Stores, job: Description, status: str, message: str, **fields: Any) -> None:
+    """A job's new secondary status (SecondaryStatusTransitions); the previous one ends now."""
+    with stores.lock:
+        moment = now()
+        transitions = job.setdefault("SecondaryStatusTransitions", [])
+        if transitions:
+            transitions[-1].setdefault("EndTime", moment)
+        transitions.append({"Status": status, "StartTime": moment, "StatusMessage": message})
+        stores.update(job, SecondaryStatus=status, **fields)

@@ -1,0 +1,348 @@
+"""A batch transform job: the model's inference code over S3 objects, as SageMaker runs it.
+
+The model's container is set up as SageMaker's scikit-learn serving container expects:
+``ModelDataUrl`` (a model.tar.gz) extracted into the model folder, the code from
+``SAGEMAKER_SUBMIT_DIRECTORY`` (a sourcedir.tar.gz in S3, or a folder inside the model)
+and ``SAGEMAKER_PROGRAM`` as the entry file. ``serving_shim.py`` runs that code in the
+framework environment and answers requests over a pipe; this module plays SageMaker's
+batch side: it reads each input object, splits it into records (SplitType), packs them
+into requests (BatchStrategy, MaxPayloadInMB), sends them, and assembles the answers
+(AssembleWith) into ``<S3OutputPath>/<key relative to the input prefix>.out``.
+
+As on AWS, an object's output is uploaded only if every request for it succeeded, the
+other objects still run, and any failed object fails the job; its FailureReason names
+the object and the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from driftline_localcloud.sagemaker.containers import (
+    JobFailure,
+    JobStopped,
+    LogStream,
+    Processes,
+    S3Uri,
+    base_environment,
+    data_objects,
+    decompress,
+    download,
+    extract_tarball,
+    framework_python,
+    get_object,
+    job_root,
+    kill_group,
+    s3_client,
+)
+from driftline_localcloud.sagemaker.store import Description, Stores, now
+
+LOG = logging.getLogger(__name__)
+
+LOG_GROUP = "/aws/sagemaker/TransformJobs"
+SHIM = Path(__file__).with_name("serving_shim.py")
+MODEL_LOAD_TIMEOUT_SECONDS = 600.0
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_INVOCATION_TIMEOUT_SECONDS = 600.0
+FAILURE_REASON_LIMIT = 1024
+
+
+class ShimError(Exception):
+    """The serving process answered a request with an error, or not at all."""
+
+
+class ShimTimeout(ShimError):
+    """No answer in time: a late answer would be taken for the next request's, so the
+    serving process takes no more requests."""
+
+
+class Shim:
+    """The serving process and its framed pipe."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], logs: LogStream) -> None:
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.replies: queue.Queue[tuple[dict[str, Any], bytes] | None] = queue.Queue()
+        threading.Thread(target=self._read_replies, name="shim-replies", daemon=True).start()
+        threading.Thread(
+            target=self._read_logs, args=(logs,), name="shim-logs", daemon=True
+        ).start()
+
+    def _read_replies(self) -> None:
+        out: IO[bytes] | None = self.process.stdout
+        assert out is not None
+        while line := out.readline():
+            header = json.loads(line)
+            payload = out.read(int(header.get("length", 0)))
+            self.replies.put((header, payload))
+        self.replies.put(None)  # the process has ended
+
+    def _read_logs(self, logs: LogStream) -> None:
+        err: IO[bytes] | None = self.process.stderr
+        assert err is not None
+        for raw in err:
+            logs.write(raw.decode(errors="replace"))
+
+    def wait_reply(self, timeout: float, stop: threading.Event) -> tuple[dict[str, Any], bytes]:
+        deadline = time.monotonic() + timeout
+        while True:
+            if stop.is_set():
+                raise JobStopped
+            try:
+                item = self.replies.get(timeout=0.2)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise ShimTimeout(f"no answer within {timeout:.0f} seconds") from None
+                continue
+            if item is None:
+                raise ShimError(f"the serving process exited with code {self.process.wait()}")
+            return item
+
+    def invoke(
+        self, body: bytes, content_type: str, accept: str, timeout: float, stop: threading.Event
+    ) -> bytes:
+        header = {"content_type": content_type, "accept": accept, "length": len(body)}
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(header).encode() + b"\n" + body)
+            self.process.stdin.flush()
+        except BrokenPipeError as error:
+            raise ShimError("the serving process has exited") from error
+        answer, payload = self.wait_reply(timeout, stop)
+        if not answer.get("ok"):
+            raise ShimError(last_line(str(answer.get("error", "unknown error"))))
+        return payload
+
+    def close(self, *, graceful: bool) -> None:
+        """Ends the process: by closing its input when all went well, else by SIGTERM
+        (what SageMaker sends), and SIGKILL if it has not gone after a few seconds."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        if not graceful:
+            kill_group(self.process, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_group(self.process, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def last_line(text: str) -> str:
+    """A traceback's verdict (its last line); the whole of it is in the job's logs."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text
+
+
+def split_records(data: bytes, split_type: str | None) -> list[bytes]:
+    if split_type in (None, "", "None"):
+        return [data] if data else []
+    if split_type == "Line":
+        return [line for line in data.splitlines(keepends=True) if line.strip()]
+    raise JobFailure(f"ClientError: SplitType {split_type!r} is not supported locally.")
+
+
+def batches(records: list[bytes], multi: bool, max_bytes: int) -> Iterator[bytes]:
+    """Requests: one record each, or as many records as fit in MaxPayloadInMB."""
+    batch: list[bytes] = []
+    size = 0
+    for record in records:
+        if max_bytes and len(record) > max_bytes:
+            raise JobFailure(
+                f"ClientError: a record of {len(record)} bytes is larger than MaxPayloadInMB"
+            )
+        if batch and (not multi or (max_bytes and size + len(record) > max_bytes)):
+            yield b"".join(batch)
+            batch, size = [], 0
+        batch.append(record)
+        size += len(record)
+    if batch:
+        yield b"".join(batch)
+
+
+def assemble(answers: list[bytes], assemble_with: str | None) -> bytes:
+    if assemble_with == "Line":
+        return b"".join(a if a.endswith(b"\n") else a + b"\n" for a in answers)
+    return b"".join(answers)
+
+
+class TransformRun:
+    """Runs one transform job to its final status; a thread pool calls it."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        processes: Processes,
+        account: str,
+        region: str,
+        job: Description,
+        model: Description,
+        stop: threading.Event,
+    ) -> None:
+        self.stores, self.processes = stores, processes
+        self.account, self.region = account, region
+        self.job, self.stop = job, stop
+        self.spec = stores.snapshot(job)
+        self.model = model
+        self.name: str = self.spec["TransformJobName"]
+        self.logs: LogStream | None = None
+
+    def __call__(self) -> None:
+        root: Path | None = None
+        try:
+            if self.stop.is_set():
+                raise JobStopped
+            self.stores.update(self.job, TransformStartTime=now())
+            container = self._container()
+            python = framework_python(container["Image"])
+            root = job_root("transform", self.name)
+            self._run(python, container, root)
+            self._finish("Completed")
+        except JobStopped:
+            self._finish("Stopped")
+        except JobFailure as failure:
+            self._finish("Failed", FailureReason=str(failure)[:FAILURE_REASON_LIMIT])
+        except Exception as error:
+            LOG.exception("Transform job %s failed in the local cloud itself", self.name)
+            self._finish("Failed", FailureReason=f"InternalServerError: {error}")
+        finally:
+            if self.logs is not None:
+                self.logs.close()
+            if root is not None and self.job.get("TransformJobStatus") == "Completed":
+                shutil.rmtree(root, ignore_errors=True)
+
+    def _container(self) -> dict[str, Any]:
+        containers = self.model.get("Containers") or []
+        container = self.model.get("PrimaryContainer") or (containers[0] if containers else None)
+        if not container or not container.get("Image"):
+            raise JobFailure(f"ClientError: Model {self.model['ModelName']} has no container.")
+        if len(containers) > 1:
+            raise JobFailure("ClientError: Multi-container models are not supported locally.")
+        return dict(container)
+
+    def _run(self, python: Path, container: dict[str, Any], root: Path) -> None:
+        s3 = s3_client(self.account, self.region)
+        model_dir, code_dir = root / "model", root / "code"
+        model_dir.mkdir()
+        environment: dict[str, str] = dict(container.get("Environment") or {})
+        if container.get("ModelDataUrl"):
+            archive = root / "model.tar.gz"
+            download(s3, S3Uri.parse(container["ModelDataUrl"]), archive)
+            extract_tarball(archive, model_dir, f"ModelDataUrl {container['ModelDataUrl']}")
+        self._prepare_code(s3, environment, root, model_dir, code_dir)
+        self.logs = LogStream(
+            self.account, self.region, LOG_GROUP, f"{self.name}/algo-1-{int(time.time())}"
+        )
+        env = {
+            **base_environment(python, self.account, self.region),
+            **environment,
+            **(self.spec.get("Environment") or {}),
+            "SM_MODEL_DIR": str(model_dir),
+        }
+        shim = Shim([str(python), "-I", str(SHIM)], code_dir, env, self.logs)
+        finished = False
+        with self.processes.track(shim.process):
+            try:
+                ready, _ = shim.wait_reply(MODEL_LOAD_TIMEOUT_SECONDS, self.stop)
+                if not ready.get("ok"):
+                    error = last_line(str(ready.get("error")))
+                    raise JobFailure(f"ClientError: Loading the model failed: {error}")
+                finished = self._transform_all(s3, shim)
+            except ShimError as error:
+                raise JobFailure(f"ClientError: the model could not be loaded: {error}") from error
+            finally:
+                shim.close(graceful=finished)
+
+    def _prepare_code(
+        self, s3: Any, environment: dict[str, str], root: Path, model_dir: Path, code_dir: Path
+    ) -> None:
+        program = environment.get("SAGEMAKER_PROGRAM")
+        submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+        if not program:
+            raise JobFailure(
+                "ClientError: The model's container Environment must name the inference entry "
+                "file in SAGEMAKER_PROGRAM (and its code in SAGEMAKER_SUBMIT_DIRECTORY)."
+            )
+        if submit.startswith(("s3://", "https://")):
+            archive = root / "sourcedir.tar.gz"
+            download(s3, S3Uri.parse(submit), archive)
+            extract_tarball(archive, code_dir, f"SAGEMAKER_SUBMIT_DIRECTORY {submit}")
+        elif submit.startswith("/opt/ml/model"):  # code packed inside model.tar.gz
+            packed = model_dir / submit.removeprefix("/opt/ml/model").lstrip("/")
+            if not packed.is_dir():
+                raise JobFailure(f"ClientError: {submit} is not a folder in the model data.")
+            shutil.copytree(packed, code_dir)
+        else:
+            raise JobFailure(
+                f"ClientError: SAGEMAKER_SUBMIT_DIRECTORY {submit!r} must be the S3 URI of a "
+                "sourcedir.tar.gz or a folder under /opt/ml/model."
+            )
+        if not (code_dir / program).is_file():
+            raise JobFailure(f"ClientError: SAGEMAKER_PROGRAM {program!r} is not in {submit}.")
+
+    def _transform_all(self, s3: Any, shim: Shim) -> bool:
+        """Every input object; True if all of them were transformed."""
+        source = self.spec["TransformInput"]["DataSource"]["S3DataSource"]
+        objects = data_objects(s3, source.get("S3DataType"), source["S3Uri"])
+        output = S3Uri.parse(self.spec["TransformOutput"]["S3OutputPath"])
+        failures: list[str] = []
+        done = 0
+        for uri, relative in objects:
+            done += 1
+            try:
+                result = self._transform_object(s3, shim, uri)
+            except (JobFailure, ShimError) as error:
+                failures.append(f"{uri}: {error}")
+                if isinstance(error, ShimTimeout) or shim.process.poll() is not None:
+                    break  # nothing more can be answered (reliably)
+                continue
+            target = output.child(f"{relative}.out")
+            s3.put_object(Bucket=target.bucket, Key=target.key, Body=result)
+        if failures:
+            untried = (
+                f" ({len(objects) - done} not tried after that)" if done < len(objects) else ""
+            )
+            raise JobFailure(
+                f"ClientError: {len(failures)} of {len(objects)} input objects failed{untried}. "
+                + " | ".join(failures)
+            )
+        return True
+
+    def _transform_object(self, s3: Any, shim: Shim, uri: S3Uri) -> bytes:
+        transform_input = self.spec["TransformInput"]
+        data = decompress(get_object(s3, uri), transform_input.get("CompressionType"), str(uri))
+        records = split_records(data, transform_input.get("SplitType"))
+        max_mb = self.spec.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB)
+        multi = self.spec.get("BatchStrategy") == "MultiRecord"
+        client = self.spec.get("ModelClientConfig") or {}
+        timeout = float(
+            client.get("InvocationsTimeoutInSeconds") or DEFAULT_INVOCATION_TIMEOUT_SECONDS
+        )
+        content_type = transform_input.get("ContentType") or "application/octet-stream"
+        accept = self.spec["TransformOutput"].get("Accept") or ""
+        answers = [
+            shim.invoke(body, content_type, accept, timeout, self.stop)
+            for body in batches(records, multi, int(max_mb) * 1024 * 1024)
+        ]
+        return assemble(answers, self.spec["TransformOutput"].get("AssembleWith"))
+
+    def _finish(self, status: str, **fields: Any) -> None:
+        self.stores.update(self.job, TransformJobStatus=status, TransformEndTime=now(), **fields)

@@ -1,0 +1,270 @@
+"""Step Functions' optimized SageMaker integrations for LocalStack's ASL interpreter.
+
+LocalStack lists ``sagemaker`` among its unsupported task services. ``register`` wraps
+``state_task_service_for`` in the one module that calls it (``state_task_factory``,
+which looks the name up at call time), so that ``arn:aws:states:::sagemaker:<action>``
+resources get ``StateTaskServiceSageMaker``; every other service goes to LocalStack's
+own factory unchanged.
+
+As on AWS: ``createTrainingJob``, ``createTransformJob`` and ``createModel`` are served
+request-response (the API's response is the task's result); the two jobs also ``.sync``,
+which polls Describe* until the job ends and returns the whole description when it
+Completed. A job that Failed or Stopped fails the task with ``States.TaskFailed`` and the
+description as the cause, as Glue and Batch jobs do. ``.waitForTaskToken`` is refused,
+as AWS does for SageMaker. API errors become ``SageMaker.<Java SDK exception>``, the
+names AWS's Java-based integrations produce: a modelled error gets its class name
+(``ResourceInUse`` -> ``SageMaker.ResourceInUseException``), any other
+(ValidationException, throttling) the service's base exception
+``SageMaker.AmazonSageMakerException``. Timestamps come out as epoch milliseconds, as
+those integrations serialize them. When the execution stops or the task times out while
+a ``.sync`` job runs, the job is stopped too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+from localstack.aws.api.stepfunctions import HistoryEventType, TaskFailedEventDetails
+from localstack.aws.spec import load_service
+from localstack.services.stepfunctions.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from localstack.services.stepfunctions.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from localstack.services.stepfunctions.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from localstack.services.stepfunctions.asl.component.common.error_name.states_error_name_type import (  # noqa: E501
+    StatesErrorNameType,
+)
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_task import (
+    state_task_factory,
+)
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service.resource import (  # noqa: E501
+    ResourceCondition,
+)
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service.state_task_service_callback import (  # noqa: E501
+    StateTaskServiceCallback,
+)
+from localstack.services.stepfunctions.asl.eval.event.event_detail import EventDetails
+from localstack.services.stepfunctions.asl.utils.boto_client import boto_client_for
+from localstack.services.stepfunctions.asl.utils.encoding import to_json_str
+
+LOG = logging.getLogger(__name__)
+
+SERVICE_NAME: Final = "sagemaker"
+
+
+class JobKind:
+    """How ``.sync`` follows one kind of job."""
+
+    def __init__(self, name_key: str, status_key: str, describe: str, stop: str) -> None:
+        self.name_key, self.status_key = name_key, status_key
+        self.describe, self.stop = describe, stop
+
+
+SYNC_JOBS: Final = {
+    "createtrainingjob": JobKind(
+        "TrainingJobName", "TrainingJobStatus", "describe_training_job", "stop_training_job"
+    ),
+    "createtransformjob": JobKind(
+        "TransformJobName", "TransformJobStatus", "describe_transform_job", "stop_transform_job"
+    ),
+}
+REQUEST_RESPONSE: Final = {"createtrainingjob", "createtransformjob", "createmodel"}
+RUNNING: Final = {"InProgress", "Stopping"}
+# SageMaker's modelled errors: the Java SDK has a class for each (name + "Exception").
+MODELLED_ERRORS: Final = {
+    "ResourceInUse",
+    "ResourceNotFound",
+    "ResourceLimitExceeded",
+    "ConflictException",
+}
+
+
+def error_name(code: str) -> str:
+    if code in MODELLED_ERRORS:
+        return f"SageMaker.{code if code.endswith('Exception') else code + 'Exception'}"
+    return "SageMaker.AmazonSageMakerException"
+
+
+def epoch_millis(value: Any) -> Any:
+    """Timestamps as AWS's SageMaker integrations put them in a task's result."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {key: epoch_millis(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [epoch_millis(item) for item in value]
+    return value
+
+
+class JobPoller:
+    """The ``.sync`` resolver: None while the job runs, its description once it Completed."""
+
+    def __init__(
+        self, task: StateTaskServiceSageMaker, env: Any, client: Any, kind: JobKind, name: str
+    ) -> None:
+        self.task, self.env, self.client = task, env, client
+        self.kind, self.name = kind, name
+        self.ended = False
+
+    def __call__(self) -> dict[str, Any] | None:
+        description: dict[str, Any] = getattr(self.client, self.kind.describe)(
+            **{self.kind.name_key: self.name}
+        )
+        description.pop("ResponseMetadata", None)
+        if description[self.kind.status_key] in RUNNING:
+            return None
+        self.ended = True
+        result: dict[str, Any] = epoch_millis(description)
+        if description[self.kind.status_key] == "Completed":
+            return result
+        raise FailureEventException(
+            FailureEvent(
+                env=self.env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self.task._get_sfn_resource(),
+                        resourceType=self.task._get_sfn_resource_type(),
+                        error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                        cause=to_json_str(result),
+                    )
+                ),
+            )
+        )
+
+    def stop_job(self) -> None:
+        """Called when the task ended before the job did (execution stopped, time-out)."""
+        if self.ended:
+            return
+        try:
+            getattr(self.client, self.kind.stop)(**{self.kind.name_key: self.name})
+        except ClientError as error:  # it may have ended meanwhile
+            LOG.debug("Could not stop SageMaker job %s: %s", self.name, error)
+
+
+class StateTaskServiceSageMaker(StateTaskServiceCallback):
+    def __init__(self) -> None:
+        super().__init__(supported_integration_patterns={ResourceCondition.Sync})
+
+    def _action(self) -> str:
+        return str(self.resource.api_action).lower()
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        if self._action() not in REQUEST_RESPONSE:
+            return None
+        action = str(self.resource.api_action)
+        operation = load_service(SERVICE_NAME).operation_model(action[:1].upper() + action[1:])
+        return set(operation.input_shape.members)
+
+    def _validate_service_integration_is_supported(self) -> None:
+        super()._validate_service_integration_is_supported()
+        condition = self.resource.condition
+        if condition is None:
+            return
+        if condition != ResourceCondition.Sync or self._action() not in SYNC_JOBS:
+            raise ValueError(
+                f"The resource provided {self.resource.resource_arn} not recognized: SageMaker "
+                "supports .sync for createTrainingJob and createTransformJob only, and no "
+                ".waitForTaskToken."
+            )
+
+    def _client(self, resource_runtime_part: Any, state_credentials: Any) -> Any:
+        return boto_client_for(
+            service=SERVICE_NAME,
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+
+    def _eval_service_task(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        client = self._client(resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        env.stack.append(epoch_millis(response))
+
+    def _build_sync_resolver(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> Callable[[], Any | None]:
+        env.stack.pop()  # the Create*Job response; the job is followed by its name
+        kind = SYNC_JOBS[self._action()]
+        client = self._client(resource_runtime_part, state_credentials)
+        return JobPoller(self, env, client, kind, normalised_parameters[kind.name_key])
+
+    def _eval_sync(
+        self,
+        env: Any,
+        sync_resolver: Callable[[], Any | None],
+        timeout_seconds: int | None,
+        callback_endpoint: Any,
+        heartbeat_endpoint: Any,
+    ) -> Any:
+        result = super()._eval_sync(
+            env=env,
+            sync_resolver=sync_resolver,
+            timeout_seconds=timeout_seconds,
+            callback_endpoint=callback_endpoint,
+            heartbeat_endpoint=heartbeat_endpoint,
+        )
+        if result is None and isinstance(sync_resolver, JobPoller):
+            sync_resolver.stop_job()  # the loop ended because the execution no longer runs
+        return result
+
+    def _from_error(self, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return super()._from_error(env=env, ex=ex)
+        error = ex.response.get("Error", {})
+        metadata = ex.response.get("ResponseMetadata", {})
+        code = str(error.get("Code", "Unknown"))
+        name = error_name(code)
+        cause = (
+            f"{error.get('Message', '')} (Service: AmazonSageMaker; "
+            f"Status Code: {metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; "
+            f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+        )
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=name,
+                    cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+
+def register() -> None:
+    """Routes ``sagemaker`` task resources to this module; idempotent."""
+    original = state_task_factory.state_task_service_for
+    if getattr(original, "driftline_sagemaker", False):
+        return
+
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == SERVICE_NAME:
+            return StateTaskServiceSageMaker()
+        return original(service_name)
+
+    state_task_service_for.driftline_sagemaker = True  # type: ignore[attr-defined]
+    state_task_factory.state_task_service_for = state_task_service_for
