@@ -1,0 +1,54 @@
+"""The training job's metrics: the lines ``train.py`` prints and the regexes that read them.
+
+``train.py`` prints one metric per line on its standard output, as
+``<split>:<measure>=<value>;`` (for example ``test:auc=0.912345;`` or ``test:rows=1000;``).
+SageMaker sends the output to CloudWatch Logs and turns each line that a training job's
+``AlgorithmSpecification.MetricDefinitions`` regex matches into a training metric (the
+first group is the value); the local cloud applies the same regexes to the job's log.
+
+The CDK code passes :data:`METRIC_DEFINITIONS` to the training job and ``train.py`` prints
+with :func:`format_metric`, so the printed form and the regexes cannot drift apart.
+
+No dependencies: the CDK app imports this module as ``training.metrics``, and in the
+scikit-learn container ``train.py`` imports it as the sibling module ``metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+SPLITS = ("train", "validation", "test")
+# auc: ROC AUC; average_precision: area under the precision-recall curve; log_loss:
+# cross-entropy of the predicted probabilities; accuracy: at a 0.5 threshold; rows: count.
+MEASURES = ("auc", "average_precision", "log_loss", "accuracy", "rows")
+METRIC_NAMES: tuple[str, ...] = tuple(
+    f"{split}:{measure}" for split in SPLITS for measure in MEASURES
+)
+
+# A decimal number as format_metric writes it (and as Python's float() reads it).
+NUMBER = r"[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+
+
+def metric_regex(name: str) -> str:
+    """The regex for one metric: its value is the first (only) group."""
+    return f"{re.escape(name)}=({NUMBER});"
+
+
+# What SageMaker's CreateTrainingJob wants in AlgorithmSpecification.MetricDefinitions.
+METRIC_DEFINITIONS: list[dict[str, str]] = [
+    {"Name": name, "Regex": metric_regex(name)} for name in METRIC_NAMES
+]
+
+
+def format_metric(name: str, value: float) -> str:
+    """One metric line, e.g. ``format_metric("test:auc", 0.9123451) == "test:auc=0.912345;"``.
+
+    Counts print as integers, everything else with six decimals.
+    """
+    if name not in METRIC_NAMES:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}")
+    if not math.isfinite(value):
+        raise ValueError(f"metric {name} is not a finite number: {value!r}")
+    text = str(int(value)) if name.endswith(":rows") else f"{value:.6f}"
+    return f"{name}={text};"
