@@ -8,12 +8,62 @@ from __future__ import annotations
 from typing import Any
 
 from driftline_runtime.lineage import LineageStore
+from driftline_runtime.registry import METRIC_PREFIX, ModelRegistry
 
 from driftline.target import Target
 
 
+def executions(target: Target, state_machine_arn: str, label: str) -> list[dict[str, Any]]:
+    client = target.client("stepfunctions")
+    found: list[dict[str, Any]] = []
+    for page in client.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for e in page["executions"]:
+            found.append(
+                {
+                    "state_machine": label,
+                    "name": e["name"],
+                    "status": e["status"],
+                    "started": e["startDate"].isoformat(),
+                    "stopped": e["stopDate"].isoformat() if e.get("stopDate") else None,
+                }
+            )
+    return sorted(found, key=lambda e: e["started"])
+
+
+def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
+    sagemaker = target.client("sagemaker")
+    registry = ModelRegistry(sagemaker)
+    groups = sagemaker.list_model_package_groups(NameContains=group_prefix)
+    found: list[dict[str, Any]] = []
+    for group in groups["ModelPackageGroupSummaryList"]:
+        for summary in registry.packages(group["ModelPackageGroupName"]):
+            described = sagemaker.describe_model_package(
+                ModelPackageName=summary["ModelPackageArn"]
+            )
+            metadata = described.get("CustomerMetadataProperties", {})
+            found.append(
+                {
+                    "group": group["ModelPackageGroupName"],
+                    "version": described.get("ModelPackageVersion"),
+                    "approval": described.get("ModelApprovalStatus"),
+                    "metrics": {
+                        k.removeprefix(METRIC_PREFIX): float(v)
+                        for k, v in metadata.items()
+                        if k.startswith(METRIC_PREFIX)
+                    },
+                    "dataset": metadata.get("dataset"),
+                    "dataset_version": metadata.get("dataset_version"),
+                    "training_job": metadata.get("training_job"),
+                    "reason": described.get("ModelPackageDescription"),
+                    "arn": summary["ModelPackageArn"],
+                }
+            )
+    return found
+
+
 def collect(target: Target) -> dict[str, Any]:
     outputs = target.outputs("data")
+    pipeline = target.outputs("pipeline")
     table = target._session.resource("dynamodb").Table(outputs["LineageTableName"])
     versions = LineageStore(table).dataset_versions()
     return {
@@ -31,7 +81,7 @@ def collect(target: Target) -> dict[str, Any]:
             }
             for r in versions
         ],
-        "executions": [],
-        "models": [],
+        "executions": executions(target, pipeline["TrainingStateMachineArn"], "training"),
+        "models": models(target, pipeline["ModelPackageGroupPrefix"]),
         "drift_events": [],
     }

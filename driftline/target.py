@@ -63,4 +63,9 @@ class Target:
             raise StackNotDeployed(
                 f"Stack {name} is not deployed on the {self.name} target ({hint})"
             ) from error
-        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        # CDK's cross-stack exports are plumbing, not something a user looks up.
+        return {
+            o["OutputKey"]: o["OutputValue"]
+            for o in stacks[0].get("Outputs", [])
+            if not o["OutputKey"].startswith("ExportsOutput")
+        }

@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import StageConfig, load_stage_config
 from infra.stacks.data_stack import DataStack
+from infra.stacks.pipeline_stack import PipelineStack
 
 
 def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
@@ -19,6 +20,7 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
     )
     environment = cdk.Environment(account=config.account, region=config.region)
     data = DataStack(app, f"{config.prefix}-data", config=config, env=environment)
+    PipelineStack(app, f"{config.prefix}-pipeline", config=config, data=data, env=environment)
     cdk.Tags.of(app).add("project", "driftline")
     cdk.Tags.of(app).add("stage", config.stage)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

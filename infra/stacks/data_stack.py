@@ -35,7 +35,8 @@ class DataStack(Stack):
         self.config = config
         removal = RemovalPolicy.DESTROY if config.destroy_on_removal else RemovalPolicy.RETAIN
         self.key = DataKey(self, "DataKey", config=config).key
-        access_logs = AccessLogsBucket(self, "AccessLogs", config=config).bucket
+        self.access_logs = AccessLogsBucket(self, "AccessLogs", config=config).bucket
+        access_logs = self.access_logs
         self.raw_bucket = self._bucket("Raw", access_logs, config.raw_retention_days)
         self.curated_bucket = self._bucket("Curated", access_logs, None)
         self.quarantine_bucket = self._bucket(
@@ -64,6 +65,7 @@ class DataStack(Stack):
 
         self.layers = SharedLayers(self, "Layers", config=config)
         self.ingest = self._ingest_function()
+        self.curated_reader = self._curated_reader()
 
         CfnOutput(self, "RawBucketName", value=self.raw_bucket.bucket_name)
         CfnOutput(self, "CuratedBucketName", value=self.curated_bucket.bucket_name)
@@ -186,6 +188,36 @@ class DataStack(Stack):
             f"{PACK}-IAM5[Action::kms:GenerateDataKey*]",
             f"{PACK}-IAM5[Action::kms:ReEncrypt*]",
         )
+
+    def _curated_reader(self) -> iam.ManagedPolicy:
+        """What a consumer of validated data may read: manifests and curated Parquet.
+
+        A managed policy owned by this stack, so consumers in other stacks attach it
+        instead of re-deriving this bucket's ARNs across stack boundaries.
+        """
+        policy = iam.ManagedPolicy(
+            self,
+            "CuratedReader",
+            description="Read validated dataset versions (manifests and curated data)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[
+                        self.curated_bucket.arn_for_objects("manifests/*"),
+                        self.curated_bucket.arn_for_objects("curated/*"),
+                    ],
+                ),
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key.key_arn]),
+            ],
+        )
+        acknowledge(
+            policy,
+            "Consumers read whichever dataset version they are given: any manifest and any "
+            "curated object, under those two prefixes only.",
+            wildcard_resource(self.curated_bucket.node.default_child, "/manifests/*"),  # type: ignore[arg-type]
+            wildcard_resource(self.curated_bucket.node.default_child, "/curated/*"),  # type: ignore[arg-type]
+        )
+        return policy
 
     def _acknowledge_bucket_notifications_handler(self) -> None:
         """CDK's own handler that writes the bucket's notification configuration."""

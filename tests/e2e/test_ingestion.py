@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,68 +15,11 @@ import pytest
 from driftline.cli import drop_file, main
 from driftline.status import collect
 from driftline.target import Target
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import EventRecorder, wait_for
 
 pytestmark = pytest.mark.e2e
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-class EventRecorder:
-    """A queue subscribed to the project bus by a rule: the events a rule really delivered."""
-
-    def __init__(self, target: Target, bus: str) -> None:
-        self.sqs = target.client("sqs")
-        self.events = target.client("events")
-        self.bus = bus
-        self.name = f"driftline-test-recorder-{uuid.uuid4().hex[:8]}"
-        self.queue_url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        self.events.put_rule(
-            Name=self.name,
-            EventBusName=bus,
-            EventPattern=json.dumps({"source": ["driftline.ingest"]}),
-        )
-        self.events.put_targets(
-            Rule=self.name, EventBusName=bus, Targets=[{"Id": "recorder", "Arn": arn}]
-        )
-        self.seen: list[dict[str, Any]] = []
-
-    def wait_for(self, detail_type: str, source_key: str, timeout: float = 60) -> dict[str, Any]:
-        def probe() -> dict[str, Any] | None:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            ).get("Messages", [])
-            for message in messages:
-                self.seen.append(json.loads(message["Body"]))
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            for event in self.seen:
-                if (
-                    event["detail-type"] == detail_type
-                    and event["detail"]["source_key"] == source_key
-                ):
-                    return event
-            return None
-
-        return wait_for(probe, timeout, f"{detail_type} for {source_key}", interval=0)
-
-    def close(self) -> None:
-        self.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=["recorder"])
-        self.events.delete_rule(Name=self.name, EventBusName=self.bus)
-        self.sqs.delete_queue(QueueUrl=self.queue_url)
-
-
-@pytest.fixture
-def recorder(deployed: dict[str, str], target: Target) -> Iterator[EventRecorder]:
-    recording = EventRecorder(target, deployed["EventBusName"])
-    try:
-        yield recording
-    finally:
-        recording.close()
 
 
 def read_json(target: Target, uri: str) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class SynthesizedApp:
     assembly: cdk.cx_api.CloudAssembly
     data: Template
     data_template_path: Path
+    pipeline: Template
+    pipeline_template_path: Path
 
 
 def synth(tmp: Path, **context: str) -> SynthesizedApp:
@@ -30,11 +32,14 @@ def synth(tmp: Path, **context: str) -> SynthesizedApp:
     config, data = build_app(app)
     assembly = app.synth()
     artifact = assembly.get_stack_artifact(data.artifact_id)
+    pipeline = assembly.get_stack_artifact(f"{config.prefix}-pipeline")
     return SynthesizedApp(
         config=config,
         assembly=assembly,
         data=Template.from_json(artifact.template),
         data_template_path=Path(assembly.directory) / artifact.template_file,
+        pipeline=Template.from_json(pipeline.template),
+        pipeline_template_path=Path(assembly.directory) / pipeline.template_file,
     )
 
 

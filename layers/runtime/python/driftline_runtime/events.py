@@ -43,6 +43,33 @@ class DatasetRejected(DatasetEvent):
     quarantine_uri: str
 
 
+class ModelOutcome(DriftlineEvent):
+    """What the training state machine announces (its ASL builds the detail)."""
+
+    dataset: str
+    version: str
+    model_package_arn: str
+    status: Literal["Approved", "Rejected", "PendingManualApproval"]
+    reason: str
+    metrics: dict[str, float]
+    training_job: str
+    execution: str
+
+
+class ModelRegistered(ModelOutcome):
+    model_arn: str
+
+
+class ModelRejected(ModelOutcome):
+    pass
+
+
+class TrainingFailed(DriftlineEvent):
+    execution: str
+    error: str
+    cause: str
+
+
 class EventPublishError(RuntimeError):
     pass
 

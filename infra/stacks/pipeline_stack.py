@@ -1,0 +1,352 @@
+"""The model lifecycle: a validated training dataset becomes an evaluated, registered model.
+
+DatasetValidated(kind=training) --rule--> TrainingStateMachine (state_machines/training.asl.json):
+prepare channels -> SageMaker training (.sync) -> evaluate vs champion -> register -> event
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import Aws, CfnMapping, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.buckets import DataBucket
+from infra.constructs.functions import PipelineFunction, log_retention
+from infra.constructs.nag import PACK, acknowledge, resource_finding
+from infra.packaging import CACHE, ROOT
+from infra.stacks.data_stack import DataStack
+from training.metrics import METRIC_DEFINITIONS
+
+STATE_MACHINES = ROOT / "state_machines"
+TRAINING_CODE = ROOT / "training"
+# The SageMaker scikit-learn framework container; its scikit-learn matches the one the
+# local cloud's framework environment and the unit tests use.
+SKLEARN_FRAMEWORK_VERSION = "1.9-0"
+TRAINING_PROGRAM = "train.py"
+INFERENCE_PROGRAM = "inference.py"
+JOB_PREFIX = "dl-"
+
+
+@cache
+def sklearn_images() -> dict[str, dict[str, str]]:
+    """Image URI per region, from the SageMaker SDK (imported here: it is slow to load)."""
+    from sagemaker.core import image_uris  # noqa: PLC0415
+
+    config = image_uris.config_for_framework("sklearn")["training"]["versions"]
+    regions = config[SKLEARN_FRAMEWORK_VERSION]["registries"]
+    return {
+        region: {
+            "uri": image_uris.retrieve(
+                framework="sklearn",
+                region=region,
+                version=SKLEARN_FRAMEWORK_VERSION,
+                image_scope="training",
+            )
+        }
+        for region in sorted(regions)
+    }
+
+
+def source_tarball() -> Path:
+    """``sourcedir.tar.gz`` of training/, byte-stable so its asset hash only moves with code."""
+    files = sorted(p for p in TRAINING_CODE.glob("*.py"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
+    target = CACHE.parent / "training" / f"sourcedir-{digest}.tar.gz"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for path in files:
+            info = tarfile.TarInfo(path.name)
+            info.size = path.stat().st_size
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(path.read_bytes()))
+    target.write_bytes(buffer.getvalue())
+    return target
+
+
+class PipelineStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        data: DataStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        self.data = data
+        self.artifacts_bucket = DataBucket(
+            self,
+            "Artifacts",
+            config=config,
+            key=data.key,
+            access_logs=data.access_logs,
+            retention_days=None,
+        ).bucket
+        self.source = s3_assets.Asset(self, "TrainingSource", path=str(source_tarball()))
+        images = CfnMapping(self, "SklearnImages", mapping=sklearn_images(), lazy=True)
+        self.image = images.find_in_map(self.region, "uri")
+        self.sagemaker_role = self._sagemaker_role()
+        self.group_prefix = f"{config.prefix}"
+        self.functions = self._functions()
+        self.state_machine = self._state_machine()
+        self._trigger()
+        CfnOutput(self, "TrainingStateMachineArn", value=self.state_machine.state_machine_arn)
+        CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
+        CfnOutput(self, "ModelPackageGroupPrefix", value=self.group_prefix)
+
+    # -- SageMaker's side ------------------------------------------------------------
+    def _sagemaker_role(self) -> iam.Role:
+        role = iam.Role(
+            self,
+            "SageMakerRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs driftline's training and transform jobs",
+        )
+        artifacts = self.artifacts_bucket
+        channels = artifacts.arn_for_objects("training/*")
+        models = artifacts.arn_for_objects("models/*")
+        job_logs = (
+            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
+        )
+        # AWS publishes the framework images from a different account per region.
+        images = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/sagemaker-scikit-learn"
+        source = self.source.bucket.arn_for_objects(self.source.s3_object_key)
+        for actions, resources in (
+            (["s3:GetObject"], [channels, source]),
+            (["s3:PutObject"], [models]),
+            (["s3:ListBucket"], [artifacts.bucket_arn]),
+            (["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"], [self.data.key.key_arn]),
+            (["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [job_logs]),
+            (["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [images]),
+            (["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], ["*"]),
+        ):
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        acknowledge(
+            role,
+            "Training jobs read their channels and write models under fixed prefixes of the "
+            "artifacts bucket, log to SageMaker's own log groups, and pull the scikit-learn "
+            "image from the account AWS publishes it from in each region. PutMetricData and "
+            "GetAuthorizationToken support no resource-level permissions.",
+            *(resource_finding(self, arn) for arn in (channels, models, job_logs, images)),
+            f"{PACK}-IAM5[Resource::*]",
+        )
+        return role
+
+    # -- functions -------------------------------------------------------------------
+    def _functions(self) -> dict[str, PipelineFunction]:
+        config, data = self.config, self.data
+        training_job = self.to_json_string(
+            {
+                "image": self.image,
+                "instance_type": config.training_instance_type,
+                "max_runtime_seconds": config.training_max_runtime_seconds,
+                "volume_kms_key": data.key.key_arn,
+                "source_dir": self.source.s3_object_url,
+                "program": TRAINING_PROGRAM,
+                "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
+                "metric_definitions": METRIC_DEFINITIONS,
+            }
+        )
+        policy = json.dumps(
+            {
+                "primary_metric": "test:auc",
+                "minimum": config.approval_minimum,
+                "min_improvement": config.approval_min_improvement,
+                "when_not_better": config.approval_when_not_better,
+            }
+        )
+        common = {"config": config, "layers": data.layers, "key": data.key}
+        functions = {
+            "prepare": PipelineFunction(
+                self,
+                "PrepareTraining",
+                source="prepare_training",
+                description="Splits a validated dataset version into training channels",
+                memory_size=1769,
+                timeout=Duration.minutes(5),
+                environment={
+                    "CURATED_BUCKET": data.curated_bucket.bucket_name,
+                    "ARTIFACTS_BUCKET": self.artifacts_bucket.bucket_name,
+                    "TRAINING_JOB": training_job,
+                },
+                **common,  # type: ignore[arg-type]
+            ),
+            "evaluate": PipelineFunction(
+                self,
+                "EvaluateModel",
+                source="evaluate_model",
+                description="Compares a trained model with its dataset's champion",
+                environment={
+                    "MODEL_PACKAGE_GROUP_PREFIX": self.group_prefix,
+                    "APPROVAL_POLICY": policy,
+                },
+                **common,  # type: ignore[arg-type]
+            ),
+            "register": PipelineFunction(
+                self,
+                "RegisterModel",
+                source="register_model",
+                description="Registers a trained model in its dataset's model package group",
+                environment={
+                    "INFERENCE_PROGRAM": INFERENCE_PROGRAM,
+                    "SOURCE_DIR": self.source.s3_object_url,
+                },
+                **common,  # type: ignore[arg-type]
+            ),
+        }
+        self._grant_functions(functions)
+        return functions
+
+    def _grant_functions(self, functions: dict[str, PipelineFunction]) -> None:
+        data = self.data
+        prepare = functions["prepare"].role
+        prepare.add_managed_policy(data.curated_reader)
+        writes = [self.artifacts_bucket.arn_for_objects("training/*")]
+        for actions, resources in (
+            (["s3:PutObject"], writes),
+            (["kms:GenerateDataKey"], [data.key.key_arn]),
+        ):
+            prepare.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=resources)
+            )
+        registry = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        groups = f"{registry}:model-package-group/{self.group_prefix}-*"
+        packages = f"{registry}:model-package/{self.group_prefix}-*/*"
+        for name, actions in (
+            (
+                "evaluate",
+                [
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:CreateModelPackageGroup",
+                    "sagemaker:ListModelPackages",
+                    "sagemaker:DescribeModelPackage",
+                ],
+            ),
+            ("register", ["sagemaker:CreateModelPackage", "sagemaker:AddTags"]),
+        ):
+            functions[name].role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=[groups, packages])
+            )
+        acknowledge(
+            prepare,
+            "Writes the channels of whichever version it is asked to train on, under the "
+            "artifacts bucket's training/ prefix only.",
+            *(resource_finding(self, arn) for arn in writes),
+        )
+        for name in ("evaluate", "register"):
+            acknowledge(
+                functions[name].role,
+                "Model package groups and packages are created per dataset at run time; the "
+                "grant is limited to this stage's name prefix.",
+                resource_finding(self, groups),
+                resource_finding(self, packages),
+            )
+
+    # -- the state machine -------------------------------------------------------------
+    def _state_machine(self) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "TrainingLogs",
+            log_group_name=f"/aws/vendedlogs/states/{self.config.prefix}-training",
+            retention=log_retention(self.config.log_retention_days),
+            encryption_key=self.data.key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        state_machine = sfn.StateMachine(
+            self,
+            "TrainingStateMachine",
+            state_machine_name=f"{self.config.prefix}-training",
+            definition_body=sfn.DefinitionBody.from_file(str(STATE_MACHINES / "training.asl.json")),
+            definition_substitutions={
+                "PrepareFunctionArn": self.functions["prepare"].function.function_arn,
+                "EvaluateFunctionArn": self.functions["evaluate"].function.function_arn,
+                "RegisterFunctionArn": self.functions["register"].function.function_arn,
+                "SageMakerRoleArn": self.sagemaker_role.role_arn,
+                "EventBusName": self.data.bus.event_bus_name,
+                "InferenceProgram": INFERENCE_PROGRAM,
+                "SourceDir": self.source.s3_object_url,
+            },
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
+        )
+        self._grant_state_machine(state_machine)
+        return state_machine
+
+    def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:
+        role = state_machine.role
+        for function in self.functions.values():
+            function.function.grant_invoke(role)
+        region = f"{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        jobs = f"arn:{region}:training-job/{JOB_PREFIX}*"
+        models = f"arn:{region}:model/{JOB_PREFIX}*"
+        sync_rule = (
+            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
+            "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+        )
+        for actions, resources in (
+            (
+                [
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                [jobs],
+            ),
+            (["sagemaker:CreateModel", "sagemaker:AddTags"], [models]),
+            (["events:PutTargets", "events:PutRule", "events:DescribeRule"], [sync_rule]),
+            (["events:PutEvents"], [self.data.bus.event_bus_arn]),
+        ):
+            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.sagemaker_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            role,
+            "Training jobs and models are named per run (dl-<dataset>-<version>-<time>); the "
+            "grant is limited to that prefix. Lambda invocations include versions (:*). Log "
+            "delivery and X-Ray support no resource-level permissions.",
+            resource_finding(self, jobs),
+            resource_finding(self, models),
+            f"{PACK}-IAM5[Resource::*]",
+            *(
+                f"{PACK}-IAM5[Resource::<{self.resolve(self.get_logical_id(f.function.node.default_child))}.Arn>:*]"  # type: ignore[arg-type]
+                for f in self.functions.values()
+            ),
+        )
+
+    def _trigger(self) -> None:
+        rule = events.Rule(
+            self,
+            "TrainOnValidatedData",
+            event_bus=self.data.bus,
+            description="A validated training dataset version starts the training state machine",
+            event_pattern=events.EventPattern(
+                source=["driftline.ingest"],
+                detail_type=["DatasetValidated"],
+                detail={"kind": ["training"]},
+            ),
+        )
+        rule.add_target(targets.SfnStateMachine(self.state_machine))

@@ -1,0 +1,88 @@
+"""The model registry: SageMaker model package groups, one per dataset.
+
+Each package carries its metrics and its lineage (dataset, dataset version, training
+job, state-machine execution) as customer metadata, so the registry alone answers
+"which data made this model, and how good was it".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftline_runtime.approval import ApprovalStatus, Champion
+
+METRIC_PREFIX = "metric:"
+
+
+class ModelRegistry:
+    def __init__(self, sagemaker: Any) -> None:
+        self._sagemaker = sagemaker
+
+    def ensure_group(self, group: str, description: str) -> None:
+        try:
+            self._sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+        except self._sagemaker.exceptions.ClientError as error:
+            # SageMaker answers a missing group with a ValidationException.
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+            self._sagemaker.create_model_package_group(
+                ModelPackageGroupName=group, ModelPackageGroupDescription=description
+            )
+
+    def champion(self, group: str, metric: str) -> Champion | None:
+        """The newest approved package of the group, with its value of ``metric``."""
+        packages = self._sagemaker.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )["ModelPackageSummaryList"]
+        if not packages:
+            return None
+        arn = packages[0]["ModelPackageArn"]
+        described = self._sagemaker.describe_model_package(ModelPackageName=arn)
+        value = described.get("CustomerMetadataProperties", {}).get(f"{METRIC_PREFIX}{metric}")
+        if value is None:
+            return None
+        return Champion(model_package_arn=arn, metric=float(value))
+
+    def register(
+        self,
+        *,
+        group: str,
+        status: ApprovalStatus,
+        description: str,
+        image: str,
+        model_data_url: str,
+        environment: dict[str, str],
+        metrics: dict[str, float],
+        lineage: dict[str, str],
+    ) -> dict[str, Any]:
+        metadata = {f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in metrics.items()}
+        metadata.update({k: v for k, v in lineage.items() if v})
+        response = self._sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=description[:1000],
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [
+                    {"Image": image, "ModelDataUrl": model_data_url, "Environment": environment}
+                ],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+                "SupportedTransformInstanceTypes": ["ml.m5.large"],
+            },
+            CustomerMetadataProperties=metadata,
+        )
+        return dict(response)
+
+    def packages(self, group: str) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"ModelPackageGroupName": group, "MaxResults": 100}
+        while True:
+            page = self._sagemaker.list_model_packages(**kwargs)
+            summaries += page["ModelPackageSummaryList"]
+            if not page.get("NextToken"):
+                return summaries
+            kwargs["NextToken"] = page["NextToken"]

@@ -1,0 +1,170 @@
+"""The training pipeline on the local cloud: a dropped training file becomes a model.
+
+Nothing is started by hand: the DatasetValidated event of each drop starts the training
+state machine through its EventBridge rule, which runs SageMaker training (the repo's
+train.py, as the scikit-learn container would) and registers the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+
+from driftline.cli import drop_file
+from driftline.samples import generate_transactions
+from driftline.target import Target
+from tests.e2e.conftest import EventRecorder, wait_for
+
+pytestmark = pytest.mark.e2e
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def events(deployed: dict[str, str], target: Target) -> Iterator[EventRecorder]:
+    recording = EventRecorder(
+        target, deployed["EventBusName"], ["driftline.ingest", "driftline.training"]
+    )
+    try:
+        yield recording
+    finally:
+        recording.close()
+
+
+def write(path: Path, table: pa.Table) -> Path:
+    """Write ``table`` with fresh ids: new content, so a new version even on a reused cloud."""
+    salt = uuid.uuid4().hex[:4]
+    ids = pc.utf8_replace_slice(table.column("transaction_id"), start=2, stop=6, replacement=salt)
+    table = table.set_column(table.schema.get_field_index("transaction_id"), "transaction_id", ids)
+    pacsv.write_csv(table, path)
+    return path
+
+
+def drop_training_file(
+    target: Target, events: EventRecorder, path: Path
+) -> tuple[str, dict[str, Any]]:
+    """Drop a file and wait until it is a validated dataset version."""
+    _, key, _ = drop_file(target, path, "transactions", "training")
+    validated = events.wait_for("DatasetValidated", key, timeout=90)["detail"]
+    return validated["version"], validated
+
+
+def execution_for(target: Target, version: str) -> dict[str, Any]:
+    """The training execution the rule started for a dataset version, once finished."""
+    sfn = target.client("stepfunctions")
+    state_machine = target.outputs("pipeline")["TrainingStateMachineArn"]
+
+    def finished() -> dict[str, Any] | None:
+        for execution in sfn.list_executions(stateMachineArn=state_machine)["executions"]:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if f'"version":"{version}"' in described["input"].replace(" ", ""):
+                return dict(described) if described["status"] != "RUNNING" else None
+        return None
+
+    return wait_for(finished, 240, f"the training execution for version {version}", 1.0)
+
+
+def packages_for(target: Target, version: str) -> list[dict[str, Any]]:
+    sagemaker = target.client("sagemaker")
+    group = f"{target.outputs('pipeline')['ModelPackageGroupPrefix']}-transactions"
+    found = []
+    for summary in sagemaker.list_model_packages(ModelPackageGroupName=group)[
+        "ModelPackageSummaryList"
+    ]:
+        described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        if described["CustomerMetadataProperties"].get("dataset_version") == version:
+            found.append(described)
+    return found
+
+
+def test_valid_training_file_becomes_an_approved_model(
+    target: Target, events: EventRecorder, tmp_path: Path
+) -> None:
+    # Given a realistic training file
+    path = write(tmp_path / "train.csv", generate_transactions(3000, seed=101, end=END))
+    # When it is dropped (and nothing else is done)
+    version, _ = drop_training_file(target, events, path)
+    registered = events.wait_for("ModelRegistered", version, timeout=240, key="version")["detail"]
+    # Then the training execution succeeded, the model is in S3 and approved with real metrics
+    assert execution_for(target, version)["status"] == "SUCCEEDED"
+    job = target.client("sagemaker").describe_training_job(
+        TrainingJobName=registered["training_job"]
+    )
+    assert job["TrainingJobStatus"] == "Completed"
+    model = job["ModelArtifacts"]["S3ModelArtifacts"]
+    bucket, _, key = model.removeprefix("s3://").partition("/")
+    assert key.endswith("/output/model.tar.gz")
+    assert target.client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    reported = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    assert 0.7 < reported["test:auc"] < 1.0
+    assert registered["metrics"]["test:auc"] == pytest.approx(reported["test:auc"], abs=1e-5)
+    (package,) = packages_for(target, version)
+    assert package["ModelApprovalStatus"] in ("Approved", "Rejected")
+    assert package["ModelApprovalStatus"] == registered["status"]
+    assert package["CustomerMetadataProperties"]["training_job"] == registered["training_job"]
+
+
+def test_worse_model_is_rejected_and_the_champion_stays(
+    target: Target, events: EventRecorder, tmp_path: Path
+) -> None:
+    # Given a champion (a model trained on good data; approved now or earlier)
+    good = write(tmp_path / "good.csv", generate_transactions(3000, seed=202, end=END))
+    good_version, _ = drop_training_file(target, events, good)
+    assert execution_for(target, good_version)["status"] == "SUCCEEDED"
+    # When a dataset whose labels carry no signal (shuffled) is dropped
+    table = generate_transactions(3000, seed=303, end=END)
+    order = np.random.default_rng(5).permutation(table.num_rows)
+    shuffled = pc.take(table.column("is_fraud"), pa.array(order))
+    worse = table.set_column(table.schema.get_field_index("is_fraud"), "is_fraud", shuffled)
+    worse_version, _ = drop_training_file(target, events, write(tmp_path / "worse.csv", worse))
+    rejected = events.wait_for("ModelRejected", worse_version, timeout=240, key="version")["detail"]
+    # Then the challenger is registered as Rejected, with the reason
+    assert rejected["status"] == "Rejected"
+    (package,) = packages_for(target, worse_version)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    # And the newest approved model is still one trained on good data
+    sagemaker = target.client("sagemaker")
+    (newest_approved,) = sagemaker.list_model_packages(
+        ModelPackageGroupName=package["ModelPackageGroupName"],
+        ModelApprovalStatus="Approved",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,
+    )["ModelPackageSummaryList"]
+    champion = sagemaker.describe_model_package(ModelPackageName=newest_approved["ModelPackageArn"])
+    assert champion["CustomerMetadataProperties"]["dataset_version"] != worse_version
+
+
+def test_failing_training_is_caught_and_announced_without_a_package(
+    target: Target, events: EventRecorder, tmp_path: Path
+) -> None:
+    # Given a valid file the training script cannot learn from: a single class
+    table = generate_transactions(1000, seed=404, end=END)
+    single_class = table.set_column(
+        table.schema.get_field_index("is_fraud"), "is_fraud", pa.array([0] * 1000, pa.int64())
+    )
+    version, _ = drop_training_file(target, events, write(tmp_path / "one-class.csv", single_class))
+    # When the pipeline runs / Then the execution fails through its Catch
+    execution = execution_for(target, version)
+    assert execution["status"] == "FAILED"
+    failed = events.wait_for(
+        "TrainingFailed", execution["executionArn"], timeout=60, key="execution"
+    )["detail"]
+    # And the failure event carries the training job's own reason
+    cause = json.loads(failed["cause"])
+    assert cause["TrainingJobStatus"] == "Failed"
+    assert "class" in cause["FailureReason"]
+    job = target.client("sagemaker").describe_training_job(TrainingJobName=cause["TrainingJobName"])
+    assert job["FailureReason"] == cause["FailureReason"]
+    # And no model was registered
+    assert packages_for(target, version) == []
