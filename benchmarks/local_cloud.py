@@ -7,7 +7,9 @@ absolute times on shared machines say little:
   core with S3 alone;
 - ``cdk deploy`` of the app into a fresh local cloud vs ``cdk synth`` of the same app;
 - a file dropped in the raw bucket until its dataset version is recorded (read,
-  validated, written, lineage, event), vs the upload alone.
+  validated, written, lineage, event), vs the upload alone;
+- a training file dropped until its model is in the registry (ingest, rule, state
+  machine, SageMaker training, evaluation, registration), vs the training job alone.
 
 Run with ``make bench``; ``BENCH_RUNS`` sets the number of repetitions (default 5).
 """
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from driftline import deploy
-from driftline.cli import SAMPLE, drop_file, wait_for_version
+from driftline.cli import SAMPLE, drop_file, wait_for_model, wait_for_version
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
@@ -106,12 +108,36 @@ def main() -> None:
                     )
                 ),
             )
+
+            def drop_to_model() -> float:
+                path = fresh_sample()
+                started = time.perf_counter()
+                _, key, _ = drop_file(target, path, "transactions", "training")
+                version = wait_for_version(target, key)["version"]
+                model = wait_for_model(target, version)
+                elapsed = time.perf_counter() - started
+                job = target.client("sagemaker").describe_training_job(
+                    TrainingJobName=model["training_job"]
+                )
+                job_times.append(
+                    (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds()
+                )
+                return elapsed
+
+            job_times: list[float] = []
+            to_model = median_of(min(RUNS, 3), drop_to_model)
         report(
             f"drop -> dataset version ({len(rows) - 1} rows)",
             latency,
             "the upload alone",
             upload,
             "ms",
+        )
+        report(
+            "drop -> registered model",
+            to_model,
+            "the training job alone",
+            statistics.median(job_times),
         )
     finally:
         cloud.stop()

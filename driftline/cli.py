@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from driftline import deploy as cdk
+from driftline import status as status_of
 from driftline.localcloud import ROOT, LocalCloud, LocalCloudError
-from driftline.status import collect as collect_status
 from driftline.target import StackNotDeployed, Target
 
 console = Console(stderr=True)
@@ -105,16 +105,52 @@ def wait_for_version(target: Target, key: str, timeout: float = 120) -> dict[str
     """Bounded wait until the dropped object ``key`` became a dataset version."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for dataset in collect_status(target)["datasets"]:
+        for dataset in status_of.datasets(target):
             if dataset["source_key"] == key:
                 return dict(dataset)
         time.sleep(0.2)
     raise CommandError(f"{key} was not ingested within {timeout:.0f} s")
 
 
+# -- train -----------------------------------------------------------------------------
+def start_training(target: Target, dataset: str, version: str | None) -> str:
+    """Start the training state machine by hand; the latest validated version by default."""
+    if version is None:
+        versions = [
+            d
+            for d in status_of.datasets(target)
+            if d["dataset"] == dataset and d["state"] == "validated"
+        ]
+        if not versions:
+            raise CommandError(f"No validated version of {dataset!r} to train on")
+        version = versions[-1]["version"]
+    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
+    execution = target.client("stepfunctions").start_execution(
+        stateMachineArn=arn, input=json.dumps({"dataset": dataset, "version": version})
+    )
+    return str(execution["executionArn"])
+
+
+def train(args: argparse.Namespace) -> int:
+    print(json.dumps({"execution": start_training(args.target, args.dataset, args.version)}))
+    return 0
+
+
+def wait_for_model(target: Target, dataset_version: str, timeout: float = 300) -> dict[str, Any]:
+    """Bounded wait until a model trained on ``dataset_version`` is in the registry."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pipeline = target.outputs("pipeline")
+        for model in status_of.models(target, pipeline["ModelPackageGroupPrefix"]):
+            if model["dataset_version"] == dataset_version:
+                return dict(model)
+        time.sleep(1)
+    raise CommandError(f"No model trained on version {dataset_version} within {timeout:.0f} s")
+
+
 # -- status --------------------------------------------------------------------------
 def status(args: argparse.Namespace) -> int:
-    facts = collect_status(args.target)
+    facts = status_of.collect(args.target)
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
@@ -132,6 +168,21 @@ def status(args: argparse.Namespace) -> int:
             d["source_key"].rsplit("/", 1)[-1],
         )
     out.print(table)
+    if facts["models"]:
+        models = Table(title="Models", title_justify="left")
+        for column in ("group", "version", "approval", "test AUC", "dataset version", "reason"):
+            models.add_column(column, overflow="fold")
+        for m in facts["models"]:
+            auc = m["metrics"].get("test:auc")
+            models.add_row(
+                m["group"],
+                str(m["version"]),
+                m["approval"],
+                f"{auc:.3f}" if auc is not None else "-",
+                (m["dataset_version"] or "-")[:8],
+                m["reason"] or "",
+            )
+        out.print(models)
     for d in facts["datasets"]:
         for reason in d["reasons"]:
             out.print(f"[red]{d['dataset']} {d['version'][:8]}[/red]: {reason}")
@@ -154,6 +205,13 @@ def demo(args: argparse.Namespace) -> int:
             )
             for reason in version["reasons"]:
                 _say(f"  reason: {reason}")
+            if kind == "training" and version["state"] == "validated":
+                model = wait_for_model(target, version["version"])
+                _say(
+                    f"  -> model {model['group']} v{model['version']}: {model['approval']}, "
+                    f"test AUC {model['metrics'].get('test:auc', float('nan')):.3f} "
+                    f"({time.monotonic() - started:.1f} s after the drop)"
+                )
         status(argparse.Namespace(target=target, json=False))
     finally:
         if args.keep:
@@ -232,6 +290,11 @@ def _parser() -> argparse.ArgumentParser:
         "--end", type=iso_datetime, default=None, help="end of the 30-day window (default now)"
     )
     sample_cmd.set_defaults(run=sample)
+
+    train_cmd = commands.add_parser("train", help="start the training state machine by hand")
+    train_cmd.add_argument("dataset")
+    train_cmd.add_argument("--version", help="dataset version (default: the latest validated)")
+    train_cmd.set_defaults(run=train)
 
     status_cmd = commands.add_parser("status", help="datasets, versions and outcomes")
     status_cmd.add_argument("--json", action="store_true", help="the stable JSON interface")

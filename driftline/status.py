@@ -33,9 +33,17 @@ def executions(target: Target, state_machine_arn: str, label: str) -> list[dict[
 def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
     sagemaker = target.client("sagemaker")
     registry = ModelRegistry(sagemaker)
-    groups = sagemaker.list_model_package_groups(NameContains=group_prefix)
+    groups = [
+        group
+        for page in sagemaker.get_paginator("list_model_package_groups").paginate(
+            NameContains=group_prefix
+        )
+        for group in page["ModelPackageGroupSummaryList"]
+        # NameContains would also match another stage whose name starts the same way.
+        if group["ModelPackageGroupName"].startswith(f"{group_prefix}-")
+    ]
     found: list[dict[str, Any]] = []
-    for group in groups["ModelPackageGroupSummaryList"]:
+    for group in groups:
         for summary in registry.packages(group["ModelPackageGroupName"]):
             described = sagemaker.describe_model_package(
                 ModelPackageName=summary["ModelPackageArn"]
@@ -61,26 +69,29 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
     return found
 
 
+def datasets(target: Target) -> list[dict[str, Any]]:
+    table_name = target.outputs("data")["LineageTableName"]
+    table = target._session.resource("dynamodb").Table(table_name)
+    return [
+        {
+            "dataset": r.dataset,
+            "kind": r.kind,
+            "version": r.version,
+            "state": r.state,
+            "rows": r.valid_rows if r.state == "validated" else r.rows,
+            "source_key": r.source_key,
+            "report_key": r.report_key,
+            "reasons": r.reasons,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in LineageStore(table).dataset_versions()
+    ]
+
+
 def collect(target: Target) -> dict[str, Any]:
-    outputs = target.outputs("data")
     pipeline = target.outputs("pipeline")
-    table = target._session.resource("dynamodb").Table(outputs["LineageTableName"])
-    versions = LineageStore(table).dataset_versions()
     return {
-        "datasets": [
-            {
-                "dataset": r.dataset,
-                "kind": r.kind,
-                "version": r.version,
-                "state": r.state,
-                "rows": r.valid_rows if r.state == "validated" else r.rows,
-                "source_key": r.source_key,
-                "report_key": r.report_key,
-                "reasons": r.reasons,
-                "created_at": r.created_at.isoformat(),
-            }
-            for r in versions
-        ],
+        "datasets": datasets(target),
         "executions": executions(target, pipeline["TrainingStateMachineArn"], "training"),
         "models": models(target, pipeline["ModelPackageGroupPrefix"]),
         "drift_events": [],

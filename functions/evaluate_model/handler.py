@@ -36,7 +36,10 @@ def group_name(dataset: str) -> str:
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dataset = event["dataset"]
-    metrics = {m["MetricName"]: float(m["Value"]) for m in event["training"]["FinalMetricDataList"]}
+    # A job whose output matched no metric regex has no FinalMetricDataList at all;
+    # decide() then fails with MissingMetric, which the state machine catches.
+    reported = event["training"].get("FinalMetricDataList", [])
+    metrics = {m["MetricName"]: float(m["Value"]) for m in reported}
     group = group_name(dataset)
     REGISTRY.ensure_group(group, f"Models trained on the {dataset} dataset")
     champion = REGISTRY.champion(group, SETTINGS.approval_policy.primary_metric)

@@ -215,7 +215,8 @@ class Ingestion:
         copy_source: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
         if ref.version_id:
             copy_source["VersionId"] = ref.version_id
-        self.services.s3.copy_object(Bucket=quarantine, Key=original_key, CopySource=copy_source)
+        # The managed copy switches to multipart copies above CopyObject's 5 GB limit.
+        self.services.s3.copy(CopySource=copy_source, Bucket=quarantine, Key=original_key)
         report = self._report(arrival, "rejected", reasons, validation)
         self._put_json(quarantine, f"{folder}/report.json", report)
         record = DatasetVersionRecord(

@@ -83,7 +83,8 @@ def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, 
         **job.hyperparameters,
         "target_column": spec.target or "",
         "id_column": spec.id_column,
-        "exclude_columns": json.dumps(sorted(set(spec.pii_columns) | {"event_time"})),
+        # The event time orders rows but is not a feature; PII columns are dropped earlier.
+        "exclude_columns": json.dumps(["event_time"]),
         "sagemaker_program": job.program,
         "sagemaker_submit_directory": job.source_dir,
     }
@@ -133,7 +134,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket, _, key = manifest["data_uri"].removeprefix("s3://").partition("/")
     table = pq.read_table(io.BytesIO(S3.get_object(Bucket=bucket, Key=key)["Body"].read()))
     name = job_name(dataset, version, datetime.now(UTC))
-    channels = split(table, datasets()[dataset].id_column)
+    spec = datasets()[dataset]
+    # Personal data is not a feature: it stays in the curated bucket.
+    table = table.drop_columns([c for c in spec.pii_columns if c in table.column_names])
+    channels = split(table, spec.id_column)
     for channel in channels:
         S3.put_object(
             Bucket=SETTINGS.artifacts_bucket,

@@ -207,6 +207,13 @@ class DataStack(Stack):
                         self.curated_bucket.arn_for_objects("curated/*"),
                     ],
                 ),
+                # Without ListBucket, S3 answers a missing key with AccessDenied instead of
+                # NoSuchKey, and "no such version" would read as a permissions problem.
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[self.curated_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["manifests/*", "curated/*"]}},
+                ),
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key.key_arn]),
             ],
         )

@@ -19,11 +19,12 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.buckets import DataBucket
+from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.functions import PipelineFunction, log_retention
 from infra.constructs.nag import PACK, acknowledge, resource_finding
 from infra.packaging import CACHE, ROOT
@@ -92,19 +93,22 @@ class PipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
         self.data = data
+        # Its own access-log target: CDK can only add the log-delivery policy's source
+        # conditions for a target bucket in the same stack.
+        access_logs = AccessLogsBucket(self, "AccessLogs", config=config).bucket
         self.artifacts_bucket = DataBucket(
             self,
             "Artifacts",
             config=config,
             key=data.key,
-            access_logs=data.access_logs,
+            access_logs=access_logs,
             retention_days=None,
         ).bucket
         self.source = s3_assets.Asset(self, "TrainingSource", path=str(source_tarball()))
         images = CfnMapping(self, "SklearnImages", mapping=sklearn_images(), lazy=True)
         self.image = images.find_in_map(self.region, "uri")
         self.sagemaker_role = self._sagemaker_role()
-        self.group_prefix = f"{config.prefix}"
+        self.group_prefix = config.prefix
         self.functions = self._functions()
         self.state_machine = self._state_machine()
         self._trigger()
@@ -133,7 +137,16 @@ class PipelineStack(Stack):
             (["s3:GetObject"], [channels, source]),
             (["s3:PutObject"], [models]),
             (["s3:ListBucket"], [artifacts.bucket_arn]),
-            (["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"], [self.data.key.key_arn]),
+            (
+                [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:GenerateDataKey",
+                    "kms:CreateGrant",
+                    "kms:DescribeKey",
+                ],
+                [self.data.key.key_arn],
+            ),
             (["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [job_logs]),
             (["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [images]),
             (["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], ["*"]),
@@ -236,15 +249,24 @@ class PipelineStack(Stack):
                 [
                     "sagemaker:DescribeModelPackageGroup",
                     "sagemaker:CreateModelPackageGroup",
-                    "sagemaker:ListModelPackages",
                     "sagemaker:DescribeModelPackage",
                 ],
             ),
-            ("register", ["sagemaker:CreateModelPackage", "sagemaker:AddTags"]),
+            ("register", ["sagemaker:CreateModelPackage"]),
         ):
             functions[name].role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=[groups, packages])
             )
+        # SageMaker's List* actions take no resource: Resource "*" is the only form.
+        functions["evaluate"].role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])
+        )
+        acknowledge(
+            functions["evaluate"].role,
+            "sagemaker:ListModelPackages supports no resource-level permissions; the function "
+            "lists only its dataset's group.",
+            f"{PACK}-IAM5[Resource::*]",
+        )
         acknowledge(
             prepare,
             "Writes the channels of whichever version it is asked to train on, under the "
@@ -314,6 +336,8 @@ class PipelineStack(Stack):
             (["sagemaker:CreateModel", "sagemaker:AddTags"], [models]),
             (["events:PutTargets", "events:PutRule", "events:DescribeRule"], [sync_rule]),
             (["events:PutEvents"], [self.data.bus.event_bus_arn]),
+            # CreateTrainingJob with VolumeKmsKeyId/KmsKeyId checks the caller's key access.
+            (["kms:CreateGrant", "kms:DescribeKey"], [self.data.key.key_arn]),
         ):
             role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
         role.add_to_principal_policy(
@@ -349,4 +373,25 @@ class PipelineStack(Stack):
                 detail={"kind": ["training"]},
             ),
         )
-        rule.add_target(targets.SfnStateMachine(self.state_machine))
+        # Starts EventBridge could not deliver after its retries are kept, not dropped.
+        undelivered = sqs.Queue(
+            self,
+            "UndeliveredTrainingStarts",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.data.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            undelivered,
+            "This queue is itself the dead-letter queue of the training rule's target.",
+            f"{PACK}-SQS3",
+        )
+        rule.add_target(
+            targets.SfnStateMachine(
+                self.state_machine,
+                dead_letter_queue=undelivered,
+                retry_attempts=8,
+                max_event_age=Duration.hours(24),
+            )
+        )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from driftline.cli import drop_file, main
-from driftline.status import collect
+from driftline.status import datasets as dataset_versions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
 
@@ -57,7 +57,7 @@ def test_good_file_becomes_a_dataset_version(
     bucket, _, data_key = event["data_uri"].removeprefix("s3://").partition("/")
     assert target.client("s3").head_object(Bucket=bucket, Key=data_key)["ContentLength"] > 0
     # And status lists the version
-    versions = {d["version"]: d for d in collect(target)["datasets"]}
+    versions = {d["version"]: d for d in dataset_versions(target)}
     assert versions[event["version"]]["state"] == "validated"
 
 
@@ -100,7 +100,7 @@ def test_same_file_twice_is_one_version(
         return True if any('"duplicate"' in e["message"] for e in logs) else None
 
     wait_for(second_handled, 60, f"the ingest function to handle {second_key}")
-    matching = [d for d in collect(target)["datasets"] if d["version"] == version]
+    matching = [d for d in dataset_versions(target) if d["version"] == version]
     assert len(matching) == 1
     assert matching[0]["source_key"] == first_key
 
@@ -126,7 +126,7 @@ def test_corrupt_file_gets_a_specific_reason_and_is_kept(
     content_version = hashlib.sha256(body).hexdigest()[:16]
 
     def rejected() -> dict[str, Any] | None:
-        for dataset in collect(target)["datasets"]:
+        for dataset in dataset_versions(target):
             if dataset["version"] == content_version and dataset["state"] == "rejected":
                 return dict(dataset)
         return None

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from driftline_runtime.registry import ModelRegistry
+from driftline_runtime.registry import MissingChampionMetric, ModelRegistry
 from moto import mock_aws
 
 GROUP = "driftline-test-transactions"
@@ -35,7 +35,27 @@ def register(registry: ModelRegistry, status: Any, auc: float, job: str) -> dict
 def test_group_is_created_once(registry: ModelRegistry) -> None:
     registry.ensure_group(GROUP, "models")
     registry.ensure_group(GROUP, "models")
+    groups = boto3.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [g["ModelPackageGroupName"] for g in groups] == [GROUP]
     assert registry.champion(GROUP, "test:auc") is None
+
+
+def test_a_champion_without_the_metric_is_an_error_not_an_empty_seat(
+    registry: ModelRegistry,
+) -> None:
+    registry.ensure_group(GROUP, "models")
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "image", "ModelDataUrl": "s3://b/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
+    with pytest.raises(MissingChampionMetric, match="has no 'test:auc'"):
+        registry.champion(GROUP, "test:auc")
 
 
 def test_champion_is_the_newest_approved_package_with_its_metric(registry: ModelRegistry) -> None:

@@ -47,3 +47,17 @@ def test_unknown_stage_names_the_known_ones() -> None:
 def test_invalid_value_fails_instead_of_defaulting() -> None:
     with pytest.raises(ValidationError, match="lambda_architecture"):
         load_stage_config(lookup({"driftline:lambda_architecture": "sparc"}), None, None)
+
+
+def test_every_declared_dataset_name_is_valid_in_sagemaker_names() -> None:
+    # Dataset names become part of training job, model and package group names:
+    # [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, with the longest prefix driftline adds.
+    import re
+
+    from driftline_contracts import datasets
+
+    for name in datasets():
+        group = f"driftline-{'x' * 16}-{name}"
+        job = f"dl-{name[:30]}-12345678-20261127093000"
+        for sagemaker_name in (group, job):
+            assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", sagemaker_name), sagemaker_name

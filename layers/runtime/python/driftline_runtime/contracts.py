@@ -41,7 +41,9 @@ class TableRules(BaseModel):
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    # Lower-case letters, digits and hyphens, short: the name becomes part of S3 keys,
+    # SageMaker job, model and model package group names (which allow no "_", 63 chars).
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
     kind: DatasetKind
     contract: type[BaseModel]
     # Bump when the contract changes; every manifest and report records it.

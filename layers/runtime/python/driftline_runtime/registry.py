@@ -14,6 +14,10 @@ from driftline_runtime.approval import ApprovalStatus, Champion
 METRIC_PREFIX = "metric:"
 
 
+class MissingChampionMetric(ValueError):
+    pass
+
+
 class ModelRegistry:
     def __init__(self, sagemaker: Any) -> None:
         self._sagemaker = sagemaker
@@ -25,9 +29,13 @@ class ModelRegistry:
             # SageMaker answers a missing group with a ValidationException.
             if error.response["Error"]["Code"] != "ValidationException":
                 raise
-            self._sagemaker.create_model_package_group(
-                ModelPackageGroupName=group, ModelPackageGroupDescription=description
-            )
+            try:
+                self._sagemaker.create_model_package_group(
+                    ModelPackageGroupName=group, ModelPackageGroupDescription=description
+                )
+            except self._sagemaker.exceptions.ClientError:
+                # Another execution may have created it in between; if so, all is well.
+                self._sagemaker.describe_model_package_group(ModelPackageGroupName=group)
 
     def champion(self, group: str, metric: str) -> Champion | None:
         """The newest approved package of the group, with its value of ``metric``."""
@@ -44,7 +52,11 @@ class ModelRegistry:
         described = self._sagemaker.describe_model_package(ModelPackageName=arn)
         value = described.get("CustomerMetadataProperties", {}).get(f"{METRIC_PREFIX}{metric}")
         if value is None:
-            return None
+            # Treating it as "no champion" would let any challenger replace it.
+            raise MissingChampionMetric(
+                f"The approved champion {arn} has no {metric!r} to compare with; approve or "
+                "reject challengers by hand until it is re-registered with that metric"
+            )
         return Champion(model_package_arn=arn, metric=float(value))
 
     def register(
