@@ -18,12 +18,14 @@ import io
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from driftline_contracts.transactions import Country, MerchantCategory
 from numpy.typing import NDArray
 
 Floats = NDArray[np.float64]
@@ -71,18 +73,8 @@ MIN_AGE, MAX_AGE = 18, 90
 WINDOW_DAYS = 30
 SECONDS_PER_DAY = 86_400
 
-CATEGORIES = (
-    "grocery",
-    "electronics",
-    "travel",
-    "restaurant",
-    "fuel",
-    "fashion",
-    "health",
-    "entertainment",
-    "transport",
-    "other",
-)
+# The contract's enums, in their declared order (the share arrays below follow it).
+CATEGORIES: tuple[str, ...] = get_args(MerchantCategory)
 CATEGORY_SHARE = np.array([0.26, 0.06, 0.04, 0.16, 0.10, 0.08, 0.07, 0.07, 0.10, 0.06])
 CATEGORY_SHARE_DRIFTED = np.array([0.12, 0.18, 0.14, 0.10, 0.05, 0.12, 0.04, 0.12, 0.05, 0.08])
 # Median ticket per category (EUR-ish); amounts are log-normal around it.
@@ -134,7 +126,7 @@ NIGHT_HOURS = 6  # 00:00-05:59
 # Drift adds this much weight to each night hour (the day's weights are ~5).
 NIGHT_WEIGHT_DRIFTED = 3.0
 
-COUNTRIES = ("DE", "FR", "NL", "ES", "IT", "GB", "US", "CA", "PL", "SE", "BR", "IN")
+COUNTRIES: tuple[str, ...] = get_args(Country)
 HOME_SHARE = np.array([0.22, 0.14, 0.07, 0.10, 0.10, 0.12, 0.10, 0.03, 0.05, 0.04, 0.02, 0.01])
 HOME_SHARE_DRIFTED = np.array(
     [0.10, 0.08, 0.04, 0.07, 0.06, 0.10, 0.22, 0.06, 0.05, 0.03, 0.11, 0.08]
