@@ -82,8 +82,16 @@ class EventRecorder:
         self.seen: list[dict[str, Any]] = []
 
     def wait_for(
-        self, detail_type: str, source_key: str, timeout: float = 60, key: str = "source_key"
+        self,
+        detail_type: str | tuple[str, ...],
+        source_key: str,
+        timeout: float = 60,
+        key: str = "source_key",
     ) -> dict[str, Any]:
+        """The first recorded event of ``detail_type`` (or any of several) whose detail
+        has ``key`` equal to ``source_key``."""
+        wanted = (detail_type,) if isinstance(detail_type, str) else detail_type
+
         def probe() -> dict[str, Any] | None:
             messages = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
@@ -94,7 +102,7 @@ class EventRecorder:
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
             for event in self.seen:
-                if event["detail-type"] == detail_type and event["detail"].get(key) == source_key:
+                if event["detail-type"] in wanted and event["detail"].get(key) == source_key:
                     return event
             return None
 
