@@ -90,8 +90,9 @@ def packages_for(target: Target, version: str) -> list[dict[str, Any]]:
 def test_valid_training_file_becomes_a_registered_model(
     target: Target, events: EventRecorder, tmp_path: Path
 ) -> None:
-    # Given a realistic training file
-    path = write(tmp_path / "train.csv", generate_transactions(3000, seed=101, end=END))
+    # Given a realistic training file, large enough (about 90 frauds in its test split)
+    # for its test AUC to be stable
+    path = write(tmp_path / "train.csv", generate_transactions(20_000, seed=101, end=END))
     champion_before = newest_approved(target)
     # When it is dropped (and nothing else is done)
     version, _ = drop_training_file(target, events, path)
@@ -146,7 +147,7 @@ def test_worse_model_is_rejected_and_the_champion_stays(
     target: Target, events: EventRecorder, tmp_path: Path
 ) -> None:
     # Given a champion (a model trained on good data; approved now or earlier)
-    good = write(tmp_path / "good.csv", generate_transactions(3000, seed=202, end=END))
+    good = write(tmp_path / "good.csv", generate_transactions(20_000, seed=202, end=END))
     good_version, _ = drop_training_file(target, events, good)
     assert execution_for(target, good_version)["status"] == "SUCCEEDED"
     # When a dataset whose labels carry no signal (shuffled) is dropped
