@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
@@ -39,6 +39,8 @@ class ObjectRef:
     key: str
     version_id: str | None
     size: int
+    # When S3 saw the object arrive: the same on every redelivery of its event.
+    event_time: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> ObjectRef:
@@ -49,7 +51,14 @@ class ObjectRef:
             key=unquote_plus(s3["object"]["key"]),
             version_id=s3["object"].get("versionId"),
             size=int(s3["object"].get("size", 0)),
+            event_time=record.get("eventTime"),
         )
+
+    @property
+    def arrival_date(self) -> date | None:
+        if not self.event_time:
+            return None
+        return datetime.fromisoformat(self.event_time.replace("Z", "+00:00")).date()
 
     @property
     def uri(self) -> str:
@@ -163,7 +172,10 @@ class Ingestion:
     ) -> Outcome:
         ref, version, now = arrival.ref, arrival.version, arrival.now
         curated = self.settings.curated_bucket
-        data_key = f"curated/{spec.name}/ingest_date={now:%Y-%m-%d}/{version}.parquet"
+        # Partitioned by the arrival date, not the processing time, so a retry after
+        # midnight rewrites the same object instead of adding a second one.
+        arrived = ref.arrival_date or now.date()
+        data_key = f"curated/{spec.name}/ingest_date={arrived:%Y-%m-%d}/{version}.parquet"
         manifest_key = f"manifests/{spec.name}/{version}.json"
         report_key = f"reports/{spec.name}/{version}.json"
         buffer = io.BytesIO()
