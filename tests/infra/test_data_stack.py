@@ -9,10 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
-from cfnlint.api import lint_all
 
 from infra.app import build_app
-from tests.infra.conftest import CDK_JSON, SynthesizedApp
+from tests.infra.conftest import CDK_JSON, SynthesizedApp, cfn_lint_findings
 
 
 def test_every_data_bucket_is_encrypted_with_the_project_key(dev_app: SynthesizedApp) -> None:
@@ -150,23 +149,9 @@ def test_cdk_nag_stops_a_synth_that_adds_an_unencrypted_bucket(tmp_path: Path) -
         app.synth()
 
 
-# Rules not enforced, each with its reason. Informational findings are not enforced.
-CFN_LINT_IGNORED = {
-    # CDK adds DependsOn from a function to its role's policy on purpose: the policy
-    # must exist before the function first runs, which a GetAtt on the role alone
-    # does not guarantee.
-    "W3005",
-}
-
-
-def test_template_passes_cfn_lint(dev_app: SynthesizedApp) -> None:
-    matches = lint_all(dev_app.data_template_path.read_text())
-    findings = [
-        str(m)
-        for m in matches
-        if m.rule.severity in ("error", "warning") and m.rule.id not in CFN_LINT_IGNORED
-    ]
-    assert findings == []
+@pytest.mark.parametrize("stack", ["data", "pipeline"])
+def test_templates_pass_cfn_lint(dev_app: SynthesizedApp, stack: str) -> None:
+    assert cfn_lint_findings(getattr(dev_app, f"{stack}_template_path")) == []
 
 
 def test_prod_stage_retains_data(tmp_path: Path) -> None:

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match
-from cfnlint.api import lint_all
 
 from infra.packaging import ROOT
 from tests.infra.conftest import SynthesizedApp
-from tests.infra.test_data_stack import CFN_LINT_IGNORED
 
 
 def statements_of(app: SynthesizedApp, role_pattern: str) -> list[dict[str, Any]]:
@@ -95,13 +93,3 @@ def test_state_machine_logs_everything_and_traces(dev_app: SynthesizedApp) -> No
             "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
         },
     )
-
-
-def test_pipeline_template_passes_cfn_lint(dev_app: SynthesizedApp) -> None:
-    matches = lint_all(dev_app.pipeline_template_path.read_text())
-    findings = [
-        str(m)
-        for m in matches
-        if m.rule.severity in ("error", "warning") and m.rule.id not in CFN_LINT_IGNORED
-    ]
-    assert findings == []
