@@ -71,7 +71,7 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
 
 def datasets(target: Target) -> list[dict[str, Any]]:
     table_name = target.outputs("data")["LineageTableName"]
-    table = target._session.resource("dynamodb").Table(table_name)
+    table = target.resource("dynamodb").Table(table_name)
     return [
         {
             "dataset": r.dataset,

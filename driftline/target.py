@@ -50,6 +50,9 @@ class Target:
     def client(self, service: str) -> Any:
         return self._session.client(service)
 
+    def resource(self, service: str) -> Any:
+        return self._session.resource(service)
+
     def stack_name(self, lifecycle: str) -> str:
         return f"driftline-{self.stage}-{lifecycle}"
 

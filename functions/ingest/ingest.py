@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus
 import pyarrow as pa
 import pyarrow.parquet as pq
 from driftline_contracts import datasets
+from driftline_runtime import layout
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
 from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
@@ -175,9 +176,9 @@ class Ingestion:
         # Partitioned by the arrival date, not the processing time, so a retry after
         # midnight rewrites the same object instead of adding a second one.
         arrived = ref.arrival_date or now.date()
-        data_key = f"curated/{spec.name}/ingest_date={arrived:%Y-%m-%d}/{version}.parquet"
-        manifest_key = f"manifests/{spec.name}/{version}.json"
-        report_key = f"reports/{spec.name}/{version}.json"
+        data_key = layout.data_key(spec.name, version, arrived)
+        manifest_key = layout.manifest_key(spec.name, version)
+        report_key = layout.report_key(spec.name, version)
         buffer = io.BytesIO()
         pq.write_table(clean, buffer, compression="zstd")
         self._put(curated, data_key, buffer.getvalue(), "application/vnd.apache.parquet")

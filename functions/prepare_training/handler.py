@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from channels import split
 from driftline_contracts import datasets
+from driftline_runtime import layout
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
 from pydantic import BaseModel, Json
@@ -62,7 +63,7 @@ def requested_version(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def load_manifest(dataset: str, version: str) -> dict[str, Any]:
-    key = f"manifests/{dataset}/{version}.json"
+    key = layout.manifest_key(dataset, version)
     try:
         body = S3.get_object(Bucket=SETTINGS.curated_bucket, Key=key)["Body"].read()
     except S3.exceptions.NoSuchKey as error:
@@ -149,7 +150,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {
         "dataset": dataset,
         "version": version,
-        "manifest_uri": f"s3://{SETTINGS.curated_bucket}/manifests/{dataset}/{version}.json",
+        "manifest_uri": f"s3://{SETTINGS.curated_bucket}/{layout.manifest_key(dataset, version)}",
         "rows": {c.name: c.rows for c in channels},
         "request": training_request(dataset, name, [c.name for c in channels]),
     }

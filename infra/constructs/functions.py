@@ -7,6 +7,8 @@ nothing else until a grant adds more), and its own KMS-encrypted log group.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -54,33 +56,23 @@ class SharedLayers(Construct):
         dependencies = build_dependency_layer(
             LAYERS / "dependencies" / "requirements.txt", config.lambda_architecture
         )
-        self.dependencies = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            code=lambda_.Code.from_asset(str(dependencies)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[architecture],
-            description="Third-party packages: Powertools, pydantic, pyarrow",
+
+        def layer(name: str, folder: Path, description: str) -> lambda_.LayerVersion:
+            return lambda_.LayerVersion(
+                self,
+                name,
+                code=lambda_.Code.from_asset(str(folder), exclude=["**/__pycache__", "**/*.pyc"]),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[architecture],
+                description=description,
+            )
+
+        self.dependencies = layer(
+            "Dependencies", dependencies, "Third-party packages: Powertools, pydantic, pyarrow"
         )
-        self.runtime = lambda_.LayerVersion(
-            self,
-            "Runtime",
-            code=lambda_.Code.from_asset(
-                str(LAYERS / "runtime"), exclude=["**/__pycache__", "**/*.pyc"]
-            ),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[architecture],
-            description="driftline runtime library",
-        )
-        self.contracts = lambda_.LayerVersion(
-            self,
-            "Contracts",
-            code=lambda_.Code.from_asset(
-                str(LAYERS / "contracts"), exclude=["**/__pycache__", "**/*.pyc"]
-            ),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[architecture],
-            description="driftline dataset declarations and their contracts",
+        self.runtime = layer("Runtime", LAYERS / "runtime", "driftline runtime library")
+        self.contracts = layer(
+            "Contracts", LAYERS / "contracts", "driftline dataset declarations and their contracts"
         )
 
     @property

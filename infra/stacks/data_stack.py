@@ -16,15 +16,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from driftline_runtime.layout import CURATED_PREFIXES
 
 from infra.config import StageConfig
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.encryption import DataKey
 from infra.constructs.functions import PipelineFunction, SharedLayers
 from infra.constructs.nag import PACK, acknowledge, wildcard_resource
-
-# Key prefixes in the curated bucket the ingest function writes to.
-CURATED_PREFIXES = ("curated", "manifests", "reports")
 
 
 class DataStack(Stack):

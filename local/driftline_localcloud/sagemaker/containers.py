@@ -30,6 +30,8 @@ from typing import Any
 from localstack import config
 from localstack.aws.connect import connect_to
 
+from driftline_localcloud.sagemaker.store import Description, Stores
+
 LOG = logging.getLogger(__name__)
 
 FRAMEWORKS_VARIABLE = "DRIFTLINE_SAGEMAKER_FRAMEWORKS"
@@ -302,6 +304,28 @@ def base_environment(python: Path, account: str, region: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
     }
+
+
+class JobRun:
+    """What a training and a transform run share: the job, its stores and its stop flag."""
+
+    name_field: str = ""
+
+    def __init__(
+        self,
+        stores: Stores,
+        processes: Processes,
+        account: str,
+        region: str,
+        job: Description,
+        stop: threading.Event,
+    ) -> None:
+        self.stores, self.processes = stores, processes
+        self.account, self.region = account, region
+        self.job, self.stop = job, stop
+        self.spec = stores.snapshot(job)
+        self.name: str = self.spec[self.name_field]
+        self.logs: LogStream | None = None
 
 
 class Processes:

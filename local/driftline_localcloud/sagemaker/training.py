@@ -30,6 +30,7 @@ from typing import Any
 
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
+    JobRun,
     JobStopped,
     LogStream,
     Outcome,
@@ -105,8 +106,10 @@ class JobFolder:
         return self.data / name
 
 
-class TrainingRun:
+class TrainingRun(JobRun):
     """Runs one training job from Starting to its final status; a thread pool calls it."""
+
+    name_field = "TrainingJobName"
 
     def __init__(
         self,
@@ -117,13 +120,8 @@ class TrainingRun:
         job: Description,
         stop: threading.Event,
     ) -> None:
-        self.stores, self.processes = stores, processes
-        self.account, self.region = account, region
-        self.job, self.stop = job, stop
-        self.spec = stores.snapshot(job)
-        self.name: str = self.spec["TrainingJobName"]
+        super().__init__(stores, processes, account, region, job, stop)
         self.started = time.monotonic()
-        self.logs: LogStream | None = None
         self.metrics: dict[str, dict[str, Any]] = {}
         self.patterns = [
             (m["Name"], re.compile(m["Regex"]))

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
+    JobRun,
     JobStopped,
     LogStream,
     Processes,
@@ -184,8 +185,10 @@ def assemble(answers: list[bytes], assemble_with: str | None) -> bytes:
     return b"".join(answers)
 
 
-class TransformRun:
+class TransformRun(JobRun):
     """Runs one transform job to its final status; a thread pool calls it."""
+
+    name_field = "TransformJobName"
 
     def __init__(
         self,
@@ -197,13 +200,8 @@ class TransformRun:
         model: Description,
         stop: threading.Event,
     ) -> None:
-        self.stores, self.processes = stores, processes
-        self.account, self.region = account, region
-        self.job, self.stop = job, stop
-        self.spec = stores.snapshot(job)
+        super().__init__(stores, processes, account, region, job, stop)
         self.model = model
-        self.name: str = self.spec["TransformJobName"]
-        self.logs: LogStream | None = None
 
     def __call__(self) -> None:
         root: Path | None = None
