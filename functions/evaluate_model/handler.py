@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_runtime import layout
 from driftline_runtime.approval import ApprovalPolicy, decide
 from driftline_runtime.observability import observability
 from driftline_runtime.registry import ModelRegistry
@@ -29,7 +30,7 @@ REGISTRY = ModelRegistry(boto3.client("sagemaker"))
 
 
 def group_name(dataset: str) -> str:
-    return f"{SETTINGS.model_package_group_prefix}-{dataset}"
+    return layout.model_group(SETTINGS.model_package_group_prefix, dataset)
 
 
 @OBS.logger.inject_lambda_context(log_event=True)

@@ -2,20 +2,29 @@
 
 Rejected challengers are registered too (as Rejected): the registry then keeps the
 full history of what was trained, on which data, and why it did not ship.
+
+The training baseline (``baseline.json`` inside ``model.tar.gz``) is copied next to the
+model artefact and its URI recorded in the package's metadata, so batch inference and
+the drift monitor read one small JSON object instead of unpacking the model.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import tarfile
+from typing import IO, Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime.observability import observability
-from driftline_runtime.registry import ModelRegistry
+from driftline_runtime.registry import BASELINE_KEY, ModelRegistry
 from driftline_runtime.settings import FunctionSettings
 
 OBS = observability("register_model")
 REGISTRY = ModelRegistry(boto3.client("sagemaker"))
+S3 = boto3.client("s3")
+BASELINE_FILE = "baseline.json"
+# The baseline is a few hundred kilobytes; anything much larger is not one.
+MAX_BASELINE_BYTES = 16 * 1024 * 1024
 
 
 class Settings(FunctionSettings):
@@ -26,17 +35,54 @@ class Settings(FunctionSettings):
 SETTINGS = Settings.from_environ()
 
 
+class MissingBaseline(ValueError):
+    pass
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def baseline_from_archive(archive: IO[bytes], model_data_url: str) -> bytes:
+    """``baseline.json`` out of a ``model.tar.gz`` stream, read once from the front."""
+    with tarfile.open(fileobj=archive, mode="r|gz") as tar:
+        for member in tar:
+            if member.isfile() and member.name.lstrip("./") == BASELINE_FILE:
+                if member.size > MAX_BASELINE_BYTES:
+                    raise MissingBaseline(f"{BASELINE_FILE} in {model_data_url} is too large")
+                extracted = tar.extractfile(member)
+                if extracted is not None:
+                    return extracted.read()
+    raise MissingBaseline(
+        f"{model_data_url} holds no {BASELINE_FILE}: the drift monitor needs the training "
+        "baseline that training/train.py writes to the model folder"
+    )
+
+
+def copy_baseline(model_data_url: str) -> str:
+    """Copy the baseline next to ``.../output/model.tar.gz``; returns its S3 URI."""
+    bucket, key = split_uri(model_data_url)
+    body = S3.get_object(Bucket=bucket, Key=key)["Body"]
+    baseline = baseline_from_archive(body, model_data_url)
+    target = f"{key.removesuffix('output/model.tar.gz').rstrip('/')}/{BASELINE_FILE}"
+    S3.put_object(Bucket=bucket, Key=target, Body=baseline, ContentType="application/json")
+    return f"s3://{bucket}/{target}"
+
+
 @OBS.logger.inject_lambda_context(log_event=True)
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     training = event["training"]
     evaluation = event["evaluation"]
+    model_data_url = training["ModelArtifacts"]["S3ModelArtifacts"]
+    baseline_uri = copy_baseline(model_data_url)
     response = REGISTRY.register(
         group=evaluation["group"],
         status=evaluation["status"],
         description=evaluation["reason"],
         image=training["AlgorithmSpecification"]["TrainingImage"],
-        model_data_url=training["ModelArtifacts"]["S3ModelArtifacts"],
+        model_data_url=model_data_url,
         environment={
             "SAGEMAKER_PROGRAM": SETTINGS.inference_program,
             "SAGEMAKER_SUBMIT_DIRECTORY": SETTINGS.source_dir,
@@ -48,6 +94,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "manifest": event.get("manifest_uri", ""),
             "training_job": training["TrainingJobName"],
             "execution": event.get("execution", ""),
+            BASELINE_KEY: baseline_uri,
         },
     )
-    return {"model_package_arn": response["ModelPackageArn"], "status": evaluation["status"]}
+    return {
+        "model_package_arn": response["ModelPackageArn"],
+        "status": evaluation["status"],
+        "baseline_uri": baseline_uri,
+    }

@@ -121,3 +121,33 @@ def test_other_time_zones_are_compared_as_instants(table: Any) -> None:
 def test_a_naive_time_is_rejected(table: Any) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         CooldownGuard(table).claim("transactions", datetime(2026, 5, 1), WINDOW, trigger(1))
+
+
+def test_a_redelivered_trigger_resumes_its_own_window_and_is_not_suppressed(table: Any) -> None:
+    guard = CooldownGuard(table)
+    first = guard.claim("transactions", T0, WINDOW, trigger(1), trigger_id="event-1")
+    # The same event again (its consumer failed after claiming): it may finish its work
+    again = guard.claim(
+        "transactions", T0 + timedelta(minutes=1), WINDOW, trigger(1), trigger_id="event-1"
+    )
+    assert first.started and not first.resumed
+    assert again.started and again.resumed
+    assert again.until == first.until
+    assert suppressions(table, "transactions") == []
+    # while another event inside the window is suppressed and recorded
+    other = guard.claim(
+        "transactions", T0 + timedelta(minutes=2), WINDOW, trigger(2), trigger_id="event-2"
+    )
+    assert not other.started and other.suppressed_count == 1
+    (recorded,) = guard.suppressions("transactions")
+    assert recorded["trigger"]["trigger_id"] == "event-2"
+    assert guard.window("transactions")["trigger"]["trigger_id"] == "event-1"
+
+
+def test_a_redelivery_after_the_window_ended_starts_a_new_window(table: Any) -> None:
+    guard = CooldownGuard(table)
+    guard.claim("transactions", T0, WINDOW, trigger(1), trigger_id="event-1")
+    late = guard.claim(
+        "transactions", T0 + WINDOW + timedelta(seconds=1), WINDOW, trigger(1), trigger_id="event-1"
+    )
+    assert late.started and not late.resumed

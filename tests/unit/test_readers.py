@@ -33,6 +33,7 @@ def payments(delimiter: str = ",") -> DatasetSpec:
     return DatasetSpec(
         name="payments",
         kind="inference",
+        model_dataset="payment-history",
         contract=Payment,
         contract_version="1.0.0",
         id_column="payment_id",

@@ -59,6 +59,7 @@ def spec_of(
     return DatasetSpec(
         name="payments",
         kind="inference",
+        model_dataset="payment-history",
         contract=contract,
         contract_version="1.2.3",
         id_column=next(iter(contract.model_fields)),

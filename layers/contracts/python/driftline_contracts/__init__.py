@@ -25,4 +25,11 @@ def datasets() -> dict[str, DatasetSpec]:
             if spec.name in found:
                 raise ValueError(f"Dataset {spec.name!r} is declared twice")
             found[spec.name] = spec
+    for spec in found.values():
+        model = found.get(spec.model_dataset or "")
+        if spec.model_dataset and (model is None or model.kind != "training"):
+            raise ValueError(
+                f"Dataset {spec.name!r} is scored by models of {spec.model_dataset!r}, "
+                "which is not a declared training dataset"
+            )
     return found

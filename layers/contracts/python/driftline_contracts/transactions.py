@@ -71,6 +71,7 @@ DATASETS = (
         kind="inference",
         contract=TransactionFeatures,
         contract_version="1.0.0",
+        model_dataset="transactions",
         id_column="transaction_id",
         pii_columns=("card_id", "customer_email"),
         row_policy="drop_bad_rows",

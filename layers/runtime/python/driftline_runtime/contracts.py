@@ -55,6 +55,9 @@ class DatasetSpec(BaseModel):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     row_policy: RowPolicy = "reject_file"
     rules: TableRules = TableRules()
+    # Inference datasets only: the training dataset whose approved models score this one
+    # (its model package group) and whose baseline its drift is measured against.
+    model_dataset: str | None = None
 
     @model_validator(mode="after")
     def _columns_exist(self) -> DatasetSpec:
@@ -74,6 +77,10 @@ class DatasetSpec(BaseModel):
                 raise ValueError(f"{setting} names columns the contract lacks: {missing}")
         if self.kind == "training" and not self.target:
             raise ValueError("a training dataset needs a target column")
+        if self.kind == "inference" and not self.model_dataset:
+            raise ValueError("an inference dataset needs model_dataset: the models that score it")
+        if self.kind == "training" and self.model_dataset:
+            raise ValueError("model_dataset is for inference datasets only")
         return self
 
     @property

@@ -25,6 +25,11 @@ conditional ``update_item`` (the window is still open) that counts it, then a
 instead. If the record's write fails the claim raises, and a retried claim records the
 trigger again: suppressed triggers are recorded at least once, never silently dropped.
 Suppression records outlive their window (query ``sk`` ``begins_with "suppressed#"``).
+
+Triggers are delivered at least once. A claim given a ``trigger_id`` (an EventBridge
+event id) that finds the open window was started by that very trigger returns
+``started=True`` again (``resumed=True``) instead of counting a suppression, so a
+consumer that failed after its claim can finish the work it claimed.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ class Claim(BaseModel):
     """When the current window ends (the new one's end when ``started``)."""
     suppressed_count: int = 0
     """Triggers suppressed in the current window, this one included."""
+    resumed: bool = False
+    """True when this trigger had already started the open window (a redelivery)."""
 
 
 def _micros(moment: datetime) -> int:
@@ -77,7 +84,12 @@ class CooldownGuard:
         self._table = table
 
     def claim(
-        self, dataset: str, now: datetime, window: timedelta, trigger: dict[str, Any]
+        self,
+        dataset: str,
+        now: datetime,
+        window: timedelta,
+        trigger: dict[str, Any],
+        trigger_id: str | None = None,
     ) -> Claim:
         """Start a retraining for ``dataset`` unless one started less than ``window`` ago.
 
@@ -90,9 +102,15 @@ class CooldownGuard:
         if window <= timedelta(0):
             raise ValueError("window must be positive")
         now = now.astimezone(UTC)
+        if trigger_id is not None:
+            trigger = {**trigger, "trigger_id": trigger_id}
         for _ in range(_ATTEMPTS):
             if self._start(dataset, now, window, trigger):
                 return Claim(started=True, until=now + window, suppressed_count=0)
+            if trigger_id is not None:
+                resumed = self._resume(dataset, now, trigger_id)
+                if resumed is not None:
+                    return resumed
             claim = self._suppress(dataset, now, trigger)
             if claim is not None:
                 return claim
@@ -125,6 +143,45 @@ class CooldownGuard:
                 return False
             raise
         return True
+
+    def _resume(self, dataset: str, now: datetime, trigger_id: str) -> Claim | None:
+        """The open window's claim again, if ``trigger_id`` started it."""
+        window = self._table.get_item(
+            Key={"dataset": dataset, "sk": COOLDOWN_SK}, ConsistentRead=True
+        ).get("Item")
+        if (
+            window is None
+            or int(window["until_us"]) <= _micros(now)
+            or (window.get("trigger") or {}).get("trigger_id") != trigger_id
+        ):
+            return None
+        return Claim(
+            started=True,
+            until=datetime.fromisoformat(window["until"]),
+            suppressed_count=int(window.get("suppressed_count", 0)),
+            resumed=True,
+        )
+
+    def window(self, dataset: str) -> dict[str, Any] | None:
+        """The dataset's cooldown item (its latest window), if any."""
+        item: dict[str, Any] | None = self._table.get_item(
+            Key={"dataset": dataset, "sk": COOLDOWN_SK}, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def suppressions(self, dataset: str) -> list[dict[str, Any]]:
+        """Every suppressed trigger recorded for ``dataset``, oldest first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "dataset = :dataset AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":dataset": dataset, ":prefix": SUPPRESSED_PREFIX},
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _suppress(self, dataset: str, now: datetime, trigger: dict[str, Any]) -> Claim | None:
         """Count and record a suppressed trigger; None when the window has just ended."""

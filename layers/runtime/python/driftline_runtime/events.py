@@ -70,6 +70,66 @@ class TrainingFailed(DriftlineEvent):
     cause: str
 
 
+class InferenceCompleted(DriftlineEvent):
+    """A batch inference run scored every row of a dataset version (source ``inference``)."""
+
+    dataset: str
+    version: str
+    model_package_arn: str
+    predictions_uri: str
+    rows: int
+    transform_jobs: list[str]
+    drifted: bool
+    drift_report_uri: str
+    execution: str
+
+
+class InferenceFailed(DriftlineEvent):
+    """A batch inference run stopped; ``error``/``cause`` say where and why."""
+
+    dataset: str
+    execution: str
+    error: str
+    cause: str
+    input: dict[str, Any]
+
+
+class DriftDetected(DriftlineEvent):
+    """A scored batch drifted from its model's training baseline (source ``monitor``).
+
+    ``scores`` holds every feature's drift score (PSI; the prediction as
+    ``__prediction__``); ``drifted_features`` those above their threshold.
+    """
+
+    dataset: str
+    version: str
+    training_dataset: str
+    model_package_arn: str
+    scores: dict[str, float]
+    drifted_features: list[str]
+    report_uri: str
+    execution: str | None = None
+
+
+class RetrainingStarted(DriftlineEvent):
+    """Drift started a training execution (source ``retraining``)."""
+
+    dataset: str
+    version: str
+    execution_arn: str
+    trigger: dict[str, Any]
+    until: str
+
+
+class RetrainingSuppressed(DriftlineEvent):
+    """Drift arrived inside the dataset's cooldown window: recorded, nothing started."""
+
+    dataset: str
+    trigger: dict[str, Any]
+    until: str
+    suppressed_count: int
+
+
 class EventPublishError(RuntimeError):
     pass
 

@@ -1,9 +1,13 @@
-"""Where a dataset version's files live in the curated bucket: one place for every writer
-and reader (the ingest function writes them, training and the CLI read them)."""
+"""Where the pipeline's files live: one place for every writer and reader.
+
+The curated bucket holds what ingestion writes (training, inference and the CLI read it);
+the artifacts bucket holds job inputs and models; the predictions bucket holds batch
+predictions and drift reports, one folder per inference run.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 # Key prefixes of the curated bucket (IAM grants are scoped to them).
 CURATED_PREFIXES = ("curated", "manifests", "reports")
@@ -19,3 +23,48 @@ def manifest_key(dataset: str, version: str) -> str:
 
 def report_key(dataset: str, version: str) -> str:
     return f"reports/{dataset}/{version}.json"
+
+
+# SageMaker job and model names start with it (IAM grants are scoped to it).
+JOB_PREFIX = "dl-"
+
+# Key prefixes of the predictions bucket (IAM grants are scoped to them).
+PREDICTIONS_PREFIX = "predictions"
+DRIFT_PREFIX = "drift"
+
+
+def inference_run_id(version: str, started: datetime) -> str:
+    """``<version[:8]>-<yyyymmddHHMMSS>``: short enough for SageMaker job names."""
+    return f"{version[:8]}-{started:%Y%m%d%H%M%S}"
+
+
+def inference_input_prefix(dataset: str, run: str) -> str:
+    """Artifacts bucket: the transform input parts of one run (``part-NNNN.csv``)."""
+    return f"inference/{dataset}/{run}/input/"
+
+
+def inference_output_prefix(dataset: str, run: str) -> str:
+    """Artifacts bucket: the transform outputs of one run (``part-NNNN.csv.out``)."""
+    return f"inference/{dataset}/{run}/output/"
+
+
+def inference_part_key(dataset: str, run: str, index: int) -> str:
+    # Fixed width: a part's key is never the prefix of another's (S3Prefix inputs).
+    return f"{inference_input_prefix(dataset, run)}part-{index:04d}.csv"
+
+
+def predictions_key(dataset: str, version: str, run: str) -> str:
+    return f"{PREDICTIONS_PREFIX}/{dataset}/{version}/{run}/predictions.parquet"
+
+
+def predictions_manifest_key(dataset: str, version: str, run: str) -> str:
+    return f"{PREDICTIONS_PREFIX}/{dataset}/{version}/{run}/manifest.json"
+
+
+def drift_report_key(dataset: str, version: str, run: str) -> str:
+    return f"{DRIFT_PREFIX}/{dataset}/{version}/{run}.json"
+
+
+def model_group(prefix: str, dataset: str) -> str:
+    """The model package group of the models trained on ``dataset``."""
+    return f"{prefix}-{dataset}"

@@ -65,6 +65,26 @@ class LineageStore:
             ExpressionAttributeValues={":yes": True},
         )
 
+    def latest_validated(self, dataset: str) -> DatasetVersionRecord | None:
+        """The newest validated version of ``dataset`` (by arrival), or None."""
+        newest: DatasetVersionRecord | None = None
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "dataset = :dataset",
+            "ExpressionAttributeValues": {":dataset": dataset},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page["Items"]:
+                record = DatasetVersionRecord.model_validate(item)
+                if record.state == "validated" and (
+                    newest is None or record.created_at > newest.created_at
+                ):
+                    newest = record
+            if "LastEvaluatedKey" not in page:
+                return newest
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def dataset_versions(self) -> list[DatasetVersionRecord]:
         records: list[DatasetVersionRecord] = []
         kwargs: dict[str, Any] = {}

@@ -12,6 +12,12 @@ from typing import Any
 from driftline_runtime.approval import ApprovalStatus, Champion
 
 METRIC_PREFIX = "metric:"
+# Metadata key of the S3 URI of the package's training baseline (baseline.json).
+BASELINE_KEY = "baseline"
+
+
+class NoApprovedModel(LookupError):
+    """A dataset's group has no approved model package to score with."""
 
 
 class MissingChampionMetric(ValueError):
@@ -37,18 +43,27 @@ class ModelRegistry:
                 # Another execution may have created it in between; if so, all is well.
                 self._sagemaker.describe_model_package_group(ModelPackageGroupName=group)
 
+    def _newest_approved(self, group: str) -> str | None:
+        """The ARN of the newest approved package of ``group``; None if none (or no group)."""
+        try:
+            summaries = self._sagemaker.list_model_packages(
+                ModelPackageGroupName=group,
+                ModelApprovalStatus="Approved",
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                MaxResults=1,
+            )["ModelPackageSummaryList"]
+        except self._sagemaker.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+            return None  # the group does not exist: nothing was ever trained
+        return str(summaries[0]["ModelPackageArn"]) if summaries else None
+
     def champion(self, group: str, metric: str) -> Champion | None:
         """The newest approved package of the group, with its value of ``metric``."""
-        packages = self._sagemaker.list_model_packages(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus="Approved",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-            MaxResults=1,
-        )["ModelPackageSummaryList"]
-        if not packages:
+        arn = self._newest_approved(group)
+        if arn is None:
             return None
-        arn = packages[0]["ModelPackageArn"]
         described = self._sagemaker.describe_model_package(ModelPackageName=arn)
         value = described.get("CustomerMetadataProperties", {}).get(f"{METRIC_PREFIX}{metric}")
         if value is None:
@@ -58,6 +73,18 @@ class ModelRegistry:
                 "reject challengers by hand until it is re-registered with that metric"
             )
         return Champion(model_package_arn=arn, metric=float(value))
+
+    def latest_approved(self, group: str) -> dict[str, Any]:
+        """The newest approved package of ``group``, described; NoApprovedModel if none."""
+        arn = self._newest_approved(group)
+        if arn is None:
+            raise NoApprovedModel(
+                f"No approved model in model package group {group!r}: train one (drop a "
+                "training file) or approve a registered package before scoring"
+            )
+        described: dict[str, Any] = self._sagemaker.describe_model_package(ModelPackageName=arn)
+        described.pop("ResponseMetadata", None)
+        return described
 
     def register(
         self,
