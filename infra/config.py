@@ -7,9 +7,11 @@ A missing or misspelt key fails the synth at once instead of falling back to a d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Literal
 
+from driftline_runtime.drift import DriftThresholds
 from pydantic import BaseModel, ConfigDict, Field
 
 STAGES_KEY = "driftline:stages"
@@ -33,6 +35,17 @@ class StageConfig(BaseModel):
     approval_min_improvement: float = Field(ge=0)
     approval_when_not_better: Literal["Rejected", "PendingManualApproval"]
     destroy_on_removal: bool
+    # Batch inference: one transform job per part of at most this many rows, this many
+    # jobs at a time; an optional EventBridge schedule expression re-scores the newest
+    # version of every inference dataset (None: only new drops are scored).
+    inference_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    inference_rows_per_part: int = Field(gt=0)
+    inference_max_concurrency: int = Field(gt=0, le=1000)
+    inference_schedule: str | None = Field(default=None, pattern=r"^(rate|cron)\(.+\)$")
+    # Drift: PSI thresholds per dataset ("default" for the rest), and at most one
+    # drift-triggered retraining per training dataset per cooldown window.
+    drift_thresholds: dict[str, DriftThresholds]
+    retraining_cooldown_minutes: int = Field(gt=0)
 
     @property
     def prefix(self) -> str:
@@ -52,6 +65,8 @@ def load_stage_config(
     values: dict[str, Any] = {**stages[stage], "stage": stage}
     for field in StageConfig.model_fields:
         override = context(f"{OVERRIDE_PREFIX}{field}")
+        if isinstance(override, str) and override.lstrip().startswith("{"):
+            override = json.loads(override)  # -c driftline:drift_thresholds='{...}'
         if override is not None:
             values[field] = override
     values.setdefault("account", account)

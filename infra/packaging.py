@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STATE_MACHINES = ROOT / "state_machines"
 CACHE = ROOT / ".cache" / "layers"
 LAMBDA_PYTHON = "3.13"
 # Lambda's Python 3.13 runtime is Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels load.

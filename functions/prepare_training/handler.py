@@ -73,7 +73,7 @@ def load_manifest(dataset: str, version: str) -> dict[str, Any]:
 
 
 def job_name(dataset: str, version: str, now: datetime) -> str:
-    return f"dl-{dataset[:30]}-{version[:8]}-{now:%Y%m%d%H%M%S}"
+    return f"{layout.JOB_PREFIX}{dataset[:30]}-{version[:8]}-{now:%Y%m%d%H%M%S}"
 
 
 def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, Any]:

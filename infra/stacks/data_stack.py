@@ -8,7 +8,6 @@ raw bucket --(object created)--> ingest function --> curated Parquet + manifest 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
@@ -23,6 +22,7 @@ from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.encryption import DataKey
 from infra.constructs.functions import PipelineFunction, SharedLayers
 from infra.constructs.nag import PACK, acknowledge, wildcard_resource
+from infra.constructs.tables import project_table
 
 
 class DataStack(Stack):
@@ -41,8 +41,18 @@ class DataStack(Stack):
             "Quarantine", access_logs, config.quarantine_retention_days
         )
         self.bus = events.EventBus(self, "Bus", event_bus_name=config.prefix)
-        self.lineage_table = self._table("Lineage", "dataset", "version", removal)
-        self.idempotency_table = self._table("Idempotency", "id", None, RemovalPolicy.DESTROY)
+        self.lineage_table = project_table(
+            self, "Lineage", partition="dataset", sort="version", key=self.key, removal=removal
+        )
+        self.idempotency_table = project_table(
+            self,
+            "Idempotency",
+            partition="id",
+            sort=None,
+            key=self.key,
+            removal=RemovalPolicy.DESTROY,
+            time_to_live="expiration",
+        )
 
         # Events the ingest function could not process after Lambda's retries land
         # here with their context instead of disappearing.
@@ -83,28 +93,6 @@ class DataStack(Stack):
             access_logs=access_logs,
             retention_days=retention,
         ).bucket
-
-    def _table(
-        self, name: str, partition: str, sort: str | None, removal: RemovalPolicy
-    ) -> dynamodb.Table:
-        # AWS::DynamoDB::Table rather than TableV2's GlobalTable: a single-region table is
-        # all this needs, and the local cloud's CloudFormation supports it fully.
-        return dynamodb.Table(
-            self,
-            name,
-            partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING)
-            if sort
-            else None,
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self.key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiration" if sort is None else None,
-            removal_policy=removal,
-        )
 
     # -- ingestion -------------------------------------------------------------------
     def _ingest_function(self) -> PipelineFunction:

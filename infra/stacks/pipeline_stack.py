@@ -1,7 +1,9 @@
-"""The model lifecycle: a validated training dataset becomes an evaluated, registered model.
+"""The model lifecycle: validated data becomes registered models, predictions and drift.
 
 DatasetValidated(kind=training) --rule--> TrainingStateMachine (state_machines/training.asl.json):
 prepare channels -> SageMaker training (.sync) -> evaluate vs champion -> register -> event
+DatasetValidated(kind=inference) --rule--> batch inference, drift monitor, retraining
+(``infra.constructs.batch_inference``).
 """
 
 from __future__ import annotations
@@ -22,23 +24,23 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from driftline_runtime import layout
 
 from infra.config import StageConfig
+from infra.constructs.batch_inference import BatchInference
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.functions import PipelineFunction, log_retention
 from infra.constructs.nag import PACK, acknowledge, resource_finding
-from infra.packaging import CACHE, ROOT
+from infra.packaging import CACHE, ROOT, STATE_MACHINES
 from infra.stacks.data_stack import DataStack
 from training.metrics import METRIC_DEFINITIONS
 
-STATE_MACHINES = ROOT / "state_machines"
 TRAINING_CODE = ROOT / "training"
 # The SageMaker scikit-learn framework container; its scikit-learn matches the one the
 # local cloud's framework environment and the unit tests use.
 SKLEARN_FRAMEWORK_VERSION = "1.9-0"
 TRAINING_PROGRAM = "train.py"
 INFERENCE_PROGRAM = "inference.py"
-JOB_PREFIX = "dl-"
 
 
 @cache
@@ -111,9 +113,36 @@ class PipelineStack(Stack):
         self.group_prefix = config.prefix
         self.functions = self._functions()
         self.state_machine = self._state_machine()
-        self._trigger()
+        self.queues: dict[str, sqs.IQueue] = {"training_starts": self._trigger()}
+        self.inference = BatchInference(
+            self,
+            "BatchInference",
+            config=config,
+            data=data,
+            artifacts=self.artifacts_bucket,
+            access_logs=access_logs,
+            sagemaker_role=self.sagemaker_role,
+            training=self.state_machine,
+            group_prefix=self.group_prefix,
+        )
+        # Everything that runs, by name: what monitoring iterates over.
+        self.functions = {**self.functions, **self.inference.functions}
+        self.queues.update(self.inference.queues)
+        self.state_machines = {
+            "training": self.state_machine,
+            "batch_inference": self.inference.state_machine,
+        }
         CfnOutput(self, "TrainingStateMachineArn", value=self.state_machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "BatchInferenceStateMachineArn",
+            value=self.inference.state_machine.state_machine_arn,
+        )
         CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
+        CfnOutput(
+            self, "PredictionsBucketName", value=self.inference.predictions_bucket.bucket_name
+        )
+        CfnOutput(self, "CooldownTableName", value=self.inference.cooldown_table.table_name)
         CfnOutput(self, "ModelPackageGroupPrefix", value=self.group_prefix)
 
     # -- SageMaker's side ------------------------------------------------------------
@@ -127,6 +156,8 @@ class PipelineStack(Stack):
         artifacts = self.artifacts_bucket
         channels = artifacts.arn_for_objects("training/*")
         models = artifacts.arn_for_objects("models/*")
+        # Batch transform: input parts and outputs of each run.
+        inference = artifacts.arn_for_objects("inference/*")
         job_logs = (
             f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
         )
@@ -134,8 +165,8 @@ class PipelineStack(Stack):
         images = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/sagemaker-scikit-learn"
         source = self.source.bucket.arn_for_objects(self.source.s3_object_key)
         for actions, resources in (
-            (["s3:GetObject"], [channels, source]),
-            (["s3:PutObject"], [models]),
+            (["s3:GetObject"], [channels, source, models, inference]),
+            (["s3:PutObject"], [models, inference]),
             (["s3:ListBucket"], [artifacts.bucket_arn]),
             (
                 [
@@ -154,11 +185,15 @@ class PipelineStack(Stack):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
         acknowledge(
             role,
-            "Training jobs read their channels and write models under fixed prefixes of the "
-            "artifacts bucket, log to SageMaker's own log groups, and pull the scikit-learn "
+            "Training jobs read their channels and write models, transform jobs read models "
+            "and inference input and write their output, under fixed prefixes of the "
+            "artifacts bucket; jobs log to SageMaker's own log groups, and pull the scikit-learn "
             "image from the account AWS publishes it from in each region. PutMetricData and "
             "GetAuthorizationToken support no resource-level permissions.",
-            *(resource_finding(self, arn) for arn in (channels, models, job_logs, images)),
+            *(
+                resource_finding(self, arn)
+                for arn in (channels, models, inference, job_logs, images)
+            ),
             f"{PACK}-IAM5[Resource::*]",
         )
         return role
@@ -267,6 +302,21 @@ class PipelineStack(Stack):
             "lists only its dataset's group.",
             f"{PACK}-IAM5[Resource::*]",
         )
+        register = functions["register"].role
+        models = self.artifacts_bucket.arn_for_objects("models/*")
+        for actions, resources in (
+            (["s3:GetObject", "s3:PutObject"], [models]),
+            (["kms:Decrypt", "kms:GenerateDataKey"], [data.key.key_arn]),
+        ):
+            register.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=resources)
+            )
+        acknowledge(
+            register,
+            "Copies each trained model's baseline.json out of its model.tar.gz to the model's "
+            "folder, under the artifacts bucket's models/ prefix only.",
+            resource_finding(self, models),
+        )
         acknowledge(
             prepare,
             "Writes the channels of whichever version it is asked to train on, under the "
@@ -317,8 +367,8 @@ class PipelineStack(Stack):
         for function in self.functions.values():
             function.function.grant_invoke(role)
         region = f"{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        jobs = f"arn:{region}:training-job/{JOB_PREFIX}*"
-        models = f"arn:{region}:model/{JOB_PREFIX}*"
+        jobs = f"arn:{region}:training-job/{layout.JOB_PREFIX}*"
+        models = f"arn:{region}:model/{layout.JOB_PREFIX}*"
         sync_rule = (
             f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
             "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
@@ -361,7 +411,7 @@ class PipelineStack(Stack):
             ),
         )
 
-    def _trigger(self) -> None:
+    def _trigger(self) -> sqs.Queue:
         rule = events.Rule(
             self,
             "TrainOnValidatedData",
@@ -395,3 +445,4 @@ class PipelineStack(Stack):
                 max_event_age=Duration.hours(24),
             )
         )
+        return undelivered

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from infra.packaging import ROOT
@@ -26,13 +27,36 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-def test_deployed_definition_is_the_asl_file(dev_app: SynthesizedApp) -> None:
+ASL_FILES = {"training": "training.asl.json", "batch-inference": "batch_inference.asl.json"}
+
+
+def state_machine(app: SynthesizedApp, name: str) -> dict[str, Any]:
+    (machine,) = app.pipeline.find_resources(
+        "AWS::StepFunctions::StateMachine",
+        {"Properties": {"StateMachineName": f"{app.config.prefix}-{name}"}},
+    ).values()
+    return machine
+
+
+def tasks(states: dict[str, Any]) -> dict[str, Any]:
+    """Every Task state, including those inside Map and Parallel states."""
+    found: dict[str, Any] = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = state
+        for processor in [state.get("ItemProcessor"), *state.get("Branches", [])]:
+            if processor:
+                found.update(tasks(processor["States"]))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(ASL_FILES))
+def test_deployed_definition_is_the_asl_file(dev_app: SynthesizedApp, name: str) -> None:
     # Given the ASL file in the repo, with its ${...} placeholders
-    source = ROOT / "state_machines" / "training.asl.json"
+    source = ROOT / "state_machines" / ASL_FILES[name]
     placeholders = set(re.findall(r"\$\{([A-Za-z]+)\}", source.read_text()))
     # When CDK synthesizes the state machine
-    (machine,) = dev_app.pipeline.find_resources("AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
+    properties = state_machine(dev_app, name)["Properties"]
     # Then the definition CloudFormation deploys is that very file, uploaded as an asset,
     # and CloudFormation fills in exactly its placeholders (no second definition anywhere)
     asset = Path(dev_app.assembly.directory) / f"asset.{properties['DefinitionS3Location']['Key']}"
@@ -41,24 +65,53 @@ def test_deployed_definition_is_the_asl_file(dev_app: SynthesizedApp) -> None:
     assert "DefinitionString" not in properties
 
 
-def test_every_task_retries_and_catches(dev_app: SynthesizedApp) -> None:
-    definition = json.loads((ROOT / "state_machines" / "training.asl.json").read_text())
-    for name, state in definition["States"].items():
-        if state["Type"] != "Task":
-            continue
-        assert state.get("Retry"), f"{name} has no Retry"
-        if name != "PublishTrainingFailed":
-            assert state.get("Catch"), f"{name} has no Catch"
+@pytest.mark.parametrize("name", sorted(ASL_FILES))
+def test_every_task_retries_and_catches(name: str) -> None:
+    definition = json.loads((ROOT / "state_machines" / ASL_FILES[name]).read_text())
+    found = tasks(definition["States"])
+    assert found
+    for task_name, state in found.items():
+        assert state.get("Retry"), f"{task_name} has no Retry"
+        inside_map = task_name not in definition["States"]
+        # The failure event's own task has nowhere left to go; a Map's tasks fail the Map,
+        # whose Catch handles them.
+        if not (task_name.startswith("Publish") and task_name.endswith("Failed")):
+            assert state.get("Catch") or inside_map, f"{task_name} has no Catch"
+    for state in definition["States"].values():
+        if state["Type"] == "Map":
+            assert state.get("Catch"), "a Map state has no Catch"
 
 
-def test_state_machine_reaches_only_its_jobs_models_and_bus(dev_app: SynthesizedApp) -> None:
-    statements = statements_of(dev_app, "TrainingStateMachineRole")
+def test_batch_inference_fans_out_over_the_input_parts() -> None:
+    definition = json.loads((ROOT / "state_machines" / ASL_FILES["batch-inference"]).read_text())
+    (score,) = [s for s in definition["States"].values() if s["Type"] == "Map"]
+    assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert score["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    (transform,) = score["ItemProcessor"]["States"].values()
+    assert transform["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
+    parameters = transform["Parameters"]
+    assert parameters["TransformInput"]["SplitType"] == "Line"
+    assert parameters["BatchStrategy"] == "MultiRecord"
+    assert parameters["TransformOutput"]["AssembleWith"] == "Line"
+
+
+@pytest.mark.parametrize(
+    ("role", "job"),
+    [
+        ("TrainingStateMachineRole", "training-job"),
+        ("BatchInferenceStateMachineRole", "transform-job"),
+    ],
+)
+def test_state_machine_reaches_only_its_jobs_models_and_bus(
+    dev_app: SynthesizedApp, role: str, job: str
+) -> None:
+    statements = statements_of(dev_app, role)
     sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in actions_of(s))]
     assert sagemaker
     for statement in sagemaker:
         assert "sagemaker:*" not in actions_of(statement)
         resource = json.dumps(statement["Resource"])
-        assert ":training-job/dl-*" in resource or ":model/dl-*" in resource
+        assert f":{job}/dl-*" in resource or ":model/dl-*" in resource
     (pass_role,) = [s for s in statements if "iam:PassRole" in actions_of(s)]
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -93,3 +146,45 @@ def test_state_machine_logs_everything_and_traces(dev_app: SynthesizedApp) -> No
             "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
         },
     )
+
+
+def test_validated_inference_data_starts_batch_inference_with_its_version(
+    dev_app: SynthesizedApp,
+) -> None:
+    rules = dev_app.pipeline.find_resources(
+        "AWS::Events::Rule",
+        {"Properties": {"EventPattern": {"detail": {"kind": ["inference"]}}}},
+    )
+    ((_, rule),) = rules.items()
+    (target,) = rule["Properties"]["Targets"]
+    assert "DeadLetterConfig" in target
+    template = target["InputTransformer"]["InputTemplate"]
+    assert '"dataset":<detail-dataset>' in template.replace(" ", "")
+    assert '"version":<detail-version>' in template.replace(" ", "")
+
+
+def test_drift_reaches_the_retraining_gate_not_the_state_machine(dev_app: SynthesizedApp) -> None:
+    rules = dev_app.pipeline.find_resources(
+        "AWS::Events::Rule",
+        {"Properties": {"EventPattern": {"detail-type": ["DriftDetected"]}}},
+    )
+    ((_, rule),) = rules.items()
+    (target,) = rule["Properties"]["Targets"]
+    assert "RetrainingGate" in json.dumps(target["Arn"])
+    assert "DeadLetterConfig" in target
+    # and only the gate may start the training state machine on drift
+    starts = [
+        s
+        for s in statements_of(dev_app, "RetrainingGate")
+        if "states:StartExecution" in actions_of(s)
+    ]
+    (start,) = starts
+    assert "TrainingStateMachine" in json.dumps(start["Resource"])
+
+
+def test_the_dev_stage_scores_only_new_drops(dev_app: SynthesizedApp) -> None:
+    scheduled = dev_app.pipeline.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
+    )
+    assert dev_app.config.inference_schedule is None
+    assert scheduled == {}
