@@ -31,6 +31,8 @@ def load_function() -> Iterator[callable]:  # type: ignore[valid-type]
             origin = getattr(sys.modules[module], "__file__", None) or ""
             if origin.startswith(str(code_root)):
                 del sys.modules[module]
+        # Another function's handler may be loaded already: each name is one Lambda.
+        sys.modules.pop("handler", None)
         return importlib.import_module("handler")
 
     yield load

@@ -388,7 +388,6 @@ class BatchInference(Construct):
                 {
                     "dataset": events.EventField.from_path("$.detail.dataset"),
                     "version": events.EventField.from_path("$.detail.version"),
-                    "event_id": events.EventField.event_id,
                 }
             )
         )

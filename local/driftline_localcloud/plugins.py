@@ -81,3 +81,12 @@ def register_sagemaker_task_service() -> None:
     from driftline_localcloud.stepfunctions_patch import patch_when_imported
 
     patch_when_imported()
+
+
+@hooks.on_infra_start()
+def fix_states_targets_with_input_transformers() -> None:
+    """Step Functions targets of EventBridge rules that transform their input
+    (``driftline_localcloud.events_patch``)."""
+    from driftline_localcloud.events_patch import patch_when_imported
+
+    patch_when_imported()

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+
+from driftline.samples import generate_transactions
+from tests.unit.test_training import END, run_training, write_channels
 
 UNIT = Path(__file__).resolve().parent
 
@@ -31,3 +35,19 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def labelled() -> pa.Table:
+    """Labelled transactions the session's model is trained on (time-ordered)."""
+    return generate_transactions(2_500, seed=23, end=END)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, labelled: pa.Table) -> Path:
+    """A model folder (model.joblib, baseline.json, ...) that train.py really trained."""
+    root = tmp_path_factory.mktemp("job")
+    write_channels(root, labelled)
+    job = run_training(root)
+    assert job.result.returncode == 0, job.result.stderr
+    return job.model_dir

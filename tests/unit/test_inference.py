@@ -16,7 +16,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from driftline.samples import generate_transactions
-from tests.unit.test_training import END, run_training, write_channels
+from tests.unit.test_training import END
 from training import inference
 from training.inference import (
     FraudModel,
@@ -27,22 +27,6 @@ from training.inference import (
     output_fn,
     predict_fn,
 )
-
-ROWS = 2_500
-
-
-@pytest.fixture(scope="module")
-def labelled() -> pa.Table:
-    return generate_transactions(ROWS, seed=23, end=END)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, labelled: pa.Table) -> Path:
-    root = tmp_path_factory.mktemp("job")
-    write_channels(root, labelled)
-    job = run_training(root)
-    assert job.result.returncode == 0, job.result.stderr
-    return job.model_dir
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +91,7 @@ def test_serving_scores_as_training_evaluated(
     model: FraudModel, model_dir: Path, labelled: pa.Table
 ) -> None:
     # Given the test split's records as CSV (the label is not among the features)
-    test = labelled.slice(int(ROWS * 0.8))
+    test = labelled.slice(int(labelled.num_rows * 0.8))
     body = csv_records(test, model)
 
     # When they are scored through the handlers

@@ -1,0 +1,314 @@
+"""The batch inference functions over moto, with a model train.py really trained.
+
+prepare_inference writes the transform input; the test plays SageMaker's part by running
+training/inference.py over each part as batch transform would (SplitType=Line,
+MultiRecord, AssembleWith=Line), then write_predictions and monitor_drift take over.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from driftline_runtime import layout
+from driftline_runtime.registry import NoApprovedModel
+from moto import mock_aws
+
+from driftline.samples import generate_transactions
+from tests.unit.test_training import END
+from training import inference
+
+CURATED, ARTIFACTS, PREDICTIONS = "curated", "artifacts", "predictions"
+LINEAGE, BUS = "lineage", "driftline-test"
+PREFIX = "driftline-test"
+GROUP = layout.model_group(PREFIX, "transactions")
+ROWS_PER_PART = 400
+
+
+class Cloud:
+    def __init__(self, model_dir: Path) -> None:
+        self.s3 = boto3.client("s3")
+        for bucket in (CURATED, ARTIFACTS, PREDICTIONS):
+            self.s3.create_bucket(Bucket=bucket)
+        boto3.client("dynamodb").create_table(
+            TableName=LINEAGE,
+            KeySchema=[
+                {"AttributeName": "dataset", "KeyType": "HASH"},
+                {"AttributeName": "version", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "dataset", "AttributeType": "S"},
+                {"AttributeName": "version", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.model_dir = model_dir
+        self.sagemaker = boto3.client("sagemaker")
+        events = boto3.client("events")
+        events.create_event_bus(Name=BUS)
+        sqs = boto3.client("sqs")
+        self.queue_url = sqs.create_queue(QueueName="recorded")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(
+            Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": [{"prefix": ""}]})
+        )
+        events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+
+    def register_model(self, status: str = "Approved") -> str:
+        """model.tar.gz and baseline.json in S3, and an approved package that names them."""
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            for path in sorted(self.model_dir.iterdir()):
+                tar.add(path, arcname=path.name)
+        key = "models/transactions/dl-job/output/model.tar.gz"
+        self.s3.put_object(Bucket=ARTIFACTS, Key=key, Body=archive.getvalue())
+        baseline = (self.model_dir / "baseline.json").read_bytes()
+        self.s3.put_object(
+            Bucket=ARTIFACTS, Key="models/transactions/dl-job/baseline.json", Body=baseline
+        )
+        try:
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        except self.sagemaker.exceptions.ClientError:
+            pass
+        return str(
+            self.sagemaker.create_model_package(
+                ModelPackageGroupName=GROUP,
+                ModelApprovalStatus=status,
+                InferenceSpecification={
+                    "Containers": [
+                        {
+                            "Image": "sklearn-image",
+                            "ModelDataUrl": f"s3://{ARTIFACTS}/{key}",
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                        }
+                    ],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+                CustomerMetadataProperties={
+                    "baseline": f"s3://{ARTIFACTS}/models/transactions/dl-job/baseline.json"
+                },
+            )["ModelPackageArn"]
+        )
+
+    def ingest(self, table: pa.Table, version: str) -> None:
+        """What the ingest function leaves for a validated scoring version."""
+        data_key = f"curated/scoring/ingest_date=2026-11-01/{version}.parquet"
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        self.s3.put_object(Bucket=CURATED, Key=data_key, Body=sink.getvalue())
+        manifest = {"kind": "inference", "data_uri": f"s3://{CURATED}/{data_key}"}
+        self.s3.put_object(
+            Bucket=CURATED,
+            Key=layout.manifest_key("scoring", version),
+            Body=json.dumps(manifest).encode(),
+        )
+        boto3.resource("dynamodb").Table(LINEAGE).put_item(
+            Item={
+                "dataset": "scoring",
+                "version": version,
+                "kind": "inference",
+                "state": "validated",
+                "rows": table.num_rows,
+                "valid_rows": table.num_rows,
+                "content_sha256": version,
+                "contract_version": "1.0.0",
+                "source_bucket": "raw",
+                "source_key": f"scoring/{version}.csv",
+                "source_version_id": None,
+                "report_key": "r",
+                "outputs": {},
+                "created_at": "2026-11-01T10:00:00+00:00",
+            }
+        )
+
+    def transform(self, resolved: dict[str, Any], *, drop_last_line: bool = False) -> None:
+        """Batch transform's part: every input part through inference.py to ``.out``."""
+        model = inference.model_fn(str(self.model_dir))
+        bucket, prefix = resolved["input"]["bucket"], resolved["input"]["prefix"]
+        output = resolved["transform"]["output_path"].removeprefix(f"s3://{bucket}/")
+        for item in self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
+            body = self.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            answer, _ = inference.output_fn(
+                inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv"
+            )
+            if drop_last_line:
+                answer = "\n".join(answer.splitlines()[:-1])
+            name = item["Key"].rsplit("/", 1)[1]
+            self.s3.put_object(Bucket=bucket, Key=f"{output}{name}.out", Body=answer.encode())
+
+    def events(self) -> list[dict[str, Any]]:
+        messages = (
+            boto3.client("sqs")
+            .receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            .get("Messages", [])
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def cloud(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, model_dir: Path
+) -> Iterator[Cloud]:
+    for name, value in {
+        "CURATED_BUCKET": CURATED,
+        "ARTIFACTS_BUCKET": ARTIFACTS,
+        "PREDICTIONS_BUCKET": PREDICTIONS,
+        "LINEAGE_TABLE": LINEAGE,
+        "EVENT_BUS_NAME": BUS,
+        "MODEL_PACKAGE_GROUP_PREFIX": PREFIX,
+        "TRANSFORM": json.dumps(
+            {
+                "instance_type": "ml.m5.large",
+                "volume_kms_key": "arn:aws:kms:us-east-1:123456789012:key/k",
+                "max_payload_mb": 6,
+                "max_concurrency": 2,
+                "rows_per_part": ROWS_PER_PART,
+            }
+        ),
+        "DRIFT_THRESHOLDS": json.dumps({"default": {"numeric": 0.2, "categorical": 0.2}}),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "driftline",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield Cloud(model_dir)
+
+
+Loader = Callable[[str], ModuleType]
+
+
+class Context:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def run(load_function: Loader, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = load_function(name).handler(event, Context())
+    return result
+
+
+def scoring(rows: int, drift: float, seed: int = 8) -> pa.Table:
+    return generate_transactions(rows, seed=seed, drift=drift, labelled=False, end=END)
+
+
+def test_a_version_is_scored_in_parts_and_every_row_gets_its_prediction(
+    cloud: Cloud, load_function: Loader, labelled: pa.Table
+) -> None:
+    # Given an approved model and a validated scoring version of 1,000 rows drawn from
+    # the very rows the model's baseline was computed on (the train split's first rows)
+    package = cloud.register_model()
+    table = labelled.slice(0, 1_000).drop_columns(["is_fraud"])
+    cloud.ingest(table, "v-clean")
+    # When the batch pipeline's functions run around a transform job
+    resolved = run(load_function, "prepare_inference", {"request": {"dataset": "scoring"}})
+    # Then the newest version is scored with the approved package, in parts of 400 rows
+    assert resolved["version"] == "v-clean"
+    assert resolved["model_package_arn"] == package
+    assert resolved["parts"] == 3
+    assert resolved["model"]["ModelName"].startswith("dl-scoring-v-clean-")
+    parts = cloud.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=resolved["input"]["prefix"])
+    first = cloud.s3.get_object(Bucket=ARTIFACTS, Key=parts["Contents"][0]["Key"])["Body"].read()
+    records = list(csv.reader(io.StringIO(first.decode())))
+    assert len(records) == ROWS_PER_PART
+    baseline = json.loads((cloud.model_dir / "baseline.json").read_text())
+    assert len(records[0]) == 1 + len(baseline["feature_columns"])  # the id, then features
+    assert records[0][0] == table.column("transaction_id")[0].as_py()
+    cloud.transform(resolved)
+    jobs = [{"job": f"{resolved['transform']['job_prefix']}-{i}"} for i in range(3)]
+    written = run(load_function, "write_predictions", {"resolved": resolved, "jobs": jobs})
+    # Then one prediction per input row, joined by id, with lineage
+    assert written["rows"] == 1_000
+    bucket, _, key = written["predictions_uri"].removeprefix("s3://").partition("/")
+    predictions = pq.read_table(
+        io.BytesIO(cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    )
+    assert sorted(predictions.column("transaction_id").to_pylist()) == sorted(
+        table.column("transaction_id").to_pylist()
+    )
+    lineage = json.loads(predictions.schema.metadata[b"driftline.lineage"])
+    assert lineage["model_package_arn"] == package
+    assert lineage["transform_jobs"] == sorted(j["job"] for j in jobs)
+    # And the monitor sees no drift in the training data itself
+    drift = run(load_function, "monitor_drift", {"resolved": resolved, "predictions": written})
+    assert drift["drifted"] is False, drift["drifted_features"]
+    assert [e["detail-type"] for e in cloud.events()] == []
+
+
+def test_strong_drift_is_reported_and_announced(cloud: Cloud, load_function: Loader) -> None:
+    package = cloud.register_model()
+    cloud.ingest(scoring(800, drift=1.0), "v-drifted")
+    resolved = run(
+        load_function, "prepare_inference", {"dataset": "scoring", "version": "v-drifted"}
+    )
+    cloud.transform(resolved)
+    written = run(load_function, "write_predictions", {"resolved": resolved, "jobs": []})
+    drift = run(load_function, "monitor_drift", {"resolved": resolved, "predictions": written})
+    assert drift["drifted"] is True
+    (event,) = cloud.events()
+    assert event["detail-type"] == "DriftDetected"
+    detail = event["detail"]
+    assert detail["dataset"] == "scoring" and detail["training_dataset"] == "transactions"
+    assert detail["model_package_arn"] == package
+    assert set(detail["drifted_features"]) == set(drift["drifted_features"])
+    assert all(
+        detail["scores"][f] > 0.2 or f == "__prediction__" for f in detail["drifted_features"]
+    )
+    # The report holds what a person needs to see why: shares per bin, per feature
+    bucket, _, key = drift["report_uri"].removeprefix("s3://").partition("/")
+    report = json.loads(cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert report["report"]["drifted"] is True
+    amount = next(f for f in report["report"]["features"] if f["feature"] == "amount")
+    assert len(amount["labels"]) == len(amount["expected_shares"]) == len(amount["actual_shares"])
+    assert (
+        report["report"]["prediction"]["actual_mean"]
+        > report["report"]["prediction"]["expected_mean"]
+    )
+
+
+def test_no_approved_model_is_a_clear_error(cloud: Cloud, load_function: Loader) -> None:
+    cloud.register_model(status="Rejected")
+    cloud.ingest(scoring(50, drift=0.0), "v-any")
+    with pytest.raises(NoApprovedModel, match="No approved model in model package group"):
+        run(load_function, "prepare_inference", {"dataset": "scoring", "version": "v-any"})
+
+
+def test_a_training_dataset_is_not_scored(cloud: Cloud, load_function: Loader) -> None:
+    module = load_function("prepare_inference")
+    with pytest.raises(module.InferenceRequestError, match="not an inference dataset"):
+        module.handler({"dataset": "transactions"}, Context())
+
+
+def test_a_missing_prediction_fails_the_run_instead_of_writing_a_partial_table(
+    cloud: Cloud, load_function: Loader
+) -> None:
+    cloud.register_model()
+    cloud.ingest(scoring(500, drift=0.0), "v-partial")
+    resolved = run(
+        load_function, "prepare_inference", {"dataset": "scoring", "version": "v-partial"}
+    )
+    cloud.transform(resolved, drop_last_line=True)  # each part loses its last prediction
+    module = load_function("write_predictions")
+    with pytest.raises(
+        module.IncompletePredictions, match="2 input row\\(s\\) without a prediction"
+    ):
+        module.handler({"resolved": resolved, "jobs": []}, Context())
+    listed = cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", [])
+    assert listed == []
