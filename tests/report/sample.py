@@ -264,7 +264,7 @@ def build(workdir: Path) -> ReportData:
     ]
     status = {
         "datasets": datasets,
-        "executions": executions,
+        "executions": sorted(executions, key=lambda execution: execution["started"]),
         "models": models,
         "inference_runs": runs,
         "drift_events": events,
