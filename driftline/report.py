@@ -278,9 +278,11 @@ def psi_chart(document: DriftReportDocument) -> str:
             f'height="{row - 8:.1f}" fill="{colour}"><title>{_e(name)}: PSI '
             f"{drift.score:.3f}{' (drifted)' if drift.drifted else ''}</title></rect>"
         )
-        marks.append(_text(label_w + w + 5, y + row * 0.68, f"{drift.score:.3f}", cls="value"))
+        tx = label_w + chart_w * min(drift.threshold or 0.0, top) / top
+        # The value goes after the bar, or after the threshold mark when that is further.
+        value_x = max(label_w + w, tx if drift.threshold is not None else 0.0) + 5
+        marks.append(_text(value_x, y + row * 0.68, f"{drift.score:.3f}", cls="value"))
         if drift.threshold is not None:
-            tx = label_w + chart_w * min(drift.threshold, top) / top
             marks.append(
                 f'<line class="threshold" x1="{tx:.1f}" x2="{tx:.1f}" y1="{y:.1f}" '
                 f'y2="{y + row:.1f}"/>'
