@@ -232,3 +232,34 @@ def test_driftline_report_says_what_is_wrong_with_a_bad_document(
     assert main(["report", "--from-json", str(saved), "--out", str(out)]) == 1
     assert not out.exists()
     assert "generated_at: Field required" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_report_without_prediction_and_with_odd_values_still_renders() -> None:
+    # Given a drift report scored without predictions, and status entries with missing,
+    # null and unparseable values
+    table = pa.table({"amount": [1e6] * 5, "channel": [None, "atm", "atm", "x", "y"]})
+    lonely = document(drifted=True).model_copy(
+        update={"report": drift_report(baseline(), table), "model_package_arn": None}
+    )
+    status: dict[str, Any] = {
+        "datasets": [{"dataset": "d", "state": "validated", "rows": None, "created_at": "soon"}],
+        "models": [{"group": "g", "version": 1, "approval": None, "metrics": {}}],
+        "inference_runs": [{"dataset": "d", "drifted": None, "started": None}],
+        "drift_events": [{"dataset": "d", "features": {}, "drifted_features": ["amount"]}],
+    }
+    data = ReportData(
+        generated_at=NOW, target="t", status=status, drift_reports=[lonely], lineage=[]
+    )
+    page = render_report(data)
+    names = [attrs["data-plot"] for tag, attrs in elements(page) if tag == "svg"]
+    # Then there is no prediction chart and no metric chart (no metric to plot) ...
+    assert "distribution:prediction" not in names and "metric" not in names
+    assert names.count("psi") == 1
+    # ... the huge PSI is on the chart's scale, and odd values show as they are
+    psi = re.search(r'<svg class="plot" data-plot="psi".*?width="([\d.]+)".*?</svg>', page)
+    assert psi is not None
+    bars = re.findall(r'<rect class="mark" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', psi.group(0))
+    assert len(bars) == 2
+    assert all(0 < float(x) + float(w) <= float(psi.group(1)) for x, w in bars)
+    assert "soon" in page
+    assert "drifted: amount, channel" in page
