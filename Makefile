@@ -17,7 +17,14 @@ PYTHON313 = $(shell for p in "$$DRIFTLINE_PYTHON313" "$$(command -v python3.13)"
 	[ -n "$$p" ] && [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
 	2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean
+.PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean \
+	report-picture
+
+# The report's browser test drives Debian's Chromium (Playwright downloads no browser).
+CHROMIUM := /usr/bin/chromium
+# Chromium on a closed network: no calls home, a fresh profile (see tests/report).
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	--disable-background-networking --disable-component-update --disable-sync --hide-scrollbars
 
 help:
 	@echo "make demo     run the whole scenario on the local cloud"
@@ -47,7 +54,7 @@ setup: $(VENV)/.synced node_modules/.installed
 demo: setup
 	$(VENV)/bin/driftline demo
 
-test: setup
+test: setup $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 unit: $(VENV)/.synced
@@ -71,6 +78,21 @@ deploy: $(VENV)/.synced node_modules/.installed
 
 destroy: $(VENV)/.synced node_modules/.installed
 	npx cdk destroy --all $(CDK_ARGS)
+
+# Installed only where it is missing; as root directly, otherwise through sudo.
+$(CHROMIUM):
+	@sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# docs/report.png: a report of real computations (tests/report/sample.py), as Chromium draws it.
+report-picture: $(VENV)/.synced $(CHROMIUM)
+	@mkdir -p build docs
+	$(VENV)/bin/python -m tests.report.sample build/report-sample.json
+	$(VENV)/bin/driftline report --from-json build/report-sample.json --out build/report-sample.html
+	$(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$$(mktemp -d) --window-size=1100,2800 \
+		--screenshot=docs/report.png file://$(CURDIR)/build/report-sample.html 2>/dev/null
+	@ls -l docs/report.png
 
 layer-requirements: $(VENV)/.synced
 	$(VENV)/bin/uv pip compile layers/dependencies/requirements.in --quiet --generate-hashes \

@@ -189,6 +189,29 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- report ----------------------------------------------------------------------------
+def report(args: argparse.Namespace) -> int:
+    """Render the HTML report from a saved ``ReportData`` document (``--from-json``)."""
+    from pydantic import ValidationError
+
+    from driftline.report import ReportData, render_report
+
+    try:
+        data = ReportData.model_validate_json(args.from_json.read_bytes())
+    except OSError as error:
+        raise CommandError(f"cannot read {args.from_json}: {error.strerror}") from error
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
+            for e in error.errors(include_url=False)[:5]
+        )
+        raise CommandError(f"{args.from_json} is not a report document: {problems}") from error
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render_report(data), encoding="utf-8")
+    _say(f"report written to {args.out}")
+    return 0
+
+
 # -- demo ------------------------------------------------------------------------------
 def demo(args: argparse.Namespace) -> int:
     local_up(argparse.Namespace(no_deploy=False))
@@ -299,6 +322,16 @@ def _parser() -> argparse.ArgumentParser:
     status_cmd = commands.add_parser("status", help="datasets, versions and outcomes")
     status_cmd.add_argument("--json", action="store_true", help="the stable JSON interface")
     status_cmd.set_defaults(run=status)
+
+    report_cmd = commands.add_parser("report", help="write the HTML report")
+    report_cmd.add_argument("--out", type=Path, default=Path("report.html"))
+    report_cmd.add_argument(
+        "--from-json",
+        type=Path,
+        required=True,
+        help="the report document to render (JSON of driftline.report.ReportData)",
+    )
+    report_cmd.set_defaults(run=report)
 
     demo_cmd = commands.add_parser("demo", help="run the scenario on the local cloud")
     demo_cmd.add_argument("--keep", action="store_true", help="leave the local cloud running")

@@ -1,0 +1,121 @@
+"""The human view of `driftline status` (driftline.status_view): the JSON's facts as tables."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from driftline.status_view import print_status, top_drifted
+from tests.unit.status_document import HOSTILE, full_status
+
+
+def shown(status: dict[str, Any], width: int = 250) -> str:
+    out = StringIO()
+    print_status(status, Console(file=out, width=width, force_terminal=False))
+    return out.getvalue()
+
+
+def row(text: str, *cells: str) -> bool:
+    """Whether one table row holds these cells in this order."""
+    pattern = r"│\s*" + r"\s*│\s*".join(re.escape(cell) for cell in cells) + r"\s*│"
+    return re.search(pattern, text) is not None
+
+
+def test_every_part_of_the_document_becomes_a_table_with_its_facts() -> None:
+    text = shown(full_status())
+    # Datasets, with the rejection's reason and report below
+    assert row(
+        text, "transactions", "training", "a3f2d893", "validated", "2000", "20261127T100020Z-t.csv"
+    )
+    assert row(text, "transactions", "training", "f58d9031", "rejected", "300")
+    assert "transactions f58d9031: amount.gt: 15 of 300 rows fail" in text
+    assert "report: reports/bad.json" in text
+    # Models with the primary metric first, then the other test metrics
+    assert re.search(r"approval\s*┃\s*test:auc\s*┃\s*test:accuracy", text)
+    assert row(text, "g-transactions", "1", "Approved", "0.874", "0.970")
+    assert row(text, "g-transactions", "2", "Rejected", "0.812", "0.960")
+    # Inference runs, the package ARN as its group and version
+    assert row(
+        text,
+        "scoring",
+        "b542644e",
+        "Completed",
+        "g-transactions v1",
+        "500",
+        "drifted",
+        "s3://artifacts/predictions/b542/",
+        "4.0 s",
+    )
+    # Drift events with the top drifted features by score
+    assert row(
+        text,
+        "scoring",
+        "b542644e",
+        "2026-11-27 10:01:05",
+        "3 of 3",
+        "amount 2.50, prediction 1.20, channel 0.90",
+    )
+    # Retrainings and the ones the cooldown held back
+    assert row(
+        text,
+        "transactions",
+        "scoring",
+        "b542644e",
+        "drift-b542",
+        "RUNNING",
+        "2026-11-27 10:01:06",
+        "-",
+    )
+    assert row(
+        text, "transactions", "2026-11-27 10:02:00", "scoring", "c0ffee00", "2026-11-27 11:01:06"
+    )
+    # Executions with their duration
+    assert row(text, "training", "-", "SUCCEEDED", "2026-11-27 10:00:21", "7.0 s")
+    titles = [
+        "Dataset versions",
+        "Models",
+        "Inference runs",
+        "Drift events",
+        "Retrainings",
+        "Retrainings held back by the cooldown",
+        "Executions",
+    ]
+    assert [t for t in titles if re.search(rf"^{re.escape(t)}\s*$", text, re.M)] == titles
+
+
+@pytest.mark.parametrize("status", [{}, {key: [] for key in full_status()}])
+def test_absent_or_empty_lists_print_no_empty_tables(status: dict[str, Any]) -> None:
+    text = shown(status)
+    assert "No dataset versions yet" in text
+    assert "│" not in text
+
+
+def test_only_the_parts_present_are_shown() -> None:
+    status = full_status()
+    del status["inference_runs"], status["drift_events"]
+    status["retrainings"] = []
+    text = shown(status)
+    assert "Models" in text and "Executions" in text
+    assert "Inference runs" not in text and "Drift events" not in text
+    assert not re.search(r"^Retrainings\s*$", text, re.M)
+
+
+def test_user_text_is_shown_as_it_is_never_as_markup() -> None:
+    status = full_status(dataset="[bold]x[/]" + HOSTILE)
+    status["datasets"][1]["reasons"] = ["[red]not markup[/red]"]
+    text = shown(status)
+    assert "[bold]x[/]" + HOSTILE in text
+    assert "[red]not markup[/red]" in text
+
+
+def test_top_drifted_names_the_largest_scores_and_counts_the_rest() -> None:
+    event = {
+        "features": {"a": 0.3, "b": 2.0, "c": 0.25, "d": 0.9, "__prediction__": 0.5},
+        "drifted_features": ["a", "b", "c", "d", "__prediction__"],
+    }
+    assert top_drifted(event) == "b 2.00, d 0.90, prediction 0.50 (+2 more)"
+    assert top_drifted({"features": {"a": 0.01}, "drifted_features": []}) == "none"
