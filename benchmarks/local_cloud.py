@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from driftline import deploy
-from driftline.cli import SAMPLE, drop_file, wait_for_model, wait_for_version
+from driftline.actions import drop_file, wait_for_model, wait_for_version
+from driftline.cli import SAMPLE
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 

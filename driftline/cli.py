@@ -12,27 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from driftline import deploy as cdk
 from driftline import status as status_of
+from driftline.actions import (
+    CommandError,
+    drop_file,
+    start_inference,
+    start_training,
+)
 from driftline.localcloud import ROOT, LocalCloud, LocalCloudError
+from driftline.status_view import print_status
 from driftline.target import StackNotDeployed, Target
 
 console = Console(stderr=True)
 SAMPLES = ROOT / "samples"
 SAMPLE = SAMPLES / "transactions.csv"
-# The demo's drops: a training file, a batch to score, and a file that breaks its contract.
-DEMO_DROPS = (
-    (SAMPLE, "transactions", "training"),
-    (SAMPLES / "scoring.csv", "scoring", "inference"),
-    (SAMPLES / "transactions-bad.csv", "transactions", "training"),
-)
-STATE_STYLE = {"validated": "green", "rejected": "red"}
-
-
-class CommandError(RuntimeError):
-    pass
+# What `driftline demo` generates and leaves behind.
+DEMO_FOLDER = ROOT / "build" / "demo"
+DEMO_REPORT = ROOT / "build" / "demo-report.html"
 
 
 def _say(message: str) -> None:
@@ -79,73 +77,21 @@ def local_down(args: argparse.Namespace) -> int:
 
 
 # -- drop ------------------------------------------------------------------------------
-def drop_file(target: Target, path: Path, dataset: str, kind: str | None) -> tuple[str, str, str]:
-    """Upload ``path`` to the raw bucket under ``<dataset>/``; returns bucket, key, version."""
-    if not path.is_file():
-        raise CommandError(f"{path} is not a file")
-    if not dataset or "/" in dataset:
-        raise CommandError(f"Dataset name {dataset!r} must be non-empty and contain no '/'")
-    bucket = target.outputs("data")["RawBucketName"]
-    key = f"{dataset}/{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{path.name}"
-    metadata = {"driftline-kind": kind} if kind else {}
-    with path.open("rb") as body:
-        response = target.client("s3").put_object(
-            Bucket=bucket, Key=key, Body=body, Metadata=metadata
-        )
-    return bucket, key, response.get("VersionId", "")
-
-
 def drop(args: argparse.Namespace) -> int:
     bucket, key, version = drop_file(args.target, args.file, args.dataset, args.kind)
     print(json.dumps({"bucket": bucket, "key": key, "version_id": version}))
     return 0
 
 
-def wait_for_version(target: Target, key: str, timeout: float = 120) -> dict[str, Any]:
-    """Bounded wait until the dropped object ``key`` became a dataset version."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for dataset in status_of.datasets(target):
-            if dataset["source_key"] == key:
-                return dict(dataset)
-        time.sleep(0.2)
-    raise CommandError(f"{key} was not ingested within {timeout:.0f} s")
-
-
 # -- train -----------------------------------------------------------------------------
-def start_training(target: Target, dataset: str, version: str | None) -> str:
-    """Start the training state machine by hand; the latest validated version by default."""
-    if version is None:
-        versions = [
-            d
-            for d in status_of.datasets(target)
-            if d["dataset"] == dataset and d["state"] == "validated"
-        ]
-        if not versions:
-            raise CommandError(f"No validated version of {dataset!r} to train on")
-        version = versions[-1]["version"]
-    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
-    execution = target.client("stepfunctions").start_execution(
-        stateMachineArn=arn, input=json.dumps({"dataset": dataset, "version": version})
-    )
-    return str(execution["executionArn"])
-
-
 def train(args: argparse.Namespace) -> int:
     print(json.dumps({"execution": start_training(args.target, args.dataset, args.version)}))
     return 0
 
 
-def wait_for_model(target: Target, dataset_version: str, timeout: float = 300) -> dict[str, Any]:
-    """Bounded wait until a model trained on ``dataset_version`` is in the registry."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pipeline = target.outputs("pipeline")
-        for model in status_of.models(target, pipeline["ModelPackageGroupPrefix"]):
-            if model["dataset_version"] == dataset_version:
-                return dict(model)
-        time.sleep(1)
-    raise CommandError(f"No model trained on version {dataset_version} within {timeout:.0f} s")
+def infer(args: argparse.Namespace) -> int:
+    print(json.dumps({"execution": start_inference(args.target, args.dataset, args.version)}))
+    return 0
 
 
 # -- status --------------------------------------------------------------------------
@@ -154,50 +100,31 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
-    out = Console()
-    table = Table(title="Dataset versions", title_justify="left")
-    for column in ("dataset", "kind", "version", "state", "rows", "file"):
-        table.add_column(column, overflow="fold")
-    for d in facts["datasets"]:
-        table.add_row(
-            d["dataset"],
-            d["kind"] or "-",
-            d["version"][:8],
-            f"[{STATE_STYLE[d['state']]}]{d['state']}[/]",
-            str(d["rows"]),
-            d["source_key"].rsplit("/", 1)[-1],
-        )
-    out.print(table)
-    if facts["models"]:
-        models = Table(title="Models", title_justify="left")
-        for column in ("group", "version", "approval", "test AUC", "dataset version", "reason"):
-            models.add_column(column, overflow="fold")
-        for m in facts["models"]:
-            auc = m["metrics"].get("test:auc")
-            models.add_row(
-                m["group"],
-                str(m["version"]),
-                m["approval"],
-                f"{auc:.3f}" if auc is not None else "-",
-                (m["dataset_version"] or "-")[:8],
-                m["reason"] or "",
-            )
-        out.print(models)
-    for d in facts["datasets"]:
-        for reason in d["reasons"]:
-            out.print(f"[red]{d['dataset']} {d['version'][:8]}[/red]: {reason}")
+    print_status(facts, Console())
     return 0
 
 
 # -- report ----------------------------------------------------------------------------
+def describe_target(target: Target) -> str:
+    if target.name == "local":
+        return f"local cloud ({LocalCloud().endpoint}), stage {target.stage}"
+    identity = target.client("sts").get_caller_identity()
+    region = target.client("sts").meta.region_name
+    return f"AWS account {identity['Account']} {region}, stage {target.stage}"
+
+
 def report(args: argparse.Namespace) -> int:
-    """Render the HTML report from a saved ``ReportData`` document (``--from-json``)."""
+    """Render the HTML report: from the pipeline, or a saved ``ReportData`` (``--from-json``)."""
     from pydantic import ValidationError
 
     from driftline.report import ReportData, render_report
 
     try:
-        data = ReportData.model_validate_json(args.from_json.read_bytes())
+        if args.from_json is None:
+            document = status_of.report_document(args.target, describe_target(args.target))
+            data = ReportData.model_validate(document)
+        else:
+            data = ReportData.model_validate_json(args.from_json.read_bytes())
     except OSError as error:
         raise CommandError(f"cannot read {args.from_json}: {error.strerror}") from error
     except ValidationError as error:
@@ -214,33 +141,25 @@ def report(args: argparse.Namespace) -> int:
 
 # -- demo ------------------------------------------------------------------------------
 def demo(args: argparse.Namespace) -> int:
+    from driftline.scenario import run_demo
+
     local_up(argparse.Namespace(no_deploy=False))
     target = Target("local")
+    seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     try:
-        for path, dataset, kind in DEMO_DROPS:
-            started = time.monotonic()
-            _, key, _ = drop_file(target, path, dataset, kind)
-            version = wait_for_version(target, key)
-            _say(
-                f"{path.name} -> {dataset} version {version['version']}: "
-                f"{version['state']} ({version['rows']} rows) in "
-                f"{time.monotonic() - started:.2f} s"
-            )
-            for reason in version["reasons"]:
-                _say(f"  reason: {reason}")
-            if kind == "training" and version["state"] == "validated":
-                model = wait_for_model(target, version["version"])
-                _say(
-                    f"  -> model {model['group']} v{model['version']}: {model['approval']}, "
-                    f"test AUC {model['metrics'].get('test:auc', float('nan')):.3f} "
-                    f"({time.monotonic() - started:.1f} s after the drop)"
-                )
-        status(argparse.Namespace(target=target, json=False))
+        succeeded = run_demo(target, console, DEMO_FOLDER, seed)
+        if succeeded:
+            report(argparse.Namespace(target=target, from_json=None, out=DEMO_REPORT))
+            status(argparse.Namespace(target=target, json=False))
     finally:
         if args.keep:
             _say("--keep: the local cloud stays up; stop it with `driftline local down`")
         else:
             local_down(args)
+    if not succeeded:
+        console.print("[red]The demo did not complete: see the failed stage above.[/red]")
+        return 1
+    _say(f"open {DEMO_REPORT} to see the story")
     return 0
 
 
@@ -319,6 +238,11 @@ def _parser() -> argparse.ArgumentParser:
     train_cmd.add_argument("--version", help="dataset version (default: the latest validated)")
     train_cmd.set_defaults(run=train)
 
+    infer_cmd = commands.add_parser("infer", help="start batch inference by hand")
+    infer_cmd.add_argument("dataset")
+    infer_cmd.add_argument("--version", help="dataset version (default: the latest validated)")
+    infer_cmd.set_defaults(run=infer)
+
     status_cmd = commands.add_parser("status", help="datasets, versions and outcomes")
     status_cmd.add_argument("--json", action="store_true", help="the stable JSON interface")
     status_cmd.set_defaults(run=status)
@@ -328,13 +252,15 @@ def _parser() -> argparse.ArgumentParser:
     report_cmd.add_argument(
         "--from-json",
         type=Path,
-        required=True,
-        help="the report document to render (JSON of driftline.report.ReportData)",
+        default=None,
+        help="render a saved report document (JSON of driftline.report.ReportData) "
+        "instead of the pipeline's current state",
     )
     report_cmd.set_defaults(run=report)
 
     demo_cmd = commands.add_parser("demo", help="run the scenario on the local cloud")
     demo_cmd.add_argument("--keep", action="store_true", help="leave the local cloud running")
+    demo_cmd.add_argument("--seed", type=int, default=None, help="sample data seed (default: time)")
     demo_cmd.set_defaults(run=demo)
     return parser
 

@@ -5,29 +5,164 @@ The JSON shape is a stable interface (see ARCHITECTURE): keys are only ever adde
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
+from driftline_runtime import layout
+from driftline_runtime.cooldown import SUPPRESSED_PREFIX
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.registry import METRIC_PREFIX, ModelRegistry
 
 from driftline.target import Target
 
+STATE_MACHINES = {
+    "training": "TrainingStateMachineArn",
+    "batch_inference": "BatchInferenceStateMachineArn",
+}
 
-def executions(target: Target, state_machine_arn: str, label: str) -> list[dict[str, Any]]:
+
+def executions(
+    target: Target, state_machine_arn: str, label: str, *, described: bool = False
+) -> list[dict[str, Any]]:
+    """A state machine's executions, oldest first; ``described`` adds input and output."""
     client = target.client("stepfunctions")
     found: list[dict[str, Any]] = []
     for page in client.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
         for e in page["executions"]:
-            found.append(
-                {
-                    "state_machine": label,
-                    "name": e["name"],
-                    "status": e["status"],
-                    "started": e["startDate"].isoformat(),
-                    "stopped": e["stopDate"].isoformat() if e.get("stopDate") else None,
-                }
-            )
+            execution: dict[str, Any] = {
+                "state_machine": label,
+                "name": e["name"],
+                "arn": e["executionArn"],
+                "status": e["status"],
+                "started": e["startDate"].isoformat(),
+                "stopped": e["stopDate"].isoformat() if e.get("stopDate") else None,
+            }
+            if described:
+                details = client.describe_execution(executionArn=e["executionArn"])
+                execution["input"] = json.loads(details.get("input") or "{}")
+                execution["output"] = json.loads(details.get("output") or "null")
+                execution["error"] = details.get("error")
+                execution["cause"] = details.get("cause")
+            found.append(execution)
     return sorted(found, key=lambda e: e["started"])
+
+
+def _result(output: dict[str, Any] | None, step: str) -> dict[str, Any]:
+    step_output = (output or {}).get(step) or {}
+    result: dict[str, Any] = step_output.get("result") or {}
+    return result
+
+
+def inference_runs(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Batch inference executions as runs: what was scored, with which model, and the drift."""
+    runs = []
+    for execution in described:
+        output = execution["output"]
+        resolved, predictions = _result(output, "resolved"), _result(output, "predictions")
+        drift = _result(output, "drift")
+        request = execution["input"]
+        runs.append(
+            {
+                "dataset": resolved.get("dataset") or request.get("dataset"),
+                "version": resolved.get("version") or request.get("version"),
+                "status": execution["status"],
+                "execution": execution["name"],
+                "model_package_arn": resolved.get("model_package_arn"),
+                "rows": predictions.get("rows"),
+                "parts": resolved.get("parts"),
+                "transform_jobs": predictions.get("transform_jobs", []),
+                "predictions_uri": predictions.get("predictions_uri"),
+                "drifted": drift.get("drifted"),
+                "drifted_features": drift.get("drifted_features", []),
+                "drift_report_uri": drift.get("report_uri"),
+                "started": execution["started"],
+                "stopped": execution["stopped"],
+                "error": execution["error"],
+                "cause": execution["cause"],
+            }
+        )
+    return runs
+
+
+def retrainings(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Training executions that drift started (their input carries the drift)."""
+    found = []
+    for execution in described:
+        trigger = execution["input"].get("retraining")
+        if not trigger:
+            continue
+        evaluation = _result(execution["output"], "evaluation")
+        found.append(
+            {
+                "dataset": execution["input"].get("dataset"),
+                "version": execution["input"].get("version"),
+                "trigger_dataset": trigger.get("dataset"),
+                "trigger_version": trigger.get("version"),
+                "trigger_report_uri": trigger.get("report_uri"),
+                "execution": execution["name"],
+                "status": execution["status"],
+                "outcome": evaluation.get("status"),
+                "started": execution["started"],
+                "stopped": execution["stopped"],
+            }
+        )
+    return found
+
+
+def suppressed_retrainings(target: Target, table_name: str) -> list[dict[str, Any]]:
+    """Every drift trigger the cooldown held back, oldest first."""
+    table = target.resource("dynamodb").Table(table_name)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = table.scan(**kwargs)
+        items += [i for i in page["Items"] if str(i["sk"]).startswith(SUPPRESSED_PREFIX)]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    found = [
+        {
+            "dataset": item["dataset"],
+            "time": str(item["sk"]).removeprefix(SUPPRESSED_PREFIX).split("#", 1)[0],
+            "trigger_dataset": item["trigger"].get("dataset"),
+            "trigger_version": item["trigger"].get("version"),
+            "until": item["until"],
+            "sequence": int(item.get("sequence", 0)),
+        }
+        for item in items
+    ]
+    return sorted(found, key=lambda s: s["time"])
+
+
+def drift_reports(target: Target, bucket: str) -> list[dict[str, Any]]:
+    """Every drift report the monitor wrote, oldest first (whole documents)."""
+    s3 = target.client("s3")
+    documents = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{layout.DRIFT_PREFIX}/"
+    ):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            documents.append(json.loads(body))
+    return sorted(documents, key=lambda d: str(d.get("time")))
+
+
+def drift_events(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reports that raised DriftDetected: above a threshold."""
+    return [
+        {
+            "dataset": d["dataset"],
+            "version": d["version"],
+            "time": d["time"],
+            "features": d["scores"],
+            "drifted_features": d["report"]["drifted_features"],
+            "model_package_arn": d.get("model_package_arn"),
+            "report_uri": d.get("report_uri"),
+        }
+        for d in reports
+        if d["report"].get("drifted")
+    ]
 
 
 def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
@@ -88,11 +223,108 @@ def datasets(target: Target) -> list[dict[str, Any]]:
     ]
 
 
-def collect(target: Target) -> dict[str, Any]:
+def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
+    """The ``status --json`` document; ``with_reports`` keeps the whole drift reports
+    under ``_drift_reports`` (for ``driftline report``)."""
     pipeline = target.outputs("pipeline")
-    return {
+    described = {
+        label: executions(target, pipeline[output], label, described=True)
+        for label, output in STATE_MACHINES.items()
+    }
+    reports = drift_reports(target, pipeline["PredictionsBucketName"])
+    facts = {
         "datasets": datasets(target),
-        "executions": executions(target, pipeline["TrainingStateMachineArn"], "training"),
+        "executions": sorted(
+            (
+                {k: v for k, v in e.items() if k not in ("input", "output", "cause")}
+                for runs in described.values()
+                for e in runs
+            ),
+            key=lambda e: e["started"],
+        ),
         "models": models(target, pipeline["ModelPackageGroupPrefix"]),
-        "drift_events": [],
+        "inference_runs": inference_runs(described["batch_inference"]),
+        "drift_events": drift_events(reports),
+        "retrainings": retrainings(described["training"]),
+        "suppressed_retrainings": suppressed_retrainings(target, pipeline["CooldownTableName"]),
+    }
+    if with_reports:
+        facts["_drift_reports"] = reports
+    return facts
+
+
+def lineage_chains(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """From each dropped file to what became of it: a model, predictions, or quarantine."""
+    versions = {(d["dataset"], d["version"]): d for d in facts["datasets"]}
+    packages = {m["arn"]: m for m in facts["models"]}
+    chains: list[dict[str, Any]] = []
+
+    def dropped(dataset: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"kind": "raw object", "name": dataset["source_key"]},
+            {
+                "kind": "dataset version",
+                "name": f"{dataset['dataset']} {dataset['version']}",
+                "detail": f"{dataset['state']}, {dataset['rows']} rows",
+                "uri": dataset.get("report_key"),
+            },
+        ]
+
+    def package_step(model: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "kind": "model package",
+            "name": f"{model['group']} v{model['version']}",
+            "detail": model["approval"],
+            "uri": model["arn"],
+        }
+
+    for dataset in facts["datasets"]:
+        if dataset["state"] == "rejected":
+            steps = [
+                *dropped(dataset),
+                {"kind": "quarantine", "name": "; ".join(dataset["reasons"])[:200]},
+            ]
+            chains.append({"title": f"{dataset['source_key']} (rejected)", "steps": steps})
+    for model in facts["models"]:
+        source = versions.get((model.get("dataset"), model.get("dataset_version")))
+        steps = dropped(source) if source else []
+        steps += [
+            {"kind": "training job", "name": model.get("training_job") or "-"},
+            package_step(model),
+        ]
+        chains.append({"title": f"{model['group']} v{model['version']}", "steps": steps})
+    for run in facts["inference_runs"]:
+        if not run.get("predictions_uri"):
+            continue
+        source = versions.get((run["dataset"], run["version"]))
+        steps = dropped(source) if source else []
+        model = packages.get(run.get("model_package_arn") or "")
+        if model is not None:
+            steps.append(package_step(model))
+        steps += [{"kind": "transform job", "name": job} for job in run.get("transform_jobs", [])]
+        steps.append(
+            {"kind": "predictions", "name": f"{run['rows']} rows", "uri": run["predictions_uri"]}
+        )
+        if run.get("drift_report_uri"):
+            steps.append(
+                {
+                    "kind": "drift report",
+                    "name": "drifted" if run.get("drifted") else "no drift",
+                    "uri": run["drift_report_uri"],
+                }
+            )
+        chains.append({"title": f"{run['dataset']} {run['version']} scored", "steps": steps})
+    return chains
+
+
+def report_document(target: Target, described_target: str) -> dict[str, Any]:
+    """What ``driftline report`` renders (``driftline.report.ReportData``, as JSON data)."""
+    facts = collect(target, with_reports=True)
+    reports = facts.pop("_drift_reports")
+    return {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "target": described_target,
+        "status": facts,
+        "drift_reports": reports,
+        "lineage": lineage_chains(facts),
     }

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from driftline.cli import SAMPLE, drop_file, wait_for_version
+from driftline.actions import drop_file, wait_for_version
+from driftline.cli import SAMPLE
 from driftline.target import Target
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from driftline.cli import drop_file, main
+from driftline.actions import drop_file
+from driftline.cli import main
 from driftline.status import datasets as dataset_versions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
-from driftline.cli import drop_file
+from driftline.actions import drop_file
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for

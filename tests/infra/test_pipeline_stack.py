@@ -35,7 +35,7 @@ def state_machine(app: SynthesizedApp, name: str) -> dict[str, Any]:
         "AWS::StepFunctions::StateMachine",
         {"Properties": {"StateMachineName": f"{app.config.prefix}-{name}"}},
     ).values()
-    return machine
+    return dict(machine)
 
 
 def tasks(states: dict[str, Any]) -> dict[str, Any]:

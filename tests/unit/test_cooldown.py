@@ -141,7 +141,9 @@ def test_a_redelivered_trigger_resumes_its_own_window_and_is_not_suppressed(tabl
     assert not other.started and other.suppressed_count == 1
     (recorded,) = guard.suppressions("transactions")
     assert recorded["trigger"]["trigger_id"] == "event-2"
-    assert guard.window("transactions")["trigger"]["trigger_id"] == "event-1"
+    window = guard.window("transactions")
+    assert window is not None
+    assert window["trigger"]["trigger_id"] == "event-1"
 
 
 def test_a_redelivery_after_the_window_ended_starts_a_new_window(table: Any) -> None:

@@ -1,0 +1,131 @@
+"""What the CLI, the demo, the tests and the benchmarks do to the pipeline: drop files,
+start state machines by hand, and wait — always with a deadline — for outcomes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftline import status as status_of
+from driftline.target import Target
+
+
+class CommandError(RuntimeError):
+    pass
+
+
+def wait_until[T](
+    probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5
+) -> T:
+    """Poll ``probe`` until it returns something other than None; CommandError after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise CommandError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def drop_file(target: Target, path: Path, dataset: str, kind: str | None) -> tuple[str, str, str]:
+    """Upload ``path`` to the raw bucket under ``<dataset>/``; returns bucket, key, version."""
+    if not path.is_file():
+        raise CommandError(f"{path} is not a file")
+    if not dataset or "/" in dataset:
+        raise CommandError(f"Dataset name {dataset!r} must be non-empty and contain no '/'")
+    bucket = target.outputs("data")["RawBucketName"]
+    key = f"{dataset}/{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{path.name}"
+    metadata = {"driftline-kind": kind} if kind else {}
+    with path.open("rb") as body:
+        response = target.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=body, Metadata=metadata
+        )
+    return bucket, key, response.get("VersionId", "")
+
+
+def wait_for_version(target: Target, key: str, timeout: float = 120) -> dict[str, Any]:
+    """Bounded wait until the dropped object ``key`` became a dataset version."""
+
+    def probe() -> dict[str, Any] | None:
+        return next((d for d in status_of.datasets(target) if d["source_key"] == key), None)
+
+    return wait_until(probe, timeout, f"ingesting {key}", interval=0.2)
+
+
+def latest_validated(target: Target, dataset: str) -> str:
+    versions = [
+        d
+        for d in status_of.datasets(target)
+        if d["dataset"] == dataset and d["state"] == "validated"
+    ]
+    if not versions:
+        raise CommandError(f"No validated version of {dataset!r}")
+    return str(versions[-1]["version"])
+
+
+def start_execution(target: Target, output: str, request: dict[str, Any]) -> str:
+    arn = target.outputs("pipeline")[output]
+    execution = target.client("stepfunctions").start_execution(
+        stateMachineArn=arn, input=json.dumps(request)
+    )
+    return str(execution["executionArn"])
+
+
+def start_training(target: Target, dataset: str, version: str | None) -> str:
+    """Start the training state machine by hand; the latest validated version by default."""
+    request = {"dataset": dataset, "version": version or latest_validated(target, dataset)}
+    return start_execution(target, "TrainingStateMachineArn", request)
+
+
+def start_inference(target: Target, dataset: str, version: str | None) -> str:
+    """Start batch inference by hand; the latest validated version by default."""
+    request = {"dataset": dataset, "version": version or latest_validated(target, dataset)}
+    return start_execution(target, "BatchInferenceStateMachineArn", request)
+
+
+def wait_for_model(target: Target, dataset_version: str, timeout: float = 300) -> dict[str, Any]:
+    """Bounded wait until a model trained on ``dataset_version`` is in the registry."""
+    prefix = target.outputs("pipeline")["ModelPackageGroupPrefix"]
+
+    def probe() -> dict[str, Any] | None:
+        models = status_of.models(target, prefix)
+        return next((m for m in models if m["dataset_version"] == dataset_version), None)
+
+    return wait_until(probe, timeout, f"a model trained on version {dataset_version}", 1.0)
+
+
+def _finished(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    done = [r for r in runs if r["status"] != "RUNNING"]
+    return done[-1] if done else None
+
+
+def wait_for_inference(target: Target, version: str, timeout: float = 300) -> dict[str, Any]:
+    """Bounded wait until the batch inference run of a dataset version has finished."""
+    arn = target.outputs("pipeline")["BatchInferenceStateMachineArn"]
+
+    def probe() -> dict[str, Any] | None:
+        described = status_of.executions(target, arn, "batch_inference", described=True)
+        runs = status_of.inference_runs(described)
+        return _finished([r for r in runs if r["version"] == version])
+
+    return wait_until(probe, timeout, f"the batch inference run of version {version}", 1.0)
+
+
+def wait_for_retraining(
+    target: Target, trigger_version: str, timeout: float = 300
+) -> dict[str, Any]:
+    """Bounded wait until the retraining that drift in ``trigger_version`` started has finished."""
+    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
+
+    def probe() -> dict[str, Any] | None:
+        described = status_of.executions(target, arn, "training", described=True)
+        found = status_of.retrainings(described)
+        return _finished([r for r in found if r["trigger_version"] == trigger_version])
+
+    return wait_until(probe, timeout, f"a retraining started by drift in {trigger_version}", 1.0)

@@ -1,0 +1,151 @@
+"""``driftline demo``: the whole story on the local cloud, stage by stage.
+
+train -> model v1; a clean batch -> predictions, no drift; a bad file -> quarantine; a
+drifted batch -> DriftDetected -> retraining -> model v2 (approved or rejected by the
+approval policy). Each stage waits with a deadline and checks what it claims; the demo
+exits 0 only when every stage happened.
+
+The data is generated for each run (seeded by the time unless ``--seed`` is given):
+dataset versions are content hashes, so a second run against a kept local cloud brings
+new versions instead of duplicates of the first run's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from driftline import actions
+from driftline import status as status_of
+from driftline.actions import CommandError
+from driftline.localcloud import ROOT
+from driftline.progress import StageProgress
+from driftline.target import Target
+
+TRAINING_ROWS = 20_000  # enough frauds (about 3 %) for a stable test AUC
+BATCH_ROWS = 3_000  # enough cards (one per six rows) for stable drift statistics
+BAD_FILE = ROOT / "samples" / "transactions-bad.csv"
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    training: Path
+    clean: Path
+    drifted: Path
+    bad: Path
+
+
+def generate(folder: Path, seed: int) -> DemoFiles:
+    from driftline.samples import generate_transactions, write_table  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, rows: int, offset: int, drift: float, labelled: bool) -> Path:
+        table = generate_transactions(rows, seed=seed + offset, drift=drift, labelled=labelled)
+        return write_table(table, folder / name)
+
+    return DemoFiles(
+        training=write("transactions.csv", TRAINING_ROWS, 0, 0.0, True),
+        clean=write("scoring.csv", BATCH_ROWS, 1, 0.0, False),
+        drifted=write("scoring-drifted.csv", BATCH_ROWS, 2, 1.0, False),
+        bad=BAD_FILE,
+    )
+
+
+def _auc(model: dict[str, Any]) -> str:
+    value = model["metrics"].get("test:auc")
+    return "no test AUC" if value is None else f"test AUC {value:.3f}"
+
+
+def _check_cooldown(target: Target) -> None:
+    """A retraining window left open by an earlier run would hold the demo's retraining."""
+    pipeline = target.outputs("pipeline")
+    table = target.resource("dynamodb").Table(pipeline["CooldownTableName"])
+    window = table.get_item(Key={"dataset": "transactions", "sk": "cooldown"}).get("Item")
+    if window and window["until"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()):
+        raise CommandError(
+            f"A drift-triggered retraining ran on this local cloud recently; the cooldown holds "
+            f"the next one until {window['until']}. Run `driftline local down` for a fresh demo."
+        )
+
+
+class Demo:
+    def __init__(self, target: Target, files: DemoFiles, progress: StageProgress) -> None:
+        self.target, self.files, self.progress = target, files, progress
+
+    def drop(self, path: Path, dataset: str, kind: str) -> dict[str, Any]:
+        _, key, _ = actions.drop_file(self.target, path, dataset, kind)
+        return actions.wait_for_version(self.target, key)
+
+    def run(self) -> None:
+        _check_cooldown(self.target)
+        with self.progress.stage("Train model v1") as stage:
+            version = self.drop(self.files.training, "transactions", "training")
+            if version["state"] != "validated":
+                raise CommandError(f"the training file was rejected: {version['reasons']}")
+            v1 = actions.wait_for_model(self.target, version["version"])
+            if v1["approval"] != "Approved":
+                raise CommandError(f"model v{v1['version']} was not approved: {v1['reason']}")
+            stage.outcome(f"{v1['group']} v{v1['version']} Approved, {_auc(v1)}")
+        with self.progress.stage("Score a clean batch") as stage:
+            clean = self.drop(self.files.clean, "scoring", "inference")
+            run = actions.wait_for_inference(self.target, clean["version"])
+            self._check_scored(run, clean)
+            if run["drifted"]:
+                raise CommandError(f"the clean batch drifted: {run['drifted_features']}")
+            stage.outcome(
+                f"{run['rows']} predictions in {len(run['transform_jobs'])} jobs, no drift"
+            )
+        with self.progress.stage("Quarantine a bad file") as stage:
+            bad = self.drop(self.files.bad, "transactions", "training")
+            if bad["state"] != "rejected":
+                raise CommandError("the bad file was not rejected")
+            for reason in bad["reasons"]:
+                self.progress.note(f"reason: {reason}")
+            stage.outcome(
+                f"rejected with {len(bad['reasons'])} reason(s), report {bad['report_key']}"
+            )
+        with self.progress.stage("Score a drifted batch") as stage:
+            drifted = self.drop(self.files.drifted, "scoring", "inference")
+            run = actions.wait_for_inference(self.target, drifted["version"])
+            self._check_scored(run, drifted)
+            if not run["drifted"]:
+                raise CommandError("the drifted batch was not reported as drifted")
+            features = [f for f in run["drifted_features"] if not f.startswith("__")]
+            stage.outcome(f"DriftDetected: {len(features)} features drifted, prediction too")
+        with self.progress.stage("Retrain on drift") as stage:
+            retraining = actions.wait_for_retraining(self.target, drifted["version"])
+            if retraining["status"] != "SUCCEEDED":
+                raise CommandError(
+                    f"the retraining {retraining['execution']} {retraining['status']}"
+                )
+            pipeline = self.target.outputs("pipeline")
+            models = status_of.models(self.target, pipeline["ModelPackageGroupPrefix"])
+            v2 = max(models, key=lambda model: int(model["version"]))
+            stage.outcome(f"{v2['group']} v{v2['version']} {v2['approval']} by policy, {_auc(v2)}")
+
+    @staticmethod
+    def _check_scored(run: dict[str, Any], version: dict[str, Any]) -> None:
+        if run["status"] != "SUCCEEDED":
+            raise CommandError(f"batch inference {run['status']}: {run['error']}: {run['cause']}")
+        if run["rows"] != version["rows"]:
+            raise CommandError(f"{run['rows']} predictions for {version['rows']} rows")
+
+
+def run_demo(target: Target, console: Console, folder: Path, seed: int) -> bool:
+    """The scenario; True when every stage happened."""
+    with StageProgress(console, title="driftline demo") as progress:
+        with progress.stage("Generate sample data") as stage:
+            files = generate(folder, seed)
+            stage.outcome(
+                f"{TRAINING_ROWS} labelled, 2 x {BATCH_ROWS} to score (clean, drifted), seed {seed}"
+            )
+        try:
+            Demo(target, files, progress).run()
+        except CommandError:
+            return False
+    return not progress.failed
