@@ -113,6 +113,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "retraining",
             RetrainingSuppressed(
                 dataset=dataset,
+                trigger_dataset=drift.dataset,
+                trigger_version=drift.version,
                 trigger=trigger,
                 until=until,
                 suppressed_count=claim.suppressed_count,
@@ -128,6 +130,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         RetrainingStarted(
             dataset=dataset,
             version=version,
+            trigger_dataset=drift.dataset,
+            trigger_version=drift.version,
             execution_arn=execution,
             trigger=trigger,
             until=until,

@@ -11,8 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 
 from driftline import deploy
@@ -121,6 +125,16 @@ def recorder(deployed: dict[str, str], target: Target) -> Iterator[EventRecorder
         yield recording
     finally:
         recording.close()
+
+
+def write_salted(path: Path, table: pa.Table) -> Path:
+    """Write ``table`` as CSV with fresh ids: new content, so a new dataset version even on
+    a reused local cloud (versions are content hashes)."""
+    salt = uuid.uuid4().hex[:4]
+    ids = pc.utf8_replace_slice(table.column("transaction_id"), start=2, stop=6, replacement=salt)
+    table = table.set_column(table.schema.get_field_index("transaction_id"), "transaction_id", ids)
+    pacsv.write_csv(table, path)
+    return path
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:

@@ -8,7 +8,6 @@ train.py, as the scikit-learn container would) and registers the outcome.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +16,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pytest
 
 from driftline.actions import drop_file
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
+from tests.e2e.conftest import write_salted as write
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +38,6 @@ def events(deployed: dict[str, str], target: Target) -> Iterator[EventRecorder]:
         yield recording
     finally:
         recording.close()
-
-
-def write(path: Path, table: pa.Table) -> Path:
-    """Write ``table`` with fresh ids: new content, so a new version even on a reused cloud."""
-    salt = uuid.uuid4().hex[:4]
-    ids = pc.utf8_replace_slice(table.column("transaction_id"), start=2, stop=6, replacement=salt)
-    table = table.set_column(table.schema.get_field_index("transaction_id"), "transaction_id", ids)
-    pacsv.write_csv(table, path)
-    return path
 
 
 def drop_training_file(

@@ -112,10 +112,15 @@ class DriftDetected(DriftlineEvent):
 
 
 class RetrainingStarted(DriftlineEvent):
-    """Drift started a training execution (source ``retraining``)."""
+    """Drift started a training execution (source ``retraining``).
+
+    ``dataset``/``version`` are what is retrained on; ``trigger_*`` the drifted batch.
+    """
 
     dataset: str
     version: str
+    trigger_dataset: str
+    trigger_version: str
     execution_arn: str
     trigger: dict[str, Any]
     until: str
@@ -125,6 +130,8 @@ class RetrainingSuppressed(DriftlineEvent):
     """Drift arrived inside the dataset's cooldown window: recorded, nothing started."""
 
     dataset: str
+    trigger_dataset: str
+    trigger_version: str
     trigger: dict[str, Any]
     until: str
     suppressed_count: int

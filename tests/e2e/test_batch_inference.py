@@ -1,0 +1,197 @@
+"""Batch inference, drift and retraining on the local cloud, driven only by drops.
+
+A validated scoring version starts the batch inference state machine through its rule:
+the newest approved model scores it with SageMaker batch transform (the repo's
+inference.py, one job per part), the predictions land with lineage, and the drift
+monitor compares the batch with the model's training baseline. Drift goes through the
+retraining rule and its cooldown gate to the training state machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from driftline import status as status_of
+from driftline.actions import drop_file
+from driftline.samples import generate_transactions
+from driftline.target import Target
+from tests.e2e.conftest import EventRecorder, wait_for, write_salted
+
+pytestmark = pytest.mark.e2e
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+BATCH_ROWS = 3_000  # three transform jobs at the dev stage's 1,000 rows per part
+SOURCES = ["driftline.ingest", "driftline.inference", "driftline.monitor", "driftline.retraining"]
+
+
+@pytest.fixture
+def events(deployed: dict[str, str], target: Target) -> Iterator[EventRecorder]:
+    recording = EventRecorder(target, deployed["EventBusName"], SOURCES)
+    try:
+        yield recording
+    finally:
+        recording.close()
+
+
+def group(target: Target) -> str:
+    return f"{target.outputs('pipeline')['ModelPackageGroupPrefix']}-transactions"
+
+
+def approved_packages(target: Target) -> list[str]:
+    sagemaker = target.client("sagemaker")
+    try:
+        summaries = sagemaker.list_model_packages(
+            ModelPackageGroupName=group(target), ModelApprovalStatus="Approved"
+        )["ModelPackageSummaryList"]
+    except sagemaker.exceptions.ClientError:
+        return []
+    return [s["ModelPackageArn"] for s in summaries]
+
+
+@pytest.fixture(scope="module")
+def approved_model(deployed: dict[str, str], target: Target, tmp_path_factory: Any) -> str:
+    """An approved model in the registry: trained here from a drop if there is none yet."""
+    if not approved_packages(target):
+        path = write_salted(
+            tmp_path_factory.mktemp("train") / "train.csv",
+            generate_transactions(20_000, seed=303, end=END),
+        )
+        drop_file(target, path, "transactions", "training")
+        wait_for(lambda: approved_packages(target) or None, 300, "an approved model", 1.0)
+    return approved_packages(target)[0]
+
+
+def drop_batch(
+    target: Target, events: EventRecorder, tmp_path: Path, drift: float, seed: int
+) -> tuple[str, dict[str, Any]]:
+    """Drop a scoring batch; returns its dataset version and its DatasetValidated detail."""
+    table = generate_transactions(BATCH_ROWS, seed=seed, drift=drift, labelled=False, end=END)
+    path = write_salted(tmp_path / f"scoring-{seed}.csv", table)
+    _, key, _ = drop_file(target, path, "scoring", "inference")
+    validated = events.wait_for("DatasetValidated", key, timeout=90)["detail"]
+    return validated["version"], validated
+
+
+def read_s3(target: Target, uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body: bytes = target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+def retrainings_for(target: Target, version: str) -> list[dict[str, Any]]:
+    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
+    described = status_of.executions(target, arn, "training", described=True)
+    return [r for r in status_of.retrainings(described) if r["trigger_version"] == version]
+
+
+def reset_cooldown(target: Target) -> None:
+    """As on a fresh local cloud: no retraining window open for the training dataset."""
+    table = target.resource("dynamodb").Table(target.outputs("pipeline")["CooldownTableName"])
+    table.delete_item(Key={"dataset": "transactions", "sk": "cooldown"})
+
+
+def test_a_drop_with_no_approved_model_fails_with_a_clear_event(
+    target: Target, events: EventRecorder, tmp_path: Path
+) -> None:
+    # Given a registry whose approved models were all revoked (or that has none yet)
+    sagemaker = target.client("sagemaker")
+    revoked = approved_packages(target)
+    for arn in revoked:
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+    try:
+        # When a scoring batch is dropped
+        version, _ = drop_batch(target, events, tmp_path, drift=0.0, seed=41)
+        failed = events.wait_for("InferenceFailed", "scoring", timeout=120, key="dataset")
+    finally:
+        for arn in revoked:
+            sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    # Then the run fails with an event that says why, naming the version it was asked for
+    detail = failed["detail"]
+    assert detail["input"] == {"dataset": "scoring", "version": version}
+    assert detail["error"] == "NoApprovedModel"
+    assert f"No approved model in model package group '{group(target)}'" in detail["cause"]
+
+
+def test_a_clean_batch_gets_a_prediction_per_row_and_no_retraining(
+    target: Target, events: EventRecorder, approved_model: str, tmp_path: Path
+) -> None:
+    # Given an approved model; when a batch drawn like the training data is dropped
+    version, validated = drop_batch(target, events, tmp_path, drift=0.0, seed=42)
+    completed = events.wait_for("InferenceCompleted", version, timeout=240, key="version")
+    detail = completed["detail"]
+    # Then every row was scored, in three transform jobs, by an approved model
+    assert detail["rows"] == validated["rows"] == BATCH_ROWS
+    assert len(detail["transform_jobs"]) == 3
+    assert detail["model_package_arn"] in approved_packages(target)
+    predictions = pq.read_table(io.BytesIO(read_s3(target, detail["predictions_uri"])))
+    inputs = pq.read_table(io.BytesIO(read_s3(target, validated["data_uri"])))
+    assert sorted(predictions.column("transaction_id").to_pylist()) == sorted(
+        inputs.column("transaction_id").to_pylist()
+    )
+    probabilities = predictions.column("probability").to_pylist()
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    lineage = json.loads(predictions.schema.metadata[b"driftline.lineage"])
+    assert lineage["version"] == version
+    assert lineage["model_package_arn"] == detail["model_package_arn"]
+    assert sorted(lineage["transform_jobs"]) == sorted(detail["transform_jobs"])
+    # And the transform jobs wrote SageMaker's .out files, one per input part
+    sagemaker = target.client("sagemaker")
+    for job in detail["transform_jobs"]:
+        described = sagemaker.describe_transform_job(TransformJobName=job)
+        assert described["TransformJobStatus"] == "Completed"
+        output = described["TransformOutput"]["S3OutputPath"]
+        source = described["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        out = read_s3(target, f"{output}{source.rsplit('/', 1)[1]}.out")
+        options = pacsv.ReadOptions(autogenerate_column_names=True)
+        assert pacsv.read_csv(io.BytesIO(out), options).num_rows == 1_000
+    # And no drift: the report says so, no DriftDetected was put, no retraining started
+    assert detail["drifted"] is False
+    report = json.loads(read_s3(target, detail["drift_report_uri"]))
+    assert report["report"]["drifted"] is False
+    assert max(report["scores"].values()) < 0.2
+    assert not [e for e in events.seen if e["detail-type"] == "DriftDetected"]
+    assert retrainings_for(target, version) == []
+
+
+def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none(
+    target: Target, events: EventRecorder, approved_model: str, tmp_path: Path
+) -> None:
+    reset_cooldown(target)
+    # Given a strongly drifted batch
+    first, _ = drop_batch(target, events, tmp_path, drift=1.0, seed=43)
+    drift = events.wait_for("DriftDetected", first, timeout=240, key="version")["detail"]
+    # Then the drift names the features and the model, and one retraining starts
+    assert drift["training_dataset"] == "transactions"
+    assert drift["model_package_arn"] in approved_packages(target)
+    assert {"amount", "country", "__prediction__"} <= set(drift["drifted_features"])
+    started = events.wait_for("RetrainingStarted", first, timeout=120, key="trigger_version")
+    execution = started["detail"]["execution_arn"]
+    sfn = target.client("stepfunctions")
+    request = json.loads(sfn.describe_execution(executionArn=execution)["input"])
+    assert request["dataset"] == "transactions"
+    assert request["retraining"]["version"] == first
+    assert request["retraining"]["report_uri"] == drift["report_uri"]
+    # When a second drifted batch arrives inside the cooldown window
+    second, _ = drop_batch(target, events, tmp_path, drift=0.9, seed=44)
+    events.wait_for("DriftDetected", second, timeout=240, key="version")
+    suppressed = events.wait_for(
+        "RetrainingSuppressed", second, timeout=120, key="trigger_version"
+    )["detail"]
+    # Then it starts nothing, and the suppression is recorded and visible in status
+    assert suppressed["suppressed_count"] >= 1
+    assert retrainings_for(target, second) == []
+    (caused,) = retrainings_for(target, first)
+    assert caused["execution"] == execution.rsplit(":", 1)[1]
+    facts = status_of.collect(target)
+    held = [s for s in facts["suppressed_retrainings"] if s["trigger_version"] == second]
+    assert held and held[0]["dataset"] == "transactions"
+    assert {e["version"] for e in facts["drift_events"]} >= {first, second}

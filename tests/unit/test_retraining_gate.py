@@ -1,0 +1,143 @@
+"""The retraining gate (functions/retraining_gate) over moto: one retraining per window."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+LINEAGE, COOLDOWN, BUS = "lineage", "cooldown", "driftline-test"
+
+
+class Context:
+    function_name = "retraining-gate"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:retraining-gate"
+    aws_request_id = "request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def table(name: str, sort: str) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "dataset", "KeyType": "HASH"},
+            {"AttributeName": sort, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "dataset", "AttributeType": "S"},
+            {"AttributeName": sort, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def validated_version(version: str, created_at: str) -> None:
+    boto3.resource("dynamodb").Table(LINEAGE).put_item(
+        Item={
+            "dataset": "transactions",
+            "version": version,
+            "kind": "training",
+            "state": "validated",
+            "rows": 100,
+            "valid_rows": 100,
+            "content_sha256": version,
+            "contract_version": "1.0.0",
+            "source_bucket": "raw",
+            "source_key": f"transactions/{version}.csv",
+            "source_version_id": None,
+            "report_key": "r",
+            "outputs": {},
+            "created_at": created_at,
+        }
+    )
+
+
+@pytest.fixture
+def machine(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with mock_aws():
+        table(LINEAGE, "version")
+        table(COOLDOWN, "sk")
+        boto3.client("events").create_event_bus(Name=BUS)
+        arn = boto3.client("stepfunctions").create_state_machine(
+            name="training",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        for name, value in {
+            "COOLDOWN_TABLE": COOLDOWN,
+            "LINEAGE_TABLE": LINEAGE,
+            "TRAINING_STATE_MACHINE_ARN": arn,
+            "EVENT_BUS_NAME": BUS,
+            "COOLDOWN_MINUTES": "60",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield arn
+
+
+def drift_event(event_id: str, version: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "time": "2026-11-01T10:00:00Z",
+        "detail-type": "DriftDetected",
+        "source": "driftline.monitor",
+        "detail": {
+            "dataset": "scoring",
+            "version": version,
+            "training_dataset": "transactions",
+            "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1",
+            "scores": {"amount": 0.7},
+            "drifted_features": ["amount"],
+            "report_uri": f"s3://predictions/drift/scoring/{version}/run.json",
+        },
+    }
+
+
+def executions(arn: str) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions")
+    return [
+        json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
+        for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+    ]
+
+
+def test_the_first_drift_retrains_on_the_newest_version_and_a_burst_is_held_back(
+    machine: str, load_function: Callable[[str], ModuleType]
+) -> None:
+    validated_version("old", "2026-10-01T00:00:00+00:00")
+    validated_version("new", "2026-10-02T00:00:00+00:00")
+    gate = load_function("retraining_gate")
+    first = gate.handler(drift_event("e-1", "batch-1"), Context())
+    # The same event delivered again, then two more drifted batches inside the window
+    again = gate.handler(drift_event("e-1", "batch-1"), Context())
+    later = [gate.handler(drift_event(f"e-{n}", f"batch-{n}"), Context()) for n in (2, 3)]
+    assert first["started"] and again["started"]
+    assert again["execution"] == first["execution"]
+    assert [result["started"] for result in later] == [False, False]
+    assert [result["suppressed_count"] for result in later] == [1, 2]
+    (request,) = executions(machine)
+    assert request["dataset"] == "transactions" and request["version"] == "new"
+    assert request["retraining"]["version"] == "batch-1"
+    assert request["retraining"]["event_id"] == "e-1"
+    suppressed = gate.GUARD.suppressions("transactions")
+    assert sorted(s["trigger"]["version"] for s in suppressed) == ["batch-2", "batch-3"]
+
+
+def test_drift_with_nothing_to_retrain_on_fails_loudly(
+    machine: str, load_function: Callable[[str], ModuleType]
+) -> None:
+    gate = load_function("retraining_gate")
+    with pytest.raises(gate.NothingToRetrainOn, match="no validated version"):
+        gate.handler(drift_event("e-1", "batch-1"), Context())
+    # A retry once data exists starts the retraining the first delivery claimed
+    validated_version("v1", "2026-10-01T00:00:00+00:00")
+    assert gate.handler(drift_event("e-1", "batch-1"), Context())["started"]
+    assert len(executions(machine)) == 1
