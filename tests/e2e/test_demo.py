@@ -1,0 +1,53 @@
+"""The README's demo, as a user runs it, on the session's local cloud.
+
+``driftline demo --keep`` reuses the running local cloud (and leaves it running for the
+rest of the session). Its data is seeded per run, so earlier tests' versions do not
+deduplicate it; only the retraining cooldown is reset first, as on a fresh local cloud.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from driftline.cli import DEMO_REPORT, main
+from driftline.target import Target
+from tests.e2e.test_batch_inference import reset_cooldown
+
+pytestmark = pytest.mark.e2e
+
+STAGES = (
+    "Generate sample data",
+    "Train a model",
+    "Score a clean batch",
+    "Quarantine a bad file",
+    "Score a drifted batch",
+    "Retrain on drift",
+)
+
+
+def test_the_demo_tells_the_whole_story_and_leaves_a_report(
+    deployed: dict[str, str], target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reset_cooldown(target)
+    DEMO_REPORT.unlink(missing_ok=True)
+    # When the demo runs
+    code = main(["demo", "--keep", "--seed", "4242"])
+    output = capsys.readouterr()
+    # Then every stage happened, in order, none failed, and it says so with exit code 0
+    assert code == 0, output.err[-3000:]
+    lines = output.err.splitlines()
+    positions = [
+        next(i for i, line in enumerate(lines) if line.startswith(f"{s}:")) for s in STAGES
+    ]
+    assert positions == sorted(positions)
+    assert "FAILED" not in output.err
+    assert re.search(r"Train a model: driftline-dev-transactions v\d+ ", output.err)
+    assert "no drift" in output.err and "DriftDetected" in output.err
+    assert re.search(
+        r"Retrain on drift: driftline-dev-transactions v\d+ (Approved|Rejected)", output.err
+    )
+    # And it leaves a self-contained report with the drift plots
+    html = DEMO_REPORT.read_text()
+    assert 'data-plot="psi"' in html and 'data-plot="distribution:amount"' in html
