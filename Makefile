@@ -69,6 +69,7 @@ bench: setup
 	$(VENV)/bin/python -m benchmarks.validator
 	$(VENV)/bin/python -m benchmarks.cold_start
 	$(VENV)/bin/python -m benchmarks.local_cloud
+	$(VENV)/bin/python -m benchmarks.demo
 
 synth: $(VENV)/.synced node_modules/.installed
 	npx cdk synth --quiet $(CDK_ARGS)

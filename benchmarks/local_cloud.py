@@ -9,24 +9,40 @@ absolute times on shared machines say little:
 - a file dropped in the raw bucket until its dataset version is recorded (read,
   validated, written, lineage, event), vs the upload alone;
 - a training file dropped until its model is in the registry (ingest, rule, state
-  machine, SageMaker training, evaluation, registration), vs the training job alone.
+  machine, SageMaker training, evaluation, registration), vs the training job alone;
+- a scoring batch dropped until its predictions and drift report are written (ingest,
+  rule, model resolution, Distributed Map of transform jobs, predictions, drift monitor),
+  vs its transform jobs alone (first start to last end);
+- a drift report until the retraining it causes has started (DriftDetected, rule,
+  cooldown gate, StartExecution), vs the same event's delivery to a plain SQS queue.
 
 Run with ``make bench``; ``BENCH_RUNS`` sets the number of repetitions (default 5).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from driftline import deploy
-from driftline.actions import drop_file, wait_for_model, wait_for_version
+from driftline.actions import (
+    EventRecorder,
+    drop_file,
+    wait_for_inference,
+    wait_for_model,
+    wait_for_version,
+    wait_until,
+)
 from driftline.cli import SAMPLE
 from driftline.localcloud import LocalCloud
+from driftline.samples import generate_transactions, write_table
 from driftline.target import Target
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -140,8 +156,88 @@ def main() -> None:
             "the training job alone",
             statistics.median(job_times),
         )
+        scoring_and_drift(target)
     finally:
         cloud.stop()
+
+
+def scoring_and_drift(target: Target) -> None:
+    """Inference drop -> predictions, and drift -> retraining start (needs a model)."""
+    pipeline = target.outputs("pipeline")
+    cooldown = target.resource("dynamodb").Table(pipeline["CooldownTableName"])
+    sagemaker = target.client("sagemaker")
+    sfn = target.client("stepfunctions")
+    recorder = EventRecorder(target, target.outputs("data")["EventBusName"], ["driftline.monitor"])
+    to_predictions: list[float] = []
+    transform: list[float] = []
+    to_retraining: list[float] = []
+    to_queue: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for run in range(RUNS):
+                # Each run as on a fresh local cloud: no retraining window open yet.
+                cooldown.delete_item(Key={"dataset": "transactions", "sk": "cooldown"})
+                table = generate_transactions(3_000, seed=900 + run, drift=1.0, labelled=False)
+                path = write_table(table, Path(folder) / f"scoring-{run}.csv")
+                started = time.perf_counter()
+                _, key, _ = drop_file(target, path, "scoring", "inference")
+                version = wait_for_version(target, key)["version"]
+                scored = wait_for_inference(target, version)
+                to_predictions.append(time.perf_counter() - started)
+                jobs = [
+                    sagemaker.describe_transform_job(TransformJobName=job)
+                    for job in scored["transform_jobs"]
+                ]
+                transform.append(
+                    (
+                        max(j["TransformEndTime"] for j in jobs)
+                        - min(j["TransformStartTime"] for j in jobs)
+                    ).total_seconds()
+                )
+                drifted_at = datetime.fromisoformat(drift_document(target, scored)["time"])
+                arrived = recorder.wait_for("DriftDetected", version, 120, key="version")
+                to_queue.append(arrived["received"] - drifted_at.timestamp())
+                retraining = wait_for_retraining_start(sfn, pipeline, version)
+                to_retraining.append((retraining - drifted_at).total_seconds())
+    finally:
+        recorder.close()
+    report(
+        "scoring drop -> predictions + drift",
+        statistics.median(to_predictions),
+        "its transform jobs alone",
+        statistics.median(transform),
+    )
+    report(
+        "drift report -> retraining started",
+        statistics.median(to_retraining),
+        "DriftDetected -> an SQS queue",
+        statistics.median(to_queue),
+        "ms",
+    )
+
+
+def drift_document(target: Target, run: dict[str, Any]) -> dict[str, Any]:
+    bucket, _, key = str(run["drift_report_uri"]).removeprefix("s3://").partition("/")
+    body = target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
+def wait_for_retraining_start(sfn: Any, pipeline: dict[str, str], version: str) -> datetime:
+    def probe() -> datetime | None:
+        arn = pipeline["TrainingStateMachineArn"]
+        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
+            if not execution["name"].startswith("retrain-"):
+                continue
+            request = json.loads(
+                sfn.describe_execution(executionArn=execution["executionArn"])["input"]
+            )
+            if request["retraining"]["version"] == version:
+                started: datetime = execution["startDate"]
+                return started
+        return None
+
+    return wait_until(probe, 120, f"the retraining for {version}", 0.2)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,3 +130,60 @@ def wait_for_retraining(
         return _finished([r for r in found if r["trigger_version"] == trigger_version])
 
     return wait_until(probe, timeout, f"a retraining started by drift in {trigger_version}", 1.0)
+
+
+class EventRecorder:
+    """A queue subscribed to the project bus by a rule: the events a rule really delivered."""
+
+    def __init__(self, target: Target, bus: str, sources: list[str]) -> None:
+        self.sqs = target.client("sqs")
+        self.events = target.client("events")
+        self.bus = bus
+        self.name = f"driftline-test-recorder-{uuid.uuid4().hex[:8]}"
+        self.queue_url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.events.put_rule(
+            Name=self.name,
+            EventBusName=bus,
+            EventPattern=json.dumps({"source": sources}),
+        )
+        self.events.put_targets(
+            Rule=self.name, EventBusName=bus, Targets=[{"Id": "recorder", "Arn": arn}]
+        )
+        self.seen: list[dict[str, Any]] = []
+
+    def wait_for(
+        self,
+        detail_type: str | tuple[str, ...],
+        source_key: str,
+        timeout: float = 60,
+        key: str = "source_key",
+    ) -> dict[str, Any]:
+        """The first recorded event of ``detail_type`` (or any of several) whose detail
+        has ``key`` equal to ``source_key``."""
+        wanted = (detail_type,) if isinstance(detail_type, str) else detail_type
+
+        def probe() -> dict[str, Any] | None:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            for message in messages:
+                event = json.loads(message["Body"])
+                event["received"] = time.time()  # when this client got it, for latencies
+                self.seen.append(event)
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+            for event in self.seen:
+                if event["detail-type"] in wanted and event["detail"].get(key) == source_key:
+                    return event
+            return None
+
+        return wait_until(probe, timeout, f"{detail_type} with {key}={source_key}", interval=0)
+
+    def close(self) -> None:
+        self.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=["recorder"])
+        self.events.delete_rule(Name=self.name, EventBusName=self.bus)
+        self.sqs.delete_queue(QueueUrl=self.queue_url)

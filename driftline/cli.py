@@ -141,13 +141,14 @@ def report(args: argparse.Namespace) -> int:
 
 # -- demo ------------------------------------------------------------------------------
 def demo(args: argparse.Namespace) -> int:
-    from driftline.scenario import run_demo
+    from driftline.scenario import completed, run_demo
 
     local_up(argparse.Namespace(no_deploy=False))
     target = Target("local")
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
+    succeeded = False
     try:
-        succeeded = run_demo(target, console, DEMO_FOLDER, seed)
+        succeeded = completed(run_demo(target, console, DEMO_FOLDER, seed))
         if succeeded:
             report(argparse.Namespace(target=target, from_json=None, out=DEMO_REPORT))
             status(argparse.Namespace(target=target, json=False))

@@ -12,19 +12,11 @@ import re
 import pytest
 
 from driftline.cli import DEMO_REPORT, main
+from driftline.scenario import STAGES
 from driftline.target import Target
 from tests.e2e.test_batch_inference import reset_cooldown
 
 pytestmark = pytest.mark.e2e
-
-STAGES = (
-    "Generate sample data",
-    "Train a model",
-    "Score a clean batch",
-    "Quarantine a bad file",
-    "Score a drifted batch",
-    "Retrain on drift",
-)
 
 
 def test_the_demo_tells_the_whole_story_and_leaves_a_report(
