@@ -81,3 +81,11 @@ def register_sagemaker_task_service() -> None:
     from driftline_localcloud.stepfunctions_patch import patch_when_imported
 
     patch_when_imported()
+
+
+@hooks.on_infra_start()
+def register_fault_injection() -> None:
+    """Adds the fault-injection route (``/_driftline/faults``); no fault is armed by it."""
+    from driftline_localcloud.faults import faults
+
+    faults()
