@@ -125,11 +125,17 @@ def read_table(
         data = _gunzip(data, key, limits.max_decompressed_bytes)
     if file_format != "parquet":
         _require_short_lines(data, key, limits.max_line_bytes)
+        if data[:1].isspace() and _only_whitespace(data):
+            raise UnreadableFile(
+                "empty_file", f"{key} holds no header and no rows, only blank lines"
+            )
     table = _READERS[file_format](data, key, spec)
     _require_unique_names(table.column_names, key)
     _require_printable_names(table.column_names, key)
     if table.num_columns == 0:
         raise UnreadableFile("empty_file", f"{key} holds no columns and no rows")
+    if table.num_rows == 0 and not "".join(table.column_names).strip():
+        raise UnreadableFile("empty_file", f"{key} holds no header and no rows, only blank lines")
     if table.num_rows == 0:
         raise UnreadableFile(
             "header_only", f"{key} has columns ({', '.join(table.column_names)}) but no rows"
@@ -199,6 +205,12 @@ def _line_too_long(key: str, line: int, length: int, limit: int, at_least: bool 
     raise UnreadableFile(
         "line_too_long",
         f"{key} line {line} has {size} bytes; lines may have at most {limit} bytes",
+    )
+
+
+def _only_whitespace(data: Data) -> bool:
+    return not any(
+        bytes(data[offset : offset + _CHUNK]).strip() for offset in range(0, len(data), _CHUNK)
     )
 
 
