@@ -17,11 +17,12 @@ PYTHON313 = $(shell for p in "$$DRIFTLINE_PYTHON313" "$$(command -v python3.13)"
 	[ -n "$$p" ] && [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
 	2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean
+.PHONY: help setup demo test unit reliability lint bench deploy destroy synth layer-requirements clean
 
 help:
 	@echo "make demo     run the whole scenario on the local cloud"
 	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
+	@echo "make reliability  load, duplicates, faults and hostile input on the local cloud, with figures"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    validator vs pandera, cold start, local cloud benchmarks"
 	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
@@ -49,6 +50,9 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest
+
+reliability: setup
+	$(VENV)/bin/pytest -m reliability tests/reliability
 
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit tests/infra
