@@ -223,8 +223,8 @@ class Pipeline:
         found: dict[str, list[Invocation]] = {}
         for key, runs in outcomes.items():
             for request, status in runs:
-                duration, memory = reports.get(request, (0.0, None))
-                found.setdefault(key, []).append(Invocation(request, duration, memory, status))
+                duration, peak = reports.get(request, (0.0, None))
+                found.setdefault(key, []).append(Invocation(request, duration, peak, status))
         return found
 
 
