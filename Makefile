@@ -18,7 +18,7 @@ PYTHON313 = $(shell for p in "$$DRIFTLINE_PYTHON313" "$$(command -v python3.13)"
 	2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean \
-	report-picture
+	report-picture reliability
 
 # The report's browser test drives Debian's Chromium (Playwright downloads no browser).
 CHROMIUM := /usr/bin/chromium
@@ -29,6 +29,7 @@ CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-firs
 help:
 	@echo "make demo     run the whole scenario on the local cloud"
 	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
+	@echo "make reliability  load, duplicates, faults and hostile input on the local cloud, with figures"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    validator vs pandera, cold start, local cloud benchmarks"
 	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
@@ -56,6 +57,9 @@ demo: setup
 
 test: setup $(CHROMIUM)
 	$(VENV)/bin/pytest
+
+reliability: setup
+	$(VENV)/bin/pytest -m reliability tests/reliability
 
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit tests/infra

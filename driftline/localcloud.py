@@ -267,6 +267,10 @@ class LocalCloud:
             "SQS_ENDPOINT_STRATEGY": "path",
             "SERVICES": self.services,
             "LAMBDA_RUNTIME_EXECUTOR": "process",
+            # Lambda retries a failed asynchronous invocation after 1 and 2 minutes on AWS
+            # (LocalStack's default too); locally after 1 and 2 seconds, so a crash, its
+            # retries and the failure destination play out while a developer watches.
+            "LAMBDA_RETRY_BASE_DELAY": "1",
             # LocalStack's DynamoDB downloads a Java server at run time; the plugin's
             # serves it in memory instead.
             "PROVIDER_OVERRIDE_DYNAMODB": "driftline",

@@ -3,6 +3,12 @@
 Thin on purpose: parse the S3 event, apply Powertools idempotency per object version
 (a redelivered event returns the stored outcome instead of running again), and hand
 the object to ``ingest.Ingestion``.
+
+An attempt that crashed leaves its idempotency record "in progress" until the
+function's timeout has passed, longer than Lambda waits before it retries. The retry
+then runs the ingestion itself: ``Ingestion`` is idempotent on its own (outputs under
+the version's keys, the lineage record created once), so a duplicate running alongside
+costs a download and nothing more, while a retry that gave up would lose the object.
 """
 
 from __future__ import annotations
@@ -17,9 +23,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
+from driftline_runtime.readers import ReaderLimits
 from driftline_runtime.settings import FunctionSettings
 from ingest import Ingestion, IngestSettings, ObjectRef, Services
 
@@ -32,6 +42,10 @@ class Settings(FunctionSettings):
     event_bus_name: str
     # Objects are read into memory; larger ones are quarantined unread.
     max_object_bytes: int = 256 * 1024 * 1024
+    # What a gzip file may inflate to; past it the file is quarantined (a gzip bomb).
+    max_decompressed_bytes: int = 256 * 1024 * 1024
+    # The longest line a CSV or JSON Lines file may have.
+    max_line_bytes: int = 1024 * 1024
 
 
 SETTINGS = Settings.from_environ()
@@ -42,6 +56,10 @@ INGESTION = Ingestion(
         quarantine_bucket=SETTINGS.quarantine_bucket,
         event_bus_name=SETTINGS.event_bus_name,
         max_object_bytes=SETTINGS.max_object_bytes,
+        limits=ReaderLimits(
+            max_decompressed_bytes=SETTINGS.max_decompressed_bytes,
+            max_line_bytes=SETTINGS.max_line_bytes,
+        ),
     ),
     Services(
         s3=boto3.client("s3"),
@@ -60,9 +78,22 @@ IDEMPOTENCY = IdempotencyConfig(
     persistence_store=DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table),
 )
 def ingest_object(ref: dict[str, Any]) -> dict[str, Any]:
+    return run_ingestion(ref)
+
+
+def run_ingestion(ref: dict[str, Any]) -> dict[str, Any]:
     outcome = INGESTION.ingest(ObjectRef(**ref), now=datetime.now(UTC))
     result: dict[str, Any] = outcome.as_dict()
     OBS.logger.info("Ingested", extra=result)
+    return result
+
+
+def ingest_once(ref: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = ingest_object(ref=ref)
+    except IdempotencyAlreadyInProgressError:
+        OBS.logger.warning("An earlier attempt is still marked in progress; ingesting anyway")
+        return run_ingestion(ref)
     return result
 
 
@@ -74,7 +105,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes = []
     for record in event.get("Records", []):
         ref = ObjectRef.from_record(record)
-        outcome = ingest_object(ref=asdict(ref))
+        outcome = ingest_once(asdict(ref))
         # Counted here, not in ingest_object: a redelivery answered from the idempotency
         # store counts too.
         OBS.metrics.add_metric(name=f"Datasets{outcome['status'].title()}", unit="Count", value=1)

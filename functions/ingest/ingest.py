@@ -6,6 +6,12 @@ same file finds the version in the lineage store and creates nothing new. Output
 written under keys derived from the version before the lineage record is created, so a
 retry after a crash rewrites the same objects; the event is published after the record,
 and a retry publishes it if the record says it was not.
+
+Some objects are refused on their key and size alone, never downloaded: a key with
+``.``/``..`` segments or control characters, a key under no or an undeclared dataset, a
+zero-byte object and one above ``max_object_bytes``. Their content cannot name them, so
+their version is named after the object (its URI and S3 version) instead: every such
+object gets its own quarantine entry, and a redelivery of its event still finds it.
 """
 
 from __future__ import annotations
@@ -27,11 +33,25 @@ from driftline_runtime import layout
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
 from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
-from driftline_runtime.readers import UnreadableFile, read_table
+from driftline_runtime.readers import Data, ReaderLimits, UnreadableFile, read_table
 from driftline_runtime.validation import validate
 
 NO_DATASET = "_no_dataset"
+# Where a key that is unsafe as a path is filed: never under a name taken from the key.
+UNSAFE_KEY = "_unsafe_key"
 UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# An undeclared dataset's name still names its quarantine folder if it is this plain.
+SAFE_DATASET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$")
+DOWNLOAD_CHUNK = 8 * 1024 * 1024
+
+
+class ObjectTooLarge(Exception):
+    """The object holds more than ``max_object_bytes``: the download stopped there."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,7 @@ class IngestSettings:
     quarantine_bucket: str
     event_bus_name: str
     max_object_bytes: int
+    limits: ReaderLimits = ReaderLimits()
 
 
 @dataclass
@@ -111,6 +132,25 @@ def dataset_of(key: str) -> str:
     return dataset if separator and dataset and rest else NO_DATASET
 
 
+def unsafe_key_reason(key: str) -> str | None:
+    """Why ``key`` is unsafe to use as a path (``..`` or ``.`` segments, control characters),
+    or None. S3 accepts such keys; tools that sync buckets to disks follow them."""
+    segments = re.split(r"[/\\]", key)
+    if any(segment in (".", "..") for segment in segments) or key.startswith("/"):
+        return (
+            f"unsafe_key: the key {key!r} has a '.' or '..' segment or a leading '/'; "
+            "drop files under <dataset>/<name>"
+        )
+    if CONTROL_CHARACTERS.search(key):
+        return f"unsafe_key: the key {key!r} holds control characters"
+    return None
+
+
+def object_version(ref: ObjectRef) -> str:
+    """The version of an object refused unread: named after the object, not its content."""
+    return hashlib.sha256(f"{ref.uri}#{ref.version_id}".encode()).hexdigest()[:16]
+
+
 def file_name(key: str) -> str:
     name = UNSAFE_NAME_CHARACTERS.sub("_", key.rsplit("/", 1)[-1]).strip(". ")
     return name or "object"
@@ -124,19 +164,48 @@ class Ingestion:
     # -- the decision ------------------------------------------------------------------
     def ingest(self, ref: ObjectRef, now: datetime) -> Outcome:
         dataset = dataset_of(ref.key)
-        if ref.size > self.settings.max_object_bytes:
-            # Not downloaded: the version is named after the object instead of its content.
-            version = hashlib.sha256(f"{ref.uri}#{ref.version_id}".encode()).hexdigest()[:16]
-            reason = (
-                f"too_large: the object has {ref.size} bytes; the limit is "
-                f"{self.settings.max_object_bytes}"
-            )
-            arrival = Arrival(ref, dataset, version, "", now)
-            return self._once(arrival, lambda: self._reject(arrival, [reason], None))
-        data = self._download(ref)
-        digest = hashlib.sha256(data).hexdigest()
+        refusal = self._refusal(ref, dataset)
+        if refusal is not None:
+            return self._refuse(ref, dataset, now, refusal)
+        try:
+            data, digest = self._download(ref)
+        except ObjectTooLarge as error:  # larger than its event said
+            return self._refuse(ref, dataset, now, self._too_large(error.size, at_least=True))
+        if not data:
+            return self._refuse(ref, dataset, now, "empty_file: the object has 0 bytes")
         arrival = Arrival(ref, dataset, digest[:16], digest, now, datasets().get(dataset))
         return self._once(arrival, lambda: self._decide(arrival, data))
+
+    def _refusal(self, ref: ObjectRef, dataset: str) -> str | None:
+        """Why the object is refused on its key and size alone, or None to read it."""
+        unsafe = unsafe_key_reason(ref.key)
+        if unsafe is not None:
+            return unsafe
+        if dataset not in datasets():
+            declared = ", ".join(sorted(datasets())) or "none"
+            if dataset == NO_DATASET:
+                return "no_dataset: the key names no dataset; drop files under <dataset>/"
+            return (
+                f"undeclared_dataset: {dataset!r} is not a declared dataset (declared: {declared})"
+            )
+        if ref.size > self.settings.max_object_bytes:
+            return self._too_large(ref.size)
+        if ref.size == 0 and ref.event_time is not None:
+            # An S3 event states the size; a hand-made event without one is downloaded.
+            return "empty_file: the object has 0 bytes"
+        return None
+
+    def _too_large(self, size: int, at_least: bool = False) -> str:
+        return (
+            f"too_large: the object has {'at least ' if at_least else ''}{size} bytes; "
+            f"the limit is {self.settings.max_object_bytes} (max_object_bytes)"
+        )
+
+    def _refuse(self, ref: ObjectRef, dataset: str, now: datetime, reason: str) -> Outcome:
+        safe = unsafe_key_reason(ref.key) is None and SAFE_DATASET_NAME.match(dataset)
+        folder = dataset if safe else UNSAFE_KEY
+        arrival = Arrival(ref, folder, object_version(ref), "", now, datasets().get(dataset))
+        return self._once(arrival, lambda: self._reject(arrival, [reason], None))
 
     def _once(self, arrival: Arrival, work: Callable[[], Outcome]) -> Outcome:
         existing = self.services.lineage.get(arrival.dataset, arrival.version)
@@ -146,19 +215,12 @@ class Ingestion:
             return Outcome("duplicate", arrival.dataset, arrival.version, list(existing.reasons))
         return work()
 
-    def _decide(self, arrival: Arrival, data: bytes) -> Outcome:
+    def _decide(self, arrival: Arrival, data: Data) -> Outcome:
         spec = arrival.spec
-        if spec is None:
-            declared = ", ".join(sorted(datasets())) or "none"
-            reason = (
-                "no_dataset: the key names no dataset; drop files under <dataset>/"
-                if arrival.dataset == NO_DATASET
-                else f"undeclared_dataset: {arrival.dataset!r} is not a declared dataset "
-                f"(declared: {declared})"
-            )
-            return self._reject(arrival, [reason], None)
+        if spec is None:  # _refusal lets only declared datasets through
+            raise ValueError(f"{arrival.dataset!r} is not a declared dataset")
         try:
-            table = read_table(data, arrival.ref.key, spec)
+            table = read_table(data, arrival.ref.key, spec, self.settings.limits)
         except UnreadableFile as error:
             return self._reject(arrival, [f"{error.reason}: {error}"], None)
         result = validate(table, spec, arrival.now)
@@ -286,12 +348,25 @@ class Ingestion:
         self.services.lineage.mark_published(record.dataset, record.version)
 
     # -- storage helpers -------------------------------------------------------------
-    def _download(self, ref: ObjectRef) -> bytes:
+    def _download(self, ref: ObjectRef) -> tuple[Data, str]:
+        """(content, SHA-256), read in chunks; ObjectTooLarge past max_object_bytes.
+
+        The event's size is not trusted alone: an object replaced since, or a hand-made
+        event, could hold more than it says.
+        """
         arguments: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
         if ref.version_id:
             arguments["VersionId"] = ref.version_id
-        body: bytes = self.services.s3.get_object(**arguments)["Body"].read()
-        return body
+        body = self.services.s3.get_object(**arguments)["Body"]
+        limit = self.settings.max_object_bytes
+        sha, data = hashlib.sha256(), bytearray()
+        while chunk := body.read(DOWNLOAD_CHUNK):
+            data += chunk
+            if len(data) > limit:
+                body.close()
+                raise ObjectTooLarge(len(data))
+            sha.update(chunk)
+        return data, sha.hexdigest()
 
     def _put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self.services.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)

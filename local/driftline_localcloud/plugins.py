@@ -90,3 +90,11 @@ def fix_states_targets_with_input_transformers() -> None:
     from driftline_localcloud.events_patch import patch_when_imported
 
     patch_when_imported()
+
+
+@hooks.on_infra_start()
+def register_fault_injection() -> None:
+    """Adds the fault-injection route (``/_driftline/faults``); no fault is armed by it."""
+    from driftline_localcloud.faults import faults
+
+    faults()

@@ -7,6 +7,7 @@ developer's running local cloud is reused and left as it was.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,9 +61,15 @@ def target(local_cloud: LocalCloud) -> Target:
 @pytest.fixture(scope="session")
 def deployed(local_cloud: LocalCloud, target: Target) -> dict[str, str]:
     """The driftline app, deployed with the CDK CLI; returns the data stack's outputs."""
-    deploy.bootstrap_local(local_cloud)
-    deploy.deploy(local_cloud)
+    deploy_once(local_cloud)
     return target.outputs("data")
+
+
+@functools.cache
+def deploy_once(cloud: LocalCloud) -> None:
+    """One deployment per test process, however many suites' fixtures ask for it."""
+    deploy.bootstrap_local(cloud)
+    deploy.deploy(cloud)
 
 
 @pytest.fixture

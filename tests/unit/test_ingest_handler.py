@@ -275,3 +275,29 @@ def test_an_event_that_failed_to_publish_is_published_on_retry(
     # Then the missing event is published, once
     (bus_event,) = cloud.events()
     assert bus_event["detail"]["version"] == outcome["version"]
+
+
+class ProcessKilled(BaseException):
+    """Stands in for SIGKILL: not an Exception, so nothing cleans up after it."""
+
+
+def test_a_retry_after_a_crashed_attempt_ingests_despite_the_in_progress_record(
+    cloud: Cloud, handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an attempt that died mid-ingestion, leaving its idempotency record in progress
+    event = cloud.drop("transactions/crashed.csv", SAMPLE.read_bytes())
+    with monkeypatch.context() as patch:
+
+        def die(*args: object, **kwargs: object) -> None:
+            raise ProcessKilled
+
+        patch.setattr(handler.INGESTION, "ingest", die)
+        with pytest.raises(ProcessKilled):
+            invoke(handler, event)
+    statuses = [i["status"] for i in boto3.resource("dynamodb").Table(IDEMPOTENCY).scan()["Items"]]
+    assert statuses == ["INPROGRESS"]
+    # When Lambda retries the event (well before the record's in-progress expiry)
+    outcome = invoke(handler, event)
+    # Then the retry ingests the object, once
+    assert outcome["status"] == "validated"
+    assert len(cloud.lineage()) == 1

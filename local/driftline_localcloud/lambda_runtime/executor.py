@@ -45,6 +45,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 from localstack.utils.net import get_free_tcp_port
 
+from driftline_localcloud.faults import Fault, faults
+
 LOG = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -202,6 +204,13 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]
         timeout = float(self.function_version.config.timeout)
+        fault = faults().take(
+            "lambda",
+            name=self.function_version.id.function_name,
+            subject=str(payload.get("payload") or ""),
+        )
+        if fault is not None and fault.action == "timeout" and fault.seconds is not None:
+            timeout = fault.seconds
         with self._lock:
             if self.process is None or self.process.poll() is not None:
                 # The previous invocation timed out or crashed: start a fresh sandbox.
@@ -210,6 +219,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             log_offset = self.log_path.stat().st_size
             started = time.monotonic()
             future = self.endpoint.send_invocation(payload)
+            if fault is not None:
+                self._inject(fault)
             try:
                 return future.result(timeout=timeout)
             except FutureTimeoutError:
@@ -231,6 +242,26 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                     message=f"Runtime exited with error: {exited}",
                     status="error",
                 )
+
+    def _inject(self, fault: Fault) -> None:
+        """An armed fault (see ``faults``): the handler's process dies or hangs mid-invocation."""
+        process = self.process
+        if process is None:
+            return
+        LOG.warning("Fault injection: %s of %s (%s)", fault.action, self.id, fault.id)
+        if fault.action == "timeout":
+            # Stuck, as in C code: only the executor's time limit ends it.
+            os.killpg(process.pid, signal.SIGSTOP)
+        elif fault.after_seconds > 0:
+            threading.Timer(fault.after_seconds, self._crash, args=(process,)).start()
+        else:
+            self._crash(process)
+
+    def _crash(self, process: subprocess.Popen[bytes]) -> None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
 
     def _failed(
         self,

@@ -16,8 +16,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from localstack.aws.api import CommonServiceException
 from localstack.services.plugins import Service, ServiceLifecycleHook
 
+from driftline_localcloud.faults import faults
 from driftline_localcloud.sagemaker.containers import Processes
 from driftline_localcloud.sagemaker.registry import ModelRegistry
 from driftline_localcloud.sagemaker.shapes import (
@@ -79,7 +81,9 @@ class SageMakerProvider(ServiceLifecycleHook):
             "ListTransformJobs": self.list_transform_jobs,
         }
         handlers.update(ModelRegistry(self.stores).dispatch_table())
-        return handlers
+        return {
+            operation: with_faults(operation, handler) for operation, handler in handlers.items()
+        }
 
     def on_before_stop(self) -> None:
         # Job processes live in their own process groups: end them with LocalStack.
@@ -271,6 +275,22 @@ class SageMakerProvider(ServiceLifecycleHook):
             )  # fmt: skip
             items, token = page([summary(job, fields) for job in jobs], request)
         return {"TransformJobSummaries": items, **({"NextToken": token} if token else {})}
+
+
+def with_faults(operation: str, handler: Handler) -> Handler:
+    """``handler``, unless an armed ``sagemaker-api`` fault answers this call first."""
+
+    def handle(context: Any, request: dict[str, Any]) -> dict[str, Any]:
+        fault = faults().take("sagemaker-api", name=operation, subject=str(request))
+        if fault is not None:
+            raise CommonServiceException(
+                fault.code,
+                f"Fault injected by the local cloud: {operation} answered with {fault.code}",
+                status_code=fault.status,
+            )
+        return handler(context, request)
+
+    return handle
 
 
 # -- request checks ------------------------------------------------------------------------

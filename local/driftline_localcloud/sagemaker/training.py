@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
     JobRun,
@@ -122,6 +123,7 @@ class TrainingRun(JobRun):
     ) -> None:
         super().__init__(stores, processes, account, region, job, stop)
         self.started = time.monotonic()
+        self.fault: Fault | None = None
         self.metrics: dict[str, dict[str, Any]] = {}
         self.patterns = [
             (m["Name"], re.compile(m["Regex"]))
@@ -134,6 +136,9 @@ class TrainingRun(JobRun):
         try:
             if self.stop.is_set():
                 raise JobStopped
+            self.fault = faults().take("training-job", subject=self.name)
+            if self.fault is not None and self.fault.action == "fail":
+                raise JobFailure(self.fault.reason)
             python = framework_python(self.spec["AlgorithmSpecification"]["TrainingImage"])
             folder = JobFolder(job_root("training", self.name))
             self._train(python, folder)
@@ -191,6 +196,8 @@ class TrainingRun(JobRun):
 
     # -- before the script -------------------------------------------------------------
     def _max_runtime(self) -> float:
+        if self.fault is not None and self.fault.action == "max_runtime":
+            return float(self.fault.seconds or 0)
         condition = self.spec.get("StoppingCondition") or {}
         return float(condition.get("MaxRuntimeInSeconds") or 86400)
 

@@ -15,17 +15,23 @@ convert, the file is read once more with the contract's columns as text, and the
 validator parses that text value by value, so a bad value costs its row, not the file.
 One leniency remains on the fast path: Arrow's integer parser reads ``0x10`` as 16
 (pydantic would refuse it); on the text route it fails as it should.
+
+Hostile files are refused before they cost memory (:class:`ReaderLimits`): gzip is
+inflated in bounded chunks and stops at ``max_decompressed_bytes`` (a gzip bomb costs
+that much and no more), and a text line longer than ``max_line_bytes`` is refused by
+a chunked scan before any parser sees it.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
 import json
+import unicodedata
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +44,23 @@ from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.validation import compile_contract
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
+# A file's bytes: gzip is inflated into a bytearray, so that it is never copied whole.
+Data = bytes | bytearray
+MIB = 1024 * 1024
+# Inflate and scan in pieces of this size: the only memory the guards add.
+_CHUNK = 8 * MIB
+
+
+@dataclass(frozen=True)
+class ReaderLimits:
+    """How much a file may cost before it is refused; the ingest function's settings."""
+
+    # What a compressed file may inflate to (the reader holds it in memory).
+    max_decompressed_bytes: int = 256 * MIB
+    # The longest line of a CSV or JSON Lines file; Arrow's parser would need a block
+    # that large, and no contract row comes near it.
+    max_line_bytes: int = 1 * MIB
+
 
 _SUFFIXES: tuple[tuple[str, FileFormat], ...] = (
     (".csv", "csv"),
@@ -64,8 +87,9 @@ class UnreadableFile(ValueError):
     """The file cannot be read as its key says. ``reason`` is a short snake_case code:
 
     ``unknown_format``, ``empty_file``, ``header_only``, ``not_text``, ``not_utf8``,
-    ``not_csv``, ``truncated_gzip``, ``corrupt_gzip``, ``not_parquet``,
-    ``bad_json_line`` or ``duplicate_columns``.
+    ``not_csv``, ``truncated_gzip``, ``corrupt_gzip``, ``decompression_limit``,
+    ``line_too_long``, ``not_parquet``, ``bad_json_line``, ``duplicate_columns`` or
+    ``bad_column_name``.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -90,17 +114,28 @@ def detect_format(key: str) -> tuple[FileFormat, bool]:
     )
 
 
-def read_table(data: bytes, key: str, spec: DatasetSpec) -> pa.Table:
+def read_table(
+    data: Data, key: str, spec: DatasetSpec, limits: ReaderLimits = ReaderLimits()
+) -> pa.Table:
     """The table in ``data`` (the object at ``key``); raises :class:`UnreadableFile`."""
     file_format, compressed = detect_format(key)
     if not data:
         raise UnreadableFile("empty_file", f"{key} is empty (0 bytes)")
     if compressed:
-        data = _gunzip(data, key)
+        data = _gunzip(data, key, limits.max_decompressed_bytes)
+    if file_format != "parquet":
+        _require_short_lines(data, key, limits.max_line_bytes)
+        if data[:1].isspace() and _only_whitespace(data):
+            raise UnreadableFile(
+                "empty_file", f"{key} holds no header and no rows, only blank lines"
+            )
     table = _READERS[file_format](data, key, spec)
     _require_unique_names(table.column_names, key)
+    _require_printable_names(table.column_names, key)
     if table.num_columns == 0:
         raise UnreadableFile("empty_file", f"{key} holds no columns and no rows")
+    if table.num_rows == 0 and not "".join(table.column_names).strip():
+        raise UnreadableFile("empty_file", f"{key} holds no header and no rows, only blank lines")
     if table.num_rows == 0:
         raise UnreadableFile(
             "header_only", f"{key} has columns ({', '.join(table.column_names)}) but no rows"
@@ -108,18 +143,88 @@ def read_table(data: bytes, key: str, spec: DatasetSpec) -> pa.Table:
     return table
 
 
-def _gunzip(data: bytes, key: str) -> bytes:
-    try:
-        plain = gzip.decompress(data)
-    except EOFError:
-        raise UnreadableFile(
-            "truncated_gzip", f"{key} ends before its gzip stream does (a partial upload?)"
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as error:
-        raise UnreadableFile("corrupt_gzip", f"{key} is not valid gzip data: {error}") from None
+def _gunzip(data: Data, key: str, limit: int) -> bytearray:
+    """Inflate every gzip member of ``data``, never holding more than ``limit`` bytes out."""
+    if not data.startswith(b"\x1f\x8b"):
+        raise UnreadableFile("corrupt_gzip", f"{key} is not gzip data (no gzip header)")
+    plain = bytearray()
+    view = memoryview(data)
+    while view:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            while not inflater.eof:
+                # At most one byte past the limit is asked for: enough to know it is past.
+                wanted = min(_CHUNK, limit + 1 - len(plain))
+                piece = inflater.decompress(view, wanted)
+                plain += piece
+                if len(plain) > limit:
+                    raise UnreadableFile(
+                        "decompression_limit",
+                        f"{key} inflates to more than {limit} bytes (the limit; "
+                        f"{len(data)} bytes compressed): a gzip bomb or a file to split",
+                    )
+                view = memoryview(inflater.unconsumed_tail)
+                if not view and len(piece) < wanted:
+                    break  # all input used and nothing pending: truncated if not at eof
+        except zlib.error as error:
+            raise UnreadableFile("corrupt_gzip", f"{key} is not valid gzip data: {error}") from None
+        if not inflater.eof:
+            raise UnreadableFile(
+                "truncated_gzip", f"{key} ends before its gzip stream does (a partial upload?)"
+            )
+        # Concatenated members are one file (what `cat a.gz b.gz` makes); padding is not.
+        view = memoryview(inflater.unused_data.lstrip(b"\x00"))
     if not plain:
         raise UnreadableFile("empty_file", f"{key} decompresses to 0 bytes")
     return plain
+
+
+def _require_short_lines(data: Data, key: str, limit: int) -> None:
+    """Refuse a line longer than ``limit`` bytes; scanned in chunks, so memory stays flat."""
+    line_start = 0  # byte offset where the current line began
+    lines = 0
+    for offset in range(0, len(data), _CHUNK):
+        chunk = np.frombuffer(data, np.uint8, min(_CHUNK, len(data) - offset), offset)
+        ends = np.flatnonzero(chunk == 0x0A) + offset
+        starts = np.concatenate(([line_start], ends[:-1] + 1)) if len(ends) else None
+        if starts is not None:
+            lengths = ends - starts
+            longest = int(np.argmax(lengths))
+            if lengths[longest] > limit:
+                _line_too_long(key, lines + longest + 1, int(lengths[longest]), limit)
+            lines += len(ends)
+            line_start = int(ends[-1]) + 1
+        elif offset + len(chunk) - line_start > limit:
+            _line_too_long(key, lines + 1, len(data) - line_start, limit, at_least=True)
+    if len(data) - line_start > limit:
+        _line_too_long(key, lines + 1, len(data) - line_start, limit)
+
+
+def _line_too_long(key: str, line: int, length: int, limit: int, at_least: bool = False) -> None:
+    size = f"at least {length}" if at_least else str(length)
+    raise UnreadableFile(
+        "line_too_long",
+        f"{key} line {line} has {size} bytes; lines may have at most {limit} bytes",
+    )
+
+
+def _only_whitespace(data: Data) -> bool:
+    return not any(
+        bytes(data[offset : offset + _CHUNK]).strip() for offset in range(0, len(data), _CHUNK)
+    )
+
+
+def _require_printable_names(names: list[str], key: str) -> None:
+    """Column names with control or invisible characters (a tab, a zero-width space) would
+    look right in a report and still never match the contract."""
+    for name in names:
+        hidden = [char for char in name if unicodedata.category(char) in ("Cc", "Cf")]
+        if hidden:
+            codes = ", ".join(f"U+{ord(char):04X}" for char in dict.fromkeys(hidden))
+            raise UnreadableFile(
+                "bad_column_name",
+                f"{key} names a column {name!r} holding control or invisible characters ({codes})",
+            )
 
 
 def _require_unique_names(names: list[str], key: str) -> None:
@@ -133,7 +238,7 @@ def _require_unique_names(names: list[str], key: str) -> None:
 # --- text ------------------------------------------------------------------------------
 
 
-def _text(data: bytes, key: str) -> pa.Buffer:
+def _text(data: Data, key: str) -> pa.Buffer:
     """``data`` as a buffer of UTF-8 text without a BOM, or UnreadableFile saying why not."""
     for magic, what in _MAGIC:
         if data.startswith(magic):
@@ -151,7 +256,7 @@ def _text(data: bytes, key: str) -> pa.Buffer:
     return buffer.slice(len(codecs.BOM_UTF8)) if data.startswith(codecs.BOM_UTF8) else buffer
 
 
-def _require_utf8(data: bytes, key: str) -> None:
+def _require_utf8(data: Data, key: str) -> None:
     # One Arrow cast validates the whole buffer with SIMD (about 10 ms for 160 MB);
     # Python decodes it again only to say where a bad byte is.
     buffer = pa.py_buffer(data)
@@ -171,14 +276,14 @@ def _require_utf8(data: bytes, key: str) -> None:
         raise
 
 
-def _line_of(data: bytes, offset: int) -> int:
+def _line_of(data: Data, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _read_csv(data: bytes, key: str, spec: DatasetSpec) -> pa.Table:
+def _read_csv(data: Data, key: str, spec: DatasetSpec) -> pa.Table:
     text = _text(data, key)
     # Only a quoted value can hold a newline. Allowing for that costs Arrow a serial
     # pass to find where records end (about 40% of the read), so it is skipped when no
@@ -250,7 +355,7 @@ def _first_malformed_record(text: pa.Buffer, delimiter: str) -> str:
 # --- JSON Lines ------------------------------------------------------------------------
 
 
-def _read_jsonl(data: bytes, key: str, spec: DatasetSpec) -> pa.Table:
+def _read_jsonl(data: Data, key: str, spec: DatasetSpec) -> pa.Table:
     text = _text(data, key)
     try:
         return pa_json.read_json(pa.BufferReader(text))
@@ -321,7 +426,7 @@ def _as_text(value: Any) -> str | None:
 # --- Parquet ---------------------------------------------------------------------------
 
 
-def _read_parquet(data: bytes, key: str, spec: DatasetSpec) -> pa.Table:
+def _read_parquet(data: Data, key: str, spec: DatasetSpec) -> pa.Table:
     try:
         # ParquetFile, not read_table: the dataset layer behind read_table fails on
         # duplicate column names before they can be reported as such.
@@ -336,7 +441,7 @@ def _read_parquet(data: bytes, key: str, spec: DatasetSpec) -> pa.Table:
         ) from None
 
 
-_READERS: dict[FileFormat, Callable[[bytes, str, DatasetSpec], pa.Table]] = {
+_READERS: dict[FileFormat, Callable[[Data, str, DatasetSpec], pa.Table]] = {
     "csv": _read_csv,
     "parquet": _read_parquet,
     "jsonl": _read_jsonl,
