@@ -154,6 +154,28 @@ class EventRecorder:
         )
         self.seen: list[dict[str, Any]] = []
 
+    def poll(self) -> list[dict[str, Any]]:
+        """Take what the queue holds now (waiting up to a second) into ``seen``."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in messages:
+            event = json.loads(message["Body"])
+            event["received"] = time.time()  # when this client got it, for latencies
+            self.seen.append(event)
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return self.seen
+
+    def wait_until(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
+        """The first recorded event for which ``matches`` is true, polling until ``timeout``."""
+
+        def probe() -> dict[str, Any] | None:
+            return next((event for event in self.poll() if matches(event)), None)
+
+        return wait_until(probe, timeout, what, interval=0)
+
     def wait_for(
         self,
         detail_type: str | tuple[str, ...],
@@ -164,24 +186,11 @@ class EventRecorder:
         """The first recorded event of ``detail_type`` (or any of several) whose detail
         has ``key`` equal to ``source_key``."""
         wanted = (detail_type,) if isinstance(detail_type, str) else detail_type
-
-        def probe() -> dict[str, Any] | None:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            ).get("Messages", [])
-            for message in messages:
-                event = json.loads(message["Body"])
-                event["received"] = time.time()  # when this client got it, for latencies
-                self.seen.append(event)
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            for event in self.seen:
-                if event["detail-type"] in wanted and event["detail"].get(key) == source_key:
-                    return event
-            return None
-
-        return wait_until(probe, timeout, f"{detail_type} with {key}={source_key}", interval=0)
+        return self.wait_until(
+            lambda event: event["detail-type"] in wanted and event["detail"].get(key) == source_key,
+            timeout,
+            f"{detail_type} with {key}={source_key}",
+        )
 
     def close(self) -> None:
         self.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=["recorder"])

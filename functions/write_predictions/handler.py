@@ -39,6 +39,32 @@ class IncompletePredictions(ValueError):
     """The transform output does not cover the input exactly once."""
 
 
+class TransformJobsFailed(RuntimeError):
+    """One or more of the run's transform jobs did not complete."""
+
+
+def failure_reason(job: dict[str, Any]) -> str:
+    """SageMaker's FailureReason out of a failed ``.sync`` task's cause, else the error."""
+    try:
+        cause = json.loads(job.get("cause") or "{}")
+    except json.JSONDecodeError:
+        return str(job.get("cause") or job.get("error") or "unknown")
+    reason = cause.get("FailureReason") if isinstance(cause, dict) else None
+    return str(reason or job.get("error") or "unknown")
+
+
+def check_jobs(jobs: list[dict[str, Any] | None], expected: int) -> None:
+    """Every part's job completed: else name each failed one with its reason."""
+    failed = [job or {} for job in jobs if not job or job.get("status") != "Completed"]
+    if len(jobs) != expected and not failed:
+        failed = [{"job": f"{expected - len(jobs)} missing", "error": "no result"}]
+    if failed:
+        raise TransformJobsFailed(
+            f"{len(failed)} of {expected} transform jobs failed: "
+            + "; ".join(f"{job.get('job', '?')}: {failure_reason(job)}" for job in failed)
+        )
+
+
 def split_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
@@ -100,9 +126,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         io.BytesIO(S3.get_object(Bucket=bucket, Key=key)["Body"].read()), columns=[id_column]
     ).column(id_column)
     inputs = pc.cast(inputs, pa.string()).combine_chunks()
+    check_jobs(list(event.get("jobs") or []), int(resolved["parts"]))
     predictions = read_outputs(resolved["transform"]["output_path"], id_column)
     check_coverage(inputs, predictions, id_column)
-    jobs = sorted(job["job"] for job in event.get("jobs") or [])
+    jobs = sorted(job["job"] for job in event["jobs"])
     lineage = {
         "dataset": dataset,
         "version": version,

@@ -87,12 +87,16 @@ def test_batch_inference_fans_out_over_the_input_parts() -> None:
     (score,) = [s for s in definition["States"].values() if s["Type"] == "Map"]
     assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert score["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
-    (transform,) = score["ItemProcessor"]["States"].values()
+    states = score["ItemProcessor"]["States"]
+    transform = states[score["ItemProcessor"]["StartAt"]]
     assert transform["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
     parameters = transform["Parameters"]
     assert parameters["TransformInput"]["SplitType"] == "Line"
     assert parameters["BatchStrategy"] == "MultiRecord"
     assert parameters["TransformOutput"]["AssembleWith"] == "Line"
+    # A failed job is reported as its iteration's result, for WritePredictions to name
+    (catch,) = transform["Catch"]
+    assert states[catch["Next"]]["Parameters"]["status"] == "Failed"
 
 
 @pytest.mark.parametrize(

@@ -205,6 +205,12 @@ def run(load_function: Loader, name: str, event: dict[str, Any]) -> dict[str, An
     return result
 
 
+def completed_jobs(resolved: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the Distributed Map returns when every part's transform job completed."""
+    prefix = resolved["transform"]["job_prefix"]
+    return [{"job": f"{prefix}-{i}", "status": "Completed"} for i in range(resolved["parts"])]
+
+
 def scoring(rows: int, drift: float, seed: int = 8) -> pa.Table:
     return generate_transactions(rows, seed=seed, drift=drift, labelled=False, end=END)
 
@@ -232,7 +238,7 @@ def test_a_version_is_scored_in_parts_and_every_row_gets_its_prediction(
     assert len(records[0]) == 1 + len(baseline["feature_columns"])  # the id, then features
     assert records[0][0] == table.column("transaction_id")[0].as_py()
     cloud.transform(resolved)
-    jobs = [{"job": f"{resolved['transform']['job_prefix']}-{i}"} for i in range(3)]
+    jobs = completed_jobs(resolved)
     written = run(load_function, "write_predictions", {"resolved": resolved, "jobs": jobs})
     # Then one prediction per input row, joined by id, with lineage
     assert written["rows"] == 1_000
@@ -259,7 +265,11 @@ def test_strong_drift_is_reported_and_announced(cloud: Cloud, load_function: Loa
         load_function, "prepare_inference", {"dataset": "scoring", "version": "v-drifted"}
     )
     cloud.transform(resolved)
-    written = run(load_function, "write_predictions", {"resolved": resolved, "jobs": []})
+    written = run(
+        load_function,
+        "write_predictions",
+        {"resolved": resolved, "jobs": completed_jobs(resolved)},
+    )
     drift = run(load_function, "monitor_drift", {"resolved": resolved, "predictions": written})
     assert drift["drifted"] is True
     (event,) = cloud.events()
@@ -309,6 +319,29 @@ def test_a_missing_prediction_fails_the_run_instead_of_writing_a_partial_table(
     with pytest.raises(
         module.IncompletePredictions, match="2 input row\\(s\\) without a prediction"
     ):
-        module.handler({"resolved": resolved, "jobs": []}, Context())
+        module.handler({"resolved": resolved, "jobs": completed_jobs(resolved)}, Context())
     listed = cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", [])
     assert listed == []
+
+
+def test_a_failed_transform_job_is_named_with_sagemakers_reason(
+    cloud: Cloud, load_function: Loader
+) -> None:
+    cloud.register_model()
+    cloud.ingest(scoring(900, drift=0.0), "v-failed")
+    resolved = run(
+        load_function, "prepare_inference", {"dataset": "scoring", "version": "v-failed"}
+    )
+    jobs = completed_jobs(resolved)
+    jobs[1] = {
+        "job": jobs[1]["job"],
+        "status": "Failed",
+        "error": "States.TaskFailed",
+        "cause": json.dumps({"TransformJobStatus": "Failed", "FailureReason": "ClientError: OOM"}),
+    }
+    module = load_function("write_predictions")
+    with pytest.raises(
+        module.TransformJobsFailed, match=f"1 of 3 .*{jobs[1]['job']}: ClientError: OOM"
+    ):
+        module.handler({"resolved": resolved, "jobs": jobs}, Context())
+    assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []

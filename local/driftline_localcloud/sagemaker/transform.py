@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
     JobRun,
@@ -110,9 +111,11 @@ class Shim:
             try:
                 item = self.replies.get(timeout=0.2)
             except queue.Empty:
-                if time.monotonic() > deadline:
-                    raise ShimTimeout(f"no answer within {timeout:.0f} seconds") from None
-                continue
+                item = None
+                if time.monotonic() <= deadline:
+                    continue
+            if time.monotonic() > deadline:  # an answer after the deadline is too late too
+                raise ShimTimeout(f"the model timed out: no answer within {timeout:g} seconds")
             if item is None:
                 raise ShimError(f"the serving process exited with code {self.process.wait()}")
             return item
@@ -202,6 +205,7 @@ class TransformRun(JobRun):
     ) -> None:
         super().__init__(stores, processes, account, region, job, stop)
         self.model = model
+        self.fault: Fault | None = None
 
     def __call__(self) -> None:
         root: Path | None = None
@@ -209,6 +213,9 @@ class TransformRun(JobRun):
             if self.stop.is_set():
                 raise JobStopped
             self.stores.update(self.job, TransformStartTime=now())
+            self.fault = faults().take("transform-job", subject=self.name)
+            if self.fault is not None and self.fault.action == "fail":
+                raise JobFailure(self.fault.reason)
             container = self._container()
             python = framework_python(container["Image"])
             root = job_root("transform", self.name)
@@ -334,6 +341,8 @@ class TransformRun(JobRun):
         timeout = float(
             client.get("InvocationsTimeoutInSeconds") or DEFAULT_INVOCATION_TIMEOUT_SECONDS
         )
+        if self.fault is not None and self.fault.action == "timeout":
+            timeout = float(self.fault.seconds or 0)
         content_type = transform_input.get("ContentType") or "application/octet-stream"
         accept = self.spec["TransformOutput"].get("Accept") or ""
         answers = [
