@@ -8,9 +8,9 @@ A missing or misspelt key fails the synth at once instead of falling back to a d
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 STAGES_KEY = "driftline:stages"
 OVERRIDE_PREFIX = "driftline:"
@@ -33,6 +33,42 @@ class StageConfig(BaseModel):
     approval_min_improvement: float = Field(ge=0)
     approval_when_not_better: Literal["Rejected", "PendingManualApproval"]
     destroy_on_removal: bool
+    # The two optional settings below default to None because CDK drops null values
+    # from context on their way into the app: cdk.json's `null` arrives as a missing key.
+    # Where alarms and pipeline failures are mailed (the subscription must be confirmed
+    # from the mail AWS sends); null: notifications go to the topic only.
+    alarm_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    # Run SageMaker jobs in these subnets and security groups (both or neither); empty:
+    # SageMaker's own network.
+    sagemaker_subnet_ids: tuple[str, ...]
+    sagemaker_security_group_ids: tuple[str, ...]
+    # Reserved concurrency of every function (an upper bound on what a burst of files
+    # can start); null: none reserved, for accounts whose concurrency quota is too small
+    # to reserve any (new accounts start at 10).
+    lambda_reserved_concurrency: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("sagemaker_subnet_ids", "sagemaker_security_group_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``-c driftline:sagemaker_subnet_ids=subnet-a,subnet-b`` arrives as one string."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _vpc_is_complete(self) -> StageConfig:
+        if bool(self.sagemaker_subnet_ids) != bool(self.sagemaker_security_group_ids):
+            raise ValueError(
+                "sagemaker_subnet_ids and sagemaker_security_group_ids are set together: "
+                "SageMaker needs both to place a job in a VPC"
+            )
+        for subnet in self.sagemaker_subnet_ids:
+            if not subnet.startswith("subnet-"):
+                raise ValueError(f"sagemaker_subnet_ids: {subnet!r} is not a subnet id")
+        for group in self.sagemaker_security_group_ids:
+            if not group.startswith("sg-"):
+                raise ValueError(f"sagemaker_security_group_ids: {group!r} is not a group id")
+        return self
 
     @property
     def prefix(self) -> str:

@@ -32,7 +32,7 @@ def group_name(dataset: str) -> str:
     return f"{SETTINGS.model_package_group_prefix}-{dataset}"
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dataset = event["dataset"]

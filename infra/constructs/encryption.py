@@ -1,4 +1,4 @@
-"""The project's customer-managed KMS key: buckets, queues and log groups use it."""
+"""The project's customer-managed KMS key: buckets, tables, queues, topics and logs use it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class DataKey(Construct):
             self,
             "Key",
             alias=f"alias/{config.prefix}-data",
-            description="driftline data at rest: buckets, queues and logs",
+            description="driftline data at rest: buckets, tables, queues, topics and logs",
             enable_key_rotation=True,
             pending_window=Duration.days(7),
             removal_policy=RemovalPolicy.DESTROY
@@ -45,5 +45,20 @@ class DataKey(Construct):
                         )
                     }
                 },
+            )
+        )
+        # EventBridge (rules delivering to the notification topic and to the encrypted
+        # dead-letter queues) and CloudWatch (alarm actions) publish to resources under
+        # this key: SNS and SQS encrypt with the publisher's access to the key, and AWS
+        # services have none unless the key policy grants it. Only for this account.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )

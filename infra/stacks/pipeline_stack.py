@@ -26,7 +26,13 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.functions import PipelineFunction, log_retention
-from infra.constructs.nag import PACK, acknowledge, resource_finding
+from infra.constructs.nag import (
+    PACK,
+    acknowledge,
+    acknowledge_inline_policy,
+    acknowledge_synchronous_invocation,
+    resource_finding,
+)
 from infra.packaging import CACHE, ROOT
 from infra.stacks.data_stack import DataStack
 from training.metrics import METRIC_DEFINITIONS
@@ -111,7 +117,10 @@ class PipelineStack(Stack):
         self.group_prefix = config.prefix
         self.functions = self._functions()
         self.state_machine = self._state_machine()
-        self._trigger()
+        # What the monitoring stack alarms on: every state machine, every function (above)
+        # and every queue where failed work waits. Add new ones to these dicts.
+        self.state_machines: dict[str, sfn.StateMachine] = {"training": self.state_machine}
+        self.queues: dict[str, sqs.IQueue] = {"undelivered_training_starts": self._trigger()}
         CfnOutput(self, "TrainingStateMachineArn", value=self.state_machine.state_machine_arn)
         CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
         CfnOutput(self, "ModelPackageGroupPrefix", value=self.group_prefix)
@@ -152,6 +161,9 @@ class PipelineStack(Stack):
             (["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], ["*"]),
         ):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        if self.config.sagemaker_subnet_ids:
+            self._grant_network_interfaces(role)
+        acknowledge_inline_policy(role)
         acknowledge(
             role,
             "Training jobs read their channels and write models under fixed prefixes of the "
@@ -163,11 +175,49 @@ class PipelineStack(Stack):
         )
         return role
 
+    def _grant_network_interfaces(self, role: iam.Role) -> None:
+        """What SageMaker needs to place a job's network interfaces in the stage's VPC."""
+        ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        interfaces = f"{ec2}:network-interface/*"
+        placement = [f"{ec2}:subnet/{s}" for s in self.config.sagemaker_subnet_ids] + [
+            f"{ec2}:security-group/{g}" for g in self.config.sagemaker_security_group_ids
+        ]
+        for actions, resources in (
+            (["ec2:CreateNetworkInterface"], [interfaces, *placement]),
+            (
+                [
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                [interfaces],
+            ),
+            # EC2's Describe* actions support no resource-level permissions.
+            (
+                [
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                ["*"],
+            ),
+        ):
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        acknowledge(
+            role,
+            "SageMaker creates one network interface per job instance with a name it chooses; "
+            "creation is limited to the configured subnets and security groups.",
+            resource_finding(self, interfaces),
+        )
+
     # -- functions -------------------------------------------------------------------
     def _functions(self) -> dict[str, PipelineFunction]:
         config, data = self.config, self.data
         training_job = self.to_json_string(
             {
+                "role_arn": self.sagemaker_role.role_arn,
                 "image": self.image,
                 "instance_type": config.training_instance_type,
                 "max_runtime_seconds": config.training_max_runtime_seconds,
@@ -176,6 +226,12 @@ class PipelineStack(Stack):
                 "program": TRAINING_PROGRAM,
                 "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
                 "metric_definitions": METRIC_DEFINITIONS,
+                "vpc_config": {
+                    "Subnets": list(config.sagemaker_subnet_ids),
+                    "SecurityGroupIds": list(config.sagemaker_security_group_ids),
+                }
+                if config.sagemaker_subnet_ids
+                else None,
             }
         )
         policy = json.dumps(
@@ -226,6 +282,8 @@ class PipelineStack(Stack):
             ),
         }
         self._grant_functions(functions)
+        for function in functions.values():
+            acknowledge_synchronous_invocation(function.function, "the training state machine")
         return functions
 
     def _grant_functions(self, functions: dict[str, PipelineFunction]) -> None:
@@ -310,6 +368,8 @@ class PipelineStack(Stack):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
         )
         self._grant_state_machine(state_machine)
+        # Covers the state machine's role and the role EventBridge assumes to start it.
+        acknowledge_inline_policy(state_machine)
         return state_machine
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:
@@ -361,7 +421,7 @@ class PipelineStack(Stack):
             ),
         )
 
-    def _trigger(self) -> None:
+    def _trigger(self) -> sqs.Queue:
         rule = events.Rule(
             self,
             "TrainOnValidatedData",
@@ -395,3 +455,4 @@ class PipelineStack(Stack):
                 max_event_age=Duration.hours(24),
             )
         )
+        return undelivered
