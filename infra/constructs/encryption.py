@@ -47,16 +47,13 @@ class DataKey(Construct):
                 },
             )
         )
-        # EventBridge (rules delivering to the notification topic and to the encrypted
-        # dead-letter queues) and CloudWatch (alarm actions) publish to resources under
-        # this key: SNS and SQS encrypt with the publisher's access to the key, and AWS
-        # services have none unless the key policy grants it. Only for this account.
+        # CloudWatch alarms publish to the notification topic, which SNS encrypts with the
+        # publisher's access to this key; AWS services have none unless the key policy
+        # grants it. Only for this account's alarms. (EventBridge's access, for the rules
+        # that deliver to the topic, is added by CDK's SnsTopic target.)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                ],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
