@@ -62,15 +62,16 @@ def notifications(deployed: dict[str, str], target: Target) -> Iterator[TopicRec
 def test_a_rejected_file_is_announced_on_the_topic_in_words(
     notifications: TopicRecorder, target: Target, tmp_path: Path
 ) -> None:
-    # Given a file that is not a table at all
-    path = tmp_path / f"{uuid.uuid4().hex[:8]}-empty.csv"
-    path.write_bytes(b"")
+    # Given a file with a header and no rows (unique content: the same content dropped
+    # earlier would be a duplicate of that version, announced once)
+    path = tmp_path / f"{uuid.uuid4().hex[:8]}-header-only.csv"
+    path.write_text(f"transaction_id,note_{uuid.uuid4().hex}\n")
     # When it is dropped
     _, key, _ = drop_file(target, path, "transactions", "training")
     # Then the topic receives one readable line naming the file, the dataset and why
     message = notifications.wait_for(key)
     assert message.startswith(f'"driftline: file {key} was rejected for dataset transactions')
-    assert "empty_file" in message and "Report: s3://" in message
+    assert "header_only" in message and "Report: s3://" in message
 
 
 def test_every_function_queue_and_state_machine_has_an_alarm(
