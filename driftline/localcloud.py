@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
 SERVICES = (
-    "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms,sagemaker"
+    "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms,sagemaker,"
+    "cloudwatch"
 )
 # SageMaker framework images the local cloud can run, each as a virtual environment built
 # from local/frameworks/<name>.txt under .localcloud/frameworks/<name>.

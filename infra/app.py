@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
 from infra.config import StageConfig, load_stage_config
 from infra.stacks.data_stack import DataStack
+from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.pipeline_stack import PipelineStack
 
 
@@ -20,10 +21,21 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
     )
     environment = cdk.Environment(account=config.account, region=config.region)
     data = DataStack(app, f"{config.prefix}-data", config=config, env=environment)
-    PipelineStack(app, f"{config.prefix}-pipeline", config=config, data=data, env=environment)
+    pipeline = PipelineStack(
+        app, f"{config.prefix}-pipeline", config=config, data=data, env=environment
+    )
+    MonitoringStack(
+        app,
+        f"{config.prefix}-monitoring",
+        config=config,
+        data=data,
+        pipeline=pipeline,
+        env=environment,
+    )
     cdk.Tags.of(app).add("project", "driftline")
     cdk.Tags.of(app).add("stage", config.stage)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    # Both packs on every synth: any finding not acknowledged with a reason stops it.
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), HIPAASecurityChecks(app))
     return config, data
 
 

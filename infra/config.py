@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from driftline_runtime.drift import DriftThresholds
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 STAGES_KEY = "driftline:stages"
 OVERRIDE_PREFIX = "driftline:"
@@ -46,6 +46,42 @@ class StageConfig(BaseModel):
     # drift-triggered retraining per training dataset per cooldown window.
     drift_thresholds: dict[str, DriftThresholds]
     retraining_cooldown_minutes: int = Field(gt=0)
+    # The two optional settings below default to None because CDK drops null values
+    # from context on their way into the app: cdk.json's `null` arrives as a missing key.
+    # Where alarms and pipeline failures are mailed (the subscription must be confirmed
+    # from the mail AWS sends); null: notifications go to the topic only.
+    alarm_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    # Run SageMaker jobs in these subnets and security groups (both or neither); empty:
+    # SageMaker's own network.
+    sagemaker_subnet_ids: tuple[str, ...]
+    sagemaker_security_group_ids: tuple[str, ...]
+    # Reserved concurrency of every function (an upper bound on what a burst of files
+    # can start); null: none reserved, for accounts whose concurrency quota is too small
+    # to reserve any (new accounts start at 10).
+    lambda_reserved_concurrency: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("sagemaker_subnet_ids", "sagemaker_security_group_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``-c driftline:sagemaker_subnet_ids=subnet-a,subnet-b`` arrives as one string."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _vpc_is_complete(self) -> StageConfig:
+        if bool(self.sagemaker_subnet_ids) != bool(self.sagemaker_security_group_ids):
+            raise ValueError(
+                "sagemaker_subnet_ids and sagemaker_security_group_ids are set together: "
+                "SageMaker needs both to place a job in a VPC"
+            )
+        for subnet in self.sagemaker_subnet_ids:
+            if not subnet.startswith("subnet-"):
+                raise ValueError(f"sagemaker_subnet_ids: {subnet!r} is not a subnet id")
+        for group in self.sagemaker_security_group_ids:
+            if not group.startswith("sg-"):
+                raise ValueError(f"sagemaker_security_group_ids: {group!r} is not a group id")
+        return self
 
     @property
     def prefix(self) -> str:

@@ -33,7 +33,7 @@ def group_name(dataset: str) -> str:
     return layout.model_group(SETTINGS.model_package_group_prefix, dataset)
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dataset = event["dataset"]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -27,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_contracts import datasets
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
 from driftline_runtime.readers import ReaderLimits
@@ -85,6 +87,9 @@ def run_ingestion(ref: dict[str, Any]) -> dict[str, Any]:
     outcome = INGESTION.ingest(ObjectRef(**ref), now=datetime.now(UTC))
     result: dict[str, Any] = outcome.as_dict()
     OBS.logger.info("Ingested", extra=result)
+    # Counted here, once per object version: a redelivery answered from the idempotency
+    # store does not count the file a second time.
+    record_outcome(result)
     return result
 
 
@@ -97,17 +102,33 @@ def ingest_once(ref: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def record_outcome(outcome: dict[str, Any]) -> None:
+    """FilesIngested/FilesRejected/FilesDuplicate and row counts, per dataset."""
+    status, rows, valid = outcome["status"], outcome["rows"], outcome["valid_rows"]
+    count = MetricUnit.Count
+    values = {
+        "validated": {
+            "FilesIngested": (1.0, count),
+            "RowsIngested": (float(valid), count),
+            # rows dropped under the drop_bad_rows policy
+            "RowsRejected": (float(rows - valid), count),
+        },
+        "rejected": {"FilesRejected": (1.0, count), "RowsRejected": (float(rows), count)},
+        "duplicate": {"FilesDuplicate": (1.0, count)},
+    }[status]
+    # Only declared datasets become dimension values: a folder name anyone can write to
+    # the raw bucket must not mint new metrics.
+    dataset = outcome["dataset"] if outcome["dataset"] in datasets() else "_undeclared"
+    OBS.record(values, {"dataset": dataset}, {"version": outcome["version"]})
+
+
 @OBS.logger.inject_lambda_context(correlation_id_path="Records[0].s3.object.key")
 @OBS.tracer.capture_lambda_handler
-@OBS.metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     IDEMPOTENCY.register_lambda_context(context)
     outcomes = []
     for record in event.get("Records", []):
         ref = ObjectRef.from_record(record)
         outcome = ingest_once(asdict(ref))
-        # Counted here, not in ingest_object: a redelivery answered from the idempotency
-        # store counts too.
-        OBS.metrics.add_metric(name=f"Datasets{outcome['status'].title()}", unit="Count", value=1)
         outcomes.append(outcome)
     return {"outcomes": outcomes}

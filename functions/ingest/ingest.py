@@ -122,6 +122,9 @@ class Outcome:
     dataset: str
     version: str
     reasons: list[str] = field(default_factory=list)
+    # Rows read from the file, and those that made it into the curated version.
+    rows: int = 0
+    valid_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,7 +215,14 @@ class Ingestion:
         if existing is not None:
             if not existing.event_published:
                 self._publish(existing)
-            return Outcome("duplicate", arrival.dataset, arrival.version, list(existing.reasons))
+            return Outcome(
+                "duplicate",
+                arrival.dataset,
+                arrival.version,
+                list(existing.reasons),
+                existing.rows,
+                existing.valid_rows,
+            )
         return work()
 
     def _decide(self, arrival: Arrival, data: Data) -> Outcome:
@@ -316,9 +326,18 @@ class Ingestion:
     def _record(self, record: DatasetVersionRecord) -> Outcome:
         if not self.services.lineage.create(record):
             # Another delivery of the same content got there first.
-            return Outcome("duplicate", record.dataset, record.version, list(record.reasons))
-        self._publish(record)
-        return Outcome(record.state, record.dataset, record.version, list(record.reasons))
+            state: Literal["validated", "rejected", "duplicate"] = "duplicate"
+        else:
+            self._publish(record)
+            state = record.state
+        return Outcome(
+            state,
+            record.dataset,
+            record.version,
+            list(record.reasons),
+            record.rows,
+            record.valid_rows,
+        )
 
     def _publish(self, record: DatasetVersionRecord) -> None:
         common = {

@@ -17,12 +17,12 @@ from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime import layout
 from driftline_runtime.drift import DriftReport, DriftThresholds, drift_report
 from driftline_runtime.events import DriftDetected, put_event
-from driftline_runtime.observability import METRICS_NAMESPACE, observability
+from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
 from pydantic import Json
 
@@ -64,23 +64,22 @@ def scores(report: DriftReport) -> dict[str, float]:
     return {drift.feature: round(drift.score, 6) for drift in judged}
 
 
-def emit_metrics(dataset: str, feature_scores: dict[str, float], drifted: bool) -> None:
-    for feature, score in feature_scores.items():
-        with single_metric(
-            name="DriftScore",
-            unit=MetricUnit.NoUnit,
-            value=score,
-            namespace=METRICS_NAMESPACE,
-        ) as metric:
-            metric.add_dimension(name="dataset", value=dataset)
-            metric.add_dimension(name="feature", value=feature)
-    with single_metric(
-        name="DriftDetected", unit=MetricUnit.Count, value=int(drifted), namespace=METRICS_NAMESPACE
-    ) as metric:
-        metric.add_dimension(name="dataset", value=dataset)
+def emit_metrics(dataset: str, version: str, scores: dict[str, float], drifted: bool) -> None:
+    """DriftScore per feature and DriftDetected per dataset (the dashboard plots both)."""
+    for feature, score in scores.items():
+        OBS.record(
+            {"DriftScore": (score, MetricUnit.NoUnit)},
+            {"dataset": dataset, "feature": feature},
+            {"version": version},
+        )
+    OBS.record(
+        {"DriftDetected": (float(drifted), MetricUnit.Count)},
+        {"dataset": dataset},
+        {"version": version},
+    )
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     resolved, predictions = event["resolved"], event["predictions"]
@@ -114,7 +113,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         Body=json.dumps(document, indent=2).encode(),
         ContentType="application/json",
     )
-    emit_metrics(dataset, feature_scores, report.drifted)
+    emit_metrics(dataset, version, feature_scores, report.drifted)
     if report.drifted:
         put_event(
             EVENTS,

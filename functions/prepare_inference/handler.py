@@ -128,7 +128,7 @@ def write_parts(table: pa.Table, dataset: str, run: str, rows_per_part: int) -> 
     return parts
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dataset, asked = requested(event)

@@ -2,8 +2,9 @@
 
 Started by the training state machine with a ``DatasetValidated`` event (or by hand
 with ``{"dataset": ..., "version": ...}``, or a drift event's context). Returns the
-pieces of CreateTrainingJob the state machine passes on, so job settings live in one
-typed place (the ``TRAINING_JOB`` setting CDK writes) rather than in the ASL.
+whole CreateTrainingJob request, which the state machine passes on as it is, so job
+settings live in one typed place (the ``TRAINING_JOB`` setting CDK writes) rather than
+in the ASL, and optional parts (a VPC) are simply left out when not configured.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from driftline_contracts import datasets
 from driftline_runtime import layout
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
-from pydantic import BaseModel, Json
+from pydantic import BaseModel, Field, Json
+
+
+class VpcConfig(BaseModel):
+    Subnets: list[str] = Field(min_length=1)
+    SecurityGroupIds: list[str] = Field(min_length=1)
 
 
 class TrainingJobSettings(BaseModel):
+    role_arn: str
     image: str
     instance_type: str
     max_runtime_seconds: int
@@ -33,6 +40,8 @@ class TrainingJobSettings(BaseModel):
     program: str
     hyperparameters: dict[str, str]
     metric_definitions: list[dict[str, str]]
+    # SageMaker places the job's network interfaces here; None: SageMaker's own network.
+    vpc_config: VpcConfig | None = None
 
 
 class Settings(FunctionSettings):
@@ -89,8 +98,9 @@ def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, 
         "sagemaker_program": job.program,
         "sagemaker_submit_directory": job.source_dir,
     }
-    return {
+    request: dict[str, Any] = {
         "TrainingJobName": name,
+        "RoleArn": job.role_arn,
         "AlgorithmSpecification": {
             "TrainingImage": job.image,
             "TrainingInputMode": "File",
@@ -122,10 +132,15 @@ def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, 
             "VolumeKmsKeyId": job.volume_kms_key,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": job.max_runtime_seconds},
+        "EnableInterContainerTrafficEncryption": True,
+        "Tags": [{"Key": "project", "Value": "driftline"}],
     }
+    if job.vpc_config is not None:
+        request["VpcConfig"] = job.vpc_config.model_dump()
+    return request
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dataset, version = requested_version(event)

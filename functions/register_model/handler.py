@@ -14,6 +14,7 @@ import tarfile
 from typing import IO, Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime.observability import observability
 from driftline_runtime.registry import BASELINE_KEY, ModelRegistry
@@ -33,6 +34,8 @@ class Settings(FunctionSettings):
 
 
 SETTINGS = Settings.from_environ()
+# The dashboard's model metrics: the test split's measures as the training job reported them.
+MODEL_METRICS = {"test:auc": "ModelAuc", "test:average_precision": "ModelAveragePrecision"}
 
 
 class MissingBaseline(ValueError):
@@ -70,7 +73,47 @@ def copy_baseline(model_data_url: str) -> str:
     return f"s3://{bucket}/{target}"
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+def training_seconds(training: dict[str, Any]) -> float | None:
+    """How long the job trained: SageMaker's own figure, else its end minus its start.
+
+    Step Functions' SageMaker integration passes timestamps as epoch milliseconds.
+    """
+    if "TrainingTimeInSeconds" in training:
+        return float(training["TrainingTimeInSeconds"])
+    start, end = training.get("TrainingStartTime"), training.get("TrainingEndTime")
+    if isinstance(start, int | float) and isinstance(end, int | float):
+        return (end - start) / 1000
+    return None
+
+
+def record_model(event: dict[str, Any], model_package_arn: str) -> None:
+    """Model metrics and training time per dataset; the model version rides along."""
+    training, evaluation = event["training"], event["evaluation"]
+    values = {
+        name: (float(evaluation["metrics"][metric]), MetricUnit.NoUnit)
+        for metric, name in MODEL_METRICS.items()
+        if metric in evaluation["metrics"]
+    }
+    seconds = training_seconds(training)
+    if seconds is not None:
+        values["TrainingDuration"] = (seconds, MetricUnit.Seconds)
+    if not values:
+        OBS.logger.warning("The training job reported none of the dashboard's metrics")
+        return
+    OBS.record(
+        values,
+        {"dataset": event["dataset"]},
+        {
+            # ".../model-package/<group>/<version>"
+            "model_version": model_package_arn.rsplit("/", 1)[-1],
+            "approval": evaluation["status"],
+            "dataset_version": event["version"],
+            "training_job": training["TrainingJobName"],
+        },
+    )
+
+
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     training = event["training"]
@@ -97,6 +140,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             BASELINE_KEY: baseline_uri,
         },
     )
+    record_model(event, response["ModelPackageArn"])
     return {
         "model_package_arn": response["ModelPackageArn"],
         "status": evaluation["status"],

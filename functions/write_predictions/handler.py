@@ -115,7 +115,7 @@ def check_coverage(inputs: pa.Array, predictions: pa.Table, id_column: str) -> N
         )
 
 
-@OBS.logger.inject_lambda_context(log_event=True)
+@OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     resolved = event["resolved"]

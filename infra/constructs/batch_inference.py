@@ -28,7 +28,14 @@ from driftline_runtime import layout
 from infra.config import StageConfig
 from infra.constructs.buckets import DataBucket
 from infra.constructs.functions import PipelineFunction, log_retention
-from infra.constructs.nag import PACK, acknowledge, resource_finding
+from infra.constructs.nag import (
+    HIPAA,
+    PACK,
+    acknowledge,
+    acknowledge_inline_policy,
+    acknowledge_synchronous_invocation,
+    resource_finding,
+)
 from infra.constructs.tables import project_table
 from infra.packaging import STATE_MACHINES
 from infra.stacks.data_stack import DataStack
@@ -88,6 +95,13 @@ class BatchInference(Construct):
             sort="sk",
             key=data.key,
             removal=removal,
+        )
+        acknowledge(
+            self.cooldown_table,
+            "Point-in-time recovery covers 35 days; its items are retraining windows and "
+            "suppression records, each also published as an event on the project bus, so a "
+            "backup plan would add no record that exists nowhere else.",
+            f"{HIPAA}-DynamoDBInBackupPlan",
         )
         self.queues: dict[str, sqs.IQueue] = {}
         self.functions = self._functions()
@@ -292,6 +306,11 @@ class BatchInference(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
         )
         self._grant_state_machine(state_machine, name)
+        acknowledge_inline_policy(state_machine)  # its role, and the rules' role to start it
+        for key in ("prepare_inference", "write_predictions", "monitor_drift"):
+            acknowledge_synchronous_invocation(
+                self.functions[key].function, "the batch inference state machine"
+            )
         return state_machine
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine, name: str) -> None:
@@ -417,6 +436,13 @@ class BatchInference(Construct):
             on_failure=destinations.SqsDestination(failures),
             retry_attempts=2,
             max_event_age=Duration.hours(6),
+        )
+        acknowledge(
+            gate,
+            "Failed asynchronous invocations go to an on-failure destination (the "
+            "RetrainingGateFailures queue), which keeps the error and the request, unlike a "
+            "dead-letter queue that keeps only the event.",
+            f"{HIPAA}-LambdaDLQ",
         )
         acknowledge(
             self.functions["retraining_gate"].role,

@@ -9,7 +9,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.nag import acknowledge
+from infra.constructs.nag import HIPAA, acknowledge
+
+REPLICATION_REASON = (
+    "Versioned and, in prod, retained; copying every object to a second region is a "
+    "per-deployment choice of cost and data residency, not a default of this app."
+)
 
 
 def _removal(config: StageConfig) -> RemovalPolicy:
@@ -43,6 +48,13 @@ class AccessLogsBucket(Construct):
             "This is the server access log bucket; logging it into itself would loop.",
             "AwsSolutions-S1",
         )
+        acknowledge(
+            self.bucket,
+            "S3 server access log delivery does not support SSE-KMS target buckets: this "
+            "bucket must use S3-managed keys.",
+            f"{HIPAA}-S3DefaultEncryptionKMS",
+        )
+        acknowledge(self.bucket, REPLICATION_REASON, f"{HIPAA}-S3BucketReplicationEnabled")
 
 
 class DataBucket(Construct):
@@ -77,3 +89,4 @@ class DataBucket(Construct):
             lifecycle_rules=lifecycle,
             removal_policy=_removal(config),
         )
+        acknowledge(self.bucket, REPLICATION_REASON, f"{HIPAA}-S3BucketReplicationEnabled")

@@ -1,4 +1,4 @@
-"""The project's customer-managed KMS key: buckets, queues and log groups use it."""
+"""The project's customer-managed KMS key: buckets, tables, queues, topics and logs use it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class DataKey(Construct):
             self,
             "Key",
             alias=f"alias/{config.prefix}-data",
-            description="driftline data at rest: buckets, queues and logs",
+            description="driftline data at rest: buckets, tables, queues, topics and logs",
             enable_key_rotation=True,
             pending_window=Duration.days(7),
             removal_policy=RemovalPolicy.DESTROY
@@ -45,5 +45,17 @@ class DataKey(Construct):
                         )
                     }
                 },
+            )
+        )
+        # CloudWatch alarms publish to the notification topic, which SNS encrypts with the
+        # publisher's access to this key; AWS services have none unless the key policy
+        # grants it. Only for this account's alarms. (EventBridge's access, for the rules
+        # that deliver to the topic, is added by CDK's SnsTopic target.)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )

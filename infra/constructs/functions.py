@@ -17,7 +17,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.nag import PACK, acknowledge, wildcard_resource
+from infra.constructs.nag import (
+    HIPAA,
+    PACK,
+    acknowledge,
+    acknowledge_inline_policy,
+    wildcard_resource,
+)
 from infra.packaging import ROOT, build_dependency_layer
 
 FUNCTIONS = ROOT / "functions"
@@ -138,6 +144,7 @@ class PipelineFunction(Construct):
             log_group=self.log_group,
             timeout=timeout or DEFAULT_TIMEOUT,
             memory_size=memory_size,
+            reserved_concurrent_executions=config.lambda_reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             environment={
                 "POWERTOOLS_SERVICE_NAME": source,
@@ -159,6 +166,23 @@ class PipelineFunction(Construct):
             "resource-level permissions (AWS requires Resource '*').",
             f"{PACK}-IAM5[Resource::*]",
         )
+        acknowledge_inline_policy(self.role)
+        acknowledge(
+            self.function,
+            "Outside a VPC on purpose: the function reaches only AWS APIs (S3, DynamoDB, "
+            "EventBridge, SageMaker), over TLS and authorised by its own role; a VPC would "
+            "add NAT or an interface endpoint per service and protect no traffic that "
+            "leaves AWS's network.",
+            f"{HIPAA}-LambdaInsideVPC",
+        )
+        if config.lambda_reserved_concurrency is None:
+            acknowledge(
+                self.function,
+                f"The {config.stage} stage reserves no concurrency (stage setting "
+                "lambda_reserved_concurrency): a new account's quota of 10 leaves none to "
+                "reserve, and reserving would fail the deployment there.",
+                f"{HIPAA}-LambdaConcurrency",
+            )
         acknowledge(
             self.function,
             "Pinned to python3.13 on purpose: the dependency layer's wheels are built for "

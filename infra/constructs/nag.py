@@ -1,6 +1,7 @@
 """Acknowledging cdk-nag findings, always with a written reason.
 
-cdk-nag 3 runs as a CDK validation plugin: any unacknowledged finding stops the synth.
+cdk-nag 3 runs as a CDK validation plugin with two packs, AwsSolutions and
+HIPAA-Security: any unacknowledged finding of either stops the synth.
 Each finding is acknowledged by its exact id (``Rule[Finding]``), never by rule, so a
 new wildcard that appears later is reported instead of being swallowed.
 """
@@ -13,6 +14,28 @@ from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
 
 PACK = "AwsSolutions::AwsSolutions"
+HIPAA = "HIPAA.Security::HIPAA.Security"
+
+INLINE_POLICY_REASON = (
+    "One role per function and state machine, each with its own policy: an inline policy "
+    "lives and dies with its role, the strict one-to-one relationship for which AWS "
+    "recommends inline over managed policies."
+)
+
+
+def acknowledge_synchronous_invocation(function: IConstruct, caller: str) -> None:
+    """HIPAA's LambdaDLQ for a function nothing invokes asynchronously."""
+    acknowledge(
+        function,
+        f"Invoked synchronously by {caller}, which retries and catches its errors: a "
+        "dead-letter queue only ever receives asynchronous invocations.",
+        f"{HIPAA}-LambdaDLQ",
+    )
+
+
+def acknowledge_inline_policy(role: IConstruct) -> None:
+    """HIPAA's IAMNoInlinePolicy for a role's own default policy (see INLINE_POLICY_REASON)."""
+    acknowledge(role, INLINE_POLICY_REASON, f"{HIPAA}-IAMNoInlinePolicy")
 
 
 def acknowledge(scope: IConstruct, reason: str, *finding_ids: str) -> None:

@@ -8,6 +8,7 @@ raw bucket --(object created)--> ingest function --> curated Parquet + manifest 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
@@ -21,7 +22,13 @@ from infra.config import StageConfig
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.encryption import DataKey
 from infra.constructs.functions import PipelineFunction, SharedLayers
-from infra.constructs.nag import PACK, acknowledge, wildcard_resource
+from infra.constructs.nag import (
+    HIPAA,
+    PACK,
+    acknowledge,
+    acknowledge_inline_policy,
+    wildcard_resource,
+)
 from infra.constructs.tables import project_table
 
 
@@ -53,6 +60,14 @@ class DataStack(Stack):
             removal=RemovalPolicy.DESTROY,
             time_to_live="expiration",
         )
+        acknowledge(
+            self.idempotency_table,
+            "Idempotency records expire after seven days and are rebuilt by the next "
+            "delivery; point-in-time recovery is on, a backup plan would keep nothing of "
+            "value.",
+            f"{HIPAA}-DynamoDBInBackupPlan",
+        )
+        self._backups()
 
         # Events the ingest function could not process after Lambda's retries land
         # here with their context instead of disappearing.
@@ -74,6 +89,10 @@ class DataStack(Stack):
         self.layers = SharedLayers(self, "Layers", config=config)
         self.ingest = self._ingest_function()
         self.curated_reader = self._curated_reader()
+        # What the monitoring stack alarms on: every function, and every queue where
+        # failed work waits (dead-letter and on-failure queues). Add new ones here.
+        self.functions: dict[str, PipelineFunction] = {"ingest": self.ingest}
+        self.queues: dict[str, sqs.IQueue] = {"ingest_failures": self.ingest_failures}
 
         CfnOutput(self, "RawBucketName", value=self.raw_bucket.bucket_name)
         CfnOutput(self, "CuratedBucketName", value=self.curated_bucket.bucket_name)
@@ -93,6 +112,27 @@ class DataStack(Stack):
             access_logs=access_logs,
             retention_days=retention,
         ).bucket
+
+    def _backups(self) -> None:
+        """Daily backups of the lineage table, kept 35 days, in a vault under the key.
+
+        The vault is retained by ``cdk destroy`` in every stage: AWS refuses to delete a
+        vault that still holds recovery points.
+        """
+        vault = backup.BackupVault(
+            self, "BackupVault", encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN
+        )
+        plan = backup.BackupPlan.daily35_day_retention(self, "BackupPlan", vault)
+        selection = plan.add_selection(
+            "Lineage", resources=[backup.BackupResource.from_dynamo_db_table(self.lineage_table)]
+        )
+        acknowledge(
+            selection,
+            "AWS Backup's own service-role policy: it is what AWS maintains for exactly the "
+            "backup of the resources a selection names.",
+            f"{PACK}-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSBackupServiceRolePolicyForBackup]",
+        )
 
     # -- ingestion -------------------------------------------------------------------
     def _ingest_function(self) -> PipelineFunction:
@@ -116,6 +156,13 @@ class DataStack(Stack):
             },
         )
         function = ingest.function
+        acknowledge(
+            function,
+            "Failed asynchronous invocations go to an on-failure destination (the "
+            "IngestFailures queue), which keeps the error and the request, unlike a "
+            "dead-letter queue that keeps only the event.",
+            f"{HIPAA}-LambdaDLQ",
+        )
         function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.ingest_failures),
             retry_attempts=2,
@@ -227,3 +274,7 @@ class DataStack(Stack):
             f"{PACK}-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSLambdaBasicExecutionRole]",
         )
+        notifications = self.raw_bucket.node.try_find_child("Notifications")
+        if notifications is None:
+            raise RuntimeError("CDK's bucket notifications resource was not found")
+        acknowledge_inline_policy(notifications)

@@ -30,7 +30,13 @@ from infra.config import StageConfig
 from infra.constructs.batch_inference import BatchInference
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.functions import PipelineFunction, log_retention
-from infra.constructs.nag import PACK, acknowledge, resource_finding
+from infra.constructs.nag import (
+    PACK,
+    acknowledge,
+    acknowledge_inline_policy,
+    acknowledge_synchronous_invocation,
+    resource_finding,
+)
 from infra.packaging import CACHE, ROOT, STATE_MACHINES
 from infra.stacks.data_stack import DataStack
 from training.metrics import METRIC_DEFINITIONS
@@ -113,7 +119,7 @@ class PipelineStack(Stack):
         self.group_prefix = config.prefix
         self.functions = self._functions()
         self.state_machine = self._state_machine()
-        self.queues: dict[str, sqs.IQueue] = {"training_starts": self._trigger()}
+        self.queues: dict[str, sqs.IQueue] = {"undelivered_training_starts": self._trigger()}
         self.inference = BatchInference(
             self,
             "BatchInference",
@@ -125,10 +131,11 @@ class PipelineStack(Stack):
             training=self.state_machine,
             group_prefix=self.group_prefix,
         )
-        # Everything that runs, by name: what monitoring iterates over.
+        # What the monitoring stack alarms on: every state machine, every function and
+        # every queue where failed work waits. Add new ones to these dicts.
         self.functions = {**self.functions, **self.inference.functions}
         self.queues.update(self.inference.queues)
-        self.state_machines = {
+        self.state_machines: dict[str, sfn.StateMachine] = {
             "training": self.state_machine,
             "batch_inference": self.inference.state_machine,
         }
@@ -183,6 +190,9 @@ class PipelineStack(Stack):
             (["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], ["*"]),
         ):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        if self.config.sagemaker_subnet_ids:
+            self._grant_network_interfaces(role)
+        acknowledge_inline_policy(role)
         acknowledge(
             role,
             "Training jobs read their channels and write models, transform jobs read models "
@@ -198,11 +208,49 @@ class PipelineStack(Stack):
         )
         return role
 
+    def _grant_network_interfaces(self, role: iam.Role) -> None:
+        """What SageMaker needs to place a job's network interfaces in the stage's VPC."""
+        ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        interfaces = f"{ec2}:network-interface/*"
+        placement = [f"{ec2}:subnet/{s}" for s in self.config.sagemaker_subnet_ids] + [
+            f"{ec2}:security-group/{g}" for g in self.config.sagemaker_security_group_ids
+        ]
+        for actions, resources in (
+            (["ec2:CreateNetworkInterface"], [interfaces, *placement]),
+            (
+                [
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                [interfaces],
+            ),
+            # EC2's Describe* actions support no resource-level permissions.
+            (
+                [
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                ["*"],
+            ),
+        ):
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        acknowledge(
+            role,
+            "SageMaker creates one network interface per job instance with a name it chooses; "
+            "creation is limited to the configured subnets and security groups.",
+            resource_finding(self, interfaces),
+        )
+
     # -- functions -------------------------------------------------------------------
     def _functions(self) -> dict[str, PipelineFunction]:
         config, data = self.config, self.data
         training_job = self.to_json_string(
             {
+                "role_arn": self.sagemaker_role.role_arn,
                 "image": self.image,
                 "instance_type": config.training_instance_type,
                 "max_runtime_seconds": config.training_max_runtime_seconds,
@@ -211,6 +259,12 @@ class PipelineStack(Stack):
                 "program": TRAINING_PROGRAM,
                 "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
                 "metric_definitions": METRIC_DEFINITIONS,
+                "vpc_config": {
+                    "Subnets": list(config.sagemaker_subnet_ids),
+                    "SecurityGroupIds": list(config.sagemaker_security_group_ids),
+                }
+                if config.sagemaker_subnet_ids
+                else None,
             }
         )
         policy = json.dumps(
@@ -261,6 +315,8 @@ class PipelineStack(Stack):
             ),
         }
         self._grant_functions(functions)
+        for function in functions.values():
+            acknowledge_synchronous_invocation(function.function, "the training state machine")
         return functions
 
     def _grant_functions(self, functions: dict[str, PipelineFunction]) -> None:
@@ -360,6 +416,8 @@ class PipelineStack(Stack):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
         )
         self._grant_state_machine(state_machine)
+        # Covers the state machine's role and the role EventBridge assumes to start it.
+        acknowledge_inline_policy(state_machine)
         return state_machine
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:

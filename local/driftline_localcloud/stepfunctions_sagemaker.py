@@ -22,6 +22,7 @@ a ``.sync`` job runs, the job is stopped too.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -158,6 +159,24 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
 
     def _action(self) -> str:
         return str(self.resource.api_action).lower()
+
+    def _eval_parameters(self, env: Any) -> dict[str, Any]:
+        """A task without ``Parameters`` calls the API with its effective input.
+
+        That is AWS's rule (the input after ``InputPath`` is the request); LocalStack's
+        interpreter would call with no parameters at all. The training state machine
+        relies on it: the prepare function builds the whole CreateTrainingJob request.
+        """
+        if self.parargs is not None:
+            return dict(super()._eval_parameters(env))
+        effective_input = env.stack[-1]
+        if not isinstance(effective_input, dict):
+            raise ValueError("A SageMaker task without Parameters needs an object as its input")
+        parameters = copy.deepcopy(effective_input)
+        supported = self._get_supported_parameters()
+        if supported:
+            parameters = {k: v for k, v in parameters.items() if k in supported}
+        return parameters
 
     def _get_supported_parameters(self) -> set[str] | None:
         if self._action() not in REQUEST_RESPONSE:

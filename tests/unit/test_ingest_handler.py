@@ -301,3 +301,42 @@ def test_a_retry_after_a_crashed_attempt_ingests_despite_the_in_progress_record(
     # Then the retry ingests the object, once
     assert outcome["status"] == "validated"
     assert len(cloud.lineage()) == 1
+
+
+def emf_records(output: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format lines a function printed (CloudWatch reads them)."""
+    records = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            records.append(json.loads(line))
+    return records
+
+
+def test_outcomes_are_counted_per_dataset_once_per_file(
+    cloud: Cloud, handler: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a good file, a rejected one, and the good one's event delivered again
+    good = cloud.drop("transactions/good.csv", SAMPLE.read_bytes())
+    invoke(handler, good)
+    invoke(handler, cloud.drop("transactions/bad.csv", with_bad_amounts(0.2)))
+    invoke(handler, good)
+    invoke(handler, cloud.drop("nowhere/x.csv", SAMPLE.read_bytes()))
+    # When CloudWatch reads the function's output
+    records = emf_records(capsys.readouterr().out)
+    # Then each file made one record in namespace driftline, per dataset and stage
+    assert len(records) == 3
+    ingested, rejected, undeclared = records
+    for record in records:
+        (directive,) = record["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "driftline"
+        assert sorted(directive["Dimensions"][0]) == ["dataset", "service", "stage"]
+        assert record["stage"] == "test" and record["service"] == "ingest"
+    # (EMF values are lists of samples)
+    assert ingested["dataset"] == "transactions" and ingested["FilesIngested"] == [1.0]
+    assert ingested["RowsIngested"] == [2000.0] and ingested["RowsRejected"] == [0.0]
+    assert ingested["version"] != rejected["version"]
+    assert rejected["FilesRejected"] == [1.0] and rejected["RowsRejected"] == [2000.0]
+    assert "FilesIngested" not in rejected
+    # an undeclared folder name does not become a dimension value
+    assert undeclared["dataset"] == "_undeclared" and undeclared["FilesRejected"] == [1.0]
+    # and the redelivery, answered from the idempotency store, counted nothing

@@ -61,3 +61,28 @@ def test_every_declared_dataset_name_is_valid_in_sagemaker_names() -> None:
         job = f"dl-{name[:30]}-12345678-20261127093000"
         for sagemaker_name in (group, job):
             assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", sagemaker_name), sagemaker_name
+
+
+def test_sagemaker_vpc_comes_as_comma_separated_ids_and_needs_both_parts() -> None:
+    # Given subnets and security groups on the command line (one string each)
+    config = load_stage_config(
+        lookup(
+            {
+                "driftline:sagemaker_subnet_ids": "subnet-0a1, subnet-0b2",
+                "driftline:sagemaker_security_group_ids": "sg-0c3",
+            }
+        ),
+        None,
+        None,
+    )
+    assert config.sagemaker_subnet_ids == ("subnet-0a1", "subnet-0b2")
+    assert config.sagemaker_security_group_ids == ("sg-0c3",)
+    # Then subnets without security groups are refused, naming both settings
+    with pytest.raises(ValidationError, match="sagemaker_security_group_ids are set together"):
+        load_stage_config(lookup({"driftline:sagemaker_subnet_ids": "subnet-0a1"}), None, None)
+
+
+def test_alarm_email_is_optional_but_checked() -> None:
+    assert load_stage_config(lookup(), None, None).alarm_email is None
+    with pytest.raises(ValidationError, match="alarm_email"):
+        load_stage_config(lookup({"driftline:alarm_email": "not-an-address"}), None, None)

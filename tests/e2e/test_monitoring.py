@@ -1,0 +1,87 @@
+"""The monitoring stack on the local cloud: a pipeline event reaches the notification
+topic as a readable line, and the alarms exist for what the other stacks expose."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftline.actions import drop_file
+from driftline.target import Target
+from tests.e2e.conftest import wait_for
+
+
+class TopicRecorder:
+    """A queue subscribed to the notification topic with raw delivery."""
+
+    def __init__(self, target: Target, topic_arn: str) -> None:
+        self.sqs, self.sns = target.client("sqs"), target.client("sns")
+        self.queue_url = self.sqs.create_queue(
+            QueueName=f"driftline-test-notifications-{uuid.uuid4().hex[:8]}"
+        )["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.subscription = self.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )["SubscriptionArn"]
+        self.seen: list[str] = []
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        def probe() -> str | None:
+            for message in self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", []):
+                self.seen.append(message["Body"])
+            return next((body for body in self.seen if text in body), None)
+
+        return wait_for(probe, timeout, f"a notification containing {text!r}", interval=0)
+
+    def close(self) -> None:
+        self.sns.unsubscribe(SubscriptionArn=self.subscription)
+        self.sqs.delete_queue(QueueUrl=self.queue_url)
+
+
+@pytest.fixture
+def notifications(deployed: dict[str, str], target: Target) -> Iterator[TopicRecorder]:
+    recorder = TopicRecorder(target, target.outputs("monitoring")["NotificationTopicArn"])
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+
+
+def test_a_rejected_file_is_announced_on_the_topic_in_words(
+    notifications: TopicRecorder, target: Target, tmp_path: Path
+) -> None:
+    # Given a file with a header and no rows (unique content: the same content dropped
+    # earlier would be a duplicate of that version, announced once)
+    path = tmp_path / f"{uuid.uuid4().hex[:8]}-header-only.csv"
+    path.write_text(f"transaction_id,note_{uuid.uuid4().hex}\n")
+    # When it is dropped
+    _, key, _ = drop_file(target, path, "transactions", "training")
+    # Then the topic receives one readable line naming the file, the dataset and why
+    message = notifications.wait_for(key)
+    assert message.startswith(f'"driftline: file {key} was rejected for dataset transactions')
+    assert "header_only" in message and "Report: s3://" in message
+
+
+def test_every_function_queue_and_state_machine_has_an_alarm(
+    deployed: dict[str, str], target: Target
+) -> None:
+    alarms: list[dict[str, Any]] = target.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix="driftline-dev-"
+    )["MetricAlarms"]
+    names = {a["AlarmName"] for a in alarms}
+    topic = target.outputs("monitoring")["NotificationTopicArn"]
+    assert {"driftline-dev-ingest-errors", "driftline-dev-training-executions-failed"} <= names
+    assert "driftline-dev-ingest-failures-depth" in names
+    assert all(a["AlarmActions"] == [topic] for a in alarms), json.dumps(alarms, default=str)
