@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime import layout
 from driftline_runtime.drift import DriftReport, DriftThresholds, drift_report
 from driftline_runtime.events import DriftDetected, put_event
+from driftline_runtime.objects import read_object
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
 from pydantic import Json
@@ -41,17 +42,6 @@ SETTINGS = Settings.from_environ()
 OBS = observability("monitor_drift")
 S3 = boto3.client("s3")
 EVENTS = boto3.client("events")
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
-def read_object(uri: str) -> bytes:
-    bucket, key = split_uri(uri)
-    body: bytes = S3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
 
 
 def thresholds_for(dataset: str) -> DriftThresholds:
@@ -84,9 +74,9 @@ def emit_metrics(dataset: str, version: str, scores: dict[str, float], drifted: 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     resolved, predictions = event["resolved"], event["predictions"]
     dataset, version, run = resolved["dataset"], resolved["version"], resolved["run"]
-    baseline = json.loads(read_object(resolved["baseline_uri"]))
-    table = pq.read_table(io.BytesIO(read_object(resolved["data_uri"])))
-    scored = pq.read_table(io.BytesIO(read_object(predictions["predictions_uri"])))
+    baseline = json.loads(read_object(S3, resolved["baseline_uri"]))
+    table = pq.read_table(io.BytesIO(read_object(S3, resolved["data_uri"])))
+    scored = pq.read_table(io.BytesIO(read_object(S3, predictions["predictions_uri"])))
     report = drift_report(
         baseline, table, scored.column(PROBABILITY).to_numpy(), thresholds_for(dataset)
     )

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_contracts import datasets
 from driftline_runtime import layout
 from driftline_runtime.lineage import LineageStore
+from driftline_runtime.objects import read_object
 from driftline_runtime.observability import observability
 from driftline_runtime.registry import BASELINE_KEY, ModelRegistry
 from driftline_runtime.settings import FunctionSettings
@@ -58,17 +59,6 @@ class InferenceRequestError(ValueError):
     """The run was started for something that cannot be scored."""
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
-def read_object(uri: str) -> bytes:
-    bucket, key = split_uri(uri)
-    body: bytes = S3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
-
-
 def requested(event: dict[str, Any]) -> tuple[str, str | None]:
     """Dataset and (optional) version from the state machine's input."""
     request = event.get("request", event)
@@ -96,7 +86,9 @@ def resolve_version(dataset: str, version: str | None) -> tuple[str, dict[str, A
         version = latest.version
     try:
         manifest: dict[str, Any] = json.loads(
-            read_object(f"s3://{SETTINGS.curated_bucket}/{layout.manifest_key(dataset, version)}")
+            read_object(
+                S3, f"s3://{SETTINGS.curated_bucket}/{layout.manifest_key(dataset, version)}"
+            )
         )
     except S3.exceptions.NoSuchKey as error:
         raise InferenceRequestError(f"No validated version {version} of {dataset}") from error
@@ -144,8 +136,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             f"{package['ModelPackageArn']} records no training baseline; re-register it "
             "with the current register function"
         )
-    baseline = json.loads(read_object(baseline_uri))
-    table = pq.read_table(io.BytesIO(read_object(manifest["data_uri"])))
+    baseline = json.loads(read_object(S3, baseline_uri))
+    table = pq.read_table(io.BytesIO(read_object(S3, manifest["data_uri"])))
     if table.num_rows == 0:
         raise InferenceRequestError(f"version {version} of {dataset} has no rows to score")
     scored = transform_input(table, baseline["id_column"], list(baseline["feature_columns"]))

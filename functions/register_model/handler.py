@@ -16,6 +16,7 @@ from typing import IO, Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import observability
 from driftline_runtime.registry import BASELINE_KEY, ModelRegistry
 from driftline_runtime.settings import FunctionSettings
@@ -40,11 +41,6 @@ MODEL_METRICS = {"test:auc": "ModelAuc", "test:average_precision": "ModelAverage
 
 class MissingBaseline(ValueError):
     pass
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def baseline_from_archive(archive: IO[bytes], model_data_url: str) -> bytes:

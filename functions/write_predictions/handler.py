@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime import layout
+from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
 
@@ -63,11 +64,6 @@ def check_jobs(jobs: list[dict[str, Any] | None], expected: int) -> None:
             f"{len(failed)} of {expected} transform jobs failed: "
             + "; ".join(f"{job.get('job', '?')}: {failure_reason(job)}" for job in failed)
         )
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def output_objects(output_path: str) -> list[str]:

@@ -15,7 +15,6 @@ from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -36,6 +35,7 @@ from infra.constructs.nag import (
     acknowledge_synchronous_invocation,
     resource_finding,
 )
+from infra.constructs.sagemaker_tasks import grant_sagemaker_tasks
 from infra.constructs.tables import project_table
 from infra.packaging import STATE_MACHINES
 from infra.stacks.data_stack import DataStack
@@ -314,65 +314,30 @@ class BatchInference(Construct):
         return state_machine
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine, name: str) -> None:
-        role = state_machine.role
-        for key in ("prepare_inference", "write_predictions", "monitor_drift"):
-            self.functions[key].function.grant_invoke(role)
-        region = f"{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        jobs = f"arn:{region}:transform-job/{layout.JOB_PREFIX}*"
-        models = f"arn:{region}:model/{layout.JOB_PREFIX}*"
+        # A Distributed Map runs its iterations as child executions of this state machine,
+        # and lists its items (the input parts) in the artifacts bucket.
         states = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        sync_rule = (
-            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
-            "StepFunctionsGetEventsForSageMakerTransformJobsRule"
-        )
-        # A Distributed Map runs its iterations as child executions of this state machine.
-        own = f"{states}:stateMachine:{name}"
         own_executions = f"{states}:execution:{name}/*"
-        for actions, resources in (
-            (
-                [
-                    "sagemaker:CreateTransformJob",
-                    "sagemaker:DescribeTransformJob",
-                    "sagemaker:StopTransformJob",
-                    "sagemaker:AddTags",
-                ],
-                [jobs],
-            ),
-            (["sagemaker:CreateModel", "sagemaker:AddTags"], [models]),
-            (["events:PutTargets", "events:PutRule", "events:DescribeRule"], [sync_rule]),
-            (["events:PutEvents"], [self.data.bus.event_bus_arn]),
-            (["kms:CreateGrant", "kms:DescribeKey"], [self.data.key.key_arn]),
-            (["s3:ListBucket"], [self.artifacts.bucket_arn]),
-            (["states:StartExecution"], [own]),
-            (["states:DescribeExecution", "states:StopExecution"], [own_executions]),
-        ):
-            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.sagemaker_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
+        grant_sagemaker_tasks(
+            state_machine,
+            job_kind="transform",
+            sagemaker_role=self.sagemaker_role,
+            key=self.data.key,
+            bus=self.data.bus,
+            functions=[
+                self.functions[key].function
+                for key in ("prepare_inference", "write_predictions", "monitor_drift")
+            ],
+            extra=[
+                (["s3:ListBucket"], [self.artifacts.bucket_arn]),
+                (["states:StartExecution"], [f"{states}:stateMachine:{name}"]),
+                (["states:DescribeExecution", "states:StopExecution"], [own_executions]),
+            ],
+            reason="Transform jobs and models are named per run (dl-<dataset>-<run>); the "
+            "grant is limited to that prefix. The Distributed Map's child executions are "
+            "named by Step Functions.",
+            extra_findings=[resource_finding(self, own_executions)],
         )
-        acknowledge(
-            role,
-            "Transform jobs and models are named per run (dl-<dataset>-<run>); the grant is "
-            "limited to that prefix. The Distributed Map's child executions are named by "
-            "Step Functions. Lambda invocations include versions (:*). Log delivery and "
-            "X-Ray support no resource-level permissions.",
-            resource_finding(self, jobs),
-            resource_finding(self, models),
-            resource_finding(self, own_executions),
-            f"{PACK}-IAM5[Resource::*]",
-            *(
-                f"{PACK}-IAM5[Resource::<{self._logical_id(self.functions[k].function)}.Arn>:*]"
-                for k in ("prepare_inference", "write_predictions", "monitor_drift")
-            ),
-        )
-
-    def _logical_id(self, function: lambda_.Function) -> str:
-        stack = Stack.of(self)
-        return str(stack.resolve(stack.get_logical_id(function.node.default_child)))  # type: ignore[arg-type]
 
     # -- triggers ----------------------------------------------------------------------
     def _inference_triggers(self) -> None:

@@ -24,7 +24,6 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from driftline_runtime import layout
 
 from infra.config import StageConfig
 from infra.constructs.batch_inference import BatchInference
@@ -37,6 +36,7 @@ from infra.constructs.nag import (
     acknowledge_synchronous_invocation,
     resource_finding,
 )
+from infra.constructs.sagemaker_tasks import grant_sagemaker_tasks
 from infra.packaging import CACHE, ROOT, STATE_MACHINES
 from infra.stacks.data_stack import DataStack
 from training.metrics import METRIC_DEFINITIONS
@@ -421,52 +421,15 @@ class PipelineStack(Stack):
         return state_machine
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:
-        role = state_machine.role
-        for function in self.functions.values():
-            function.function.grant_invoke(role)
-        region = f"{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        jobs = f"arn:{region}:training-job/{layout.JOB_PREFIX}*"
-        models = f"arn:{region}:model/{layout.JOB_PREFIX}*"
-        sync_rule = (
-            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
-            "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
-        )
-        for actions, resources in (
-            (
-                [
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
-                ],
-                [jobs],
-            ),
-            (["sagemaker:CreateModel", "sagemaker:AddTags"], [models]),
-            (["events:PutTargets", "events:PutRule", "events:DescribeRule"], [sync_rule]),
-            (["events:PutEvents"], [self.data.bus.event_bus_arn]),
-            # CreateTrainingJob with VolumeKmsKeyId/KmsKeyId checks the caller's key access.
-            (["kms:CreateGrant", "kms:DescribeKey"], [self.data.key.key_arn]),
-        ):
-            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.sagemaker_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        acknowledge(
-            role,
-            "Training jobs and models are named per run (dl-<dataset>-<version>-<time>); the "
-            "grant is limited to that prefix. Lambda invocations include versions (:*). Log "
-            "delivery and X-Ray support no resource-level permissions.",
-            resource_finding(self, jobs),
-            resource_finding(self, models),
-            f"{PACK}-IAM5[Resource::*]",
-            *(
-                f"{PACK}-IAM5[Resource::<{self.resolve(self.get_logical_id(f.function.node.default_child))}.Arn>:*]"  # type: ignore[arg-type]
-                for f in self.functions.values()
-            ),
+        grant_sagemaker_tasks(
+            state_machine,
+            job_kind="training",
+            sagemaker_role=self.sagemaker_role,
+            key=self.data.key,
+            bus=self.data.bus,
+            functions=[f.function for f in self.functions.values()],
+            reason="Training jobs and models are named per run (dl-<dataset>-<version>-<time>); "
+            "the grant is limited to that prefix.",
         )
 
     def _trigger(self) -> sqs.Queue:

@@ -8,7 +8,6 @@ developer's running local cloud is reused and left as it was.
 from __future__ import annotations
 
 import functools
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from driftline import deploy
-from driftline.actions import EventRecorder
+from driftline.actions import EventRecorder, wait_until
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
@@ -31,14 +30,7 @@ def wait_for[T](
     probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1
 ) -> T:
     """Poll ``probe`` until it returns something other than None, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    return wait_until(probe, timeout, what, interval)
 
 
 @pytest.fixture(scope="session")

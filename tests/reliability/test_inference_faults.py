@@ -9,7 +9,6 @@ digits of the dataset version, which is the hash of the file's content.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,16 @@ from driftline.localcloud import LocalCloud
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, write_salted
-from tests.e2e.test_batch_inference import END, SOURCES, approved_model, read_s3
+from tests.e2e.test_batch_inference import END, approved_model, events, read_s3
 from tests.reliability.conftest import Figures
 from tests.reliability.test_faults import version_of
 
-__all__ = ["approved_model"]  # the fixture, shared with the end-to-end tests
+__all__ = ["approved_model", "events"]  # fixtures shared with the end-to-end tests
 
 pytestmark = pytest.mark.reliability
 
 ROWS = 1_000  # one transform job at the dev stage's part size
 OUTCOMES = ("InferenceCompleted", "InferenceFailed")
-
-
-@pytest.fixture
-def events(deployed: dict[str, str], target: Target) -> Iterator[EventRecorder]:
-    recording = EventRecorder(target, deployed["EventBusName"], SOURCES)
-    try:
-        yield recording
-    finally:
-        recording.close()
 
 
 def outcome_of(events: EventRecorder, version: str) -> dict[str, Any]:
