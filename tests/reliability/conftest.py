@@ -180,6 +180,18 @@ class Pipeline:
 
         return wait_for(probe, timeout, f"lineage records for {len(keys)} objects", interval=0.5)
 
+    def wait_until_published(
+        self, records: dict[str, list[dict[str, Any]]], timeout: float
+    ) -> None:
+        """Until every validated version among ``records`` has had its event published."""
+        keys = {key for key, found in records.items() if found[0]["state"] == "validated"}
+
+        def probe() -> bool | None:
+            found = self.records_of(keys)
+            return all(f[0].get("event_published") for f in found.values()) or None
+
+        wait_for(probe, timeout, f"the DatasetValidated events of {len(keys)} objects", 0.5)
+
     def read_json(self, uri: str) -> dict[str, Any]:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         return dict(json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()))

@@ -17,12 +17,15 @@ from tests.reliability.test_load import training_file
 
 
 def training_runs(target: Target, version: str) -> list[dict[str, str]]:
+    """Training executions the DatasetValidated rule started for ``version`` (a drift's
+    retraining, started with ``{"dataset", "version", "retraining"}``, is not one)."""
     sfn = target.client("stepfunctions")
     machine = target.outputs("pipeline")["TrainingStateMachineArn"]
     runs = []
     for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
         detail = sfn.describe_execution(executionArn=execution["executionArn"])
-        if json.loads(detail["input"])["detail"]["version"] == version:
+        started_by = json.loads(detail["input"]).get("detail") or {}
+        if started_by.get("version") == version:
             runs.append({"arn": detail["executionArn"], "status": detail["status"]})
     return runs
 

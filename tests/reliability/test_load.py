@@ -92,7 +92,10 @@ def test_200_concurrent_drops_end_exactly_once(
         e["executionArn"] for e in sfn.list_executions(stateMachineArn=machines)["executions"]
     }
 
-    # When they are all dropped at once
+    scoring_machine = target.outputs("pipeline")["BatchInferenceStateMachineArn"]
+    scored_before = len(sfn.list_executions(stateMachineArn=scoring_machine)["executions"])
+
+    # When they are all dropped at once (batch inference paused: its rule disabled)
     with scoring_paused(target):
         since = now_ms()
         started = time.monotonic()
@@ -101,6 +104,11 @@ def test_200_concurrent_drops_end_exactly_once(
         uploaded = time.monotonic() - started
         records = pipeline.wait_for_records(set(files), timeout=600)
         elapsed = time.monotonic() - started
+        # every DatasetValidated is out before batch inference is resumed
+        pipeline.wait_until_published(records, timeout=120)
+        # And the disabled rule started no batch inference
+        scored = len(sfn.list_executions(stateMachineArn=scoring_machine)["executions"])
+        assert scored == scored_before
 
     # Then each ends as exactly one dataset version: validated if good, rejected if bad
     lost = [key for key, found in records.items() if not found]
