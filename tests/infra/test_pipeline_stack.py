@@ -192,3 +192,14 @@ def test_the_dev_stage_scores_only_new_drops(dev_app: SynthesizedApp) -> None:
     )
     assert dev_app.config.inference_schedule is None
     assert scheduled == {}
+
+
+def test_prod_rescores_every_inference_dataset_on_its_schedule(prod_app: SynthesizedApp) -> None:
+    scheduled = prod_app.pipeline.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
+    )
+    (rule,) = scheduled.values()
+    assert rule["Properties"]["ScheduleExpression"] == prod_app.config.inference_schedule
+    (target,) = rule["Properties"]["Targets"]
+    assert json.loads(target["Input"]) == {"dataset": "scoring", "scheduled": True}
+    assert "DeadLetterConfig" in target
