@@ -30,6 +30,7 @@ ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_SERVICE_NAME": "ingest",
+    "DRIFTLINE_STAGE": "bench",
     "PATH": os.environ.get("PATH", "/usr/bin"),
 }
 

@@ -196,7 +196,7 @@ def scoring_and_drift(target: Target) -> None:
                 )
                 drifted_at = datetime.fromisoformat(drift_document(target, scored)["time"])
                 arrived = recorder.wait_for("DriftDetected", version, 120, key="version")
-                to_queue.append(arrived["received"] - drifted_at.timestamp())
+                to_queue.append(arrived["queued"] - drifted_at.timestamp())
                 retraining = wait_for_retraining_start(sfn, pipeline, version)
                 to_retraining.append((retraining - drifted_at).total_seconds())
     finally:

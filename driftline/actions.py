@@ -157,11 +157,15 @@ class EventRecorder:
     def poll(self) -> list[dict[str, Any]]:
         """Take what the queue holds now (waiting up to a second) into ``seen``."""
         messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["SentTimestamp"],
         ).get("Messages", [])
         for message in messages:
             event = json.loads(message["Body"])
-            event["received"] = time.time()  # when this client got it, for latencies
+            # When the rule delivered it to the queue (epoch seconds), for latencies.
+            event["queued"] = int(message["Attributes"]["SentTimestamp"]) / 1000
             self.seen.append(event)
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return self.seen
