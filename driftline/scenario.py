@@ -12,11 +12,12 @@ new versions instead of duplicates of the first run's.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from driftline_runtime.cooldown import COOLDOWN_SK
 from rich.console import Console
 
 from driftline import actions
@@ -65,8 +66,8 @@ def _check_cooldown(target: Target) -> None:
     """A retraining window left open by an earlier run would hold the demo's retraining."""
     pipeline = target.outputs("pipeline")
     table = target.resource("dynamodb").Table(pipeline["CooldownTableName"])
-    window = table.get_item(Key={"dataset": "transactions", "sk": "cooldown"}).get("Item")
-    if window and window["until"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()):
+    window = table.get_item(Key={"dataset": "transactions", "sk": COOLDOWN_SK}).get("Item")
+    if window and datetime.fromisoformat(window["until"]) > datetime.now(UTC):
         raise CommandError(
             f"A drift-triggered retraining ran on this local cloud recently; the cooldown holds "
             f"the next one until {window['until']}. Run `driftline local down` for a fresh demo."
