@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline_runtime.cooldown import COOLDOWN_SK
+from driftline_runtime.drift import PREDICTION_FEATURE
 from rich.console import Console
 
 from driftline import actions
@@ -119,7 +120,7 @@ class Demo:
             self._check_scored(run, drifted)
             if not run["drifted"]:
                 raise CommandError("the drifted batch was not reported as drifted")
-            features = [f for f in run["drifted_features"] if not f.startswith("__")]
+            features = [f for f in run["drifted_features"] if f != PREDICTION_FEATURE]
             stage.outcome(f"DriftDetected: {len(features)} features drifted, prediction too")
         with self.progress.stage("Retrain on drift") as stage:
             retraining = actions.wait_for_retraining(self.target, drifted["version"])

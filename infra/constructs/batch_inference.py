@@ -35,6 +35,7 @@ from infra.constructs.nag import (
     acknowledge_synchronous_invocation,
     resource_finding,
 )
+from infra.constructs.queues import failure_queue
 from infra.constructs.sagemaker_tasks import grant_sagemaker_tasks
 from infra.constructs.tables import project_table
 from infra.packaging import STATE_MACHINES
@@ -42,20 +43,6 @@ from infra.stacks.data_stack import DataStack
 
 # SageMaker's default request size for batch transform (a record never exceeds it here).
 MAX_PAYLOAD_MB = 6
-
-
-def dead_letter_queue(scope: Construct, name: str, data: DataStack, purpose: str) -> sqs.Queue:
-    """A KMS-encrypted queue that keeps what could not be delivered for 14 days."""
-    queue = sqs.Queue(
-        scope,
-        name,
-        encryption=sqs.QueueEncryption.KMS,
-        encryption_master_key=data.key,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-    acknowledge(queue, f"This queue is itself the dead-letter queue of {purpose}.", f"{PACK}-SQS3")
-    return queue
 
 
 class BatchInference(Construct):
@@ -342,8 +329,11 @@ class BatchInference(Construct):
     # -- triggers ----------------------------------------------------------------------
     def _inference_triggers(self) -> None:
         data = self.data
-        undelivered = dead_letter_queue(
-            self, "UndeliveredInferenceStarts", data, "the batch inference rules' targets"
+        undelivered = failure_queue(
+            self,
+            "UndeliveredInferenceStarts",
+            key=data.key,
+            holds="inference starts the rules could not deliver (their targets' dead-letter queue)",
         )
         self.queues["inference_starts"] = undelivered
 
@@ -391,9 +381,17 @@ class BatchInference(Construct):
     def _retraining_trigger(self) -> None:
         data = self.data
         gate = self.functions["retraining_gate"].function
-        failures = dead_letter_queue(self, "RetrainingGateFailures", data, "the retraining gate")
-        undelivered = dead_letter_queue(
-            self, "UndeliveredDriftEvents", data, "the retraining rule's target"
+        failures = failure_queue(
+            self,
+            "RetrainingGateFailures",
+            key=data.key,
+            holds="the retraining gate's failed invocations (its on-failure destination)",
+        )
+        undelivered = failure_queue(
+            self,
+            "UndeliveredDriftEvents",
+            key=data.key,
+            holds="drift events the rule could not deliver (its target's dead-letter queue)",
         )
         self.queues["retraining_gate_failures"] = failures
         self.queues["undelivered_drift_events"] = undelivered

@@ -29,6 +29,7 @@ from infra.constructs.nag import (
     acknowledge_inline_policy,
     wildcard_resource,
 )
+from infra.constructs.queues import failure_queue
 from infra.constructs.tables import project_table
 
 
@@ -71,19 +72,11 @@ class DataStack(Stack):
 
         # Events the ingest function could not process after Lambda's retries land
         # here with their context instead of disappearing.
-        self.ingest_failures = sqs.Queue(
+        self.ingest_failures = failure_queue(
             self,
             "IngestFailures",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.ingest_failures,
-            "This queue is itself the failure destination of the ingest function; a queue "
-            "behind it would only move the problem.",
-            f"{PACK}-SQS3",
+            key=self.key,
+            holds="the ingest function's failed invocations (its on-failure destination)",
         )
 
         self.layers = SharedLayers(self, "Layers", config=config)

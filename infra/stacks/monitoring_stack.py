@@ -28,7 +28,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.functions import PipelineFunction
-from infra.constructs.nag import PACK, acknowledge
+from infra.constructs.queues import failure_queue
 from infra.stacks.data_stack import DataStack
 from infra.stacks.pipeline_stack import PipelineStack
 
@@ -108,18 +108,11 @@ class MonitoringStack(Stack):
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         # Notifications EventBridge could not deliver after its retries are kept here.
-        self.undelivered = sqs.Queue(
+        self.undelivered = failure_queue(
             self,
             "UndeliveredNotifications",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=data.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.undelivered,
-            "This queue is itself the dead-letter queue of the notification rules' targets.",
-            f"{PACK}-SQS3",
+            key=data.key,
+            holds="notifications the rules could not deliver (their targets' dead-letter queue)",
         )
         self.rules = self._forward_events(data.bus)
         functions = {**data.functions, **pipeline.functions}

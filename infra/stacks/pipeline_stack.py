@@ -36,6 +36,7 @@ from infra.constructs.nag import (
     acknowledge_synchronous_invocation,
     resource_finding,
 )
+from infra.constructs.queues import failure_queue
 from infra.constructs.sagemaker_tasks import grant_sagemaker_tasks
 from infra.packaging import CACHE, ROOT, STATE_MACHINES
 from infra.stacks.data_stack import DataStack
@@ -445,18 +446,11 @@ class PipelineStack(Stack):
             ),
         )
         # Starts EventBridge could not deliver after its retries are kept, not dropped.
-        undelivered = sqs.Queue(
+        undelivered = failure_queue(
             self,
             "UndeliveredTrainingStarts",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.data.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            undelivered,
-            "This queue is itself the dead-letter queue of the training rule's target.",
-            f"{PACK}-SQS3",
+            key=self.data.key,
+            holds="training starts the rule could not deliver (its target's dead-letter queue)",
         )
         rule.add_target(
             targets.SfnStateMachine(
