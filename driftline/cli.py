@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 import time
@@ -39,7 +40,13 @@ def _say(message: str) -> None:
 
 # -- local -----------------------------------------------------------------------------
 def local_up(args: argparse.Namespace) -> int:
-    cloud = LocalCloud()
+    listen = tuple(getattr(args, "listen", None) or ())
+    cloud = LocalCloud(extra_listen=listen)
+    if listen:
+        console.print(
+            f"[yellow]warning:[/yellow] the local cloud will also listen on {', '.join(listen)}: "
+            "anyone who can reach it there can create functions and run code as you."
+        )
     if cloud.install(progress=lambda step: _say(f"setup: {step}")):
         _say("setup: local cloud installed")
     started = time.monotonic()
@@ -143,7 +150,7 @@ def report(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from driftline.scenario import completed, run_demo
 
-    local_up(argparse.Namespace(no_deploy=False))
+    local_up(argparse.Namespace(no_deploy=False, listen=None))
     target = Target("local")
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     succeeded = False
@@ -186,6 +193,14 @@ def sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def ip_address(text: str) -> str:
+    """``--listen``: an IPv4 or IPv6 address of this machine (or 0.0.0.0 / ::)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from error
+
+
 def iso_datetime(text: str) -> datetime:
     """``--end``: ISO 8601; without an offset it is UTC."""
     moment = datetime.fromisoformat(text)
@@ -212,6 +227,14 @@ def _parser() -> argparse.ArgumentParser:
     ).set_defaults(run=local_install)
     up = local.add_parser("up", help="start the local cloud and deploy driftline into it")
     up.add_argument("--no-deploy", action="store_true", help="only start the local cloud")
+    up.add_argument(
+        "--listen",
+        action="append",
+        type=ip_address,
+        metavar="ADDRESS",
+        help="also listen on ADDRESS (repeatable); by default only loopback is bound, since "
+        "whoever reaches the local cloud can run code as you",
+    )
     up.set_defaults(run=local_up)
     local.add_parser("down", help="stop the local cloud").set_defaults(run=local_down)
 

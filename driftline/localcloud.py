@@ -10,6 +10,7 @@ decides whether anything is to do); ``start`` and ``stop`` are bounded by deadli
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
@@ -39,6 +42,45 @@ REGION = "us-east-1"
 
 class LocalCloudError(RuntimeError):
     """The local cloud cannot be installed, started or stopped; the message says why."""
+
+
+def loopback_addresses() -> tuple[str, ...]:
+    """The addresses the local cloud listens on by default: IPv4 and IPv6 loopback.
+
+    ``::1`` only where the machine has IPv6 loopback (some containers do not).
+    """
+    addresses = ["127.0.0.1"]
+    if socket.has_ipv6:
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+                probe.bind(("::1", 0))
+            addresses.append("::1")
+        except OSError:
+            pass
+    return tuple(addresses)
+
+
+def is_loopback(address: str) -> bool:
+    return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+
+
+def machine_addresses() -> list[str]:
+    """Every address of this machine's network interfaces (link-local ones with their
+    interface, as ``fe80::1%eth0``), loopback included."""
+    found: list[str] = []
+    for interface, entries in psutil.net_if_addrs().items():
+        for entry in entries:
+            if entry.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            address = entry.address
+            if "%" not in address and ipaddress.ip_address(address).is_link_local:
+                address = f"{address}%{interface}"
+            found.append(address)
+    return found
+
+
+def _host_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def find_python313() -> Path:
@@ -101,6 +143,14 @@ class LocalCloud:
     port: int = field(default_factory=lambda: int(os.environ.get("DRIFTLINE_LOCAL_PORT", "4566")))
     state: Path = ROOT / ".localcloud"
     services: str = SERVICES
+    # Addresses the gateway listens on besides loopback: an explicit opt-in
+    # (`driftline local up --listen ADDRESS`); anyone who reaches them can run code as
+    # the user through the Lambda API.
+    extra_listen: tuple[str, ...] = ()
+
+    @property
+    def listen(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*loopback_addresses(), *self.extra_listen)))
 
     # -- where things are ------------------------------------------------------------
     @property
@@ -261,7 +311,9 @@ class LocalCloud:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(self.state)),
             "LANG": "C.UTF-8",
-            "GATEWAY_LISTEN": address,
+            # Bound per interface by driftline_localcloud.serve (LocalStack's own
+            # gateway would listen on every interface whatever this says).
+            "GATEWAY_LISTEN": ",".join(_host_port(a, self.port) for a in self.listen),
             # URLs LocalStack hands out (queue URLs, presigned URLs) must resolve with no
             # DNS of its own: use the loopback address, path-style.
             "LOCALSTACK_HOST": address,
@@ -304,7 +356,7 @@ class LocalCloud:
         shutil.rmtree(self.state / "filesystem", ignore_errors=True)
         with self.log_file.open("wb") as log:
             process = subprocess.Popen(
-                [str(self.venv_python), "-m", "localstack.runtime.main"],
+                [str(self.venv_python), "-m", "driftline_localcloud.serve"],
                 env=self.environment(),
                 cwd=self.state,
                 stdin=subprocess.DEVNULL,
@@ -323,6 +375,7 @@ class LocalCloud:
                 )
             services = self.health()
             if services and all(services.get(s) in ("available", "running") for s in wanted):
+                self._refuse_unlisted_addresses(process.pid)
                 return True
             time.sleep(0.2)
         self.stop()
@@ -330,6 +383,37 @@ class LocalCloud:
             f"LocalStack did not become ready within {timeout:.0f} s. Last lines of "
             f"{self.log_file}:\n{self.log_tail()}"
         )
+
+    def listening_addresses(self, pid: int) -> set[str]:
+        """The addresses on which the process tree under ``pid`` accepts connections."""
+        addresses: set[str] = set()
+        try:
+            root = psutil.Process(pid)
+            for process in (root, *root.children(recursive=True)):
+                for connection in process.net_connections(kind="inet"):
+                    if connection.status == psutil.CONN_LISTEN and connection.laddr:
+                        addresses.add(connection.laddr.ip)
+        except psutil.NoSuchProcess:
+            pass
+        return addresses
+
+    def _refuse_unlisted_addresses(self, pid: int) -> None:
+        """Stops the local cloud if any of its sockets listens beyond what was asked.
+
+        The serve module binds the gateway per interface; this check makes sure that
+        nothing (a LocalStack change, a service that opens its own server) listens on
+        another address, such as the wildcard ``0.0.0.0``.
+        """
+        allowed = {a.split("%", 1)[0] for a in self.listen}
+        unexpected = sorted(self.listening_addresses(pid) - allowed)
+        if unexpected:
+            self.stop()
+            raise LocalCloudError(
+                f"The local cloud listened on {', '.join(unexpected)} besides "
+                f"{', '.join(sorted(allowed))}, and was stopped: it must not be reachable "
+                "from other machines. See the last lines of "
+                f"{self.log_file}:\n{self.log_tail()}"
+            )
 
     def stop(self, timeout: float = 30) -> bool:
         """Stop LocalStack and the function processes it started. False if not running."""

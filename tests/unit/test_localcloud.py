@@ -61,3 +61,43 @@ def test_the_network_is_off_in_unit_tests() -> None:
 
     with socket.socket() as probe, pytest.raises(SocketConnectBlockedError):
         probe.connect(("127.0.0.1", 9))
+
+
+def test_the_gateway_is_told_to_listen_on_loopback_only(tmp_path: Path) -> None:
+    # Given a local cloud with default settings
+    listen = LocalCloud(port=4599, state=tmp_path).environment()["GATEWAY_LISTEN"]
+    # Then every address the gateway is given is a loopback address
+    addresses = [entry.rsplit(":", 1)[0].strip("[]") for entry in listen.split(",")]
+    assert "127.0.0.1" in addresses
+    assert all(localcloud.is_loopback(a) for a in addresses), listen
+
+
+def test_listening_elsewhere_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    # Given an explicit extra address
+    cloud = LocalCloud(port=4599, state=tmp_path, extra_listen=("192.0.2.10",))
+    # Then the gateway listens there as well as on loopback, and IPv6 is bracketed
+    listen = cloud.environment()["GATEWAY_LISTEN"].split(",")
+    assert "127.0.0.1:4599" in listen
+    assert "192.0.2.10:4599" in listen
+    assert all(e.startswith("[") for e in listen if e.count(":") > 1)
+
+
+def test_a_wildcard_listener_stops_the_local_cloud(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a local cloud whose process would listen on every interface
+    cloud = LocalCloud(port=4599, state=tmp_path)
+    monkeypatch.setattr(
+        LocalCloud, "listening_addresses", lambda self, pid: {"127.0.0.1", "0.0.0.0"}
+    )
+    stopped: list[bool] = []
+
+    def stop(self: LocalCloud, timeout: float = 30) -> bool:
+        stopped.append(True)
+        return True
+
+    monkeypatch.setattr(LocalCloud, "stop", stop)
+    # When the launcher checks it / Then it is stopped with a message naming the address
+    with pytest.raises(LocalCloudError, match=r"listened on 0\.0\.0\.0.*was stopped"):
+        cloud._refuse_unlisted_addresses(12345)
+    assert stopped == [True]
