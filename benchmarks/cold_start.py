@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from infra.packaging import ROOT, build_dependency_layer
+from infra.platforms import current_host, host_platform
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
@@ -55,8 +56,9 @@ def import_time(paths: list[str], statement: str) -> float:
 
 
 def main() -> None:
+    # Imported here, by this host's Python: the layer as the local target builds it.
     dependencies = build_dependency_layer(
-        ROOT / "layers" / "dependencies" / "requirements.txt", "x86_64"
+        ROOT / "layers" / "dependencies" / "requirements.txt", host_platform(current_host())
     )
     with tempfile.TemporaryDirectory() as folder:
         runtime = Path(folder)

@@ -2,7 +2,9 @@
 
 The same ``cdk`` CLI and the same app deploy both: for the local cloud only the
 environment differs (service endpoints on loopback, path-style S3, test credentials),
-so asset publishing needs neither DNS tricks nor a hosts-file edit.
+so asset publishing needs neither DNS tricks nor a hosts-file edit, and the app is told
+its target (``-c driftline:target=local``), so that it builds the layers for this
+host's platform, which the local cloud's functions run on, rather than Lambda's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from driftline.localcloud import ACCOUNT_ID, REGION, ROOT, LocalCloud
+from infra.platforms import TARGET_CONTEXT_KEY
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
@@ -91,8 +94,14 @@ def bootstrap_local(cloud: LocalCloud) -> bool:
     return True
 
 
+def target_context(cloud: LocalCloud | None) -> dict[str, str]:
+    """The CDK context that names the target: the local cloud, or AWS (no cloud)."""
+    return {TARGET_CONTEXT_KEY: "local" if cloud is not None else "aws"}
+
+
 def deploy(cloud: LocalCloud | None, context: dict[str, str] | None = None) -> str:
+    """``cdk deploy --all`` to the local cloud, or to AWS when ``cloud`` is None."""
     arguments = ["deploy", "--all", "--require-approval", "never"]
-    for key, value in (context or {}).items():
+    for key, value in {**target_context(cloud), **(context or {})}.items():
         arguments += ["-c", f"{key}={value}"]
     return run_cdk(arguments, cloud)

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from driftline_runtime.drift import DriftThresholds
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from infra.platforms import Target
+
 STAGES_KEY = "driftline:stages"
 OVERRIDE_PREFIX = "driftline:"
 
@@ -25,6 +27,10 @@ class StageConfig(BaseModel):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = None
     lambda_architecture: Literal["x86_64", "arm64"]
+    # Where the assets go (`-c driftline:target=local`, which `driftline local up`
+    # passes): "local" builds the layers for the host's platform instead of Lambda's
+    # (infra.platforms); nothing else in the template changes.
+    target: Target = "aws"
     log_retention_days: int = Field(gt=0)
     raw_retention_days: int = Field(gt=0)
     quarantine_retention_days: int = Field(gt=0)

@@ -2,45 +2,45 @@
 
 CDK's Python bundling runs pip inside a Lambda build image, which needs Docker. Here
 the dependency layer is installed with ``uv pip install --target`` asking for wheels of
-the Lambda platform (manylinux, CPython 3.13, the function architecture) with the hashes
-pinned in ``layers/dependencies/requirements.txt``. The result is cached under
-``.cache/layers`` by the requirements' content and the platform, so a synth after the
-first costs nothing and needs no network.
+the asset platform (``infra.platforms``: Lambda's manylinux for AWS, the host's own for
+the local cloud; CPython 3.13 either way) with the hashes pinned in
+``layers/dependencies/requirements.txt``. The result is cached under ``.cache/layers``
+by the requirements' content and the platform's wheel tag, so a synth after the first
+costs nothing and needs no network.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from infra.platforms import PYTHON_VERSION, AssetPlatform
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE_MACHINES = ROOT / "state_machines"
 CACHE = ROOT / ".cache" / "layers"
-LAMBDA_PYTHON = "3.13"
-# Lambda's Python 3.13 runtime is Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels load.
-PLATFORMS = {"x86_64": "x86_64-manylinux_2_28", "arm64": "aarch64-manylinux_2_28"}
 
 
 class LayerBuildError(RuntimeError):
     pass
 
 
-def build_dependency_layer(requirements: Path, architecture: str) -> Path:
-    """Return a folder holding ``python/`` with the pinned requirements installed, pruned."""
-    if architecture not in PLATFORMS:
-        raise LayerBuildError(f"No Lambda platform for architecture {architecture!r}")
+def build_dependency_layer(requirements: Path, platform: AssetPlatform) -> Path:
+    """Return a folder holding ``python/`` with the pinned requirements installed for
+    ``platform``, pruned."""
     prune = requirements.with_name("prune.txt")
     digest = hashlib.sha256(
         requirements.read_bytes() + (prune.read_bytes() if prune.is_file() else b"")
     ).hexdigest()[:16]
     # No dots in the name: CDK would read the tail as a file extension.
-    python_tag = LAMBDA_PYTHON.replace(".", "")
-    target = CACHE / f"{requirements.parent.name}-{architecture}-py{python_tag}-{digest}"
+    python_tag = PYTHON_VERSION.replace(".", "")
+    target = CACHE / f"{requirements.parent.name}-{platform.tag}-py{python_tag}-{digest}"
     if target.is_dir():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -62,20 +62,27 @@ def build_dependency_layer(requirements: Path, architecture: str) -> Path:
             "--only-binary",
             ":all:",
             "--python-platform",
-            PLATFORMS[architecture],
+            platform.uv_platform,
             "--python-version",
-            LAMBDA_PYTHON,
+            PYTHON_VERSION,
             "--compile-bytecode",
             "--target",
             str(staging / "python"),
             "-r",
             str(requirements),
         ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **platform.environment},
+        )
         if result.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
             raise LayerBuildError(
-                f"Building the {requirements.parent.name} layer failed:\n{result.stderr}"
+                f"Building the {requirements.parent.name} layer for {platform.tag} failed:\n"
+                f"{result.stderr}"
             )
         if prune.is_file():
             _prune(staging / "python", prune)

@@ -25,6 +25,7 @@ from infra.constructs.nag import (
     wildcard_resource,
 )
 from infra.packaging import ROOT, build_dependency_layer
+from infra.platforms import asset_platform
 
 FUNCTIONS = ROOT / "functions"
 LAYERS = ROOT / "layers"
@@ -60,7 +61,8 @@ class SharedLayers(Construct):
         super().__init__(scope, construct_id)
         architecture = ARCHITECTURES[config.lambda_architecture]
         dependencies = build_dependency_layer(
-            LAYERS / "dependencies" / "requirements.txt", config.lambda_architecture
+            LAYERS / "dependencies" / "requirements.txt",
+            asset_platform(config.target, config.lambda_architecture),
         )
 
         def layer(name: str, folder: Path, description: str) -> lambda_.LayerVersion:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 from infra.packaging import ROOT, build_dependency_layer
+from infra.platforms import asset_platform
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-HOST_ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+REQUIREMENTS = ROOT / "layers" / "dependencies" / "requirements.txt"
 
 
 def size_of(folder: Path) -> int:
@@ -33,10 +33,8 @@ def lambda_runtime(tmp_path: Path) -> Path:
 
 
 def test_pruned_layer_imports_everything_the_functions_use(tmp_path: Path) -> None:
-    # Given the dependency layer built for this host's architecture
-    layer = build_dependency_layer(
-        ROOT / "layers" / "dependencies" / "requirements.txt", HOST_ARCHITECTURE
-    )
+    # Given the dependency layer built for the local cloud on this host
+    layer = build_dependency_layer(REQUIREMENTS, asset_platform("local", "x86_64"))
     # When an isolated interpreter (no site-packages) imports from it what functions use
     code = (
         "import sys; sys.path[:0] = sys.argv[1:];"
@@ -63,7 +61,7 @@ def test_pruned_layer_imports_everything_the_functions_use(tmp_path: Path) -> No
 
 
 def test_function_and_layers_fit_lambdas_unzipped_limit() -> None:
-    layer = build_dependency_layer(ROOT / "layers" / "dependencies" / "requirements.txt", "x86_64")
+    layer = build_dependency_layer(REQUIREMENTS, asset_platform("aws", "x86_64"))
     total = sum(
         size_of(p)
         for p in (
