@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import platform
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -289,3 +290,33 @@ def test_unsupported_runtime_fails_clearly_instead_of_hanging(functions: Functio
     assert configuration["State"] == "Failed"
     assert "nodejs20.x" in configuration["StateReason"]
     assert "Python functions" in configuration["StateReason"]
+
+
+def test_a_layer_whose_wheels_this_host_cannot_load_fails_clearly(functions: Functions) -> None:
+    # Given a layer holding a native wheel for the other CPU architecture (what a layer
+    # built for Lambda would hold on a host of another architecture or OS)
+    other = "aarch64" if platform.machine() in ("x86_64", "AMD64") else "x86_64"
+    layer = functions.layer(
+        {
+            "python/fastcsv/__init__.py": "",
+            "python/fastcsv-1.2.dist-info/WHEEL": (
+                f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                f"Tag: cp313-cp313-manylinux_2_28_{other}\n"
+            ),
+        }
+    )
+    # When a function is created with it
+    name = functions.create("describe", layers=[layer], wait=False)
+    functions.created.remove(name)  # a failed version cannot be deleted (see above)
+
+    def settled() -> dict[str, Any] | None:
+        configuration = functions.client.get_function_configuration(FunctionName=name)
+        return configuration if configuration["State"] != "Pending" else None
+
+    # Then it fails at once, naming the wheel, its platform and how to build for this host
+    configuration = wait_for(settled, 30, f"{name} to leave Pending")
+    assert configuration["State"] == "Failed"
+    reason = configuration["StateReason"]
+    assert f"fastcsv 1.2 in layer {layer}" in reason, reason
+    assert f"manylinux_2_28_{other}" in reason
+    assert "driftline:target=local" in reason

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -46,13 +45,13 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from localstack.utils.net import get_free_tcp_port
 
 from driftline_localcloud.faults import Fault, faults
+from driftline_localcloud.lambda_runtime.compatibility import foreign_wheels, mismatch_message
 
 LOG = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 RUNTIME_PACKAGES_VARIABLE = "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES"
 STARTUP_TIMEOUT_SECONDS = 30
-HOST_ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 def runtime_packages() -> Path:
@@ -324,19 +323,16 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "process executor, which runs Python functions (python3.x) only."
             )
         runtime_packages()
-        host = HOST_ARCHITECTURE.get(platform.machine(), platform.machine())
-        wanted = str(configuration.architectures[0]) if configuration.architectures else host
-        if wanted != host:
-            LOG.warning(
-                "Function %s is built for %s but runs on this %s host: native wheels in its "
-                "package or layers will not load.",
-                name,
-                wanted,
-                host,
-            )
         configuration.code.prepare_for_execution()
         for layer in configuration.layers:
             layer.code.prepare_for_execution()
+        # The function's architecture setting is not compared with the host's: assets
+        # deployed with the local target are built for this host whatever it says.
+        roots = {"the function's package": configuration.code.get_unzipped_code_location()}
+        for layer in configuration.layers:
+            roots[f"layer {layer.layer_version_arn}"] = layer.code.get_unzipped_code_location()
+        if mismatched := foreign_wheels(roots):
+            raise LambdaRuntimeException(mismatch_message(name, mismatched))
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
