@@ -1,5 +1,6 @@
 # driftline: the targets a newcomer can guess. `make demo` and `make test` set up
-# everything they need on a fresh machine (Python 3.13 and Node.js 20+ must exist).
+# everything they need on a fresh machine (Python 3.13 and Node.js 20+ must exist;
+# DRIFTLINE_FETCH_PYTHON=1 lets uv fetch Python 3.13 where it does not).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,11 +12,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-# Python 3.13: $DRIFTLINE_PYTHON313, python3.13 on PATH, or a pyenv-installed 3.13.
-PYTHON313 = $(shell for p in "$$DRIFTLINE_PYTHON313" "$$(command -v python3.13)" \
-	$${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
-	[ -n "$$p" ] && [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
-	2>/dev/null && { echo "$$p"; break; }; done)
+# Python 3.13: $DRIFTLINE_PYTHON313, python3.13 on PATH, pyenv, Homebrew or uv's Pythons;
+# otherwise it says how to get one, or with DRIFTLINE_FETCH_PYTHON=1 lets uv fetch it.
+PYTHON313 := UV_VERSION=$(UV_VERSION) /bin/sh scripts/python313.sh
 
 .PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean \
 	report-picture reliability
@@ -37,9 +36,7 @@ help:
 	@echo "make destroy  cdk destroy"
 
 $(VENV)/.synced: pyproject.toml uv.lock
-	@py="$(PYTHON313)"; if [ -z "$$py" ]; then \
-		echo "Python 3.13 is required: install it (e.g. pyenv install 3.13) or set DRIFTLINE_PYTHON313" >&2; exit 1; fi; \
-	[ -x $(VENV)/bin/python ] || "$$py" -m venv $(VENV)
+	@[ -x $(VENV)/bin/python ] || { py=$$($(PYTHON313)) && "$$py" -m venv $(VENV); }
 	@# uv itself is locked too; a fresh venv only has pip to bring it in the first time.
 	[ -x $(VENV)/bin/uv ] || $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/python -m uv sync --frozen --quiet --python $(VENV)/bin/python

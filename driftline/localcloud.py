@@ -29,6 +29,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
+PYTHON313_SCRIPT = ROOT / "scripts" / "python313.sh"
 SERVICES = (
     "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms,sagemaker,"
     "cloudwatch"
@@ -84,28 +85,14 @@ def _host_port(address: str, port: int) -> str:
 
 
 def find_python313() -> Path:
-    """Python 3.13, which LocalStack's core needs: $DRIFTLINE_PYTHON313, PATH, or pyenv."""
-    candidates: list[str] = []
-    if explicit := os.environ.get("DRIFTLINE_PYTHON313"):
-        candidates.append(explicit)
-    if found := shutil.which("python3.13"):
-        candidates.append(found)
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += [str(p) for p in sorted(pyenv_root.glob("versions/3.13*/bin/python3.13"))]
-    for candidate in candidates:
-        # A pyenv shim exists even where 3.13 is not selected: ask the interpreter itself.
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "True":
-            return Path(candidate)
-    raise LocalCloudError(
-        "Python 3.13 was not found (LocalStack's core needs it). Install it (for example "
-        "`pyenv install 3.13`) or point DRIFTLINE_PYTHON313 at a python3.13 executable."
+    """Python 3.13, which LocalStack's core needs, found as ``make`` finds it
+    (scripts/python313.sh: $DRIFTLINE_PYTHON313, PATH, pyenv, Homebrew, uv's Pythons)."""
+    result = subprocess.run(
+        ["/bin/sh", str(PYTHON313_SCRIPT)], capture_output=True, text=True, check=False
     )
+    if result.returncode != 0:
+        raise LocalCloudError(result.stderr.strip())
+    return Path(result.stdout.strip())
 
 
 def _digest(*paths: Path) -> str:

@@ -18,8 +18,11 @@ def test_missing_python313_is_a_clear_error(
     monkeypatch.delenv("DRIFTLINE_PYTHON313", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("HOMEBREW_PREFIX", "UV_PYTHON_INSTALL_DIR", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
     # Then the error says what is missing and how to provide it
-    with pytest.raises(LocalCloudError, match="Python 3.13 was not found.*DRIFTLINE_PYTHON313"):
+    with pytest.raises(LocalCloudError, match="(?s)Python 3.13 was not found.*DRIFTLINE_PYTHON313"):
         localcloud.find_python313()
 
 
