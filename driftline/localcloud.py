@@ -27,6 +27,8 @@ from pathlib import Path
 
 import psutil
 
+from infra.platforms import AssetPlatform, current_host, host_platform
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
 PYTHON313_SCRIPT = ROOT / "scripts" / "python313.sh"
@@ -102,8 +104,9 @@ def _digest(*paths: Path) -> str:
     return sha.hexdigest()
 
 
-def _run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+def _run(command: list[str], what: str, environment: dict[str, str] | None = None) -> None:
+    env = {**os.environ, **environment} if environment else None
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise LocalCloudError(f"{what} failed:\n{result.stdout}\n{result.stderr}".rstrip())
 
@@ -176,11 +179,17 @@ class LocalCloud:
 
         Returns False when everything was already in place.
         """
-        wanted = _digest(
-            LOCAL / "requirements.txt",
-            LOCAL / "lambda-runtime.txt",
-            LOCAL / "pyproject.toml",
-            *(LOCAL / "frameworks" / f"{name}.txt" for name in FRAMEWORKS),
+        # Framework environments hold native wheels for this host: a state folder
+        # restored on another platform (a CI cache, a moved checkout) is rebuilt.
+        platform = host_platform(current_host())
+        wanted = (
+            _digest(
+                LOCAL / "requirements.txt",
+                LOCAL / "lambda-runtime.txt",
+                LOCAL / "pyproject.toml",
+                *(LOCAL / "frameworks" / f"{name}.txt" for name in FRAMEWORKS),
+            )
+            + f" {platform.tag}"
         )
         if self._marker.is_file() and self._marker.read_text() == wanted:
             return False
@@ -235,12 +244,15 @@ class LocalCloud:
         )
         for name in FRAMEWORKS:
             progress(f"installing the SageMaker {name} framework environment")
-            self._install_framework(uv, python313, name)
+            self._install_framework(uv, python313, name, platform)
         self._marker.write_text(wanted)
         return True
 
-    def _install_framework(self, uv: list[str], python313: Path, name: str) -> None:
-        """A framework image's stand-in: Python 3.13 with that image's pinned packages.
+    def _install_framework(
+        self, uv: list[str], python313: Path, name: str, platform: AssetPlatform
+    ) -> None:
+        """A framework image's stand-in: Python 3.13 with that image's pinned packages,
+        as wheels for the host's platform (the one the layers get for the local target).
 
         Created afresh, so that a package dropped from the pins does not linger.
         """
@@ -258,12 +270,15 @@ class LocalCloud:
                 "--quiet",
                 "--only-binary",
                 ":all:",
+                "--python-platform",
+                platform.uv_platform,
                 "--python",
                 str(venv / "bin" / "python"),
                 "-r",
                 str(LOCAL / "frameworks" / f"{name}.txt"),
             ],
-            f"Installing the SageMaker {name} framework packages",
+            f"Installing the SageMaker {name} framework packages for {platform.tag}",
+            platform.environment,
         )
 
     # -- run -------------------------------------------------------------------------

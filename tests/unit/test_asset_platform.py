@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline import deploy
+from driftline import deploy, localcloud
 from driftline.localcloud import LocalCloud
 from infra.config import load_stage_config
 from infra.platforms import (
@@ -160,3 +160,32 @@ def test_deploys_tell_the_app_their_target(monkeypatch: pytest.MonkeyPatch, tmp_
     # Then the app hears the target as CDK context
     contexts = [[a for flag, a in zip(c, c[1:], strict=False) if flag == "-c"] for c in calls]
     assert contexts == [["driftline:target=local"], ["driftline:target=aws", "stage=prod"]]
+
+
+def test_framework_environments_are_installed_for_the_host_and_rebuilt_on_another(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    commands: list[tuple[list[str], dict[str, str] | None]] = []
+
+    def run(command: list[str], what: str, environment: dict[str, str] | None = None) -> None:
+        commands.append((command, environment))
+
+    monkeypatch.setattr(localcloud, "_run", run)
+    monkeypatch.setattr(localcloud, "find_python313", lambda: Path("/usr/bin/python3.13"))
+    cloud = LocalCloud(state=tmp_path)
+    # Given an Apple-silicon Mac / When the local cloud is installed
+    monkeypatch.setattr(localcloud, "current_host", lambda: MAC_ARM)
+    assert cloud.install() is True
+    # Then the scikit-learn environment gets macOS arm64 wheels for this macOS
+    (framework, environment), *_ = [
+        (c, e) for c, e in commands if "-r" in c and c[c.index("-r") + 1].endswith("sklearn.txt")
+    ]
+    assert framework[framework.index("--python-platform") + 1] == "aarch64-apple-darwin"
+    assert environment == {"MACOSX_DEPLOYMENT_TARGET": "15.0"}
+    # And a second install on the same host does nothing
+    commands.clear()
+    assert cloud.install() is False and commands == []
+    # But the same folder on another host is installed again, for that host
+    monkeypatch.setattr(localcloud, "current_host", lambda: UBUNTU_ARM)
+    assert cloud.install() is True
+    assert any("aarch64-manylinux_2_28" in command for command, _ in commands)
