@@ -17,10 +17,12 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 PYTHON313 := UV_VERSION=$(UV_VERSION) /bin/sh scripts/python313.sh
 
 .PHONY: help setup demo test unit lint bench deploy destroy synth layer-requirements clean \
-	report-picture reliability
+	report-picture reliability browser
 
-# The report's browser test drives Debian's Chromium (Playwright downloads no browser).
-CHROMIUM := /usr/bin/chromium
+# The report's browser (tests/report/browser.py): $DRIFTLINE_CHROMIUM, Chromium or Chrome on
+# the PATH (or in /Applications), Playwright's Chromium; where there is none, Playwright's
+# is installed where it can be, and Debian's chromium package on Debian.
+BROWSER := $(VENV)/bin/python -m tests.report.browser
 # Chromium on a closed network: no calls home, a fresh profile (see tests/report).
 CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 	--disable-background-networking --disable-component-update --disable-sync --hide-scrollbars
@@ -52,7 +54,7 @@ setup: $(VENV)/.synced node_modules/.installed
 demo: setup
 	$(VENV)/bin/driftline demo
 
-test: setup $(CHROMIUM)
+test: setup browser
 	$(VENV)/bin/pytest
 
 reliability: setup
@@ -81,18 +83,15 @@ deploy: $(VENV)/.synced node_modules/.installed
 destroy: $(VENV)/.synced node_modules/.installed
 	npx cdk destroy --all $(CDK_ARGS)
 
-# Installed only where it is missing; as root directly, otherwise through sudo.
-$(CHROMIUM):
-	@sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+browser: $(VENV)/.synced
+	@$(BROWSER) >/dev/null
 
 # docs/report.png: a report of real computations (tests/report/sample.py), as Chromium draws it.
-report-picture: $(VENV)/.synced $(CHROMIUM)
+report-picture: $(VENV)/.synced
 	@mkdir -p build docs
 	$(VENV)/bin/python -m tests.report.sample build/report-sample.json
 	$(VENV)/bin/driftline report --from-json build/report-sample.json --out build/report-sample.html
-	$(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$$(mktemp -d) --window-size=1100,2800 \
+	chromium=$$($(BROWSER)) && "$$chromium" $(CHROMIUM_FLAGS) --user-data-dir=$$(mktemp -d) --window-size=1100,2800 \
 		--screenshot=docs/report.png file://$(CURDIR)/build/report-sample.html 2>/dev/null
 	@ls -l docs/report.png
 

@@ -1,4 +1,6 @@
-"""The report rendered from real computations, opened in Debian's headless Chromium.
+"""The report rendered from real computations, opened in headless Chromium or Chrome:
+the machine's own, found by ``tests/report/browser.py`` (``make test`` installs one
+where there is none).
 
 These tests need no network and open no socket to another host: Playwright talks to the
 browser it starts over a pipe, and the page itself may fetch nothing (its CSP says so,
@@ -14,9 +16,9 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from driftline.report import ReportData, render_report
+from tests.report.browser import Machine, find_browser, missing_message
 from tests.report.sample import build
 
-CHROMIUM = Path("/usr/bin/chromium")
 # This machine's network is closed: without the background-networking flags Chromium
 # keeps trying to reach its services and logs refused connections.
 CHROMIUM_FLAGS = [
@@ -45,10 +47,15 @@ def report_file(sample_data: ReportData, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), "Chromium is missing: `make setup` installs Debian's chromium"
+    tried: list[str] = []
+    found = find_browser(Machine(), tried)
+    if found is None:
+        pytest.fail(
+            missing_message(tried) + "\n`make test` (python -m tests.report.browser) installs one."
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+            executable_path=found.path, headless=True, args=CHROMIUM_FLAGS
         )
         try:
             yield browser
