@@ -28,7 +28,8 @@ MACOS_APPLICATIONS = (
     "Google Chrome.app/Contents/MacOS/Google Chrome",
 )
 VERSION_TIMEOUT_SECONDS = 30
-INSTALL_TIMEOUT_SECONDS = 1800
+# A browser download is some 150 MB; a stuck one must not eat the CI job.
+INSTALL_TIMEOUT_SECONDS = 600
 # Playwright tries its download hosts five times; a closed network should fail fast.
 PLAYWRIGHT_CONNECTION_TIMEOUT_MS = "15000"
 
