@@ -111,6 +111,7 @@ class Machine:
     version: Callable[[str], str | None] = chromium_version
     playwright_path: Callable[[], str | None] = playwright_chromium
     run: Callable[[Sequence[str], Mapping[str, str]], tuple[int, str]] = run_command
+    say: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
 
     def which(self, name: str) -> str | None:
         return shutil.which(name, path=self.environ.get("PATH", ""))
@@ -161,6 +162,7 @@ def find_browser(machine: Machine, tried: list[str] | None = None) -> Browser | 
 
 
 def install_playwright_chromium(machine: Machine, tried: list[str]) -> Browser | None:
+    machine.say("no Chromium or Chrome found: installing Playwright's Chromium")
     environment = {
         **machine.environ,
         "PLAYWRIGHT_DOWNLOAD_CONNECTION_TIMEOUT": PLAYWRIGHT_CONNECTION_TIMEOUT_MS,
@@ -184,6 +186,7 @@ def install_debian_chromium(machine: Machine, tried: list[str]) -> Browser | Non
     if sudo and machine.which("sudo") is None:
         tried.append("Debian's chromium package: not root, and no sudo to install it with")
         return None
+    machine.say("installing Debian's chromium package")
     apt = [*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
     for command in ([*apt, "update", "-qq"], [*apt, "install", "-y", "-qq", "chromium"]):
         code, output = machine.run(command, machine.environ)

@@ -83,6 +83,7 @@ def machine(
         version=chromium_version,
         playwright_path=lambda: str(playwright) if playwright and playwright.is_file() else None,
         run=run or Recorder(),
+        say=lambda line: None,
     )
 
 
