@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+from driftline_runtime.catalog import ContractsError
 
 from infra.config import StageConfig, load_stage_config
 from infra.stacks.data_stack import DataStack
@@ -41,7 +43,17 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
 
 def main() -> None:
     app = cdk.App()
-    build_app(app)
+    try:
+        build_app(app)
+    except ContractsError as error:
+        # One readable message, not a traceback through the CDK: the modules, lines and
+        # fields at fault, and where to look further.
+        print(
+            f"error: {error}\nNothing was deployed. `driftline contracts check` checks the "
+            "contract modules offline and lists what each declares.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     app.synth()
 
 

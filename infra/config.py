@@ -65,8 +65,17 @@ class StageConfig(BaseModel):
     # can start); null: none reserved, for accounts whose concurrency quota is too small
     # to reserve any (new accounts start at 10).
     lambda_reserved_concurrency: Annotated[int, Field(gt=0)] | None = None
+    # More folders of contract modules, packaged into the contracts layer beside
+    # layers/contracts/python/driftline_contracts and checked with them (paths relative
+    # to the project; comma-separated on the command line). A module name may not repeat.
+    extra_contract_folders: tuple[str, ...] = ()
 
-    @field_validator("sagemaker_subnet_ids", "sagemaker_security_group_ids", mode="before")
+    @field_validator(
+        "sagemaker_subnet_ids",
+        "sagemaker_security_group_ids",
+        "extra_contract_folders",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """``-c driftline:sagemaker_subnet_ids=subnet-a,subnet-b`` arrives as one string."""

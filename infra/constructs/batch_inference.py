@@ -21,7 +21,6 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from driftline_contracts import datasets
 from driftline_runtime import layout
 
 from infra.config import StageConfig
@@ -367,16 +366,17 @@ class BatchInference(Construct):
         )
         if self.config.inference_schedule is None:
             return
-        for spec in datasets().values():
-            if spec.kind != "inference":
+        for dataset in self.data.layers.datasets:
+            if dataset["kind"] != "inference":
                 continue
+            name = dataset["name"]
             scheduled = events.Rule(
                 self,
-                f"ScoreOnSchedule-{spec.name}",
-                description=f"Re-scores the newest validated version of {spec.name}",
+                f"ScoreOnSchedule-{name}",
+                description=f"Re-scores the newest validated version of {name}",
                 schedule=events.Schedule.expression(self.config.inference_schedule),
             )
-            scheduled.add_target(target({"dataset": spec.name, "scheduled": True}))
+            scheduled.add_target(target({"dataset": name, "scheduled": True}))
 
     def _retraining_trigger(self) -> None:
         data = self.data

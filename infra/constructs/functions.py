@@ -24,6 +24,7 @@ from infra.constructs.nag import (
     acknowledge_inline_policy,
     wildcard_resource,
 )
+from infra.contracts_layer import build_layer
 from infra.packaging import ROOT, build_dependency_layer
 from infra.platforms import asset_platform
 
@@ -55,7 +56,11 @@ def log_retention(days: int) -> logs.RetentionDays:
 
 
 class SharedLayers(Construct):
-    """The third-party dependency layer and the project's runtime library layer."""
+    """The third-party dependency layer, the runtime library and the dataset contracts.
+
+    The contracts layer is built from modules that were all imported and checked
+    (``infra.contracts``): a broken one stops the synth here, on every stage.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
@@ -79,8 +84,11 @@ class SharedLayers(Construct):
             "Dependencies", dependencies, "Third-party packages: Powertools, pydantic, pyarrow"
         )
         self.runtime = layer("Runtime", LAYERS / "runtime", "driftline runtime library")
+        contracts = build_layer(config.extra_contract_folders)
+        # Each declared dataset described (name, kind, module, columns, rules, settings).
+        self.datasets = contracts.datasets
         self.contracts = layer(
-            "Contracts", LAYERS / "contracts", "driftline dataset declarations and their contracts"
+            "Contracts", contracts.path, "driftline dataset declarations and their contracts"
         )
 
     @property
