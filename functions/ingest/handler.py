@@ -28,12 +28,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from driftline_contracts import datasets
+from driftline_contracts import declared
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
 from driftline_runtime.readers import ReaderLimits
 from driftline_runtime.settings import FunctionSettings
-from ingest import Ingestion, IngestSettings, ObjectRef, Services
+from ingest import Ingestion, IngestSettings, Services
+from objects import ObjectRef
 
 
 class Settings(FunctionSettings):
@@ -118,7 +119,7 @@ def record_outcome(outcome: dict[str, Any]) -> None:
     }[status]
     # Only declared datasets become dimension values: a folder name anyone can write to
     # the raw bucket must not mint new metrics.
-    dataset = outcome["dataset"] if outcome["dataset"] in datasets() else "_undeclared"
+    dataset = outcome["dataset"] if outcome["dataset"] in declared() else "_undeclared"
     OBS.record(values, {"dataset": dataset}, {"version": outcome["version"]})
 
 

@@ -9,9 +9,11 @@ and a retry publishes it if the record says it was not.
 
 Some objects are refused on their key and size alone, never downloaded: a key with
 ``.``/``..`` segments or control characters, a key under no or an undeclared dataset, a
-zero-byte object and one above ``max_object_bytes``. Their content cannot name them, so
-their version is named after the object (its URI and S3 version) instead: every such
-object gets its own quarantine entry, and a redelivery of its event still finds it.
+dataset whose contract module does not load (``contract_unavailable``), a zero-byte
+object and one above ``max_object_bytes``. Their content cannot name them, so their
+version is named after the object (its URI and S3 version) instead: every such object
+gets its own quarantine entry, a redelivery of its event still finds it, and the same
+file dropped again once its contract loads is a new object, so it is ingested then.
 """
 
 from __future__ import annotations
@@ -19,30 +21,31 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import unquote_plus
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from driftline_contracts import datasets
+from driftline_contracts import ContractUnavailable, contract, declared
 from driftline_runtime import layout
-from driftline_runtime.contracts import DatasetSpec
+from driftline_runtime.contracts import DatasetKind, DatasetSpec
 from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
 from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
 from driftline_runtime.readers import Data, ReaderLimits, UnreadableFile, read_table
 from driftline_runtime.validation import validate
+from objects import (
+    NO_DATASET,
+    SAFE_DATASET_NAME,
+    UNSAFE_KEY,
+    ObjectRef,
+    dataset_of,
+    file_name,
+    object_version,
+    unsafe_key_reason,
+)
 
-NO_DATASET = "_no_dataset"
-# Where a key that is unsafe as a path is filed: never under a name taken from the key.
-UNSAFE_KEY = "_unsafe_key"
-UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-# An undeclared dataset's name still names its quarantine folder if it is this plain.
-SAFE_DATASET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$")
 DOWNLOAD_CHUNK = 8 * 1024 * 1024
 
 
@@ -52,38 +55,6 @@ class ObjectTooLarge(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(size)
         self.size = size
-
-
-@dataclass(frozen=True)
-class ObjectRef:
-    bucket: str
-    key: str
-    version_id: str | None
-    size: int
-    # When S3 saw the object arrive: the same on every redelivery of its event.
-    event_time: str | None = None
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> ObjectRef:
-        """From an S3 event notification record (its key arrives URL-encoded)."""
-        s3 = record["s3"]
-        return cls(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(s3["object"]["key"]),
-            version_id=s3["object"].get("versionId"),
-            size=int(s3["object"].get("size", 0)),
-            event_time=record.get("eventTime"),
-        )
-
-    @property
-    def arrival_date(self) -> date | None:
-        if not self.event_time:
-            return None
-        return datetime.fromisoformat(self.event_time.replace("Z", "+00:00")).date()
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +85,8 @@ class Arrival:
     digest: str
     now: datetime
     spec: DatasetSpec | None = None
+    # Known from the catalog even when the spec is not (its module does not load).
+    kind: DatasetKind | None = None
 
 
 @dataclass(frozen=True)
@@ -130,33 +103,13 @@ class Outcome:
         return asdict(self)
 
 
-def dataset_of(key: str) -> str:
-    dataset, separator, rest = key.partition("/")
-    return dataset if separator and dataset and rest else NO_DATASET
-
-
-def unsafe_key_reason(key: str) -> str | None:
-    """Why ``key`` is unsafe to use as a path (``..`` or ``.`` segments, control characters),
-    or None. S3 accepts such keys; tools that sync buckets to disks follow them."""
-    segments = re.split(r"[/\\]", key)
-    if any(segment in (".", "..") for segment in segments) or key.startswith("/"):
-        return (
-            f"unsafe_key: the key {key!r} has a '.' or '..' segment or a leading '/'; "
-            "drop files under <dataset>/<name>"
-        )
-    if CONTROL_CHARACTERS.search(key):
-        return f"unsafe_key: the key {key!r} holds control characters"
-    return None
-
-
-def object_version(ref: ObjectRef) -> str:
-    """The version of an object refused unread: named after the object, not its content."""
-    return hashlib.sha256(f"{ref.uri}#{ref.version_id}".encode()).hexdigest()[:16]
-
-
-def file_name(key: str) -> str:
-    name = UNSAFE_NAME_CHARACTERS.sub("_", key.rsplit("/", 1)[-1]).strip(". ")
-    return name or "object"
+def loadable(dataset: str) -> DatasetSpec | None:
+    """For the record of a refused object: its dataset's spec, if declared and its module
+    loads (when it does not, the refusal's reason says so)."""
+    try:
+        return contract(dataset)
+    except ContractUnavailable:
+        return None
 
 
 class Ingestion:
@@ -176,21 +129,23 @@ class Ingestion:
             return self._refuse(ref, dataset, now, self._too_large(error.size, at_least=True))
         if not data:
             return self._refuse(ref, dataset, now, "empty_file: the object has 0 bytes")
-        arrival = Arrival(ref, dataset, digest[:16], digest, now, datasets().get(dataset))
+        arrival = Arrival(ref, dataset, digest[:16], digest, now, contract(dataset))
         return self._once(arrival, lambda: self._decide(arrival, data))
 
     def _refusal(self, ref: ObjectRef, dataset: str) -> str | None:
         """Why the object is refused on its key and size alone, or None to read it."""
-        unsafe = unsafe_key_reason(ref.key)
+        unsafe: str | None = unsafe_key_reason(ref.key)
         if unsafe is not None:
             return unsafe
-        if dataset not in datasets():
-            declared = ", ".join(sorted(datasets())) or "none"
+        if dataset not in declared():
+            known = ", ".join(sorted(declared())) or "none"
             if dataset == NO_DATASET:
                 return "no_dataset: the key names no dataset; drop files under <dataset>/"
-            return (
-                f"undeclared_dataset: {dataset!r} is not a declared dataset (declared: {declared})"
-            )
+            return f"undeclared_dataset: {dataset!r} is not a declared dataset (declared: {known})"
+        try:
+            contract(dataset)  # imports only the module that declares it, once
+        except ContractUnavailable as error:
+            return f"contract_unavailable: {error}"
         if ref.size > self.settings.max_object_bytes:
             return self._too_large(ref.size)
         if ref.size == 0 and ref.event_time is not None:
@@ -207,7 +162,9 @@ class Ingestion:
     def _refuse(self, ref: ObjectRef, dataset: str, now: datetime, reason: str) -> Outcome:
         safe = unsafe_key_reason(ref.key) is None and SAFE_DATASET_NAME.match(dataset)
         folder = dataset if safe else UNSAFE_KEY
-        arrival = Arrival(ref, folder, object_version(ref), "", now, datasets().get(dataset))
+        declaration = declared().get(dataset)
+        kind = declaration.kind if declaration else None
+        arrival = Arrival(ref, folder, object_version(ref), "", now, loadable(dataset), kind)
         return self._once(arrival, lambda: self._reject(arrival, [reason], None))
 
     def _once(self, arrival: Arrival, work: Callable[[], Outcome]) -> Outcome:
@@ -307,7 +264,7 @@ class Ingestion:
         record = DatasetVersionRecord(
             dataset=arrival.dataset,
             version=arrival.version,
-            kind=spec.kind if spec else None,
+            kind=spec.kind if spec else arrival.kind,
             state="rejected",
             rows=int((validation or {}).get("rows", 0)),
             valid_rows=0,

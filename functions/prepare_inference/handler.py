@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from driftline_contracts import datasets
+from driftline_contracts import contract
 from driftline_runtime import layout
+from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.objects import read_object
 from driftline_runtime.observability import observability
@@ -74,8 +75,10 @@ def requested(event: dict[str, Any]) -> tuple[str, str | None]:
     return str(dataset), str(version) if version else None
 
 
-def resolve_version(dataset: str, version: str | None) -> tuple[str, dict[str, Any]]:
-    spec = datasets().get(dataset)
+def resolve_version(dataset: str, version: str | None) -> tuple[DatasetSpec, str, dict[str, Any]]:
+    # Imports only the module that declares the dataset: ContractUnavailable if it does
+    # not load, and the state machine's InferenceFailed says so.
+    spec = contract(dataset)
     if spec is None or spec.kind != "inference":
         kind = "undeclared" if spec is None else f"a {spec.kind}"
         raise InferenceRequestError(f"{dataset!r} is {kind} dataset, not an inference dataset")
@@ -92,7 +95,7 @@ def resolve_version(dataset: str, version: str | None) -> tuple[str, dict[str, A
         )
     except S3.exceptions.NoSuchKey as error:
         raise InferenceRequestError(f"No validated version {version} of {dataset}") from error
-    return version, manifest
+    return spec, version, manifest
 
 
 def transform_input(table: pa.Table, id_column: str, features: list[str]) -> pa.Table:
@@ -124,8 +127,7 @@ def write_parts(table: pa.Table, dataset: str, run: str, rows_per_part: int) -> 
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dataset, asked = requested(event)
-    version, manifest = resolve_version(dataset, asked)
-    spec = datasets()[dataset]
+    spec, version, manifest = resolve_version(dataset, asked)
     training_dataset = str(spec.model_dataset)
     package = REGISTRY.latest_approved(
         layout.model_group(SETTINGS.model_package_group_prefix, training_dataset)

@@ -18,8 +18,9 @@ import boto3
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from channels import split
-from driftline_contracts import datasets
+from driftline_contracts import contract
 from driftline_runtime import layout
+from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
 from pydantic import BaseModel, Field, Json
@@ -71,6 +72,15 @@ def requested_version(event: dict[str, Any]) -> tuple[str, str]:
     return str(dataset), str(version)
 
 
+def spec_of(dataset: str) -> DatasetSpec:
+    """The dataset's contract; its module is imported here, and if it does not load the
+    step fails with ContractUnavailable (the state machine's TrainingFailed says so)."""
+    spec = contract(dataset)
+    if spec is None:
+        raise UnknownDatasetVersion(f"{dataset!r} is not a declared dataset")
+    return spec
+
+
 def load_manifest(dataset: str, version: str) -> dict[str, Any]:
     key = layout.manifest_key(dataset, version)
     try:
@@ -87,7 +97,7 @@ def job_name(dataset: str, version: str, now: datetime) -> str:
 
 def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, Any]:
     job = SETTINGS.training_job
-    spec = datasets()[dataset]
+    spec = spec_of(dataset)
     prefix = f"s3://{SETTINGS.artifacts_bucket}/training/{dataset}/{name}"
     hyperparameters = {
         **job.hyperparameters,
@@ -150,7 +160,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket, _, key = manifest["data_uri"].removeprefix("s3://").partition("/")
     table = pq.read_table(io.BytesIO(S3.get_object(Bucket=bucket, Key=key)["Body"].read()))
     name = job_name(dataset, version, datetime.now(UTC))
-    spec = datasets()[dataset]
+    spec = spec_of(dataset)
     # Personal data is not a feature: it stays in the curated bucket.
     table = table.drop_columns([c for c in spec.pii_columns if c in table.column_names])
     channels = split(table, spec.id_column)

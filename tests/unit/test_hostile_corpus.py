@@ -21,12 +21,8 @@ from driftline_runtime.validation import validate
 from tests.reliability.corpus import HostileFile, corpus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions" / "ingest"))
-from ingest import (  # noqa: E402  # the function's module, imported as Lambda does
-    IngestSettings,
-    ObjectRef,
-    dataset_of,
-    unsafe_key_reason,
-)
+from ingest import IngestSettings  # noqa: E402  # the function's modules, imported as Lambda does
+from objects import ObjectRef, dataset_of, unsafe_key_reason  # noqa: E402
 
 SALT = "c0de"
 CORPUS = corpus(SALT)
