@@ -31,7 +31,7 @@ help:
 	@echo "make demo     run the whole scenario on the local cloud"
 	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
 	@echo "make reliability  load, duplicates, faults and hostile input on the local cloud, with figures"
-	@echo "make lint     ruff and mypy"
+	@echo "make lint     ruff, mypy and the contracts check"
 	@echo "make bench    validator vs pandera, cold start, local cloud benchmarks"
 	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
 	@echo "make deploy   cdk deploy to your AWS account (uses your AWS credentials)"
@@ -67,6 +67,8 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	@# Every contract module loads and checks, as synth requires (problems go to stderr).
+	$(VENV)/bin/driftline contracts check >/dev/null
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks.validator

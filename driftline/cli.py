@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from driftline import deploy as cdk
 from driftline import status as status_of
@@ -109,6 +110,29 @@ def status(args: argparse.Namespace) -> int:
         return 0
     print_status(facts, Console())
     return 0
+
+
+# -- contracts -------------------------------------------------------------------------
+def contracts_check(args: argparse.Namespace) -> int:
+    from driftline_runtime.catalog import ContractsError
+
+    from driftline.contracts import as_json, render
+    from infra.contracts_layer import check
+
+    try:
+        checked = check(args.extra or ())
+    except ContractsError as error:  # an extra folder that is missing or clashes
+        problems = error.problems
+    else:
+        problems = checked.problems
+        if args.json:
+            print(json.dumps(as_json(checked), indent=2))
+        else:
+            print("\n".join(render(checked)))
+    for problem in problems:
+        # Unwrapped: a path split over two lines cannot be copied.
+        console.print(f"[red]error:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+    return 1 if problems else 0
 
 
 # -- report ----------------------------------------------------------------------------
@@ -270,6 +294,23 @@ def _parser() -> argparse.ArgumentParser:
     status_cmd = commands.add_parser("status", help="datasets, versions and outcomes")
     status_cmd.add_argument("--json", action="store_true", help="the stable JSON interface")
     status_cmd.set_defaults(run=status)
+
+    contracts = commands.add_parser("contracts", help="the dataset contracts").add_subparsers(
+        dest="action", required=True
+    )
+    check_cmd = contracts.add_parser(
+        "check",
+        help="check every contract module offline, as synth does, and list each dataset",
+    )
+    check_cmd.add_argument(
+        "--extra",
+        action="append",
+        type=Path,
+        metavar="FOLDER",
+        help="also check the contract modules in FOLDER (a stage's extra_contract_folders)",
+    )
+    check_cmd.add_argument("--json", action="store_true", help="datasets and problems as JSON")
+    check_cmd.set_defaults(run=contracts_check)
 
     report_cmd = commands.add_parser("report", help="write the HTML report")
     report_cmd.add_argument("--out", type=Path, default=Path("report.html"))
