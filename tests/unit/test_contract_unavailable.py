@@ -9,6 +9,7 @@ Lambda environment does, and drives the ingest function on moto.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from types import ModuleType
 
 import pyarrow as pa
 import pytest
+from driftline_runtime.catalog import ContractUnavailable
 
 from infra.contracts_layer import ContractsLayer, build_layer
 from tests.unit.test_ingest_handler import (
@@ -26,6 +28,7 @@ from tests.unit.test_ingest_handler import (
     cloud,  # noqa: F401  # a fixture
     invoke,
 )
+from tests.unit.test_training_functions import TRAINING_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ONLY_FAILURE = ROOT / "tests" / "fixtures" / "contracts"
@@ -150,3 +153,40 @@ def test_the_same_file_is_ingested_once_its_contract_loads(
     assert again["version"] != first["version"]
     assert again["status"] == "rejected"  # read_at is older than the contract's 2 days
     assert again["reasons"][0].startswith("table.freshness"), again["reasons"]
+
+
+def test_training_and_scoring_steps_of_such_a_dataset_fail_naming_the_module(
+    contracts_layer: ContractsLayer,
+    aws_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+    load_function: Callable[[str], ModuleType],
+) -> None:
+    # Given the prepare functions, with the layer whose meter_readings module cannot import
+    for name, value in {
+        "CURATED_BUCKET": "curated",
+        "ARTIFACTS_BUCKET": "artifacts",
+        "LINEAGE_TABLE": "lineage",
+        "MODEL_PACKAGE_GROUP_PREFIX": "driftline-test",
+        "TRAINING_JOB": json.dumps(TRAINING_JOB),
+        "TRANSFORM": json.dumps(
+            {
+                "instance_type": "ml.m5.large",
+                "volume_kms_key": "k",
+                "max_payload_mb": 6,
+                "max_concurrency": 2,
+                "rows_per_part": 1000,
+            }
+        ),
+    }.items():
+        monkeypatch.setenv(name, value)
+    training = load_function("prepare_training")
+    inference = load_function("prepare_inference")
+    # When their first step asks for its contract, Then it fails with ContractUnavailable,
+    # which the state machines' Catch turns into TrainingFailed / InferenceFailed
+    module = "driftline_contracts.meter_readings"
+    with pytest.raises(ContractUnavailable, match=f"{module}, which declares 'meter-readings'"):
+        training.spec_of("meter-readings")
+    with pytest.raises(ContractUnavailable, match=f"{module}, which declares 'meter-readings'"):
+        inference.resolve_version("meter-readings", None)
+    # And every other dataset's contract loads as before
+    assert training.spec_of("transactions").target == "is_fraud"
