@@ -114,7 +114,9 @@ def explain(error: BaseException) -> str:
         return f"{error.title} is invalid: {fields}"
     if isinstance(error, SyntaxError):
         return f"SyntaxError: {error.msg}"
-    return f"{type(error).__name__}: {error}"
+    # Some errors (pydantic's schema errors among them) span lines: one line here.
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return f"{type(error).__name__}: {text}"
 
 
 def _line_in(error: BaseException, source: str | None) -> int | None:
