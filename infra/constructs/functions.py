@@ -59,7 +59,7 @@ class SharedLayers(Construct):
     """The third-party dependency layer, the runtime library and the dataset contracts.
 
     The contracts layer is built from modules that were all imported and checked
-    (``infra.contracts``): a broken one stops the synth here, on every stage.
+    (``infra.contracts_layer``): a broken one stops the synth here, on every stage.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
