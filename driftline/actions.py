@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from driftline import status as status_of
+from driftline.errors import DriftlineError, PreconditionFailed
 from driftline.target import Target
 
 
-class CommandError(RuntimeError):
-    pass
+class CommandError(DriftlineError):
+    """An action failed or did not happen in time; the message says which and why."""
 
 
 def wait_until[T](
@@ -34,14 +35,19 @@ def wait_until[T](
         time.sleep(interval)
 
 
+def raw_key(dataset: str, path: Path, now: datetime) -> str:
+    """Where a dropped file goes in the raw bucket: ``<dataset>/<UTC time>-<file name>``."""
+    return f"{dataset}/{now:%Y%m%dT%H%M%S%fZ}-{path.name}"
+
+
 def drop_file(target: Target, path: Path, dataset: str, kind: str | None) -> tuple[str, str, str]:
     """Upload ``path`` to the raw bucket under ``<dataset>/``; returns bucket, key, version."""
     if not path.is_file():
-        raise CommandError(f"{path} is not a file")
+        raise PreconditionFailed(f"{path} is not a file", "Check the path.", code="file_missing")
     if not dataset or "/" in dataset:
         raise CommandError(f"Dataset name {dataset!r} must be non-empty and contain no '/'")
     bucket = target.outputs("data")["RawBucketName"]
-    key = f"{dataset}/{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{path.name}"
+    key = raw_key(dataset, path, datetime.now(UTC))
     metadata = {"driftline-kind": kind} if kind else {}
     with path.open("rb") as body:
         response = target.client("s3").put_object(
@@ -66,7 +72,12 @@ def latest_validated(target: Target, dataset: str) -> str:
         if d["dataset"] == dataset and d["state"] == "validated"
     ]
     if not versions:
-        raise CommandError(f"No validated version of {dataset!r}")
+        raise PreconditionFailed(
+            f"No validated version of {dataset!r} yet",
+            f"Drop a file first: `driftline drop FILE --dataset {dataset}`, or name one with "
+            "--version.",
+            code="no_validated_version",
+        )
     return str(versions[-1]["version"])
 
 

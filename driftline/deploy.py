@@ -13,14 +13,17 @@ import os
 import subprocess
 from pathlib import Path
 
+from driftline.errors import DriftlineError
 from driftline.localcloud import ACCOUNT_ID, REGION, ROOT, LocalCloud
 from infra.platforms import TARGET_CONTEXT_KEY
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 
-class DeployError(RuntimeError):
-    pass
+class DeployError(DriftlineError):
+    """The CDK CLI failed; the message holds its own output."""
+
+    code = "deploy_failed"
 
 
 def ensure_cdk_cli() -> Path:

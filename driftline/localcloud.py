@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 
+from driftline.errors import DriftlineError, PreconditionFailed
 from infra.platforms import AssetPlatform, current_host, host_platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +44,12 @@ ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 
 
-class LocalCloudError(RuntimeError):
+class LocalCloudError(DriftlineError):
     """The local cloud cannot be installed, started or stopped; the message says why."""
+
+
+class LocalCloudPrecondition(LocalCloudError, PreconditionFailed):
+    """Something the user must provide first: Python 3.13, a free port, an installation."""
 
 
 def loopback_addresses() -> tuple[str, ...]:
@@ -93,7 +98,8 @@ def find_python313() -> Path:
         ["/bin/sh", str(PYTHON313_SCRIPT)], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise LocalCloudError(result.stderr.strip())
+        # The script's own text names what is missing and every way to provide it.
+        raise LocalCloudPrecondition(result.stderr.strip(), "", code="python313_missing")
     return Path(result.stdout.strip())
 
 
@@ -289,7 +295,7 @@ class LocalCloud:
             return None
         return pid if _alive(pid) else None
 
-    def _port_in_use(self) -> bool:
+    def port_in_use(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.settimeout(0.5)
             return probe.connect_ex((self.host, self.port)) == 0
@@ -346,13 +352,18 @@ class LocalCloud:
         """Start LocalStack and wait until its services answer. False if already running."""
         if self.is_running():
             return False
-        if self._port_in_use():
-            raise LocalCloudError(
-                f"Port {self.port} on {self.host} is already in use by another program. Stop "
-                "it, or choose another port with DRIFTLINE_LOCAL_PORT."
+        if self.port_in_use():
+            raise LocalCloudPrecondition(
+                f"Port {self.port} on {self.host} is already in use by another program",
+                "Stop it, or choose another port with DRIFTLINE_LOCAL_PORT.",
+                code="port_taken",
             )
         if not self._marker.is_file():
-            raise LocalCloudError("The local cloud is not installed: run `driftline local up`.")
+            raise LocalCloudPrecondition(
+                "The local cloud is not installed",
+                "Run `driftline local up` (or `driftline local install`).",
+                code="local_cloud_not_installed",
+            )
         # A previous run's state is not reused: the local cloud is not persistent.
         shutil.rmtree(self.state / "tmp", ignore_errors=True)
         shutil.rmtree(self.state / "filesystem", ignore_errors=True)

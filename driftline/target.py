@@ -14,13 +14,15 @@ from typing import Any, Literal
 import boto3
 from localstack_client.session import Session as LocalSession
 
+from driftline.errors import PreconditionFailed
 from driftline.localcloud import REGION, LocalCloud
 
 TargetName = Literal["local", "aws"]
+TARGETS = ("local", "aws")
 
 
-class StackNotDeployed(RuntimeError):
-    pass
+class StackNotDeployed(PreconditionFailed):
+    """A stack of the app is not deployed where the target points."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,12 @@ class Target:
     @classmethod
     def from_environment(cls, name: str | None = None, stage: str | None = None) -> Target:
         chosen = name or os.environ.get("DRIFTLINE_TARGET", "local")
-        if chosen not in ("local", "aws"):
-            raise ValueError(f"Unknown target {chosen!r}: use 'local' or 'aws'")
+        if chosen not in TARGETS:
+            raise PreconditionFailed(
+                f"Unknown target {chosen!r} (from DRIFTLINE_TARGET)",
+                "Use `local` or `aws`.",
+                code="unknown_target",
+            )
         return cls(name=chosen, stage=stage or os.environ.get("DRIFTLINE_STAGE", "dev"))  # type: ignore[arg-type]
 
     @cached_property
@@ -62,13 +68,32 @@ class Target:
         try:
             stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
         except cloudformation.exceptions.ClientError as error:
-            hint = "driftline local up" if self.name == "local" else "make deploy"
-            raise StackNotDeployed(
-                f"Stack {name} is not deployed on the {self.name} target ({hint})"
-            ) from error
+            # CloudFormation answers ValidationError for a stack that does not exist; any
+            # other error (expired credentials, throttling) is not "not deployed".
+            if error.response.get("Error", {}).get("Code") != "ValidationError":
+                raise
+            raise self._not_deployed(name) from error
         # CDK's cross-stack exports are plumbing, not something a user looks up.
         return {
             o["OutputKey"]: o["OutputValue"]
             for o in stacks[0].get("Outputs", [])
             if not o["OutputKey"].startswith("ExportsOutput")
         }
+
+    def _not_deployed(self, stack: str) -> StackNotDeployed:
+        if self.name == "local":
+            stage = "" if self.stage == "dev" else f" --stage {self.stage}"
+            return StackNotDeployed(
+                f"driftline (stage {self.stage}) is not deployed on the local cloud: "
+                f"stack {stack} is missing",
+                f"Deploy it with `driftline{stage} local up`.",
+                code="not_deployed",
+            )
+        account = self.client("sts").get_caller_identity()["Account"]
+        region = self.client("cloudformation").meta.region_name
+        return StackNotDeployed(
+            f"Stack {stack} does not exist in AWS account {account}, region {region}",
+            "Deploy with `make deploy` (`-c stage=...` for another stage), or point AWS_REGION, "
+            "AWS_PROFILE and --stage at where it is deployed.",
+            code="stacks_missing",
+        )

@@ -1,0 +1,151 @@
+"""What must hold before a command can work, each checked with one clear error.
+
+Every check raises :class:`~driftline.errors.PreconditionFailed` (the CLI exits 2) with
+a message naming the fix, and returns what it found, so a command does not ask twice.
+The checks run before anything is changed: ``driftline drop`` uploads nothing when the
+dataset is undeclared or the file cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from driftline_contracts import datasets
+from driftline_runtime.contracts import DatasetSpec
+from driftline_runtime.readers import UnreadableFile, detect_format
+
+from driftline.errors import PreconditionFailed
+from driftline.localcloud import ROOT, LocalCloud
+from driftline.target import Target
+
+CDK_JSON = ROOT / "cdk.json"
+
+
+def local_cloud_running(cloud: LocalCloud) -> None:
+    if cloud.health() is not None:
+        return
+    taken = f" (another program listens on port {cloud.port})" if cloud.port_in_use() else ""
+    raise PreconditionFailed(
+        f"The local cloud is not running on {cloud.endpoint}{taken}",
+        "Start it with `driftline local up` (DRIFTLINE_LOCAL_PORT chooses the port).",
+        code="local_cloud_not_running",
+    )
+
+
+def aws_configured(target: Target) -> None:
+    """A region and credentials, found the way the AWS CLI finds them."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session()
+        credentials = session.get_credentials()
+    except BotoCoreError as error:  # a named profile that does not exist, a broken config
+        raise PreconditionFailed(
+            f"The AWS configuration cannot be used: {error}",
+            "Fix AWS_PROFILE or ~/.aws/config (`aws configure list` shows what is used).",
+            code="no_credentials",
+        ) from error
+    if not session.region_name:
+        raise PreconditionFailed(
+            "No AWS region is set for --target aws",
+            "Set AWS_REGION (or a region in your AWS profile), or use --target local.",
+            code="no_region",
+        )
+    if credentials is None:
+        raise PreconditionFailed(
+            "No AWS credentials were found for --target aws",
+            "Run `aws configure` or `aws sso login`, or set AWS_PROFILE; or use --target local.",
+            code="no_credentials",
+        )
+
+
+def reachable(target: Target) -> None:
+    """The target answers: the local cloud runs, or AWS has a region and credentials."""
+    if target.name == "local":
+        local_cloud_running(LocalCloud())
+    else:
+        aws_configured(target)
+
+
+def deployed(target: Target, *lifecycles: str) -> dict[str, dict[str, str]]:
+    """The stacks of ``lifecycles`` exist; returns their outputs by lifecycle."""
+    reachable(target)
+    return {lifecycle: target.outputs(lifecycle) for lifecycle in lifecycles}
+
+
+def declared_dataset(name: str, kind: str | None = None) -> DatasetSpec:
+    """The spec of a declared dataset (of ``kind``, when given)."""
+    declared = datasets()
+    spec = declared.get(name)
+    if spec is None:
+        raise PreconditionFailed(
+            f"{name!r} is not a declared dataset",
+            f"Declared: {_names(declared.values())} (see layers/contracts/).",
+            code="undeclared_dataset",
+        )
+    if kind is not None and spec.kind != kind:
+        fitting = [s for s in declared.values() if s.kind == kind]
+        raise PreconditionFailed(
+            f"{name!r} is a dataset of kind {spec.kind}, not {kind}",
+            f"Datasets of kind {kind}: {_names(fitting)}.",
+            code="wrong_dataset_kind",
+        )
+    return spec
+
+
+def _names(specs: Any) -> str:
+    return ", ".join(sorted(spec.name for spec in specs)) or "none"
+
+
+def input_file(path: Path, *, data: bool = True) -> Path:
+    """A readable file; with ``data``, in a format the pipeline reads (judged by its name,
+    as the ingest function judges an object by its key)."""
+    if not path.exists():
+        raise PreconditionFailed(f"{path} does not exist", "Check the path.", code="file_missing")
+    if not path.is_file():
+        raise PreconditionFailed(f"{path} is not a file", "Name a file.", code="file_missing")
+    if not os.access(path, os.R_OK):
+        raise PreconditionFailed(
+            f"{path} cannot be read (permission denied)",
+            "Make it readable for you.",
+            code="file_unreadable",
+        )
+    if data:
+        known_format(path)
+    return path
+
+
+def known_format(path: Path) -> None:
+    try:
+        detect_format(path.name)
+    except UnreadableFile as error:
+        raise PreconditionFailed(
+            f"{path.name} is not a format driftline reads",
+            "Name it .csv, .parquet, .jsonl or .ndjson (optionally with .gz).",
+            code="unknown_format",
+        ) from error
+
+
+def known_stage(stage: str) -> None:
+    """A stage that cdk.json defines (what ``cdk deploy -c stage=...`` accepts)."""
+    stages = json.loads(CDK_JSON.read_text())["context"]["driftline:stages"]
+    if stage not in stages:
+        raise PreconditionFailed(
+            f"Unknown stage {stage!r}",
+            f"cdk.json defines {', '.join(sorted(stages))}; use one with --stage.",
+            code="unknown_stage",
+        )
+
+
+def port_free(cloud: LocalCloud) -> None:
+    """The local cloud's port is ours: free, or served by this local cloud already."""
+    if not cloud.is_running() and cloud.port_in_use():
+        raise PreconditionFailed(
+            f"Port {cloud.port} on {cloud.host} is already in use by another program",
+            "Stop it, or choose another port with DRIFTLINE_LOCAL_PORT.",
+            code="port_taken",
+        )
