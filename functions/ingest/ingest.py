@@ -29,12 +29,11 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 from driftline_contracts import ContractUnavailable, contract, declared
-from driftline_runtime import layout
+from driftline_runtime import checking, layout
 from driftline_runtime.contracts import DatasetKind, DatasetSpec
 from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
 from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
-from driftline_runtime.readers import Data, ReaderLimits, UnreadableFile, read_table
-from driftline_runtime.validation import validate
+from driftline_runtime.readers import Data, ReaderLimits
 from objects import (
     NO_DATASET,
     SAFE_DATASET_NAME,
@@ -186,15 +185,11 @@ class Ingestion:
         spec = arrival.spec
         if spec is None:  # _refusal lets only declared datasets through
             raise ValueError(f"{arrival.dataset!r} is not a declared dataset")
-        try:
-            table = read_table(data, arrival.ref.key, spec, self.settings.limits)
-        except UnreadableFile as error:
-            return self._reject(arrival, [f"{error.reason}: {error}"], None)
-        result = validate(table, spec, arrival.now)
-        report = json.loads(result.report.model_dump_json())
-        if result.clean is None:
-            return self._reject(arrival, list(result.report.reasons), report)
-        return self._accept(arrival, spec, result.clean, report)
+        limits = self.settings.limits
+        verdict = checking.check_file(data, arrival.ref.key, spec, arrival.now, limits)
+        if verdict.clean is None:
+            return self._reject(arrival, verdict.reasons, verdict.validation)
+        return self._accept(arrival, spec, verdict.clean, verdict.validation or {})
 
     # -- outcomes ----------------------------------------------------------------------
     def _accept(
@@ -357,16 +352,16 @@ class Ingestion:
     def _report(
         self,
         arrival: Arrival,
-        outcome: str,
+        outcome: checking.Outcome,
         reasons: list[str],
         validation: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        return {
-            "dataset": arrival.dataset,
-            "version": arrival.version,
-            "outcome": outcome,
-            "reasons": reasons,
-            "source": self._source(arrival.ref),
-            "checked_at": arrival.now.isoformat(),
-            "validation": validation,
-        }
+        return checking.report(
+            dataset=arrival.dataset,
+            version=arrival.version,
+            outcome=outcome,
+            reasons=reasons,
+            source=self._source(arrival.ref),
+            checked_at=arrival.now,
+            validation=validation,
+        )
