@@ -6,6 +6,7 @@ The JSON shape is a stable interface (see ARCHITECTURE): keys are only ever adde
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ STATE_MACHINES = {
     "training": "TrainingStateMachineArn",
     "batch_inference": "BatchInferenceStateMachineArn",
 }
+FAILED_EXECUTION = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 
 def executions(
@@ -248,9 +250,47 @@ def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
         "retrainings": retrainings(described["training"]),
         "suppressed_retrainings": suppressed_retrainings(target, pipeline["CooldownTableName"]),
     }
+    facts["failures"] = failures(target, facts)
     if with_reports:
         facts["_drift_reports"] = reports
     return facts
+
+
+def logs_command(target: Target, name: str) -> str:
+    """The ``driftline logs`` command that shows the log lines of ``name`` on ``target``."""
+    options = "" if target.name == "local" else f" --target {target.name}"
+    options += "" if target.stage == "dev" else f" --stage {target.stage}"
+    return f"driftline{options} logs {shlex.quote(name)}"
+
+
+def failures(target: Target, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """What went wrong, each with the command whose log lines explain it: rejected files
+    (the ingest function's lines about the object) and failed executions."""
+    found = [
+        {
+            "kind": "dataset_version",
+            "name": f"{d['dataset']} {d['version']}",
+            "status": d["state"],
+            "reason": "; ".join(d["reasons"]),
+            "time": d["created_at"],
+            "logs_command": logs_command(target, d["source_key"]),
+        }
+        for d in facts["datasets"]
+        if d["state"] == "rejected"
+    ]
+    found += [
+        {
+            "kind": "execution",
+            "name": e["name"],
+            "status": e["status"],
+            "reason": e.get("error"),
+            "time": e["stopped"] or e["started"],
+            "logs_command": logs_command(target, e["name"]),
+        }
+        for e in facts["executions"]
+        if e["status"] in FAILED_EXECUTION
+    ]
+    return sorted(found, key=lambda f: str(f["time"]))
 
 
 def lineage_chains(facts: dict[str, Any]) -> list[dict[str, Any]]:

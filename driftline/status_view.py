@@ -274,6 +274,23 @@ def suppressed_table(status: Mapping[str, Any]) -> Table:
     )
 
 
+def failures_table(status: Mapping[str, Any]) -> Table:
+    return _table(
+        "Failures, and the command whose log lines explain each",
+        ("what", "name", "status", "reason", "logs"),
+        (
+            (
+                _text(f.get("kind")).replace("_", " "),
+                _text(f.get("name")),
+                _state(f.get("status")),
+                _text(f.get("reason")),
+                _text(f.get("logs_command")),
+            )
+            for f in _items(status, "failures")
+        ),
+    )
+
+
 SECTIONS = (
     ("models", models_table),
     ("inference_runs", inference_table),
@@ -281,6 +298,7 @@ SECTIONS = (
     ("retrainings", retrainings_table),
     ("suppressed_retrainings", suppressed_table),
     ("executions", executions_table),
+    ("failures", failures_table),
 )
 
 

@@ -100,4 +100,14 @@ def full_status(dataset: str = "transactions") -> dict[str, Any]:
                 "until": "2026-11-27T11:01:06+00:00",
             }
         ],
+        "failures": [
+            {
+                "kind": "dataset_version",
+                "name": f"{dataset} f58d9031514fc045",
+                "status": "rejected",
+                "reason": "amount.gt: 15 of 300 rows fail",
+                "time": NOW.isoformat(),
+                "logs_command": f"driftline logs {dataset}/20261127T100028Z-bad.csv",
+            }
+        ],
     }

@@ -75,6 +75,15 @@ def test_every_part_of_the_document_becomes_a_table_with_its_facts() -> None:
     )
     # Executions with their duration
     assert row(text, "training", "-", "SUCCEEDED", "2026-11-27 10:00:21", "7.0 s")
+    # Failures, each with the command whose log lines explain it
+    assert row(
+        text,
+        "dataset version",
+        "transactions f58d9031514fc045",
+        "rejected",
+        "amount.gt: 15 of 300 rows fail",
+        "driftline logs transactions/20261127T100028Z-bad.csv",
+    )
     titles = [
         "Dataset versions",
         "Models",
@@ -83,6 +92,7 @@ def test_every_part_of_the_document_becomes_a_table_with_its_facts() -> None:
         "Retrainings",
         "Retrainings held back by the cooldown",
         "Executions",
+        "Failures, and the command whose log lines explain each",
     ]
     assert [t for t in titles if re.search(rf"^{re.escape(t)}\s*$", text, re.M)] == titles
 
