@@ -250,6 +250,10 @@ def write_transactions(
     return write_table(table, path)
 
 
+# The file types write_table writes, by name.
+FORMATS = (".csv", ".csv.gz", ".parquet", ".jsonl")
+
+
 def write_table(table: pa.Table, path: Path) -> Path:
     """Write to ``.csv``, ``.csv.gz``, ``.parquet`` or ``.jsonl``; the output is
     byte-for-byte reproducible (no timestamps in the gzip header)."""
@@ -262,7 +266,7 @@ def write_table(table: pa.Table, path: Path) -> Path:
     }
     suffix = next((suffix for suffix in writers if name.endswith(suffix)), None)
     if suffix is None:
-        raise ValueError(f"{path}: unknown format; use .csv, .csv.gz, .parquet or .jsonl")
+        raise ValueError(f"{path}: unknown format; use {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     writers[suffix](table, path)
     return path

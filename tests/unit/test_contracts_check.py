@@ -197,8 +197,12 @@ def test_an_extra_module_may_not_replace_a_project_module(
     assert "(layers/contracts/python/driftline_contracts/transactions.py)" in message
 
 
-def test_a_missing_extra_folder_is_an_error(
+def test_a_missing_extra_folder_is_a_precondition_named_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["contracts", "check", "--extra", str(tmp_path / "absent")]) == 1
-    assert f"extra_contract_folders: {tmp_path}/absent is not a folder" in capsys.readouterr().err
+    # A path to fix before anything is checked: exit 2, as every missing file
+    assert main(["contracts", "check", "--extra", str(tmp_path / "absent")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: extra_contract_folders: {tmp_path}/absent is not a folder. Check the path (a "
+        "relative one starts at the project's folder).\n"
+    )

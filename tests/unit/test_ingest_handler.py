@@ -340,3 +340,37 @@ def test_outcomes_are_counted_per_dataset_once_per_file(
     # an undeclared folder name does not become a dimension value
     assert undeclared["dataset"] == "_undeclared" and undeclared["FilesRejected"] == [1.0]
     # and the redelivery, answered from the idempotency store, counted nothing
+
+
+@pytest.mark.parametrize("share", [0.0, 0.2])
+def test_drop_check_judges_a_file_as_the_function_does_with_the_same_report(
+    cloud: Cloud,
+    handler: ModuleType,
+    share: float,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from driftline.cli import main
+
+    # Given a file, good or with a fifth of its rows bad
+    body = with_bad_amounts(share)
+    path = tmp_path / "today.csv"
+    path.write_bytes(body)
+    # When the ingest function ingests it and `driftline drop --check --json` checks it
+    outcome = invoke(handler, cloud.drop("transactions/today.csv", body))
+    capsys.readouterr()  # the function's own log lines
+    code = main(["drop", str(path), "--dataset", "transactions", "--check", "--json"])
+    checked = json.loads(capsys.readouterr().out)
+    # Then both reach the same verdict on the same version, with the same report
+    folder = (CURATED, f"reports/transactions/{outcome['version']}.json")
+    if outcome["status"] == "rejected":
+        folder = (QUARANTINE, f"transactions/{outcome['version']}/report.json")
+    stored = cloud.read_json(*folder)
+    assert code == (0 if outcome["status"] == "validated" else 1)
+    assert checked["outcome"] == stored["outcome"] == ("accepted" if share == 0 else "rejected")
+    for field in ("dataset", "version", "reasons"):
+        assert checked[field] == stored[field], field
+    same = ("validated_at",)  # the moment of each check differs, nothing else may
+    assert {k: v for k, v in checked["validation"].items() if k not in same} == {
+        k: v for k, v in stored["validation"].items() if k not in same
+    }

@@ -239,7 +239,9 @@ def test_cli_sample_writes_the_file_and_prints_a_summary(
     out = tmp_path / "nested" / "train.parquet"
 
     # When the sample command runs
-    code = main(["sample", str(out), "--rows", "250", "--seed", "3", "--end", "2026-11-01T00:00Z"])
+    code = main(
+        ["sample", str(out), "--rows", "250", "--seed", "3", "--end", "2026-11-01T00:00Z", "--json"]
+    )
 
     # Then it wrote the rows and said so in one JSON line, fraud rate included
     assert code == 0
@@ -255,7 +257,7 @@ def test_cli_sample_unlabelled_has_no_label_or_fraud_rate(
 ) -> None:
     # When the sample command runs with --unlabelled
     out = tmp_path / "score.csv"
-    code = main(["sample", str(out), "--rows", "20", "--unlabelled", "--drift", "0.3"])
+    code = main(["sample", str(out), "--rows", "20", "--unlabelled", "--drift", "0.3", "--json"])
 
     # Then the file has no label and the summary no fraud rate
     assert code == 0
@@ -267,13 +269,16 @@ def test_cli_sample_unlabelled_has_no_label_or_fraud_rate(
 def test_cli_sample_reports_bad_arguments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # When the sample command gets a drift outside [0, 1] or an unknown format
+    # When the sample command gets a drift outside [0, 1], no rows or an unknown format
     bad_drift = main(["sample", str(tmp_path / "x.csv"), "--drift", "2"])
+    no_rows = main(["sample", str(tmp_path / "x.csv"), "--rows", "0"])
     bad_format = main(["sample", str(tmp_path / "x.txt")])
 
-    # Then it fails with a message and writes nothing
-    assert (bad_drift, bad_format) == (1, 1)
-    errors = capsys.readouterr().err
-    assert "drift must be within [0, 1]" in errors
-    assert "unknown format" in errors
+    # Then each is a usage error (exit 2) with a one-line message, and nothing is written
+    assert (bad_drift, no_rows, bad_format) == (2, 2, 2)
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3
+    assert "--drift" in errors[0] and "less than or equal to 1" in errors[0]
+    assert "--rows" in errors[1] and "greater than or equal to 1" in errors[1]
+    assert "unknown format" in errors[2] and ".csv.gz" in errors[2]
     assert not list(tmp_path.iterdir())
