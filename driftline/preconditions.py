@@ -19,7 +19,7 @@ from driftline_runtime.readers import UnreadableFile, detect_format
 
 from driftline.errors import PreconditionFailed
 from driftline.localcloud import ROOT, LocalCloud
-from driftline.target import Target
+from driftline.target import Target, aws_session
 
 CDK_JSON = ROOT / "cdk.json"
 
@@ -35,13 +35,12 @@ def local_cloud_running(cloud: LocalCloud) -> None:
     )
 
 
-def aws_configured(target: Target) -> None:
+def aws_configured() -> None:
     """A region and credentials, found the way the AWS CLI finds them."""
-    import boto3
     from botocore.exceptions import BotoCoreError
 
     try:
-        session = boto3.session.Session()
+        session = aws_session()
         credentials = session.get_credentials()
     except BotoCoreError as error:  # a named profile that does not exist, a broken config
         raise PreconditionFailed(
@@ -68,7 +67,7 @@ def reachable(target: Target) -> None:
     if target.name == "local":
         local_cloud_running(LocalCloud())
     else:
-        aws_configured(target)
+        aws_configured()
 
 
 def deployed(target: Target, *lifecycles: str) -> dict[str, dict[str, str]]:

@@ -25,6 +25,12 @@ class StackNotDeployed(PreconditionFailed):
     """A stack of the app is not deployed where the target points."""
 
 
+def aws_session() -> Any:
+    """The user's own AWS session (profile, credentials, region), as the AWS CLI finds it:
+    AWS_REGION counts too (boto3 alone reads only AWS_DEFAULT_REGION)."""
+    return boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+
+
 @dataclass(frozen=True)
 class Target:
     name: TargetName = "local"
@@ -51,7 +57,7 @@ class Target:
                 region_name=REGION,
                 localstack_host=f"{cloud.host}:{cloud.port}",
             )
-        return boto3.session.Session()
+        return aws_session()
 
     def client(self, service: str) -> Any:
         return self._session.client(service)

@@ -174,12 +174,22 @@ def unless(flag: str, *checks: Check) -> Check:
 
 
 def local_target(invocation: Invocation) -> None:
-    """Commands that run on the local cloud only (``demo``)."""
+    """Commands that act on the local cloud whatever the target (``local up``, ``demo``)."""
     if invocation.target.name != "local":
         raise PreconditionFailed(
             "This command runs on the local cloud only",
             "Leave out --target aws (and unset DRIFTLINE_TARGET).",
             code="local_only",
+        )
+
+
+def dev_stage(invocation: Invocation) -> None:
+    """The demo deploys and tells the story of stage dev."""
+    if invocation.target.stage != "dev":
+        raise PreconditionFailed(
+            f"The demo runs stage dev, not {invocation.target.stage}",
+            "Leave out --stage (and unset DRIFTLINE_STAGE).",
+            code="demo_stage",
         )
 
 

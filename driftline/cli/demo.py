@@ -15,6 +15,7 @@ from driftline.cli.base import (
     DEMO_REPORT,
     JsonOption,
     console,
+    dev_stage,
     free_port,
     local_target,
     print_json,
@@ -33,7 +34,7 @@ class DemoFailed(DriftlineError):
     code = "demo_failed"
 
 
-@requires(local_target, free_port)
+@requires(local_target, dev_stage, free_port)
 def demo(
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the local cloud running afterwards.")

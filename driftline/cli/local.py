@@ -10,7 +10,15 @@ import typer
 
 from driftline import deploy as cdk
 from driftline import preconditions
-from driftline.cli.base import JsonOption, free_port, print_json, requires, say, session
+from driftline.cli.base import (
+    JsonOption,
+    free_port,
+    local_target,
+    print_json,
+    requires,
+    say,
+    session,
+)
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
@@ -84,7 +92,7 @@ def _known_stage(invocation: Any) -> None:
 
 
 @local_app.command("up")
-@requires(free_port, _known_stage)
+@requires(local_target, free_port, _known_stage)
 def up(
     no_deploy: Annotated[
         bool, typer.Option("--no-deploy", help="Only start the local cloud.")
