@@ -96,6 +96,35 @@ def declared_dataset(name: str, kind: str | None = None) -> DatasetSpec:
     return spec
 
 
+def validated_version(target: Target, dataset: str, version: str | None) -> str:
+    """The full name of a validated version of ``dataset``: the newest one, or the one
+    ``version`` names (its first digits are enough, as `driftline status` shows them)."""
+    from driftline import status as status_of
+
+    versions = [
+        str(d["version"])
+        for d in sorted(status_of.datasets(target), key=lambda d: str(d["created_at"]))
+        if d["dataset"] == dataset and d["state"] == "validated"
+    ]
+    if not versions:
+        raise PreconditionFailed(
+            f"No validated version of {dataset!r} yet",
+            f"Drop a file first: `driftline drop FILE --dataset {dataset}`.",
+            code="no_validated_version",
+        )
+    if version is None:
+        return versions[-1]
+    matching = [v for v in versions if v.startswith(version)]
+    if len(matching) != 1:
+        which = "names no" if not matching else "names more than one"
+        raise PreconditionFailed(
+            f"{version!r} {which} validated version of {dataset!r}",
+            f"The newest are {', '.join(reversed(versions[-3:]))}; `driftline status` lists all.",
+            code="unknown_version",
+        )
+    return matching[0]
+
+
 def _names(specs: Any) -> str:
     return ", ".join(sorted(spec.name for spec in specs)) or "none"
 

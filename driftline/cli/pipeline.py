@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from driftline import preconditions
 from driftline.actions import start_inference, start_training
 from driftline.cli.base import JsonOption, dataset_param, deployed, print_json, requires, say
 from driftline.cli.base import session as current_session
@@ -13,16 +14,16 @@ from driftline.status import logs_command
 
 Version = Annotated[
     str | None,
-    typer.Option(help="The dataset version (default: the newest validated one)."),
+    typer.Option(help="The validated dataset version, or its first digits (default: the newest)."),
 ]
 
 
-def _started(dataset: str, execution: str, as_json: bool) -> None:
+def _started(dataset: str, version: str, execution: str, as_json: bool) -> None:
     name = execution.rsplit(":", 1)[-1]
     if as_json:
-        print_json({"execution": execution, "name": name, "dataset": dataset})
+        print_json({"execution": execution, "name": name, "dataset": dataset, "version": version})
         return
-    say(f"started execution {name}")
+    say(f"started execution {name} on {dataset} version {version}")
     say(f"follow it: {logs_command(current_session().target, name)} --follow")
 
 
@@ -39,10 +40,12 @@ def train(
 
     ```
     driftline train transactions
-    driftline train transactions --version 3f2a9c0d41b7e6a5
+    driftline train transactions --version 3f2a9c0d
     ```
     """
-    _started(dataset, start_training(current_session().target, dataset, version), as_json)
+    target = current_session().target
+    version = preconditions.validated_version(target, dataset, version)
+    _started(dataset, version, start_training(target, dataset, version), as_json)
 
 
 @requires(dataset_param(kind="inference"), deployed("data", "pipeline"))
@@ -60,4 +63,6 @@ def infer(
     driftline infer scoring
     ```
     """
-    _started(dataset, start_inference(current_session().target, dataset, version), as_json)
+    target = current_session().target
+    version = preconditions.validated_version(target, dataset, version)
+    _started(dataset, version, start_inference(target, dataset, version), as_json)

@@ -377,3 +377,25 @@ def test_debug_shows_where_a_precondition_failed(
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "local_cloud_running" in err
     assert err.splitlines()[-1].startswith("error: The local cloud is not running")
+
+
+def test_a_version_that_is_not_validated_is_named_with_the_newest_ones(
+    deployed: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When training is asked for on a version that does not exist
+    code = main(["train", "transactions", "--version", "0000nosuch"])
+    captured = capsys.readouterr()
+    # Then nothing starts, and the message names the newest validated versions
+    check(
+        code,
+        captured.out,
+        captured.err,
+        Expect(
+            2,
+            (
+                "'0000nosuch' names no validated version of 'transactions'.",
+                "`driftline status` lists all",
+            ),
+        ),
+        "train --version",
+    )
