@@ -94,8 +94,15 @@ WORKS_ANYWHERE = {
 LOCAL_ONLY = Expect(2, ("This command runs on the local cloud only", "Leave out --target aws"))
 
 
-def expectations(cloud_says: Expect, **others: Expect | NotRun) -> dict[str, Expect | NotRun]:
-    return {**WORKS_ANYWHERE, **dict.fromkeys(CLOUD, cloud_says), **others}
+def expectations(
+    cloud_says: Expect, local_up: Expect | NotRun, demo: Expect | NotRun
+) -> dict[str, Expect | NotRun]:
+    return {
+        **WORKS_ANYWHERE,
+        **dict.fromkeys(CLOUD, cloud_says),
+        "local up": local_up,
+        "demo": demo,
+    }
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,8 @@ def state(
                         "Start it with `driftline local up`",
                     ),
                 ),
-                **{"local up": starts, "demo": starts},
+                starts,
+                starts,
             ),
         )
     if name == "port taken":
@@ -181,7 +189,8 @@ def state(
                         f"program listens on port {port}).",
                     ),
                 ),
-                **{"local up": taken, "demo": taken},
+                taken,
+                taken,
             ),
         )
     cloud: LocalCloud = request.getfixturevalue("local_cloud")
@@ -197,10 +206,8 @@ def state(
                         "Deploy it with `driftline --stage prod local up`.",
                     ),
                 ),
-                **{
-                    "local up": NotRun("it deploys stage prod: the fix itself (a minute of cdk)"),
-                    "demo": Expect(2, ("The demo runs stage dev, not prod",)),
-                },
+                NotRun("it deploys stage prod: the fix itself (a minute of cdk)"),
+                Expect(2, ("The demo runs stage dev, not prod",)),
             ),
         )
     if name == "no AWS region":
@@ -210,7 +217,8 @@ def state(
             ("--target", "aws"),
             expectations(
                 Expect(2, ("No AWS region is set for --target aws.", "Set AWS_REGION")),
-                **{"local up": LOCAL_ONLY, "demo": LOCAL_ONLY},
+                LOCAL_ONLY,
+                LOCAL_ONLY,
             ),
         )
     if name == "no AWS credentials":
@@ -219,7 +227,8 @@ def state(
             ("--target", "aws"),
             expectations(
                 Expect(2, ("No AWS credentials were found for --target aws.", "aws configure")),
-                **{"local up": LOCAL_ONLY, "demo": LOCAL_ONLY},
+                LOCAL_ONLY,
+                LOCAL_ONLY,
             ),
         )
     assert name == "stacks missing in the AWS account"
@@ -241,7 +250,8 @@ def state(
                     "Deploy with `make deploy`",
                 ),
             ),
-            **{"local up": LOCAL_ONLY, "demo": LOCAL_ONLY},
+            LOCAL_ONLY,
+            LOCAL_ONLY,
         ),
     )
 
