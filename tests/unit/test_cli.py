@@ -6,6 +6,7 @@ Every state a user can be in is run against every command in
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib.metadata import version
 from pathlib import Path
@@ -16,8 +17,10 @@ from botocore import exceptions as aws
 
 from driftline import samples
 from driftline.cli import SAMPLES, app, main
+from driftline.cli import local as local_commands
 from driftline.cli.failures import explain
 from driftline.errors import DriftlineError, PreconditionFailed
+from driftline.localcloud import LocalCloud
 from driftline.status import failures
 from driftline.target import Target
 
@@ -226,3 +229,23 @@ def test_failures_name_the_logs_command_that_explains_them() -> None:
         ("execution", "e-1", "driftline --target aws --stage prod logs e-1"),
     ]
     assert found[1]["reason"] == "TrainingFailed"
+
+
+def test_local_install_without_python313_lists_the_ways_to_get_it_with_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a machine with no Python 3.13 anywhere, and a local cloud not installed yet
+    monkeypatch.delenv("DRIFTLINE_PYTHON313", raising=False)
+    for name in ("PATH", "PYENV_ROOT", "HOME"):
+        monkeypatch.setenv(name, str(tmp_path))
+    for name in ("HOMEBREW_PREFIX", "UV_PYTHON_INSTALL_DIR", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(
+        local_commands, "LocalCloud", functools.partial(LocalCloud, state=tmp_path / "state")
+    )
+    # When the local cloud is installed
+    code, _, err = run(capsys, "local", "install")
+    # Then the user learns what is missing and how to provide it, with no traceback
+    assert code == 2
+    assert err.startswith("error: Python 3.13 was not found") and "DRIFTLINE_PYTHON313" in err
+    assert "Traceback" not in err
