@@ -29,7 +29,7 @@ from rich.markup import escape
 
 from driftline import preconditions
 from driftline.errors import PreconditionFailed
-from driftline.localcloud import ROOT
+from driftline.localcloud import ROOT, LocalCloud
 from driftline.target import Target
 
 console = Console(stderr=True)
@@ -194,6 +194,5 @@ def dev_stage(invocation: Invocation) -> None:
 
 
 def free_port(invocation: Invocation) -> None:
-    from driftline.localcloud import LocalCloud
-
+    """The local cloud's port is free, or this local cloud serves it already."""
     preconditions.port_free(LocalCloud())

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from driftline.actions import drop_file, raw_key
 from driftline.cli.base import (
+    Invocation,
     JsonOption,
     dataset_param,
     deployed,
@@ -21,6 +22,7 @@ from driftline.cli.base import (
     requires,
     say,
     session,
+    unless,
 )
 from driftline.errors import DriftlineError, PreconditionFailed
 
@@ -34,7 +36,7 @@ class FileRejected(DriftlineError):
 @requires(
     dataset_param("dataset", kind_param="kind"),
     file_param("file"),
-    lambda invocation: None if invocation.params["check"] else deployed("data")(invocation),
+    unless("check", deployed("data")),
 )
 def drop(
     file: Annotated[
@@ -143,7 +145,7 @@ def iso_datetime(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _known_output(invocation: Any) -> None:
+def _known_output(invocation: Invocation) -> None:
     from driftline.samples import FORMATS
 
     out: Path = invocation.params["out"]

@@ -11,6 +11,7 @@ import typer
 from driftline import deploy as cdk
 from driftline import preconditions
 from driftline.cli.base import (
+    Invocation,
     JsonOption,
     free_port,
     local_target,
@@ -86,7 +87,7 @@ def start_and_deploy(
     return facts | {"deployed": True, "outputs": {s: target.outputs(s) for s in LIFECYCLES}}
 
 
-def _known_stage(invocation: Any) -> None:
+def _known_stage(invocation: Invocation) -> None:
     if not invocation.params.get("no_deploy"):
         preconditions.known_stage(invocation.session.target.stage)
 

@@ -22,7 +22,7 @@ import pytest
 
 from driftline import status as status_of
 from driftline.actions import drop_file, wait_for_version
-from driftline.cli import main
+from driftline.cli import SAMPLES, main
 from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
 from driftline.samples import generate_transactions
@@ -156,6 +156,39 @@ def test_logs_show_a_drops_ingest_lines_and_its_failed_training_jobs_log(
     assert named["logs_command"] == f"driftline logs {execution['name']}"
     code, out, _ = run(capsys, *shlex.split(named["logs_command"])[1:])
     assert code == 0 and "ExecutionFailed TrainingFailed" in out
+
+
+def test_the_same_lines_come_through_the_aws_target(
+    deployed: dict[str, str],
+    local_cloud: LocalCloud,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the AWS target pointed at the local cloud (as an account reached with the
+    # user's own AWS settings), and a drop that the ingest function has handled
+    bad = tmp_path / "bad.csv"  # new content: a new version, rejected like the sample
+    salt = uuid.uuid4().hex[:6]
+    bad.write_text((SAMPLES / "transactions-bad.csv").read_text().replace("\nt-", f"\nt-{salt}"))
+    _, out, _ = run(capsys, "drop", str(bad), "--dataset", "transactions", "--json")
+    key = json.loads(out)["key"]
+    wait_for_version(Target("local"), key)
+    for variable, value in {
+        "AWS_ENDPOINT_URL": local_cloud.endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # When the dropped file's lines are asked for with --target aws
+    code, out, _ = run(capsys, "--target", "aws", "logs", key, "--json")
+    # Then they are there, with their ids, as on the local target
+    lines = json_lines(out)
+    assert code == 0 and lines
+    assert {line["correlation_id"] for line in lines} == {key}
+    rejected = next(line for line in lines if line["message"] == "Ingested")
+    assert rejected["fields"]["status"] == "rejected" and rejected["request_id"]
 
 
 def test_follow_prints_an_execution_until_it_ends(
