@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from driftline_contracts import datasets
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.readers import UnreadableFile, detect_format
 
@@ -76,22 +75,53 @@ def deployed(target: Target, *lifecycles: str) -> dict[str, dict[str, str]]:
     return {lifecycle: target.outputs(lifecycle) for lifecycle in lifecycles}
 
 
-def declared_dataset(name: str, kind: str | None = None) -> DatasetSpec:
-    """The spec of a declared dataset (of ``kind``, when given)."""
-    declared = datasets()
-    spec = declared.get(name)
+def declared_dataset(name: str, kind: str | None = None) -> None:
+    """``name`` is a declared dataset (of ``kind``, when given). Reads the declarations
+    only: a dataset is named even when another dataset's module is broken."""
+    from driftline_contracts import declared
+    from driftline_runtime.catalog import ContractsError
+
+    try:
+        declarations = declared()
+    except ContractsError as error:
+        raise PreconditionFailed(
+            f"The dataset contracts have {len(error.problems)} problem(s)",
+            "See them with `driftline contracts check`.",
+            code="contracts_broken",
+        ) from error
+    found = declarations.get(name)
+    if found is None:
+        raise PreconditionFailed(
+            f"{name!r} is not a declared dataset",
+            f"Declared: {_names(declarations)} (see layers/contracts/).",
+            code="undeclared_dataset",
+        )
+    if kind is not None and found.kind != kind:
+        fitting = [d for d, declaration in declarations.items() if declaration.kind == kind]
+        raise PreconditionFailed(
+            f"{name!r} is a dataset of kind {found.kind}, not {kind}",
+            f"Datasets of kind {kind}: {_names(fitting)}.",
+            code="wrong_dataset_kind",
+        )
+
+
+def loaded_contract(name: str) -> DatasetSpec:
+    """The spec of the declared dataset ``name``, whose module must load."""
+    from driftline_contracts import ContractUnavailable, contract
+
+    try:
+        spec = contract(name)
+    except ContractUnavailable as error:
+        raise PreconditionFailed(
+            f"The contract of {name!r} cannot be used: {error}",
+            "See the problem with `driftline contracts check`.",
+            code="contract_unavailable",
+        ) from error
     if spec is None:
         raise PreconditionFailed(
             f"{name!r} is not a declared dataset",
-            f"Declared: {_names(declared.values())} (see layers/contracts/).",
+            "`driftline contracts check` lists the declared ones.",
             code="undeclared_dataset",
-        )
-    if kind is not None and spec.kind != kind:
-        fitting = [s for s in declared.values() if s.kind == kind]
-        raise PreconditionFailed(
-            f"{name!r} is a dataset of kind {spec.kind}, not {kind}",
-            f"Datasets of kind {kind}: {_names(fitting)}.",
-            code="wrong_dataset_kind",
         )
     return spec
 
@@ -125,8 +155,8 @@ def validated_version(target: Target, dataset: str, version: str | None) -> str:
     return matching[0]
 
 
-def _names(specs: Any) -> str:
-    return ", ".join(sorted(spec.name for spec in specs)) or "none"
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
 
 
 def input_file(path: Path, *, data: bool = True) -> Path:

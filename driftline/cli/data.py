@@ -85,13 +85,14 @@ def drop(
 
 def _check(path: Path, dataset: str, as_json: bool) -> None:
     # Imported here: pyarrow and the validator slow down every other command's start.
-    from driftline_contracts import datasets
     from driftline_runtime import checking
+
+    from driftline.preconditions import loaded_contract
 
     data = path.read_bytes()
     now = datetime.now(UTC)
     key = raw_key(dataset, path, now)
-    verdict = checking.check_file(data, key, datasets()[dataset], now)
+    verdict = checking.check_file(data, key, loaded_contract(dataset), now)
     document = checking.report(
         dataset=dataset,
         # The version the ingest function would name: the content's digest.

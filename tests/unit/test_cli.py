@@ -249,3 +249,38 @@ def test_local_install_without_python313_lists_the_ways_to_get_it_with_exit_2(
     assert code == 2
     assert err.startswith("error: Python 3.13 was not found") and "DRIFTLINE_PYTHON313" in err
     assert "Traceback" not in err
+
+
+def test_broken_contracts_are_a_precondition_that_points_to_contracts_check(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import driftline_contracts
+    from driftline_runtime.catalog import ContractsError, ContractUnavailable, Problem
+
+    good = ["drop", str(SAMPLES / "transactions.csv"), "--dataset", "transactions", "--check"]
+    # Given a contract module that does not load
+    broken = Problem("transactions", "NameError: name 'Feild' is not defined", 12)
+
+    def unavailable(dataset: str) -> None:
+        raise ContractUnavailable(dataset, "driftline_contracts.transactions", broken)
+
+    monkeypatch.setattr(driftline_contracts, "contract", unavailable)
+    # When a file of its dataset is checked
+    code, _, err = run(capsys, *good)
+    # Then the user learns which module and line, and where to see more (exit 2)
+    assert code == 2
+    assert err.startswith("error: The contract of 'transactions' cannot be used: the contract ")
+    assert "does not load at line 12: NameError" in err
+    assert err.endswith("See the problem with `driftline contracts check`.\n")
+
+    # Given the source tree's contracts do not even declare (any problem stops the catalog)
+    def declared() -> None:
+        raise ContractsError(["transactions.py, line 12: NameError", "scoring.py: SyntaxError"])
+
+    monkeypatch.setattr(driftline_contracts, "declared", declared)
+    code, _, err = run(capsys, *good)
+    assert code == 2
+    assert err == (
+        "error: The dataset contracts have 2 problem(s). See them with `driftline contracts "
+        "check`.\n"
+    )
