@@ -78,6 +78,7 @@ def commands(tmp: Path) -> dict[str, list[str]]:
         "report": ["report", "--out", str(tmp / "report.html")],
         "report --from-json": ["report", "--from-json", str(saved), "--out", str(tmp / "r.html")],
         "sample": ["sample", str(tmp / "sample.csv"), "--rows", "10"],
+        "contracts check": ["contracts", "check"],
         "demo": ["demo"],
     }
 
@@ -90,6 +91,7 @@ WORKS_ANYWHERE = {
     "drop --check": Expect(0),
     "report --from-json": Expect(0),
     "sample": Expect(0),
+    "contracts check": Expect(0),
 }
 LOCAL_ONLY = Expect(2, ("This command runs on the local cloud only", "Leave out --target aws"))
 
@@ -348,6 +350,10 @@ BAD_ARGUMENTS: dict[str, tuple[list[list[str]], Expect]] = {
             ["report", "--from-json", "missing.json"],
         ],
         Expect(2, ("does not exist. Check the path.",)),
+    ),
+    "a missing folder": (
+        [["contracts", "check", "--extra", "absent-folder"]],
+        Expect(2, ("is not a folder. Check the path",)),
     ),
     "an unknown format": (
         [
