@@ -31,6 +31,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from driftline_runtime import names
+from driftline_runtime.events import DriftDetected
+
 from driftline import deploy
 from driftline.actions import (
     EventRecorder,
@@ -92,7 +95,7 @@ def main() -> None:
 
         target = Target("local")
         # The peer uploads where no notification fires, so it triggers no work.
-        quiet_bucket = target.outputs("data")["CuratedBucketName"]
+        quiet_bucket = target.outputs(names.DATA_STACK)[names.CURATED_BUCKET_OUTPUT]
         s3 = target.client("s3")
         with tempfile.TemporaryDirectory() as folder:
             sample = Path(folder) / "bench.csv"
@@ -163,11 +166,13 @@ def main() -> None:
 
 def scoring_and_drift(target: Target) -> None:
     """Inference drop -> predictions, and drift -> retraining start (needs a model)."""
-    pipeline = target.outputs("pipeline")
-    cooldown = target.resource("dynamodb").Table(pipeline["CooldownTableName"])
+    pipeline = target.outputs(names.PIPELINE_STACK)
+    cooldown = target.resource("dynamodb").Table(pipeline[names.COOLDOWN_TABLE_OUTPUT])
     sagemaker = target.client("sagemaker")
     sfn = target.client("stepfunctions")
-    recorder = EventRecorder(target, target.outputs("data")["EventBusName"], ["driftline.monitor"])
+    recorder = EventRecorder(
+        target, target.outputs(names.DATA_STACK)[names.EVENT_BUS_OUTPUT], [names.MONITOR_SOURCE]
+    )
     to_predictions: list[float] = []
     transform: list[float] = []
     to_retraining: list[float] = []
@@ -195,7 +200,9 @@ def scoring_and_drift(target: Target) -> None:
                     ).total_seconds()
                 )
                 drifted_at = datetime.fromisoformat(drift_document(target, scored)["time"])
-                arrived = recorder.wait_for("DriftDetected", version, 120, key="version")
+                arrived = recorder.wait_for(
+                    DriftDetected.detail_type(), version, 120, key="version"
+                )
                 to_queue.append(arrived["queued"] - drifted_at.timestamp())
                 retraining = wait_for_retraining_start(sfn, pipeline, version)
                 to_retraining.append((retraining - drifted_at).total_seconds())
@@ -225,7 +232,7 @@ def drift_document(target: Target, run: dict[str, Any]) -> dict[str, Any]:
 
 def wait_for_retraining_start(sfn: Any, pipeline: dict[str, str], version: str) -> datetime:
     def probe() -> datetime | None:
-        arn = pipeline["TrainingStateMachineArn"]
+        arn = pipeline[names.TRAINING_STATE_MACHINE_OUTPUT]
         for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
             if not execution["name"].startswith("retrain-"):
                 continue

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from driftline_runtime import names
+
 from driftline import status as status_of
 from driftline.errors import DriftlineError, PreconditionFailed
 from driftline.target import Target
@@ -46,7 +48,7 @@ def drop_file(target: Target, path: Path, dataset: str, kind: str | None) -> tup
         raise PreconditionFailed(f"{path} is not a file", "Check the path.", code="file_missing")
     if not dataset or "/" in dataset:
         raise CommandError(f"Dataset name {dataset!r} must be non-empty and contain no '/'")
-    bucket = target.outputs("data")["RawBucketName"]
+    bucket = target.outputs(names.DATA_STACK)[names.RAW_BUCKET_OUTPUT]
     key = raw_key(dataset, path, datetime.now(UTC))
     metadata = {"driftline-kind": kind} if kind else {}
     with path.open("rb") as body:
@@ -82,7 +84,7 @@ def latest_validated(target: Target, dataset: str) -> str:
 
 
 def start_execution(target: Target, output: str, request: dict[str, Any]) -> str:
-    arn = target.outputs("pipeline")[output]
+    arn = target.outputs(names.PIPELINE_STACK)[output]
     execution = target.client("stepfunctions").start_execution(
         stateMachineArn=arn, input=json.dumps(request)
     )
@@ -92,18 +94,18 @@ def start_execution(target: Target, output: str, request: dict[str, Any]) -> str
 def start_training(target: Target, dataset: str, version: str | None) -> str:
     """Start the training state machine by hand; the latest validated version by default."""
     request = {"dataset": dataset, "version": version or latest_validated(target, dataset)}
-    return start_execution(target, "TrainingStateMachineArn", request)
+    return start_execution(target, names.TRAINING_STATE_MACHINE_OUTPUT, request)
 
 
 def start_inference(target: Target, dataset: str, version: str | None) -> str:
     """Start batch inference by hand; the latest validated version by default."""
     request = {"dataset": dataset, "version": version or latest_validated(target, dataset)}
-    return start_execution(target, "BatchInferenceStateMachineArn", request)
+    return start_execution(target, names.BATCH_INFERENCE_STATE_MACHINE_OUTPUT, request)
 
 
 def wait_for_model(target: Target, dataset_version: str, timeout: float = 300) -> dict[str, Any]:
     """Bounded wait until a model trained on ``dataset_version`` is in the registry."""
-    prefix = target.outputs("pipeline")["ModelPackageGroupPrefix"]
+    prefix = target.outputs(names.PIPELINE_STACK)[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
 
     def probe() -> dict[str, Any] | None:
         models = status_of.models(target, prefix)
@@ -119,7 +121,7 @@ def _finished(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def wait_for_inference(target: Target, version: str, timeout: float = 300) -> dict[str, Any]:
     """Bounded wait until the batch inference run of a dataset version has finished."""
-    arn = target.outputs("pipeline")["BatchInferenceStateMachineArn"]
+    arn = target.outputs(names.PIPELINE_STACK)[names.BATCH_INFERENCE_STATE_MACHINE_OUTPUT]
 
     def probe() -> dict[str, Any] | None:
         described = status_of.executions(target, arn, "batch_inference", described=True)
@@ -133,7 +135,7 @@ def wait_for_retraining(
     target: Target, trigger_version: str, timeout: float = 300
 ) -> dict[str, Any]:
     """Bounded wait until the retraining that drift in ``trigger_version`` started has finished."""
-    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
+    arn = target.outputs(names.PIPELINE_STACK)[names.TRAINING_STATE_MACHINE_OUTPUT]
 
     def probe() -> dict[str, Any] | None:
         described = status_of.executions(target, arn, "training", described=True)

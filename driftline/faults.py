@@ -14,9 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from driftline_runtime.names import FAULTS_ROUTE
+
 from driftline.localcloud import LocalCloud
 
-PATH = "/_driftline/faults"
+# The route the local cloud's plugin serves (local/driftline_localcloud/faults.py).
+PATH = FAULTS_ROUTE
 
 
 class FaultInjectionError(RuntimeError):

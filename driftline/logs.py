@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from driftline_runtime import names
+
 from driftline import status as status_of
 from driftline.errors import PreconditionFailed
 from driftline.localcloud import ROOT
@@ -292,7 +294,7 @@ def resolve(target: Target, name: str) -> LogSource:
     if "/" in name:
         return _object(target, name)
     for label, output in status_of.STATE_MACHINES.items():
-        arn = target.outputs("pipeline")[output]
+        arn = target.outputs(names.PIPELINE_STACK)[output]
         for execution in status_of.executions(target, arn, label):
             if execution["name"] == name:
                 return ExecutionLogs(target, execution["arn"])
@@ -323,7 +325,7 @@ def _execution(target: Target, arn: str) -> ExecutionLogs:
 
 
 def _newest_execution(target: Target, label: str, alias: str) -> ExecutionLogs:
-    arn = target.outputs("pipeline")[status_of.STATE_MACHINES[label]]
+    arn = target.outputs(names.PIPELINE_STACK)[status_of.STATE_MACHINES[label]]
     runs = status_of.executions(target, arn, label)
     if not runs:
         raise PreconditionFailed(
@@ -337,7 +339,9 @@ def _newest_execution(target: Target, label: str, alias: str) -> ExecutionLogs:
 def _object(target: Target, key: str) -> ObjectLogs:
     s3 = target.client("s3")
     try:
-        head = s3.head_object(Bucket=target.outputs("data")["RawBucketName"], Key=key)
+        head = s3.head_object(
+            Bucket=target.outputs(names.DATA_STACK)[names.RAW_BUCKET_OUTPUT], Key=key
+        )
         arrived: datetime | None = _aware(head["LastModified"])
     except s3.exceptions.ClientError as error:
         if _code(error) not in ("404", "NoSuchKey", "403"):

@@ -21,10 +21,15 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from driftline_runtime.drift import PREDICTION_FEATURE, DriftReport, FeatureDrift
+from driftline_runtime.drift import DriftReport, FeatureDrift
+from driftline_runtime.names import (
+    HELD_OUT_ROWS_METRIC,
+    HELD_OUT_SPLIT,
+    PREDICTION_FEATURE,
+    PRIMARY_METRIC,
+)
 from pydantic import BaseModel
 
-PRIMARY_METRIC = "test:auc"
 APPROVAL_COLOURS = {
     "Approved": "#1a7f37",
     "Rejected": "#cf222e",
@@ -474,7 +479,11 @@ def _models(data: ReportData) -> str:
     names = sorted({name for m in models for name in (m.get("metrics") or {})})
     shown = [
         metric,
-        *[n for n in names if n not in {metric, "test:rows"} and n.startswith("test:")],
+        *[
+            n
+            for n in names
+            if n not in {metric, HELD_OUT_ROWS_METRIC} and n.startswith(f"{HELD_OUT_SPLIT}:")
+        ],
     ]
     shown = [n for n in shown if n in names]
     rows = [

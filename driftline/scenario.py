@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from driftline_runtime import names
 from driftline_runtime.cooldown import COOLDOWN_SK
-from driftline_runtime.drift import PREDICTION_FEATURE
 from rich.console import Console
 
 from driftline import actions
@@ -59,14 +59,14 @@ def generate(folder: Path, seed: int) -> DemoFiles:
 
 
 def _auc(model: dict[str, Any]) -> str:
-    value = model["metrics"].get("test:auc")
+    value = model["metrics"].get(names.PRIMARY_METRIC)
     return "no test AUC" if value is None else f"test AUC {value:.3f}"
 
 
 def _check_cooldown(target: Target) -> None:
     """A retraining window left open by an earlier run would hold the demo's retraining."""
-    pipeline = target.outputs("pipeline")
-    table = target.resource("dynamodb").Table(pipeline["CooldownTableName"])
+    pipeline = target.outputs(names.PIPELINE_STACK)
+    table = target.resource("dynamodb").Table(pipeline[names.COOLDOWN_TABLE_OUTPUT])
     window = table.get_item(Key={"dataset": "transactions", "sk": COOLDOWN_SK}).get("Item")
     if window and datetime.fromisoformat(window["until"]) > datetime.now(UTC):
         raise CommandError(
@@ -120,7 +120,7 @@ class Demo:
             self._check_scored(run, drifted)
             if not run["drifted"]:
                 raise CommandError("the drifted batch was not reported as drifted")
-            features = [f for f in run["drifted_features"] if f != PREDICTION_FEATURE]
+            features = [f for f in run["drifted_features"] if f != names.PREDICTION_FEATURE]
             stage.outcome(f"DriftDetected: {len(features)} features drifted, prediction too")
         with self.progress.stage("Retrain on drift") as stage:
             retraining = actions.wait_for_retraining(self.target, drifted["version"])
@@ -128,13 +128,15 @@ class Demo:
                 raise CommandError(
                     f"the retraining {retraining['execution']} {retraining['status']}"
                 )
-            pipeline = self.target.outputs("pipeline")
-            models = status_of.models(self.target, pipeline["ModelPackageGroupPrefix"])
+            pipeline = self.target.outputs(names.PIPELINE_STACK)
+            models = status_of.models(
+                self.target, pipeline[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
+            )
             v2 = max(models, key=lambda model: int(model["version"]))
             stage.outcome(f"{v2['group']} v{v2['version']} {v2['approval']} by policy, {_auc(v2)}")
 
     def _champion(self) -> dict[str, Any] | None:
-        prefix = self.target.outputs("pipeline")["ModelPackageGroupPrefix"]
+        prefix = self.target.outputs(names.PIPELINE_STACK)[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
         approved = [m for m in status_of.models(self.target, prefix) if m["approval"] == "Approved"]
         return approved[-1] if approved else None
 

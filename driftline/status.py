@@ -10,16 +10,16 @@ import shlex
 from datetime import UTC, datetime
 from typing import Any
 
-from driftline_runtime import layout
+from driftline_runtime import layout, names
 from driftline_runtime.cooldown import SUPPRESSED_PREFIX
 from driftline_runtime.lineage import LineageStore
-from driftline_runtime.registry import METRIC_PREFIX, ModelRegistry
+from driftline_runtime.registry import ModelRegistry
 
 from driftline.target import Target
 
 STATE_MACHINES = {
-    "training": "TrainingStateMachineArn",
-    "batch_inference": "BatchInferenceStateMachineArn",
+    "training": names.TRAINING_STATE_MACHINE_OUTPUT,
+    "batch_inference": names.BATCH_INFERENCE_STATE_MACHINE_OUTPUT,
 }
 FAILED_EXECUTION = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -192,9 +192,9 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
                     "version": described.get("ModelPackageVersion"),
                     "approval": described.get("ModelApprovalStatus"),
                     "metrics": {
-                        k.removeprefix(METRIC_PREFIX): float(v)
+                        k.removeprefix(names.METRIC_METADATA_PREFIX): float(v)
                         for k, v in metadata.items()
-                        if k.startswith(METRIC_PREFIX)
+                        if k.startswith(names.METRIC_METADATA_PREFIX)
                     },
                     "dataset": metadata.get("dataset"),
                     "dataset_version": metadata.get("dataset_version"),
@@ -207,7 +207,7 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
 
 
 def datasets(target: Target) -> list[dict[str, Any]]:
-    table_name = target.outputs("data")["LineageTableName"]
+    table_name = target.outputs(names.DATA_STACK)[names.LINEAGE_TABLE_OUTPUT]
     table = target.resource("dynamodb").Table(table_name)
     return [
         {
@@ -228,12 +228,12 @@ def datasets(target: Target) -> list[dict[str, Any]]:
 def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
     """The ``status --json`` document; ``with_reports`` keeps the whole drift reports
     under ``_drift_reports`` (for ``driftline report``)."""
-    pipeline = target.outputs("pipeline")
+    pipeline = target.outputs(names.PIPELINE_STACK)
     described = {
         label: executions(target, pipeline[output], label, described=True)
         for label, output in STATE_MACHINES.items()
     }
-    reports = drift_reports(target, pipeline["PredictionsBucketName"])
+    reports = drift_reports(target, pipeline[names.PREDICTIONS_BUCKET_OUTPUT])
     facts = {
         "datasets": datasets(target),
         "executions": sorted(
@@ -244,11 +244,13 @@ def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
             ),
             key=lambda e: e["started"],
         ),
-        "models": models(target, pipeline["ModelPackageGroupPrefix"]),
+        "models": models(target, pipeline[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]),
         "inference_runs": inference_runs(described["batch_inference"]),
         "drift_events": drift_events(reports),
         "retrainings": retrainings(described["training"]),
-        "suppressed_retrainings": suppressed_retrainings(target, pipeline["CooldownTableName"]),
+        "suppressed_retrainings": suppressed_retrainings(
+            target, pipeline[names.COOLDOWN_TABLE_OUTPUT]
+        ),
     }
     facts["failures"] = failures(target, facts)
     if with_reports:

@@ -12,13 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from driftline_runtime.names import (
+    HELD_OUT_ROWS_METRIC,
+    HELD_OUT_SPLIT,
+    PREDICTION_FEATURE,
+    PRIMARY_METRIC,
+)
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-PRIMARY_METRIC = "test:auc"
 TOP_FEATURES = 3
-PREDICTION_FEATURE = "__prediction__"  # as driftline_runtime.drift names it
 STYLES = {
     "validated": "green",
     "rejected": "red",
@@ -173,7 +177,7 @@ def models_table(status: Mapping[str, Any], metric: str = PRIMARY_METRIC) -> Tab
             name
             for m in models
             for name in m.get("metrics") or {}
-            if name.startswith("test:") and name not in {metric, "test:rows"}
+            if name.startswith(f"{HELD_OUT_SPLIT}:") and name not in {metric, HELD_OUT_ROWS_METRIC}
         }
     )
     return _table(

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 import boto3
+from driftline_runtime import names
 from localstack_client.session import Session as LocalSession
 
 from driftline.errors import PreconditionFailed
@@ -66,9 +67,9 @@ class Target:
         return self._session.resource(service)
 
     def stack_name(self, lifecycle: str) -> str:
-        return f"driftline-{self.stage}-{lifecycle}"
+        return names.stack_name(self.stage, lifecycle)
 
-    def outputs(self, lifecycle: str = "data") -> dict[str, str]:
+    def outputs(self, lifecycle: str = names.DATA_STACK) -> dict[str, str]:
         name = self.stack_name(lifecycle)
         cloudformation = self.client("cloudformation")
         try:

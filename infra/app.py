@@ -7,6 +7,7 @@ import sys
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+from driftline_runtime import names
 from driftline_runtime.catalog import ContractsError
 
 from infra.config import StageConfig, load_stage_config
@@ -22,20 +23,25 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
         region=os.environ.get("CDK_DEFAULT_REGION"),
     )
     environment = cdk.Environment(account=config.account, region=config.region)
-    data = DataStack(app, f"{config.prefix}-data", config=config, env=environment)
+    stage = config.stage
+    data = DataStack(app, names.stack_name(stage, names.DATA_STACK), config=config, env=environment)
     pipeline = PipelineStack(
-        app, f"{config.prefix}-pipeline", config=config, data=data, env=environment
+        app,
+        names.stack_name(stage, names.PIPELINE_STACK),
+        config=config,
+        data=data,
+        env=environment,
     )
     MonitoringStack(
         app,
-        f"{config.prefix}-monitoring",
+        names.stack_name(stage, names.MONITORING_STACK),
         config=config,
         data=data,
         pipeline=pipeline,
         env=environment,
     )
-    cdk.Tags.of(app).add("project", "driftline")
-    cdk.Tags.of(app).add("stage", config.stage)
+    cdk.Tags.of(app).add(names.PROJECT_TAG, names.PROJECT)
+    cdk.Tags.of(app).add(names.STAGE_TAG, config.stage)
     # Both packs on every synth: any finding not acknowledged with a reason stops it.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), HIPAASecurityChecks(app))
     return config, data

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+from driftline_runtime import names
 from driftline_runtime.drift import DriftThresholds
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -100,7 +101,7 @@ class StageConfig(BaseModel):
 
     @property
     def prefix(self) -> str:
-        return f"driftline-{self.stage}"
+        return names.stage_prefix(self.stage)
 
 
 def load_stage_config(

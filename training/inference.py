@@ -9,8 +9,9 @@ The container (an endpoint or a batch transform job) extracts ``model.tar.gz`` (
     prediction = predict_fn(data, model)
     body, content_type = output_fn(prediction, accept)
 
-The module depends on nothing beside itself (numpy, pandas, joblib and scikit-learn are
-in the container), so it loads however a runner imports it. ``train.py`` uses
+Beside numpy, pandas, joblib and scikit-learn (in the container) the module needs only
+``driftline_runtime.names``, which the source tarball bundles next to it, so it loads
+however a runner imports it. ``train.py`` uses
 :func:`prepare_features` from here, so training and serving turn raw values into model
 input the same way.
 
@@ -52,6 +53,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from driftline_runtime import names
 
 MODEL_FILE = "model.joblib"
 MODEL_FORMAT = "driftline-fraud-model/1"
@@ -64,9 +66,9 @@ ACCEPTS = (CSV, JSON)
 _ALIASES = {"application/parquet": PARQUET}
 
 # Feature kinds, as train.py infers them from the training split.
-NUMERIC, BOOLEAN, CATEGORICAL = "numeric", "boolean", "categorical"
+NUMERIC, BOOLEAN, CATEGORICAL = names.NUMERIC, names.BOOLEAN, names.CATEGORICAL
 # The category a missing categorical value becomes (the baseline counts it under this name).
-NULL_CATEGORY = "__null__"
+NULL_CATEGORY = names.NULL_CATEGORY
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 PROBABILITY_DECIMALS = 8

@@ -7,10 +7,13 @@ SageMaker sends the output to CloudWatch Logs and turns each line that a trainin
 first group is the value); the local cloud applies the same regexes to the job's log.
 
 The CDK code passes :data:`METRIC_DEFINITIONS` to the training job and ``train.py`` prints
-with :func:`format_metric`, so the printed form and the regexes cannot drift apart.
+with :func:`format_metric`, so the printed form and the regexes cannot drift apart. The
+names themselves (``test:auc`` and the rest) come from ``driftline_runtime.names``, which
+the source tarball bundles: the evaluation gate, the registry and the reports read the
+same names.
 
-No dependencies: the CDK app imports this module as ``training.metrics``, and in the
-scikit-learn container ``train.py`` imports it as the sibling module ``metrics``.
+No other dependencies: the CDK app imports this module as ``training.metrics``, and in
+the scikit-learn container ``train.py`` imports it as the sibling module ``metrics``.
 """
 
 from __future__ import annotations
@@ -18,13 +21,9 @@ from __future__ import annotations
 import math
 import re
 
-SPLITS = ("train", "validation", "test")
-# auc: ROC AUC; average_precision: area under the precision-recall curve; log_loss:
-# cross-entropy of the predicted probabilities; accuracy: at a 0.5 threshold; rows: count.
-MEASURES = ("auc", "average_precision", "log_loss", "accuracy", "rows")
-METRIC_NAMES: tuple[str, ...] = tuple(
-    f"{split}:{measure}" for split in SPLITS for measure in MEASURES
-)
+from driftline_runtime.names import ROWS_MEASURE, TRAINING_METRICS
+
+METRIC_NAMES: tuple[str, ...] = TRAINING_METRICS
 
 # A decimal number as format_metric writes it (and as Python's float() reads it).
 NUMBER = r"[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
@@ -50,5 +49,5 @@ def format_metric(name: str, value: float) -> str:
         raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}")
     if not math.isfinite(value):
         raise ValueError(f"metric {name} is not a finite number: {value!r}")
-    text = str(int(value)) if name.endswith(":rows") else f"{value:.6f}"
+    text = str(int(value)) if name.endswith(f":{ROWS_MEASURE}") else f"{value:.6f}"
     return f"{name}={text};"

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 import numpy as np
 import pandas as pd
+from driftline_runtime import names
 
 # scikit-learn (and SciPy beneath it) is imported where it is used: it takes seconds to
 # import, and a job whose input is wrong fails without waiting for it.
@@ -77,7 +78,7 @@ else:  # the container runs ``python train.py`` here: the siblings are top-level
 
 LOG = logging.getLogger("train")
 
-CHANNELS = ("train", "validation", "test")
+CHANNELS = names.SPLITS
 DEFAULT_BASE_DIR = "/opt/ml"
 BASELINE_QUANTILES = tuple(i / 10 for i in range(1, 10))  # the deciles
 # Categories below this share of the train split share one one-hot column...
@@ -87,8 +88,8 @@ MAX_CATEGORIES = 30  # ...and so do all beyond the 29 most frequent.
 # are counted under OTHER_CATEGORY.
 MIN_BASELINE_SHARE = 0.005
 MAX_BASELINE_CATEGORIES = 50
-OTHER_CATEGORY = "__other__"
-NULL_CATEGORY = inference.NULL_CATEGORY
+OTHER_CATEGORY = names.OTHER_CATEGORY
+NULL_CATEGORY = names.NULL_CATEGORY
 DECISION_THRESHOLD = 0.5
 # Fewer rows of a class cannot be split for early stopping (and teach nothing anyway).
 MIN_ROWS_PER_CLASS = 2
@@ -483,11 +484,11 @@ def evaluate(pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any]) -> dict[st
     probabilities = inference.positive_probabilities(pipeline, x)
     predicted = (probabilities >= DECISION_THRESHOLD).astype(np.int64)
     return {
-        "auc": float(roc_auc_score(y, probabilities)),
-        "average_precision": float(average_precision_score(y, probabilities)),
-        "log_loss": float(log_loss(y, probabilities, labels=[0, 1])),
-        "accuracy": float(accuracy_score(y, predicted)),
-        "rows": float(len(y)),
+        names.AUC_MEASURE: float(roc_auc_score(y, probabilities)),
+        names.AVERAGE_PRECISION_MEASURE: float(average_precision_score(y, probabilities)),
+        names.LOG_LOSS_MEASURE: float(log_loss(y, probabilities, labels=[0, 1])),
+        names.ACCURACY_MEASURE: float(accuracy_score(y, predicted)),
+        names.ROWS_MEASURE: float(len(y)),
     }
 
 
@@ -615,8 +616,8 @@ def build_baseline(
         else:
             profiles[column] = categorical_profile(x[column])
     return {
-        "schema_version": 1,
-        "split": "train",
+        "schema_version": names.BASELINE_SCHEMA_VERSION,
+        "split": names.TRAIN_SPLIT,
         "rows": len(y),
         "positive_rate": float(np.mean(y)),
         "target_column": settings.target_column,
@@ -670,20 +671,24 @@ def evaluation_document(result: TrainingResult) -> dict[str, Any]:
       "hyperparameters": {...}, "iterations": int, "library_versions": {str: str}
     }
     """
+    # SageMaker's model-quality keys -> the measures
     quality = {
-        "auc": "auc",
-        "au_prc": "average_precision",
-        "accuracy": "accuracy",
-        "log_loss": "log_loss",
+        "auc": names.AUC_MEASURE,
+        "au_prc": names.AVERAGE_PRECISION_MEASURE,
+        "accuracy": names.ACCURACY_MEASURE,
+        "log_loss": names.LOG_LOSS_MEASURE,
     }
     return {
         "schema_version": 1,
         "metrics": {
-            name: int(value) if name.endswith(":rows") else value
+            name: int(value) if name.endswith(f":{names.ROWS_MEASURE}") else value
             for name, value in result.metrics.items()
         },
         "binary_classification_metrics": {
-            key: {"value": result.metrics[f"test:{measure}"], "standard_deviation": "NaN"}
+            key: {
+                "value": result.metrics[names.training_metric(names.HELD_OUT_SPLIT, measure)],
+                "standard_deviation": "NaN",
+            }
             for key, measure in quality.items()
         },
         "positive_rate": result.positive_rates,
@@ -716,7 +721,7 @@ def write_outputs(result: TrainingResult, paths: JobPaths) -> None:
     joblib.dump(bundle, paths.model_dir / inference.MODEL_FILE)
     evaluation = paths.model_dir / "evaluation.json"
     _write_json(evaluation, evaluation_document(result))
-    _write_json(paths.model_dir / "baseline.json", result.baseline)
+    _write_json(paths.model_dir / names.BASELINE_FILE, result.baseline)
     shutil.copyfile(evaluation, paths.output_data_dir / "evaluation.json")
 
 
@@ -737,7 +742,7 @@ def train(paths: JobPaths, settings: Hyperparameters) -> TrainingResult:
     result = TrainingResult(pipeline, features, settings)
     for name, (x, y) in splits.items():
         for measure, value in evaluate(pipeline, x, y).items():
-            result.metrics[f"{name}:{measure}"] = value
+            result.metrics[names.training_metric(name, measure)] = value
         result.positive_rates[name] = float(np.mean(y))
     x_train, y_train = splits["train"]
     probabilities = inference.positive_probabilities(pipeline, x_train)

@@ -4,7 +4,7 @@ A command declares what must hold before it runs with :func:`requires`; the chec
 in the order given, before the command touches anything, and each raises
 :class:`~driftline.errors.PreconditionFailed` (exit 2) with the fix::
 
-    @requires(dataset_param(kind="training"), deployed("data", "pipeline"))
+    @requires(dataset_param(kind="training"), deployed(names.DATA_STACK, names.PIPELINE_STACK))
     def train(dataset: str, ...) -> None: ...
 
 Checks that look at the command's own arguments (a dataset, a file) come first, so a

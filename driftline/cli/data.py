@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from driftline_runtime import names
 from rich.console import Console
 from rich.markup import escape
 
@@ -36,7 +37,7 @@ class FileRejected(DriftlineError):
 @requires(
     dataset_param("dataset", kind_param="kind"),
     file_param("file"),
-    unless("check", deployed("data")),
+    unless("check", deployed(names.DATA_STACK)),
 )
 def drop(
     file: Annotated[

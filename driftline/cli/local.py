@@ -7,6 +7,7 @@ import time
 from typing import Annotated, Any
 
 import typer
+from driftline_runtime import names
 
 from driftline import deploy as cdk
 from driftline import preconditions
@@ -23,7 +24,7 @@ from driftline.cli.base import (
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
-LIFECYCLES = ("data", "pipeline", "monitoring")
+LIFECYCLES = (names.DATA_STACK, names.PIPELINE_STACK, names.MONITORING_STACK)
 
 local_app = typer.Typer(
     help="The local cloud: LocalStack's open-source core on this machine, with driftline's "

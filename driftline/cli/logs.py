@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from driftline_runtime import names
 from rich.console import Console
 from rich.text import Text
 
@@ -28,7 +29,7 @@ def parse_since(text: str) -> datetime:
         raise typer.BadParameter(str(error)) from error
 
 
-@requires(deployed("data", "pipeline"))
+@requires(deployed(names.DATA_STACK, names.PIPELINE_STACK))
 def logs(
     target: Annotated[
         str,

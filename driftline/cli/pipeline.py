@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from driftline_runtime import names
 
 from driftline import preconditions
 from driftline.actions import start_inference, start_training
@@ -27,7 +28,7 @@ def _started(dataset: str, version: str, execution: str, as_json: bool) -> None:
     say(f"follow it: {logs_command(current_session().target, name)} --follow")
 
 
-@requires(dataset_param(kind="training"), deployed("data", "pipeline"))
+@requires(dataset_param(kind="training"), deployed(names.DATA_STACK, names.PIPELINE_STACK))
 def train(
     dataset: Annotated[str, typer.Argument(help="A declared training dataset.")],
     version: Version = None,
@@ -48,7 +49,7 @@ def train(
     _started(dataset, version, start_training(target, dataset, version), as_json)
 
 
-@requires(dataset_param(kind="inference"), deployed("data", "pipeline"))
+@requires(dataset_param(kind="inference"), deployed(names.DATA_STACK, names.PIPELINE_STACK))
 def infer(
     dataset: Annotated[str, typer.Argument(help="A declared inference dataset.")],
     version: Version = None,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from driftline_runtime import names
 from rich.console import Console
 
 from driftline import status as status_of
@@ -17,7 +18,7 @@ from driftline.status_view import print_status
 from driftline.target import Target
 
 
-@requires(deployed("data", "pipeline"))
+@requires(deployed(names.DATA_STACK, names.PIPELINE_STACK))
 def status(as_json: JsonOption = False) -> None:
     """Show dataset versions and their validation, models with approval and metrics,
     inference runs, drift, retrainings and executions, and each failure with the
@@ -73,7 +74,10 @@ def write_report(target: Target | None, out: Path, from_json: Path | None = None
     return {"path": str(out), "target": data.target, "generated_at": str(data.generated_at)}
 
 
-@requires(file_param("from_json", data=False), unless("from_json", deployed("data", "pipeline")))
+@requires(
+    file_param("from_json", data=False),
+    unless("from_json", deployed(names.DATA_STACK, names.PIPELINE_STACK)),
+)
 def report(
     out: Annotated[Path, typer.Option(metavar="FILE.html", help="Where to write.")] = Path(
         "report.html"

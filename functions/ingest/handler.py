@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_contracts import declared
+from driftline_runtime import names
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
 from driftline_runtime.readers import ReaderLimits
@@ -109,18 +110,21 @@ def record_outcome(outcome: dict[str, Any]) -> None:
     count = MetricUnit.Count
     values = {
         "validated": {
-            "FilesIngested": (1.0, count),
-            "RowsIngested": (float(valid), count),
+            names.FILES_INGESTED_METRIC: (1.0, count),
+            names.ROWS_INGESTED_METRIC: (float(valid), count),
             # rows dropped under the drop_bad_rows policy
-            "RowsRejected": (float(rows - valid), count),
+            names.ROWS_REJECTED_METRIC: (float(rows - valid), count),
         },
-        "rejected": {"FilesRejected": (1.0, count), "RowsRejected": (float(rows), count)},
-        "duplicate": {"FilesDuplicate": (1.0, count)},
+        "rejected": {
+            names.FILES_REJECTED_METRIC: (1.0, count),
+            names.ROWS_REJECTED_METRIC: (float(rows), count),
+        },
+        "duplicate": {names.FILES_DUPLICATE_METRIC: (1.0, count)},
     }[status]
     # Only declared datasets become dimension values: a folder name anyone can write to
     # the raw bucket must not mint new metrics.
     dataset = outcome["dataset"] if outcome["dataset"] in declared() else "_undeclared"
-    OBS.record(values, {"dataset": dataset}, {"version": outcome["version"]})
+    OBS.record(values, {names.DATASET_DIMENSION: dataset}, {"version": outcome["version"]})
 
 
 @OBS.logger.inject_lambda_context(correlation_id_path="Records[0].s3.object.key")

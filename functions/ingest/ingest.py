@@ -315,7 +315,7 @@ class Ingestion:
             event = DatasetRejected(
                 **common, reasons=record.reasons, quarantine_uri=record.outputs["quarantined"]
             )
-        put_event(self.services.events, self.settings.event_bus_name, "ingest", event)
+        put_event(self.services.events, self.settings.event_bus_name, event)
         self.services.lineage.mark_published(record.dataset, record.version)
 
     # -- storage helpers -------------------------------------------------------------

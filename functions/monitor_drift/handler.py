@@ -19,7 +19,7 @@ import boto3
 import pyarrow.parquet as pq
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from driftline_runtime import layout
+from driftline_runtime import layout, names
 from driftline_runtime.drift import DriftReport, DriftThresholds, drift_report
 from driftline_runtime.events import DriftDetected, put_event
 from driftline_runtime.objects import read_object
@@ -28,7 +28,6 @@ from driftline_runtime.settings import FunctionSettings
 from pydantic import Json
 
 DEFAULT_THRESHOLDS = "default"
-PROBABILITY = "probability"
 
 
 class Settings(FunctionSettings):
@@ -58,13 +57,13 @@ def emit_metrics(dataset: str, version: str, scores: dict[str, float], drifted: 
     """DriftScore per feature and DriftDetected per dataset (the dashboard plots both)."""
     for feature, score in scores.items():
         OBS.record(
-            {"DriftScore": (score, MetricUnit.NoUnit)},
-            {"dataset": dataset, "feature": feature},
+            {names.DRIFT_SCORE_METRIC: (score, MetricUnit.NoUnit)},
+            {names.DATASET_DIMENSION: dataset, names.FEATURE_DIMENSION: feature},
             {"version": version},
         )
     OBS.record(
-        {"DriftDetected": (float(drifted), MetricUnit.Count)},
-        {"dataset": dataset},
+        {names.DRIFT_DETECTED_METRIC: (float(drifted), MetricUnit.Count)},
+        {names.DATASET_DIMENSION: dataset},
         {"version": version},
     )
 
@@ -78,7 +77,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     table = pq.read_table(io.BytesIO(read_object(S3, resolved["data_uri"])))
     scored = pq.read_table(io.BytesIO(read_object(S3, predictions["predictions_uri"])))
     report = drift_report(
-        baseline, table, scored.column(PROBABILITY).to_numpy(), thresholds_for(dataset)
+        baseline, table, scored.column(names.PROBABILITY_COLUMN).to_numpy(), thresholds_for(dataset)
     )
     feature_scores = scores(report)
     key = layout.drift_report_key(dataset, version, run)
@@ -108,7 +107,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         put_event(
             EVENTS,
             SETTINGS.event_bus_name,
-            "monitor",
             DriftDetected(
                 dataset=dataset,
                 version=version,

@@ -23,12 +23,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_contracts import contract
-from driftline_runtime import layout
+from driftline_runtime import layout, names
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.objects import read_object
 from driftline_runtime.observability import observability
-from driftline_runtime.registry import BASELINE_KEY, ModelRegistry
+from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.settings import FunctionSettings
 from pydantic import BaseModel, Field, Json
 
@@ -132,7 +132,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     package = REGISTRY.latest_approved(
         layout.model_group(SETTINGS.model_package_group_prefix, training_dataset)
     )
-    baseline_uri = package.get("CustomerMetadataProperties", {}).get(BASELINE_KEY)
+    baseline_uri = package.get("CustomerMetadataProperties", {}).get(names.BASELINE_METADATA_KEY)
     if not baseline_uri:
         raise InferenceRequestError(
             f"{package['ModelPackageArn']} records no training baseline; re-register it "
@@ -161,7 +161,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "model_package_arn": package["ModelPackageArn"],
         "baseline_uri": baseline_uri,
         "model": {
-            "ModelName": f"{layout.JOB_PREFIX}{dataset[:20]}-{run}",
+            "ModelName": f"{names.JOB_PREFIX}{dataset[:20]}-{run}",
             "PrimaryContainer": {
                 "Image": container["Image"],
                 "ModelDataUrl": container["ModelDataUrl"],
@@ -173,7 +173,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "prefix": layout.inference_input_prefix(dataset, run),
         },
         "transform": {
-            "job_prefix": f"{layout.JOB_PREFIX}{dataset[:20]}-{run}",
+            "job_prefix": f"{names.JOB_PREFIX}{dataset[:20]}-{run}",
             "output_path": (
                 f"s3://{SETTINGS.artifacts_bucket}/{layout.inference_output_prefix(dataset, run)}"
             ),

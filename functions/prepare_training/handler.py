@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from channels import split
 from driftline_contracts import contract
-from driftline_runtime import layout
+from driftline_runtime import layout, names
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
@@ -92,13 +92,13 @@ def load_manifest(dataset: str, version: str) -> dict[str, Any]:
 
 
 def job_name(dataset: str, version: str, now: datetime) -> str:
-    return f"{layout.JOB_PREFIX}{dataset[:30]}-{version[:8]}-{now:%Y%m%d%H%M%S}"
+    return f"{names.JOB_PREFIX}{dataset[:30]}-{version[:8]}-{now:%Y%m%d%H%M%S}"
 
 
 def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, Any]:
     job = SETTINGS.training_job
     spec = spec_of(dataset)
-    prefix = f"s3://{SETTINGS.artifacts_bucket}/training/{dataset}/{name}"
+    bucket = SETTINGS.artifacts_bucket
     hyperparameters = {
         **job.hyperparameters,
         "target_column": spec.target or "",
@@ -124,7 +124,8 @@ def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, 
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": f"{prefix}/{channel}/",
+                        "S3Uri": f"s3://{bucket}/"
+                        + layout.training_channel_prefix(dataset, name, channel),
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
@@ -132,7 +133,7 @@ def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, 
             for channel in channels
         ],
         "OutputDataConfig": {
-            "S3OutputPath": f"s3://{SETTINGS.artifacts_bucket}/models/{dataset}/",
+            "S3OutputPath": f"s3://{bucket}/{layout.model_output_prefix(dataset)}",
             "KmsKeyId": job.volume_kms_key,
         },
         "ResourceConfig": {
@@ -143,7 +144,7 @@ def training_request(dataset: str, name: str, channels: list[str]) -> dict[str, 
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": job.max_runtime_seconds},
         "EnableInterContainerTrafficEncryption": True,
-        "Tags": [{"Key": "project", "Value": "driftline"}],
+        "Tags": [{"Key": names.PROJECT_TAG, "Value": names.PROJECT}],
     }
     if job.vpc_config is not None:
         request["VpcConfig"] = job.vpc_config.model_dump()
@@ -167,7 +168,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for channel in channels:
         S3.put_object(
             Bucket=SETTINGS.artifacts_bucket,
-            Key=f"training/{dataset}/{name}/{channel.name}/part-0.csv",
+            Key=f"{layout.training_channel_prefix(dataset, name, channel.name)}part-0.csv",
             Body=channel.csv,
             ContentType="text/csv",
         )

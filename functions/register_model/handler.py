@@ -16,15 +16,16 @@ from typing import IO, Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_runtime import names
 from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import observability
-from driftline_runtime.registry import BASELINE_KEY, ModelRegistry
+from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.settings import FunctionSettings
 
 OBS = observability("register_model")
 REGISTRY = ModelRegistry(boto3.client("sagemaker"))
 S3 = boto3.client("s3")
-BASELINE_FILE = "baseline.json"
+BASELINE_FILE = names.BASELINE_FILE
 # The baseline is a few hundred kilobytes; anything much larger is not one.
 MAX_BASELINE_BYTES = 16 * 1024 * 1024
 
@@ -35,8 +36,6 @@ class Settings(FunctionSettings):
 
 
 SETTINGS = Settings.from_environ()
-# The dashboard's model metrics: the test split's measures as the training job reported them.
-MODEL_METRICS = {"test:auc": "ModelAuc", "test:average_precision": "ModelAveragePrecision"}
 
 
 class MissingBaseline(ValueError):
@@ -87,24 +86,24 @@ def record_model(event: dict[str, Any], model_package_arn: str) -> None:
     training, evaluation = event["training"], event["evaluation"]
     values = {
         name: (float(evaluation["metrics"][metric]), MetricUnit.NoUnit)
-        for metric, name in MODEL_METRICS.items()
+        for metric, name in names.MODEL_METRICS.items()
         if metric in evaluation["metrics"]
     }
     seconds = training_seconds(training)
     if seconds is not None:
-        values["TrainingDuration"] = (seconds, MetricUnit.Seconds)
+        values[names.TRAINING_DURATION_METRIC] = (seconds, MetricUnit.Seconds)
     if not values:
         OBS.logger.warning("The training job reported none of the dashboard's metrics")
         return
     OBS.record(
         values,
-        {"dataset": event["dataset"]},
+        {names.DATASET_DIMENSION: event["dataset"]},
         {
             # ".../model-package/<group>/<version>"
-            "model_version": model_package_arn.rsplit("/", 1)[-1],
-            "approval": evaluation["status"],
+            names.MODEL_VERSION_PROPERTY: model_package_arn.rsplit("/", 1)[-1],
+            names.APPROVAL_PROPERTY: evaluation["status"],
             "dataset_version": event["version"],
-            "training_job": training["TrainingJobName"],
+            names.TRAINING_JOB_PROPERTY: training["TrainingJobName"],
         },
     )
 
@@ -133,7 +132,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "manifest": event.get("manifest_uri", ""),
             "training_job": training["TrainingJobName"],
             "execution": event.get("execution", ""),
-            BASELINE_KEY: baseline_uri,
+            names.BASELINE_METADATA_KEY: baseline_uri,
         },
     )
     record_model(event, response["ModelPackageArn"])

@@ -110,7 +110,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         put_event(
             EVENTS,
             SETTINGS.event_bus_name,
-            "retraining",
             RetrainingSuppressed(
                 dataset=dataset,
                 trigger_dataset=drift.dataset,
@@ -126,7 +125,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     put_event(
         EVENTS,
         SETTINGS.event_bus_name,
-        "retraining",
         RetrainingStarted(
             dataset=dataset,
             version=version,

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from driftline_runtime import layout
+from driftline_runtime import layout, names
 from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import observability
 from driftline_runtime.settings import FunctionSettings
@@ -33,7 +33,7 @@ class Settings(FunctionSettings):
 SETTINGS = Settings.from_environ()
 OBS = observability("write_predictions")
 S3 = boto3.client("s3")
-PROBABILITY = "probability"
+PROBABILITY = names.PROBABILITY_COLUMN
 
 
 class IncompletePredictions(ValueError):

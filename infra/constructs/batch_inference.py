@@ -21,7 +21,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from driftline_runtime import layout
+from driftline_runtime import layout, names
+from driftline_runtime.events import DatasetValidated, DriftDetected
 
 from infra.config import StageConfig
 from infra.constructs.buckets import DataBucket
@@ -173,8 +174,8 @@ class BatchInference(Construct):
         data, artifacts, predictions = self.data, self.artifacts, self.predictions_bucket
         registry = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         packages = f"{registry}:model-package/{self.group_prefix}-*/*"
-        baselines = artifacts.arn_for_objects("models/*")
-        inference = artifacts.arn_for_objects("inference/*")
+        baselines = artifacts.arn_for_objects(f"{layout.MODELS_PREFIX}/*")
+        inference = artifacts.arn_for_objects(f"{layout.INFERENCE_PREFIX}/*")
         predictions_objects = predictions.arn_for_objects(f"{layout.PREDICTIONS_PREFIX}/*")
         drift_reports = predictions.arn_for_objects(f"{layout.DRIFT_PREFIX}/*")
         key = [data.key.key_arn]
@@ -263,11 +264,11 @@ class BatchInference(Construct):
     # -- the state machine -------------------------------------------------------------
     def _state_machine(self) -> sfn.StateMachine:
         config, data = self.config, self.data
-        name = f"{config.prefix}-batch-inference"
+        name = names.state_machine_name(config.stage, names.BATCH_INFERENCE_STATE_MACHINE)
         log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{name}",
+            log_group_name=f"{names.STATE_MACHINE_LOGS_PREFIX}{name}",
             retention=log_retention(config.log_retention_days),
             encryption_key=data.key,
             removal_policy=RemovalPolicy.DESTROY,
@@ -351,8 +352,8 @@ class BatchInference(Construct):
             event_bus=data.bus,
             description="A validated inference dataset version starts batch inference",
             event_pattern=events.EventPattern(
-                source=["driftline.ingest"],
-                detail_type=["DatasetValidated"],
+                source=[DatasetValidated.SOURCE],
+                detail_type=[DatasetValidated.detail_type()],
                 detail={"kind": ["inference"]},
             ),
         )
@@ -420,7 +421,7 @@ class BatchInference(Construct):
             event_bus=data.bus,
             description="Drift above threshold asks the retraining gate for a retraining",
             event_pattern=events.EventPattern(
-                source=["driftline.monitor"], detail_type=["DriftDetected"]
+                source=[DriftDetected.SOURCE], detail_type=[DriftDetected.detail_type()]
             ),
         )
         rule.add_target(

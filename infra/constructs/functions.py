@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from driftline_runtime import names
 
 from infra.config import StageConfig
 from infra.constructs.nag import (
@@ -115,11 +116,11 @@ class PipelineFunction(Construct):
         code_path = FUNCTIONS / source
         if not (code_path / "handler.py").is_file():
             raise ValueError(f"functions/{source}/handler.py does not exist")
-        function_name = f"{config.prefix}-{source.replace('_', '-')}"
+        function_name = names.function_name(config.stage, source)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
+            log_group_name=f"{names.FUNCTION_LOGS_PREFIX}{function_name}",
             retention=log_retention(config.log_retention_days),
             encryption_key=key,
             removal_policy=RemovalPolicy.DESTROY
@@ -158,7 +159,7 @@ class PipelineFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             environment={
                 "POWERTOOLS_SERVICE_NAME": source,
-                "POWERTOOLS_METRICS_NAMESPACE": "driftline",
+                "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "DRIFTLINE_STAGE": config.stage,
                 **(environment or {}),

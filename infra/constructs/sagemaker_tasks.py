@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
-from driftline_runtime import layout
+from driftline_runtime import names
 
 from infra.constructs.nag import PACK, acknowledge, resource_finding
 
@@ -45,8 +45,8 @@ def grant_sagemaker_tasks(
         function.grant_invoke(role)
     resource_type, api, rule_name = JOB_KINDS[job_kind]
     region = f"{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-    jobs = f"arn:{region}:{resource_type}/{layout.JOB_PREFIX}*"
-    models = f"arn:{region}:model/{layout.JOB_PREFIX}*"
+    jobs = f"arn:{region}:{resource_type}/{names.JOB_PREFIX}*"
+    models = f"arn:{region}:model/{names.JOB_PREFIX}*"
     sync_rule = (
         f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
         f"StepFunctionsGetEventsForSageMaker{rule_name}Rule"

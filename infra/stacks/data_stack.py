@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from driftline_runtime import names
 from driftline_runtime.layout import CURATED_PREFIXES
 
 from infra.config import StageConfig
@@ -87,13 +88,16 @@ class DataStack(Stack):
         self.functions: dict[str, PipelineFunction] = {"ingest": self.ingest}
         self.queues: dict[str, sqs.IQueue] = {"ingest_failures": self.ingest_failures}
 
-        CfnOutput(self, "RawBucketName", value=self.raw_bucket.bucket_name)
-        CfnOutput(self, "CuratedBucketName", value=self.curated_bucket.bucket_name)
-        CfnOutput(self, "QuarantineBucketName", value=self.quarantine_bucket.bucket_name)
-        CfnOutput(self, "LineageTableName", value=self.lineage_table.table_name)
-        CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)
-        CfnOutput(self, "IngestFunctionName", value=self.ingest.function.function_name)
-        CfnOutput(self, "IngestFailuresQueueUrl", value=self.ingest_failures.queue_url)
+        for key, value in (
+            (names.RAW_BUCKET_OUTPUT, self.raw_bucket.bucket_name),
+            (names.CURATED_BUCKET_OUTPUT, self.curated_bucket.bucket_name),
+            (names.QUARANTINE_BUCKET_OUTPUT, self.quarantine_bucket.bucket_name),
+            (names.LINEAGE_TABLE_OUTPUT, self.lineage_table.table_name),
+            (names.EVENT_BUS_OUTPUT, self.bus.event_bus_name),
+            (names.INGEST_FUNCTION_OUTPUT, self.ingest.function.function_name),
+            (names.INGEST_FAILURES_QUEUE_OUTPUT, self.ingest_failures.queue_url),
+        ):
+            CfnOutput(self, key, value=value)
 
     # -- storage ---------------------------------------------------------------------
     def _bucket(self, name: str, access_logs: s3.IBucket, retention: int | None) -> s3.Bucket:

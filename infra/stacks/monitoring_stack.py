@@ -25,6 +25,14 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from driftline_runtime import names
+from driftline_runtime.events import (
+    DatasetRejected,
+    DriftDetected,
+    InferenceFailed,
+    ModelRejected,
+    TrainingFailed,
+)
 
 from infra.config import StageConfig
 from infra.constructs.functions import PipelineFunction
@@ -32,7 +40,6 @@ from infra.constructs.queues import failure_queue
 from infra.stacks.data_stack import DataStack
 from infra.stacks.pipeline_stack import PipelineStack
 
-METRICS_NAMESPACE = "driftline"
 PERIOD = Duration.minutes(5)
 WIDTH = 12  # half of the dashboard's 24 columns
 
@@ -44,22 +51,24 @@ def _field(path: str) -> str:
 # One readable line per event; detail-types whose payload is not fixed yet fall back to
 # the whole detail.
 NOTIFICATIONS: dict[str, str] = {
-    "TrainingFailed": (
+    TrainingFailed.detail_type(): (
         f"driftline: training failed ({_field('$.detail.error')}) in execution "
         f"{_field('$.detail.execution')}: {_field('$.detail.cause')}"
     ),
-    "ModelRejected": (
+    ModelRejected.detail_type(): (
         f"driftline: model for dataset {_field('$.detail.dataset')} version "
         f"{_field('$.detail.version')} was not approved: {_field('$.detail.reason')} "
         f"(package {_field('$.detail.model_package_arn')})"
     ),
-    "DatasetRejected": (
+    DatasetRejected.detail_type(): (
         f"driftline: file {_field('$.detail.source_key')} was rejected for dataset "
         f"{_field('$.detail.dataset')}: {_field('$.detail.reasons')}. Report: "
         f"{_field('$.detail.report_uri')}"
     ),
-    "DriftDetected": f"driftline: drift detected at {_field('$.time')}: {_field('$.detail')}",
-    "InferenceFailed": (
+    DriftDetected.detail_type(): (
+        f"driftline: drift detected at {_field('$.time')}: {_field('$.detail')}"
+    ),
+    InferenceFailed.detail_type(): (
         f"driftline: batch inference failed at {_field('$.time')}: {_field('$.detail')}"
     ),
 }
@@ -75,8 +84,9 @@ def search(
     """
     return cloudwatch.MathExpression(
         expression=(
-            f'SEARCH(\'Namespace="{METRICS_NAMESPACE}" MetricName="{metric}" '
-            f"stage=\"{config.stage}\"', '{statistic}', {int(PERIOD.to_seconds())})"
+            f'SEARCH(\'Namespace="{names.METRICS_NAMESPACE}" MetricName="{metric}" '
+            f"{names.STAGE_DIMENSION}=\"{config.stage}\"', '{statistic}', "
+            f"{int(PERIOD.to_seconds())})"
         ),
         using_metrics={},
         label=label,
@@ -119,8 +129,8 @@ class MonitoringStack(Stack):
         queues = {**data.queues, **pipeline.queues, "undelivered_notifications": self.undelivered}
         self.alarms = self._alarms(functions, queues, pipeline.state_machines)
         self.dashboard = self._dashboard(functions, queues, pipeline.state_machines)
-        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
+        CfnOutput(self, names.NOTIFICATION_TOPIC_OUTPUT, value=self.topic.topic_arn)
+        CfnOutput(self, names.DASHBOARD_OUTPUT, value=self.dashboard.dashboard_name)
 
     # -- events -> notifications -----------------------------------------------------------
     def _forward_events(self, bus: events.IEventBus) -> dict[str, events.Rule]:
@@ -216,8 +226,8 @@ class MonitoringStack(Stack):
                 left_y_axis=cloudwatch.YAxisProps(label=unit, show_units=False, min=0),
             )
 
-        ingested = search(config, "FilesIngested", "Sum", "ingested")
-        rejected = search(config, "FilesRejected", "Sum", "rejected")
+        ingested = search(config, names.FILES_INGESTED_METRIC, "Sum", "ingested")
+        rejected = search(config, names.FILES_REJECTED_METRIC, "Sum", "rejected")
         rejection_rate = cloudwatch.MathExpression(
             expression="100 * SUM(rejected) / (SUM(ingested) + SUM(rejected))",
             using_metrics={"ingested": ingested, "rejected": rejected},
@@ -250,16 +260,18 @@ class MonitoringStack(Stack):
             graph(
                 "Rows ingested and rejected, per dataset",
                 [
-                    search(config, "RowsIngested", "Sum", "rows ingested"),
-                    search(config, "RowsRejected", "Sum", "rows rejected"),
+                    search(config, names.ROWS_INGESTED_METRIC, "Sum", "rows ingested"),
+                    search(config, names.ROWS_REJECTED_METRIC, "Sum", "rows rejected"),
                 ],
                 "rows",
             ),
             graph(
                 "Model test AUC and training time, per dataset (one point per model version)",
-                [search(config, "ModelAuc", "Maximum", "test AUC")],
+                [search(config, names.MODEL_AUC_METRIC, "Maximum", "test AUC")],
                 "AUC",
-                right=[search(config, "TrainingDuration", "Maximum", "training seconds")],
+                right=[
+                    search(config, names.TRAINING_DURATION_METRIC, "Maximum", "training seconds")
+                ],
             ),
         )
         dashboard.add_widgets(
@@ -267,9 +279,11 @@ class MonitoringStack(Stack):
                 title="Model versions: metrics and training time",
                 log_group_names=[f.log_group.log_group_name for f in functions.values()],
                 query_lines=[
-                    "fields @timestamp, dataset, model_version, approval, ModelAuc, "
-                    "ModelAveragePrecision, TrainingDuration, training_job",
-                    "filter ispresent(model_version)",
+                    f"fields @timestamp, {names.DATASET_DIMENSION}, "
+                    f"{names.MODEL_VERSION_PROPERTY}, {names.APPROVAL_PROPERTY}, "
+                    f"{names.MODEL_AUC_METRIC}, {names.MODEL_AVERAGE_PRECISION_METRIC}, "
+                    f"{names.TRAINING_DURATION_METRIC}, {names.TRAINING_JOB_PROPERTY}",
+                    f"filter ispresent({names.MODEL_VERSION_PROPERTY})",
                     "sort @timestamp desc",
                     "limit 50",
                 ],
@@ -279,12 +293,12 @@ class MonitoringStack(Stack):
         dashboard.add_widgets(
             graph(
                 "Drift score, per dataset and feature",
-                [search(config, "DriftScore", "Maximum", "drift score")],
+                [search(config, names.DRIFT_SCORE_METRIC, "Maximum", "drift score")],
                 "score",
             ),
             graph(
                 "Drift detected, per dataset",
-                [search(config, "DriftDetected", "Sum", "drift detected")],
+                [search(config, names.DRIFT_DETECTED_METRIC, "Sum", "drift detected")],
                 "events",
             ),
         )

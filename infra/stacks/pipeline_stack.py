@@ -24,6 +24,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from driftline_runtime import layout, names
+from driftline_runtime.events import DatasetValidated
 
 from infra.config import StageConfig
 from infra.constructs.batch_inference import BatchInference
@@ -43,6 +45,9 @@ from infra.stacks.data_stack import DataStack
 from training.metrics import METRIC_DEFINITIONS
 
 TRAINING_CODE = ROOT / "training"
+RUNTIME_LIBRARY = ROOT / "layers" / "runtime" / "python"
+# What training/ imports from the runtime layer, which the framework container lacks.
+BUNDLED_FROM_LAYER = ("driftline_runtime/__init__.py", "driftline_runtime/names.py")
 # The SageMaker scikit-learn framework container; its scikit-learn matches the one the
 # local cloud's framework environment and the unit tests use.
 SKLEARN_FRAMEWORK_VERSION = "1.9-0"
@@ -70,18 +75,35 @@ def sklearn_images() -> dict[str, dict[str, str]]:
     }
 
 
+def source_files() -> dict[str, Path]:
+    """What the SageMaker source directory holds: archive name -> file.
+
+    Every module of training/ at its relative path, and the runtime layer's names module
+    as ``driftline_runtime/names.py``, so training imports it as everything else does.
+    """
+    files = {
+        path.relative_to(TRAINING_CODE).as_posix(): path
+        for path in sorted(TRAINING_CODE.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+    files.update({name: RUNTIME_LIBRARY / name for name in BUNDLED_FROM_LAYER})
+    return dict(sorted(files.items()))
+
+
 def source_tarball() -> Path:
     """``sourcedir.tar.gz`` of training/, byte-stable so its asset hash only moves with code."""
-    files = sorted(p for p in TRAINING_CODE.glob("*.py"))
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
+    files = source_files()
+    digest = hashlib.sha256(
+        b"".join(name.encode() + b"\0" + path.read_bytes() for name, path in files.items())
+    ).hexdigest()[:16]
     target = CACHE.parent / "training" / f"sourcedir-{digest}.tar.gz"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
-        for path in files:
-            info = tarfile.TarInfo(path.name)
+        for name, path in files.items():
+            info = tarfile.TarInfo(name)
             info.size = path.stat().st_size
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(path.read_bytes()))
@@ -140,18 +162,22 @@ class PipelineStack(Stack):
             "training": self.state_machine,
             "batch_inference": self.inference.state_machine,
         }
-        CfnOutput(self, "TrainingStateMachineArn", value=self.state_machine.state_machine_arn)
+        CfnOutput(
+            self, names.TRAINING_STATE_MACHINE_OUTPUT, value=self.state_machine.state_machine_arn
+        )
         CfnOutput(
             self,
-            "BatchInferenceStateMachineArn",
+            names.BATCH_INFERENCE_STATE_MACHINE_OUTPUT,
             value=self.inference.state_machine.state_machine_arn,
         )
-        CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
+        CfnOutput(self, names.ARTIFACTS_BUCKET_OUTPUT, value=self.artifacts_bucket.bucket_name)
         CfnOutput(
-            self, "PredictionsBucketName", value=self.inference.predictions_bucket.bucket_name
+            self,
+            names.PREDICTIONS_BUCKET_OUTPUT,
+            value=self.inference.predictions_bucket.bucket_name,
         )
-        CfnOutput(self, "CooldownTableName", value=self.inference.cooldown_table.table_name)
-        CfnOutput(self, "ModelPackageGroupPrefix", value=self.group_prefix)
+        CfnOutput(self, names.COOLDOWN_TABLE_OUTPUT, value=self.inference.cooldown_table.table_name)
+        CfnOutput(self, names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT, value=self.group_prefix)
 
     # -- SageMaker's side ------------------------------------------------------------
     def _sagemaker_role(self) -> iam.Role:
@@ -162,10 +188,10 @@ class PipelineStack(Stack):
             description="Runs driftline's training and transform jobs",
         )
         artifacts = self.artifacts_bucket
-        channels = artifacts.arn_for_objects("training/*")
-        models = artifacts.arn_for_objects("models/*")
+        channels = artifacts.arn_for_objects(f"{layout.TRAINING_PREFIX}/*")
+        models = artifacts.arn_for_objects(f"{layout.MODELS_PREFIX}/*")
         # Batch transform: input parts and outputs of each run.
-        inference = artifacts.arn_for_objects("inference/*")
+        inference = artifacts.arn_for_objects(f"{layout.INFERENCE_PREFIX}/*")
         job_logs = (
             f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
         )
@@ -270,7 +296,7 @@ class PipelineStack(Stack):
         )
         policy = json.dumps(
             {
-                "primary_metric": "test:auc",
+                "primary_metric": names.PRIMARY_METRIC,
                 "minimum": config.approval_minimum,
                 "min_improvement": config.approval_min_improvement,
                 "when_not_better": config.approval_when_not_better,
@@ -324,7 +350,7 @@ class PipelineStack(Stack):
         data = self.data
         prepare = functions["prepare"].role
         prepare.add_managed_policy(data.curated_reader)
-        writes = [self.artifacts_bucket.arn_for_objects("training/*")]
+        writes = [self.artifacts_bucket.arn_for_objects(f"{layout.TRAINING_PREFIX}/*")]
         for actions, resources in (
             (["s3:PutObject"], writes),
             (["kms:GenerateDataKey"], [data.key.key_arn]),
@@ -360,7 +386,7 @@ class PipelineStack(Stack):
             f"{PACK}-IAM5[Resource::*]",
         )
         register = functions["register"].role
-        models = self.artifacts_bucket.arn_for_objects("models/*")
+        models = self.artifacts_bucket.arn_for_objects(f"{layout.MODELS_PREFIX}/*")
         for actions, resources in (
             (["s3:GetObject", "s3:PutObject"], [models]),
             (["kms:Decrypt", "kms:GenerateDataKey"], [data.key.key_arn]),
@@ -394,7 +420,8 @@ class PipelineStack(Stack):
         log_group = logs.LogGroup(
             self,
             "TrainingLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self.config.prefix}-training",
+            log_group_name=names.STATE_MACHINE_LOGS_PREFIX
+            + names.state_machine_name(self.config.stage, names.TRAINING_STATE_MACHINE),
             retention=log_retention(self.config.log_retention_days),
             encryption_key=self.data.key,
             removal_policy=RemovalPolicy.DESTROY,
@@ -402,7 +429,9 @@ class PipelineStack(Stack):
         state_machine = sfn.StateMachine(
             self,
             "TrainingStateMachine",
-            state_machine_name=f"{self.config.prefix}-training",
+            state_machine_name=names.state_machine_name(
+                self.config.stage, names.TRAINING_STATE_MACHINE
+            ),
             definition_body=sfn.DefinitionBody.from_file(str(STATE_MACHINES / "training.asl.json")),
             definition_substitutions={
                 "PrepareFunctionArn": self.functions["prepare"].function.function_arn,
@@ -440,8 +469,8 @@ class PipelineStack(Stack):
             event_bus=self.data.bus,
             description="A validated training dataset version starts the training state machine",
             event_pattern=events.EventPattern(
-                source=["driftline.ingest"],
-                detail_type=["DatasetValidated"],
+                source=[DatasetValidated.SOURCE],
+                detail_type=[DatasetValidated.detail_type()],
                 detail={"kind": ["training"]},
             ),
         )

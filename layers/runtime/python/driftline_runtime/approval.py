@@ -10,13 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftline_runtime.names import PRIMARY_METRIC
+
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
 
 
 class ApprovalPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    primary_metric: str = "test:auc"
+    primary_metric: str = PRIMARY_METRIC
     # Higher is better for the primary metric (AUC, average precision, accuracy).
     minimum: float = Field(default=0.6, description="No model below this is approved")
     min_improvement: float = Field(default=0.005, ge=0)

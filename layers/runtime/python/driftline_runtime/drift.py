@@ -27,10 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-OTHER_CATEGORY = "__other__"
-NULL_CATEGORY = "__null__"
-PREDICTION_FEATURE = "__prediction__"
-"""The name the prediction's drift carries in :attr:`DriftReport.drifted_features`."""
+# The baseline's vocabulary; the prediction's drift is named PREDICTION_FEATURE.
+from driftline_runtime.names import NULL_CATEGORY as NULL_CATEGORY
+from driftline_runtime.names import OTHER_CATEGORY as OTHER_CATEGORY
+from driftline_runtime.names import PREDICTION_FEATURE as PREDICTION_FEATURE
 
 DEFAULT_EPSILON = 1e-4
 

@@ -1,26 +1,40 @@
 """The events driftline puts on its bus: one pydantic model per ``detail-type``.
 
-Every event's ``source`` is ``driftline.<component>`` and its ``detail-type`` is the
-model's class name, so an EventBridge rule matches on those two fields and consumers
-parse ``detail`` with the same model.
+Every event's ``source`` is ``driftline.<component>`` (its model's ``SOURCE``, from
+``driftline_runtime.names``) and its ``detail-type`` is the model's class name, so an
+EventBridge rule matches on those two fields (:meth:`DriftlineEvent.pattern`) and
+consumers parse ``detail`` with the same model.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from driftline_runtime import names
 
 
 class DriftlineEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # The component that puts it, as ``driftline.<component>``.
+    SOURCE: ClassVar[str]
+
     @classmethod
     def detail_type(cls) -> str:
         return cls.__name__
 
+    @classmethod
+    def pattern(cls) -> dict[str, list[str]]:
+        """The ``source`` and ``detail-type`` an EventBridge rule matches this event by."""
+        return {"source": [cls.SOURCE], "detail-type": [cls.detail_type()]}
+
 
 class DatasetEvent(DriftlineEvent):
+    SOURCE = names.INGEST_SOURCE
+
     dataset: str
     kind: Literal["training", "inference"] | None
     version: str
@@ -46,6 +60,7 @@ class DatasetRejected(DatasetEvent):
 class ModelOutcome(DriftlineEvent):
     """What the training state machine announces (its ASL builds the detail)."""
 
+    SOURCE = names.TRAINING_SOURCE
     dataset: str
     version: str
     model_package_arn: str
@@ -65,13 +80,17 @@ class ModelRejected(ModelOutcome):
 
 
 class TrainingFailed(DriftlineEvent):
+    SOURCE = names.TRAINING_SOURCE
+
     execution: str
     error: str
     cause: str
 
 
 class InferenceCompleted(DriftlineEvent):
-    """A batch inference run scored every row of a dataset version (source ``inference``)."""
+    """A batch inference run scored every row of a dataset version."""
+
+    SOURCE = names.INFERENCE_SOURCE
 
     dataset: str
     version: str
@@ -87,6 +106,8 @@ class InferenceCompleted(DriftlineEvent):
 class InferenceFailed(DriftlineEvent):
     """A batch inference run stopped; ``error``/``cause`` say where and why."""
 
+    SOURCE = names.INFERENCE_SOURCE
+
     dataset: str
     execution: str
     error: str
@@ -95,11 +116,13 @@ class InferenceFailed(DriftlineEvent):
 
 
 class DriftDetected(DriftlineEvent):
-    """A scored batch drifted from its model's training baseline (source ``monitor``).
+    """A scored batch drifted from its model's training baseline.
 
     ``scores`` holds every feature's drift score (PSI; the prediction as
     ``__prediction__``); ``drifted_features`` those above their threshold.
     """
+
+    SOURCE = names.MONITOR_SOURCE
 
     dataset: str
     version: str
@@ -112,10 +135,12 @@ class DriftDetected(DriftlineEvent):
 
 
 class RetrainingStarted(DriftlineEvent):
-    """Drift started a training execution (source ``retraining``).
+    """Drift started a training execution.
 
     ``dataset``/``version`` are what is retrained on; ``trigger_*`` the drifted batch.
     """
+
+    SOURCE = names.RETRAINING_SOURCE
 
     dataset: str
     version: str
@@ -129,6 +154,8 @@ class RetrainingStarted(DriftlineEvent):
 class RetrainingSuppressed(DriftlineEvent):
     """Drift arrived inside the dataset's cooldown window: recorded, nothing started."""
 
+    SOURCE = names.RETRAINING_SOURCE
+
     dataset: str
     trigger_dataset: str
     trigger_version: str
@@ -137,17 +164,34 @@ class RetrainingSuppressed(DriftlineEvent):
     suppressed_count: int
 
 
+class EventEnvelope[E: DriftlineEvent](BaseModel):
+    """An event as EventBridge delivers it to a target (a function, a state machine);
+    fields EventBridge may add (``replay-name`` on a replayed event) are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    version: str
+    id: str
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail: E
+
+
 class EventPublishError(RuntimeError):
     pass
 
 
-def put_event(client: Any, bus_name: str, component: str, event: DriftlineEvent) -> None:
+def put_event(client: Any, bus_name: str, event: DriftlineEvent) -> None:
     """Put one event; a partial failure raises instead of being ignored."""
     response = client.put_events(
         Entries=[
             {
                 "EventBusName": bus_name,
-                "Source": f"driftline.{component}",
+                "Source": event.SOURCE,
                 "DetailType": event.detail_type(),
                 "Detail": event.model_dump_json(),
             }

@@ -11,6 +11,11 @@ from datetime import date, datetime
 
 # Key prefixes of the curated bucket (IAM grants are scoped to them).
 CURATED_PREFIXES = ("curated", "manifests", "reports")
+# Key prefixes of the artifacts bucket (IAM grants are scoped to them): training
+# channels, model artefacts with their baselines, batch transform input and output.
+TRAINING_PREFIX = "training"
+MODELS_PREFIX = "models"
+INFERENCE_PREFIX = "inference"
 
 
 def data_key(dataset: str, version: str, arrived: date) -> str:
@@ -25,9 +30,6 @@ def report_key(dataset: str, version: str) -> str:
     return f"reports/{dataset}/{version}.json"
 
 
-# SageMaker job and model names start with it (IAM grants are scoped to it).
-JOB_PREFIX = "dl-"
-
 # Key prefixes of the predictions bucket (IAM grants are scoped to them).
 PREDICTIONS_PREFIX = "predictions"
 DRIFT_PREFIX = "drift"
@@ -38,14 +40,24 @@ def inference_run_id(version: str, started: datetime) -> str:
     return f"{version[:8]}-{started:%Y%m%d%H%M%S}"
 
 
+def training_channel_prefix(dataset: str, job: str, channel: str) -> str:
+    """Artifacts bucket: one channel of one training job (``part-0.csv``)."""
+    return f"{TRAINING_PREFIX}/{dataset}/{job}/{channel}/"
+
+
+def model_output_prefix(dataset: str) -> str:
+    """Artifacts bucket: where SageMaker writes ``<job>/output/model.tar.gz``."""
+    return f"{MODELS_PREFIX}/{dataset}/"
+
+
 def inference_input_prefix(dataset: str, run: str) -> str:
     """Artifacts bucket: the transform input parts of one run (``part-NNNN.csv``)."""
-    return f"inference/{dataset}/{run}/input/"
+    return f"{INFERENCE_PREFIX}/{dataset}/{run}/input/"
 
 
 def inference_output_prefix(dataset: str, run: str) -> str:
     """Artifacts bucket: the transform outputs of one run (``part-NNNN.csv.out``)."""
-    return f"inference/{dataset}/{run}/output/"
+    return f"{INFERENCE_PREFIX}/{dataset}/{run}/output/"
 
 
 def inference_part_key(dataset: str, run: str, index: int) -> str:

@@ -22,9 +22,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from driftline_runtime.names import METRICS_NAMESPACE, STAGE_DIMENSION
 from driftline_runtime.settings import FunctionSettings
-
-METRICS_NAMESPACE = "driftline"
 
 
 class ObservabilitySettings(FunctionSettings):
@@ -54,7 +53,7 @@ class Observability:
         searchable with Logs Insights without becoming dimensions.
         """
         record = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=self.service)
-        record.add_dimension(name="stage", value=self.stage)
+        record.add_dimension(name=STAGE_DIMENSION, value=self.stage)
         for name, value in dimensions.items():
             record.add_dimension(name=name, value=value)
         for key, value in (properties or {}).items():
@@ -68,7 +67,7 @@ class Observability:
 def observability(service: str) -> Observability:
     stage = ObservabilitySettings.from_environ().driftline_stage
     metrics = Metrics(namespace=METRICS_NAMESPACE, service=service)
-    metrics.set_default_dimensions(stage=stage)
+    metrics.set_default_dimensions(**{STAGE_DIMENSION: stage})
     return Observability(
         service=service,
         stage=stage,

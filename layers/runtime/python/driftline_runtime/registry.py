@@ -10,10 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftline_runtime.approval import ApprovalStatus, Champion
-
-METRIC_PREFIX = "metric:"
-# Metadata key of the S3 URI of the package's training baseline (baseline.json).
-BASELINE_KEY = "baseline"
+from driftline_runtime.names import METRIC_METADATA_PREFIX
 
 
 class NoApprovedModel(LookupError):
@@ -65,7 +62,9 @@ class ModelRegistry:
         if arn is None:
             return None
         described = self._sagemaker.describe_model_package(ModelPackageName=arn)
-        value = described.get("CustomerMetadataProperties", {}).get(f"{METRIC_PREFIX}{metric}")
+        value = described.get("CustomerMetadataProperties", {}).get(
+            f"{METRIC_METADATA_PREFIX}{metric}"
+        )
         if value is None:
             # Treating it as "no champion" would let any challenger replace it.
             raise MissingChampionMetric(
@@ -98,7 +97,7 @@ class ModelRegistry:
         metrics: dict[str, float],
         lineage: dict[str, str],
     ) -> dict[str, Any]:
-        metadata = {f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in metrics.items()}
+        metadata = {f"{METRIC_METADATA_PREFIX}{k}": f"{v:.6g}" for k, v in metrics.items()}
         metadata.update({k: v for k, v in lineage.items() if v})
         response = self._sagemaker.create_model_package(
             ModelPackageGroupName=group,

@@ -1,0 +1,167 @@
+"""Every name the pipeline's parts must agree on, spelled once.
+
+Infrastructure (``infra/``), functions, the CLI and the training code all read their
+names from here: event sources, stack output keys, resource-name prefixes, business
+metric names, training metric names, baseline vocabulary and the local cloud's routes.
+An event's detail-type is the class name of its model in ``driftline_runtime.events``
+(one model per detail-type), so it is not repeated here.
+
+This module imports nothing but the standard library, because it is shipped twice: in
+the runtime layer (functions, and through the layer's path the CDK app and the CLI) and
+inside the SageMaker source tarball (``infra.stacks.pipeline_stack.source_tarball``),
+where ``training/`` runs in the framework container without the layer. The tarball
+bundles this file as ``driftline_runtime/names.py`` so training imports it by the same
+name as everything else; a second, hand-kept copy of the metric names would drift.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PROJECT: Final = "driftline"
+
+
+def stage_prefix(stage: str) -> str:
+    """``driftline-<stage>``: the start of every resource name of a stage."""
+    return f"{PROJECT}-{stage}"
+
+
+# -- stacks and their outputs -------------------------------------------------------------
+DATA_STACK: Final = "data"
+PIPELINE_STACK: Final = "pipeline"
+MONITORING_STACK: Final = "monitoring"
+
+
+def stack_name(stage: str, lifecycle: str) -> str:
+    """``driftline-<stage>-<lifecycle>``: one stack per lifecycle (data, pipeline, monitoring)."""
+    return f"{stage_prefix(stage)}-{lifecycle}"
+
+
+# The data stack's outputs.
+RAW_BUCKET_OUTPUT: Final = "RawBucketName"
+CURATED_BUCKET_OUTPUT: Final = "CuratedBucketName"
+QUARANTINE_BUCKET_OUTPUT: Final = "QuarantineBucketName"
+LINEAGE_TABLE_OUTPUT: Final = "LineageTableName"
+EVENT_BUS_OUTPUT: Final = "EventBusName"
+INGEST_FUNCTION_OUTPUT: Final = "IngestFunctionName"
+INGEST_FAILURES_QUEUE_OUTPUT: Final = "IngestFailuresQueueUrl"
+# The pipeline stack's outputs.
+TRAINING_STATE_MACHINE_OUTPUT: Final = "TrainingStateMachineArn"
+BATCH_INFERENCE_STATE_MACHINE_OUTPUT: Final = "BatchInferenceStateMachineArn"
+ARTIFACTS_BUCKET_OUTPUT: Final = "ArtifactsBucketName"
+PREDICTIONS_BUCKET_OUTPUT: Final = "PredictionsBucketName"
+COOLDOWN_TABLE_OUTPUT: Final = "CooldownTableName"
+MODEL_PACKAGE_GROUP_PREFIX_OUTPUT: Final = "ModelPackageGroupPrefix"
+# The monitoring stack's outputs.
+NOTIFICATION_TOPIC_OUTPUT: Final = "NotificationTopicArn"
+DASHBOARD_OUTPUT: Final = "DashboardName"
+
+# -- resource names -----------------------------------------------------------------------
+# SageMaker job and model names start with it (IAM grants are scoped to it).
+JOB_PREFIX: Final = "dl-"
+STATE_MACHINE_LOGS_PREFIX: Final = "/aws/vendedlogs/states/"
+FUNCTION_LOGS_PREFIX: Final = "/aws/lambda/"
+PROJECT_TAG: Final = "project"
+STAGE_TAG: Final = "stage"
+# State machines, named ``<stage prefix>-<name>``.
+TRAINING_STATE_MACHINE: Final = "training"
+BATCH_INFERENCE_STATE_MACHINE: Final = "batch-inference"
+
+
+def function_name(stage: str, source: str) -> str:
+    """The deployed name of the function in ``functions/<source>/``."""
+    return f"{stage_prefix(stage)}-{source.replace('_', '-')}"
+
+
+def state_machine_name(stage: str, name: str) -> str:
+    return f"{stage_prefix(stage)}-{name}"
+
+
+# -- events -------------------------------------------------------------------------------
+# Every event's source is ``driftline.<component>``; its detail-type is its model's name.
+INGEST_SOURCE: Final = f"{PROJECT}.ingest"
+TRAINING_SOURCE: Final = f"{PROJECT}.training"
+INFERENCE_SOURCE: Final = f"{PROJECT}.inference"
+MONITOR_SOURCE: Final = f"{PROJECT}.monitor"
+RETRAINING_SOURCE: Final = f"{PROJECT}.retraining"
+
+# -- business metrics (CloudWatch embedded metric format) ---------------------------------
+METRICS_NAMESPACE: Final = PROJECT
+FILES_INGESTED_METRIC: Final = "FilesIngested"
+FILES_REJECTED_METRIC: Final = "FilesRejected"
+FILES_DUPLICATE_METRIC: Final = "FilesDuplicate"
+ROWS_INGESTED_METRIC: Final = "RowsIngested"
+ROWS_REJECTED_METRIC: Final = "RowsRejected"
+MODEL_AUC_METRIC: Final = "ModelAuc"
+MODEL_AVERAGE_PRECISION_METRIC: Final = "ModelAveragePrecision"
+TRAINING_DURATION_METRIC: Final = "TrainingDuration"
+DRIFT_SCORE_METRIC: Final = "DriftScore"
+DRIFT_DETECTED_METRIC: Final = "DriftDetected"
+# Their dimensions (the dashboard's SEARCH expressions name them)...
+STAGE_DIMENSION: Final = "stage"
+DATASET_DIMENSION: Final = "dataset"
+FEATURE_DIMENSION: Final = "feature"
+# ...and the properties beside a model's metrics (the dashboard's Logs Insights query).
+MODEL_VERSION_PROPERTY: Final = "model_version"
+APPROVAL_PROPERTY: Final = "approval"
+TRAINING_JOB_PROPERTY: Final = "training_job"
+
+# -- training metrics: what train.py prints and the training job reports ------------------
+TRAIN_SPLIT: Final = "train"
+VALIDATION_SPLIT: Final = "validation"
+HELD_OUT_SPLIT: Final = "test"
+# Also the training job's channels, in this order.
+SPLITS: Final = (TRAIN_SPLIT, VALIDATION_SPLIT, HELD_OUT_SPLIT)
+AUC_MEASURE: Final = "auc"  # ROC AUC
+AVERAGE_PRECISION_MEASURE: Final = "average_precision"  # area under the PR curve
+LOG_LOSS_MEASURE: Final = "log_loss"  # cross-entropy of the predicted probabilities
+ACCURACY_MEASURE: Final = "accuracy"  # at a 0.5 threshold
+ROWS_MEASURE: Final = "rows"  # a count
+MEASURES: Final = (
+    AUC_MEASURE,
+    AVERAGE_PRECISION_MEASURE,
+    LOG_LOSS_MEASURE,
+    ACCURACY_MEASURE,
+    ROWS_MEASURE,
+)
+
+
+def training_metric(split: str, measure: str) -> str:
+    """``<split>:<measure>``, the name a training metric has everywhere (``test:auc``)."""
+    if split not in SPLITS or measure not in MEASURES:
+        raise ValueError(f"no training metric {split}:{measure}")
+    return f"{split}:{measure}"
+
+
+TRAINING_METRICS: Final = tuple(training_metric(s, m) for s in SPLITS for m in MEASURES)
+# What the evaluation gate compares (higher is better) and reports show first.
+PRIMARY_METRIC: Final = training_metric(HELD_OUT_SPLIT, AUC_MEASURE)
+HELD_OUT_ROWS_METRIC: Final = training_metric(HELD_OUT_SPLIT, ROWS_MEASURE)
+# The held-out metrics the dashboard plots per model version, by their metric names.
+MODEL_METRICS: Final = {
+    PRIMARY_METRIC: MODEL_AUC_METRIC,
+    training_metric(HELD_OUT_SPLIT, AVERAGE_PRECISION_MEASURE): MODEL_AVERAGE_PRECISION_METRIC,
+}
+
+# -- the model registry's package metadata ------------------------------------------------
+METRIC_METADATA_PREFIX: Final = "metric:"
+# The S3 URI of the package's training baseline.
+BASELINE_METADATA_KEY: Final = "baseline"
+
+# -- the training baseline (baseline.json) ------------------------------------------------
+BASELINE_FILE: Final = "baseline.json"
+BASELINE_SCHEMA_VERSION: Final = 1
+# Feature kinds, as training infers them from the train split.
+NUMERIC: Final = "numeric"
+BOOLEAN: Final = "boolean"
+CATEGORICAL: Final = "categorical"
+# Categories a baseline does not list, and missing values.
+OTHER_CATEGORY: Final = "__other__"
+NULL_CATEGORY: Final = "__null__"
+# The name the prediction's drift carries beside the features.
+PREDICTION_FEATURE: Final = "__prediction__"
+# The predictions table's column of predicted probabilities.
+PROBABILITY_COLUMN: Final = "probability"
+
+# -- the local cloud's gateway routes -----------------------------------------------------
+FAULTS_ROUTE: Final = f"/_{PROJECT}/faults"
