@@ -21,13 +21,14 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from driftline_runtime.drift import DriftReport, FeatureDrift
+from driftline_runtime.drift import FeatureDrift
 from driftline_runtime.names import (
     HELD_OUT_ROWS_METRIC,
     HELD_OUT_SPLIT,
     PREDICTION_FEATURE,
     PRIMARY_METRIC,
 )
+from driftline_runtime.steps.batch_inference import DriftReportDocument as DriftReportDocument
 from pydantic import BaseModel
 
 APPROVAL_COLOURS = {
@@ -42,17 +43,6 @@ STABLE_COLOUR = "#1a7f37"
 
 
 # -- the input ---------------------------------------------------------------------------
-class DriftReportDocument(BaseModel):
-    """One drift report as the drift monitor stores it, with where it is and what it judged."""
-
-    dataset: str
-    version: str
-    time: datetime
-    model_package_arn: str | None
-    report_uri: str
-    report: DriftReport
-
-
 class LineageStep(BaseModel):
     kind: str  # "raw object" | "dataset version" | "training job" | "model package" | ...
     name: str

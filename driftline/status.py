@@ -1,6 +1,9 @@
 """What the pipeline holds and did: the facts behind ``driftline status``.
 
 The JSON shape is a stable interface (see ARCHITECTURE): keys are only ever added.
+Executions are read through the state machines' step models
+(``driftline_runtime.steps``): their input as the request they were started with, their
+output as the state data each step left.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from driftline_runtime import layout, names
 from driftline_runtime.cooldown import SUPPRESSED_PREFIX
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.registry import ModelRegistry
+from driftline_runtime.steps.batch_inference import (
+    BatchInferenceState,
+    DriftReportDocument,
+    InferenceRequest,
+)
+from driftline_runtime.steps.training import TrainingRequest, TrainingState
+from pydantic import BaseModel, ValidationError
 
 from driftline.target import Target
 
@@ -50,34 +60,56 @@ def executions(
     return sorted(found, key=lambda e: e["started"])
 
 
-def _result(output: dict[str, Any] | None, step: str) -> dict[str, Any]:
-    step_output = (output or {}).get(step) or {}
-    result: dict[str, Any] = step_output.get("result") or {}
-    return result
+def _state[S: BaseModel](model: type[S], execution: dict[str, Any]) -> S:
+    """The state data a finished execution left (empty while it runs or once it failed)."""
+    try:
+        return model.model_validate(execution["output"] or {})
+    except ValidationError as error:
+        raise ValueError(
+            f"execution {execution['arn']} left state data that does not match "
+            f"{model.__name__}: {error}"
+        ) from error
+
+
+def _inference_request(execution: dict[str, Any]) -> InferenceRequest | None:
+    """What an execution was started with; None for an input that is no request (such an
+    execution fails at its first step and is listed with its status and error only)."""
+    try:
+        return InferenceRequest.from_execution_input(execution["input"])
+    except ValidationError:
+        return None
+
+
+def _training_request(execution: dict[str, Any]) -> TrainingRequest | None:
+    try:
+        return TrainingRequest.from_execution_input(execution["input"])
+    except ValidationError:
+        return None
 
 
 def inference_runs(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Batch inference executions as runs: what was scored, with which model, and the drift."""
     runs = []
     for execution in described:
-        output = execution["output"]
-        resolved, predictions = _result(output, "resolved"), _result(output, "predictions")
-        drift = _result(output, "drift")
-        request = execution["input"]
+        state = _state(BatchInferenceState, execution)
+        resolved = state.resolved.result if state.resolved else None
+        predictions = state.predictions.result if state.predictions else None
+        drift = state.drift.result if state.drift else None
+        request = _inference_request(execution)
         runs.append(
             {
-                "dataset": resolved.get("dataset") or request.get("dataset"),
-                "version": resolved.get("version") or request.get("version"),
+                "dataset": resolved.dataset if resolved else request and request.dataset,
+                "version": resolved.version if resolved else request and request.version,
                 "status": execution["status"],
                 "execution": execution["name"],
-                "model_package_arn": resolved.get("model_package_arn"),
-                "rows": predictions.get("rows"),
-                "parts": resolved.get("parts"),
-                "transform_jobs": predictions.get("transform_jobs", []),
-                "predictions_uri": predictions.get("predictions_uri"),
-                "drifted": drift.get("drifted"),
-                "drifted_features": drift.get("drifted_features", []),
-                "drift_report_uri": drift.get("report_uri"),
+                "model_package_arn": resolved.model_package_arn if resolved else None,
+                "rows": predictions.rows if predictions else None,
+                "parts": resolved.parts if resolved else None,
+                "transform_jobs": predictions.transform_jobs if predictions else [],
+                "predictions_uri": predictions.predictions_uri if predictions else None,
+                "drifted": drift.drifted if drift else None,
+                "drifted_features": drift.drifted_features if drift else [],
+                "drift_report_uri": drift.report_uri if drift else None,
                 "started": execution["started"],
                 "stopped": execution["stopped"],
                 "error": execution["error"],
@@ -88,23 +120,24 @@ def inference_runs(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def retrainings(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Training executions that drift started (their input carries the drift)."""
+    """Training executions that drift started (their request carries the drift)."""
     found = []
     for execution in described:
-        trigger = execution["input"].get("retraining")
-        if not trigger:
+        request = _training_request(execution)
+        if request is None or request.retraining is None:
             continue
-        evaluation = _result(execution["output"], "evaluation")
+        trigger = request.retraining
+        state = _state(TrainingState, execution)
         found.append(
             {
-                "dataset": execution["input"].get("dataset"),
-                "version": execution["input"].get("version"),
-                "trigger_dataset": trigger.get("dataset"),
-                "trigger_version": trigger.get("version"),
-                "trigger_report_uri": trigger.get("report_uri"),
+                "dataset": request.dataset,
+                "version": request.version,
+                "trigger_dataset": trigger.dataset,
+                "trigger_version": trigger.version,
+                "trigger_report_uri": trigger.report_uri,
                 "execution": execution["name"],
                 "status": execution["status"],
-                "outcome": evaluation.get("status"),
+                "outcome": state.evaluation.result.status if state.evaluation else None,
                 "started": execution["started"],
                 "stopped": execution["stopped"],
             }
@@ -137,8 +170,8 @@ def suppressed_retrainings(target: Target, table_name: str) -> list[dict[str, An
     return sorted(found, key=lambda s: s["time"])
 
 
-def drift_reports(target: Target, bucket: str) -> list[dict[str, Any]]:
-    """Every drift report the monitor wrote, oldest first (whole documents)."""
+def drift_reports(target: Target, bucket: str) -> list[DriftReportDocument]:
+    """Every drift report the monitor wrote, oldest first."""
     s3 = target.client("s3")
     documents = []
     for page in s3.get_paginator("list_objects_v2").paginate(
@@ -146,24 +179,24 @@ def drift_reports(target: Target, bucket: str) -> list[dict[str, Any]]:
     ):
         for item in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            documents.append(json.loads(body))
-    return sorted(documents, key=lambda d: str(d.get("time")))
+            documents.append(DriftReportDocument.model_validate_json(body))
+    return sorted(documents, key=lambda d: d.time)
 
 
-def drift_events(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def drift_events(reports: list[DriftReportDocument]) -> list[dict[str, Any]]:
     """The reports that raised DriftDetected: above a threshold."""
     return [
         {
-            "dataset": d["dataset"],
-            "version": d["version"],
-            "time": d["time"],
-            "features": d["scores"],
-            "drifted_features": d["report"]["drifted_features"],
-            "model_package_arn": d.get("model_package_arn"),
-            "report_uri": d.get("report_uri"),
+            "dataset": d.dataset,
+            "version": d.version,
+            "time": d.time.isoformat(),
+            "features": d.scores,
+            "drifted_features": d.report.drifted_features,
+            "model_package_arn": d.model_package_arn,
+            "report_uri": d.report_uri,
         }
         for d in reports
-        if d["report"].get("drifted")
+        if d.report.drifted
     ]
 
 
@@ -254,7 +287,7 @@ def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
     }
     facts["failures"] = failures(target, facts)
     if with_reports:
-        facts["_drift_reports"] = reports
+        facts["_drift_reports"] = [report.model_dump(mode="json") for report in reports]
     return facts
 
 

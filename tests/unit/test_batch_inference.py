@@ -2,7 +2,9 @@
 
 prepare_inference writes the transform input; the test plays SageMaker's part by running
 training/inference.py over each part as batch transform would (SplitType=Line,
-MultiRecord, AssembleWith=Line), then write_predictions and monitor_drift take over.
+MultiRecord, AssembleWith=Line), then write_predictions and monitor_drift take over. One
+test goes through the handlers with the state machine's payloads; the others build the
+functions' logic classes with moto's clients.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import io
 import json
 import tarfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,9 +24,23 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from driftline_runtime import layout
-from driftline_runtime.registry import NoApprovedModel
+from driftline_runtime import layout, names
+from driftline_runtime.events import DriftDetected
+from driftline_runtime.lineage import LineageStore
+from driftline_runtime.observability import observability
+from driftline_runtime.registry import ModelRegistry, NoApprovedModel
+from driftline_runtime.steps.batch_inference import (
+    DriftOutcome,
+    DriftReportDocument,
+    InferenceRequest,
+    MonitorDriftInput,
+    ResolvedInference,
+    TransformJobResult,
+    WritePredictionsInput,
+    WrittenPredictions,
+)
 from moto import mock_aws
+from pydantic import ValidationError
 
 from driftline.samples import generate_transactions
 from tests.unit.test_training import END
@@ -74,7 +92,7 @@ class Cloud:
                 tar.add(path, arcname=path.name)
         key = "models/transactions/dl-job/output/model.tar.gz"
         self.s3.put_object(Bucket=ARTIFACTS, Key=key, Body=archive.getvalue())
-        baseline = (self.model_dir / "baseline.json").read_bytes()
+        baseline = (self.model_dir / names.BASELINE_FILE).read_bytes()
         self.s3.put_object(
             Bucket=ARTIFACTS, Key="models/transactions/dl-job/baseline.json", Body=baseline
         )
@@ -98,7 +116,8 @@ class Cloud:
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },
                 CustomerMetadataProperties={
-                    "baseline": f"s3://{ARTIFACTS}/models/transactions/dl-job/baseline.json"
+                    names.BASELINE_METADATA_KEY: f"s3://{ARTIFACTS}/models/transactions/dl-job/"
+                    + names.BASELINE_FILE
                 },
             )["ModelPackageArn"]
         )
@@ -134,11 +153,11 @@ class Cloud:
             }
         )
 
-    def transform(self, resolved: dict[str, Any], *, drop_last_line: bool = False) -> None:
+    def transform(self, resolved: ResolvedInference, *, drop_last_line: bool = False) -> None:
         """Batch transform's part: every input part through inference.py to ``.out``."""
         model = inference.model_fn(str(self.model_dir))
-        bucket, prefix = resolved["input"]["bucket"], resolved["input"]["prefix"]
-        output = resolved["transform"]["output_path"].removeprefix(f"s3://{bucket}/")
+        bucket, prefix = resolved.input.bucket, resolved.input.prefix
+        output = resolved.transform.output_path.removeprefix(f"s3://{bucket}/")
         for item in self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
             body = self.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             answer, _ = inference.output_fn(
@@ -158,36 +177,73 @@ class Cloud:
         return [json.loads(m["Body"]) for m in messages]
 
 
+TRANSFORM = {
+    "instance_type": "ml.m5.large",
+    "volume_kms_key": "arn:aws:kms:us-east-1:123456789012:key/k",
+    "max_payload_mb": 6,
+    "max_concurrency": 2,
+    "rows_per_part": ROWS_PER_PART,
+}
+THRESHOLDS = {"default": {"numeric": 0.2, "categorical": 0.2}}
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:batch-inference:run"
+NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-def cloud(
-    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, model_dir: Path
-) -> Iterator[Cloud]:
-    for name, value in {
-        "CURATED_BUCKET": CURATED,
-        "ARTIFACTS_BUCKET": ARTIFACTS,
-        "PREDICTIONS_BUCKET": PREDICTIONS,
-        "LINEAGE_TABLE": LINEAGE,
-        "EVENT_BUS_NAME": BUS,
-        "MODEL_PACKAGE_GROUP_PREFIX": PREFIX,
-        "TRANSFORM": json.dumps(
-            {
-                "instance_type": "ml.m5.large",
-                "volume_kms_key": "arn:aws:kms:us-east-1:123456789012:key/k",
-                "max_payload_mb": 6,
-                "max_concurrency": 2,
-                "rows_per_part": ROWS_PER_PART,
-            }
-        ),
-        "DRIFT_THRESHOLDS": json.dumps({"default": {"numeric": 0.2, "categorical": 0.2}}),
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "driftline",
-    }.items():
-        monkeypatch.setenv(name, value)
+def cloud(aws_credentials: None, model_dir: Path) -> Iterator[Cloud]:
     with mock_aws():
         yield Cloud(model_dir)
 
 
-Loader = Callable[[str], ModuleType]
+Loader = Callable[..., ModuleType]
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The batch pipeline's three functions' logic, on moto's clients."""
+
+    resolution: Any
+    writer: Any
+    monitor: Any
+    modules: dict[str, ModuleType]
+
+
+@pytest.fixture
+def steps(cloud: Cloud, load_logic: Loader) -> Steps:
+    s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+    resolution = load_logic("prepare_inference", "resolution")
+    predictions = load_logic("write_predictions", "predictions")
+    monitoring = load_logic("monitor_drift", "monitoring")
+    return Steps(
+        resolution=resolution.InferenceResolution(
+            resolution.Settings(
+                curated_bucket=CURATED,
+                artifacts_bucket=ARTIFACTS,
+                lineage_table=LINEAGE,
+                model_package_group_prefix=PREFIX,
+                transform=json.dumps(TRANSFORM),
+            ),
+            resolution.Services(
+                s3=s3,
+                registry=ModelRegistry(sagemaker),
+                lineage=LineageStore(boto3.resource("dynamodb").Table(LINEAGE)),
+            ),
+        ),
+        writer=predictions.PredictionWriter(
+            predictions.Settings(predictions_bucket=PREDICTIONS), predictions.Services(s3=s3)
+        ),
+        monitor=monitoring.DriftMonitor(
+            monitoring.Settings(
+                predictions_bucket=PREDICTIONS,
+                event_bus_name=BUS,
+                drift_thresholds=json.dumps(THRESHOLDS),
+            ),
+            monitoring.Services(
+                s3=s3, events=boto3.client("events"), obs=observability("monitor_drift")
+            ),
+        ),
+        modules={"resolution": resolution, "predictions": predictions},
+    )
 
 
 class Context:
@@ -200,31 +256,64 @@ class Context:
         return 60_000
 
 
-def run(load_function: Loader, name: str, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = load_function(name).handler(event, Context())
-    return result
-
-
-def completed_jobs(resolved: dict[str, Any]) -> list[dict[str, Any]]:
+def completed_jobs(resolved: ResolvedInference) -> list[TransformJobResult]:
     """What the Distributed Map returns when every part's transform job completed."""
-    prefix = resolved["transform"]["job_prefix"]
-    return [{"job": f"{prefix}-{i}", "status": "Completed"} for i in range(resolved["parts"])]
+    prefix = resolved.transform.job_prefix
+    return [
+        TransformJobResult(job=f"{prefix}-{i}", status="Completed") for i in range(resolved.parts)
+    ]
 
 
 def scoring(rows: int, drift: float, seed: int = 8) -> pa.Table:
     return generate_transactions(rows, seed=seed, drift=drift, labelled=False, end=END)
 
 
-def test_a_version_is_scored_in_parts_and_every_row_gets_its_prediction(
-    cloud: Cloud, load_function: Loader, labelled: pa.Table
+def resolve(steps: Steps, dataset: str, version: str | None = None) -> ResolvedInference:
+    resolved: ResolvedInference = steps.resolution.resolve(
+        InferenceRequest(dataset=dataset, version=version), now=NOW
+    )
+    return resolved
+
+
+def write(
+    steps: Steps, resolved: ResolvedInference, jobs: list[TransformJobResult]
+) -> WrittenPredictions:
+    request = WritePredictionsInput(resolved=resolved, jobs=list(jobs), execution=EXECUTION)
+    written: WrittenPredictions = steps.writer.write(request, now=NOW)
+    return written
+
+
+def measure(steps: Steps, resolved: ResolvedInference, written: WrittenPredictions) -> DriftOutcome:
+    request = MonitorDriftInput(resolved=resolved, predictions=written, execution=EXECUTION)
+    outcome: DriftOutcome = steps.monitor.measure(request, now=NOW)
+    return outcome
+
+
+def test_the_handlers_score_a_version_in_parts_and_every_row_gets_its_prediction(
+    cloud: Cloud, load_function: Loader, labelled: pa.Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given an approved model and a validated scoring version of 1,000 rows drawn from
-    # the very rows the model's baseline was computed on (the train split's first rows)
+    # Given the functions' settings as CDK writes them, an approved model and a validated
+    # scoring version of 1,000 rows drawn from the very rows the model's baseline was
+    # computed on (the train split's first rows)
+    for name, value in {
+        "CURATED_BUCKET": CURATED,
+        "ARTIFACTS_BUCKET": ARTIFACTS,
+        "PREDICTIONS_BUCKET": PREDICTIONS,
+        "LINEAGE_TABLE": LINEAGE,
+        "EVENT_BUS_NAME": BUS,
+        "MODEL_PACKAGE_GROUP_PREFIX": PREFIX,
+        "TRANSFORM": json.dumps(TRANSFORM),
+        "DRIFT_THRESHOLDS": json.dumps(THRESHOLDS),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+    }.items():
+        monkeypatch.setenv(name, value)
     package = cloud.register_model()
     table = labelled.slice(0, 1_000).drop_columns(["is_fraud"])
     cloud.ingest(table, "v-clean")
-    # When the batch pipeline's functions run around a transform job
-    resolved = run(load_function, "prepare_inference", {"request": {"dataset": "scoring"}})
+    # When the state machine's payloads reach the handlers around a transform job
+    request = {"request": {"dataset": "scoring"}, "execution": EXECUTION}
+    resolved = load_function("prepare_inference").handler(request, Context())
     # Then the newest version is scored with the approved package, in parts of 400 rows
     assert resolved["version"] == "v-clean"
     assert resolved["model_package_arn"] == package
@@ -234,12 +323,14 @@ def test_a_version_is_scored_in_parts_and_every_row_gets_its_prediction(
     first = cloud.s3.get_object(Bucket=ARTIFACTS, Key=parts["Contents"][0]["Key"])["Body"].read()
     records = list(csv.reader(io.StringIO(first.decode())))
     assert len(records) == ROWS_PER_PART
-    baseline = json.loads((cloud.model_dir / "baseline.json").read_text())
+    baseline = json.loads((cloud.model_dir / names.BASELINE_FILE).read_text())
     assert len(records[0]) == 1 + len(baseline["feature_columns"])  # the id, then features
     assert records[0][0] == table.column("transaction_id")[0].as_py()
-    cloud.transform(resolved)
-    jobs = completed_jobs(resolved)
-    written = run(load_function, "write_predictions", {"resolved": resolved, "jobs": jobs})
+    cloud.transform(ResolvedInference.model_validate(resolved))
+    jobs = [j.model_dump() for j in completed_jobs(ResolvedInference.model_validate(resolved))]
+    written = load_function("write_predictions").handler(
+        {"resolved": resolved, "jobs": jobs, "execution": EXECUTION}, Context()
+    )
     # Then one prediction per input row, joined by id, with lineage
     assert written["rows"] == 1_000
     bucket, _, key = written["predictions_uri"].removeprefix("s3://").partition("/")
@@ -253,95 +344,95 @@ def test_a_version_is_scored_in_parts_and_every_row_gets_its_prediction(
     assert lineage["model_package_arn"] == package
     assert lineage["transform_jobs"] == sorted(j["job"] for j in jobs)
     # And the monitor sees no drift in the training data itself
-    drift = run(load_function, "monitor_drift", {"resolved": resolved, "predictions": written})
+    drift = load_function("monitor_drift").handler(
+        {"resolved": resolved, "predictions": written, "execution": EXECUTION}, Context()
+    )
     assert drift["drifted"] is False, drift["drifted_features"]
     assert [e["detail-type"] for e in cloud.events()] == []
 
 
-def test_strong_drift_is_reported_and_announced(cloud: Cloud, load_function: Loader) -> None:
+def test_a_payload_that_is_not_the_steps_input_fails_before_any_work(
+    cloud: Cloud, load_function: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the write function, and a payload without the resolved run it needs
+    monkeypatch.setenv("PREDICTIONS_BUCKET", PREDICTIONS)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    handler = load_function("write_predictions").handler
+    # When it is invoked, then the step's input model refuses it and nothing is written
+    with pytest.raises(ValidationError, match="resolved"):
+        handler({"jobs": [], "execution": EXECUTION}, Context())
+    assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []
+
+
+def test_strong_drift_is_reported_and_announced(cloud: Cloud, steps: Steps) -> None:
     package = cloud.register_model()
     cloud.ingest(scoring(800, drift=1.0), "v-drifted")
-    resolved = run(
-        load_function, "prepare_inference", {"dataset": "scoring", "version": "v-drifted"}
-    )
+    resolved = resolve(steps, "scoring", "v-drifted")
     cloud.transform(resolved)
-    written = run(
-        load_function,
-        "write_predictions",
-        {"resolved": resolved, "jobs": completed_jobs(resolved)},
-    )
-    drift = run(load_function, "monitor_drift", {"resolved": resolved, "predictions": written})
-    assert drift["drifted"] is True
+    written = write(steps, resolved, completed_jobs(resolved))
+    drift = measure(steps, resolved, written)
+    assert drift.drifted is True
     (event,) = cloud.events()
-    assert event["detail-type"] == "DriftDetected"
-    detail = event["detail"]
-    assert detail["dataset"] == "scoring" and detail["training_dataset"] == "transactions"
-    assert detail["model_package_arn"] == package
-    assert set(detail["drifted_features"]) == set(drift["drifted_features"])
+    assert event["detail-type"] == DriftDetected.detail_type()
+    assert event["source"] == DriftDetected.SOURCE
+    detail = DriftDetected.model_validate(event["detail"])
+    assert detail.dataset == "scoring" and detail.training_dataset == "transactions"
+    assert detail.model_package_arn == package
+    assert set(detail.drifted_features) == set(drift.drifted_features)
     assert all(
-        detail["scores"][f] > 0.2 or f == "__prediction__" for f in detail["drifted_features"]
+        detail.scores[f] > 0.2 or f == names.PREDICTION_FEATURE for f in detail.drifted_features
     )
     # The report holds what a person needs to see why: shares per bin, per feature
-    bucket, _, key = drift["report_uri"].removeprefix("s3://").partition("/")
-    report = json.loads(cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert report["report"]["drifted"] is True
-    amount = next(f for f in report["report"]["features"] if f["feature"] == "amount")
-    assert len(amount["labels"]) == len(amount["expected_shares"]) == len(amount["actual_shares"])
-    assert (
-        report["report"]["prediction"]["actual_mean"]
-        > report["report"]["prediction"]["expected_mean"]
-    )
+    bucket, _, key = drift.report_uri.removeprefix("s3://").partition("/")
+    report = DriftReportDocument.model_validate_json(
+        cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    ).report
+    assert report.drifted is True
+    amount = next(f for f in report.features if f.feature == "amount")
+    assert len(amount.labels) == len(amount.expected_shares) == len(amount.actual_shares)
+    assert report.prediction is not None
+    assert report.prediction.actual_mean > report.prediction.expected_mean  # type: ignore[operator]
 
 
-def test_no_approved_model_is_a_clear_error(cloud: Cloud, load_function: Loader) -> None:
+def test_no_approved_model_is_a_clear_error(cloud: Cloud, steps: Steps) -> None:
     cloud.register_model(status="Rejected")
     cloud.ingest(scoring(50, drift=0.0), "v-any")
     with pytest.raises(NoApprovedModel, match="No approved model in model package group"):
-        run(load_function, "prepare_inference", {"dataset": "scoring", "version": "v-any"})
+        resolve(steps, "scoring", "v-any")
 
 
-def test_a_training_dataset_is_not_scored(cloud: Cloud, load_function: Loader) -> None:
-    module = load_function("prepare_inference")
-    with pytest.raises(module.InferenceRequestError, match="not an inference dataset"):
-        module.handler({"dataset": "transactions"}, Context())
+def test_a_training_dataset_is_not_scored(steps: Steps) -> None:
+    error = steps.modules["resolution"].InferenceRequestError
+    with pytest.raises(error, match="not an inference dataset"):
+        resolve(steps, "transactions")
 
 
 def test_a_missing_prediction_fails_the_run_instead_of_writing_a_partial_table(
-    cloud: Cloud, load_function: Loader
+    cloud: Cloud, steps: Steps
 ) -> None:
     cloud.register_model()
     cloud.ingest(scoring(500, drift=0.0), "v-partial")
-    resolved = run(
-        load_function, "prepare_inference", {"dataset": "scoring", "version": "v-partial"}
-    )
+    resolved = resolve(steps, "scoring", "v-partial")
     cloud.transform(resolved, drop_last_line=True)  # each part loses its last prediction
-    module = load_function("write_predictions")
-    with pytest.raises(
-        module.IncompletePredictions, match="2 input row\\(s\\) without a prediction"
-    ):
-        module.handler({"resolved": resolved, "jobs": completed_jobs(resolved)}, Context())
+    error = steps.modules["predictions"].IncompletePredictions
+    with pytest.raises(error, match="2 input row\\(s\\) without a prediction"):
+        write(steps, resolved, completed_jobs(resolved))
     listed = cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", [])
     assert listed == []
 
 
-def test_a_failed_transform_job_is_named_with_sagemakers_reason(
-    cloud: Cloud, load_function: Loader
-) -> None:
+def test_a_failed_transform_job_is_named_with_sagemakers_reason(cloud: Cloud, steps: Steps) -> None:
     cloud.register_model()
     cloud.ingest(scoring(900, drift=0.0), "v-failed")
-    resolved = run(
-        load_function, "prepare_inference", {"dataset": "scoring", "version": "v-failed"}
-    )
+    resolved = resolve(steps, "scoring", "v-failed")
     jobs = completed_jobs(resolved)
-    jobs[1] = {
-        "job": jobs[1]["job"],
-        "status": "Failed",
-        "error": "States.TaskFailed",
-        "cause": json.dumps({"TransformJobStatus": "Failed", "FailureReason": "ClientError: OOM"}),
-    }
-    module = load_function("write_predictions")
-    with pytest.raises(
-        module.TransformJobsFailed, match=f"1 of 3 .*{jobs[1]['job']}: ClientError: OOM"
-    ):
-        module.handler({"resolved": resolved, "jobs": jobs}, Context())
+    jobs[1] = TransformJobResult(
+        job=jobs[1].job,
+        status="Failed",
+        error="States.TaskFailed",
+        cause=json.dumps({"TransformJobStatus": "Failed", "FailureReason": "ClientError: OOM"}),
+    )
+    error = steps.modules["predictions"].TransformJobsFailed
+    with pytest.raises(error, match=f"1 of 3 .*{jobs[1].job}: ClientError: OOM"):
+        write(steps, resolved, jobs)
     assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []

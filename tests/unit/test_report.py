@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from driftline_runtime.baseline import Baseline
 from driftline_runtime.drift import drift_report
 
 from driftline.cli import main
@@ -24,31 +25,45 @@ from driftline.report import (
 from tests.unit.status_document import HOSTILE, NOW, full_status
 
 
-def baseline() -> dict[str, Any]:
-    """Two features and the prediction, in training/train.py::build_baseline's schema."""
-    return {
-        "feature_columns": ["amount", "channel"],
-        "features": {
-            "amount": {
-                "kind": "numeric",
-                "null_share": 0.0,
-                "bin_edges": [10.0, 50.0],
-                "bin_shares": [0.3, 0.4, 0.3],
-                "mean": 40.0,
-            },
-            "channel": {
-                "kind": "categorical",
-                "frequencies": {"pos": 0.6, "online": 0.4, "__other__": 0.0, "__null__": 0.0},
-            },
-        },
-        "prediction": {
+def baseline() -> Baseline:
+    """Two features and the prediction, as a training job's baseline.json holds them."""
+
+    def numeric(edges: list[float], shares: list[float], mean: float) -> dict[str, Any]:
+        return {
             "kind": "numeric",
+            "count": 100,
             "null_share": 0.0,
-            "bin_edges": [0.5],
-            "bin_shares": [0.9, 0.1],
-            "mean": 0.1,
-        },
-    }
+            "bin_edges": edges,
+            "bin_shares": shares,
+            "mean": mean,
+            "std": 1.0,
+            "min": 0.0,
+            "max": 100.0,
+        }
+
+    return Baseline.model_validate(
+        {
+            "schema_version": 1,
+            "split": "train",
+            "rows": 100,
+            "positive_rate": 0.1,
+            "target_column": "is_fraud",
+            "id_column": "transaction_id",
+            "feature_columns": ["amount", "channel"],
+            "binning": {"quantiles": [0.5]},
+            "features": {
+                "amount": numeric([10.0, 50.0], [0.3, 0.4, 0.3], 40.0),
+                "channel": {
+                    "kind": "categorical",
+                    "count": 100,
+                    "null_share": 0.0,
+                    "distinct": 2,
+                    "frequencies": {"pos": 0.6, "online": 0.4, "__other__": 0.0, "__null__": 0.0},
+                },
+            },
+            "prediction": numeric([0.5], [0.9, 0.1], 0.1),
+        }
+    )
 
 
 def document(dataset: str = "scoring", *, drifted: bool) -> DriftReportDocument:

@@ -1,14 +1,23 @@
-"""The retraining gate (functions/retraining_gate) over moto: one retraining per window."""
+"""The retraining gate (functions/retraining_gate) over moto: one retraining per window.
+
+The gate's logic is built with moto's clients; one test goes through the handler with
+the event as EventBridge delivers it.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from driftline_runtime.cooldown import CooldownGuard
+from driftline_runtime.events import DriftDetected
+from driftline_runtime.lineage import LineageStore
 from moto import mock_aws
 
 LINEAGE, COOLDOWN, BUS = "lineage", "cooldown", "driftline-test"
@@ -84,11 +93,16 @@ def machine(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def drift_event(event_id: str, version: str) -> dict[str, Any]:
+    """A DriftDetected event as EventBridge delivers it to the gate."""
     return {
+        "version": "0",
         "id": event_id,
         "time": "2026-11-01T10:00:00Z",
-        "detail-type": "DriftDetected",
-        "source": "driftline.monitor",
+        "detail-type": DriftDetected.detail_type(),
+        "source": DriftDetected.SOURCE,
+        "account": "123456789012",
+        "region": "us-east-1",
+        "resources": [],
         "detail": {
             "dataset": "scoring",
             "version": version,
@@ -110,32 +124,60 @@ def executions(arn: str) -> list[dict[str, Any]]:
 
 
 def test_the_first_drift_retrains_on_the_newest_version_and_a_burst_is_held_back(
-    machine: str, load_function: Callable[[str], ModuleType]
+    machine: str, load_logic: Callable[[str, str], ModuleType]
 ) -> None:
+    # Given two validated versions of the training dataset and the gate's logic
     validated_version("old", "2026-10-01T00:00:00+00:00")
     validated_version("new", "2026-10-02T00:00:00+00:00")
-    gate = load_function("retraining_gate")
-    first = gate.handler(drift_event("e-1", "batch-1"), Context())
-    # The same event delivered again, then two more drifted batches inside the window
-    again = gate.handler(drift_event("e-1", "batch-1"), Context())
-    later = [gate.handler(drift_event(f"e-{n}", f"batch-{n}"), Context()) for n in (2, 3)]
-    assert first["started"] and again["started"]
-    assert again["execution"] == first["execution"]
-    assert [result["started"] for result in later] == [False, False]
-    assert [result["suppressed_count"] for result in later] == [1, 2]
+    module = load_logic("retraining_gate", "gate")
+    guard = CooldownGuard(boto3.resource("dynamodb").Table(COOLDOWN))
+    gate = module.RetrainingGate(
+        module.Settings(
+            cooldown_table=COOLDOWN,
+            lineage_table=LINEAGE,
+            training_state_machine_arn=machine,
+            event_bus_name=BUS,
+            cooldown_minutes=60,
+        ),
+        module.Services(
+            guard=guard,
+            lineage=LineageStore(boto3.resource("dynamodb").Table(LINEAGE)),
+            sfn=boto3.client("stepfunctions"),
+            events=boto3.client("events"),
+        ),
+    )
+    now = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+    def decide(event_id: str, version: str) -> Any:
+        return gate.decide(
+            module.RetrainingGateInput.model_validate(drift_event(event_id, version)), now
+        )
+
+    # When a drift arrives, the same event again, then two more drifted batches in the window
+    first = decide("e-1", "batch-1")
+    again = decide("e-1", "batch-1")
+    later = [decide(f"e-{n}", f"batch-{n}") for n in (2, 3)]
+    # Then one retraining started, on the newest version, and the burst was held back
+    assert first.started and again.started
+    assert again.execution == first.execution
+    assert [result.started for result in later] == [False, False]
+    assert [result.suppressed_count for result in later] == [1, 2]
     (request,) = executions(machine)
     assert request["dataset"] == "transactions" and request["version"] == "new"
     assert request["retraining"]["version"] == "batch-1"
     assert request["retraining"]["event_id"] == "e-1"
-    suppressed = gate.GUARD.suppressions("transactions")
+    suppressed = guard.suppressions("transactions")
     assert sorted(s["trigger"]["version"] for s in suppressed) == ["batch-2", "batch-3"]
 
 
 def test_drift_with_nothing_to_retrain_on_fails_loudly(
     machine: str, load_function: Callable[[str], ModuleType]
 ) -> None:
+    # Given the gate deployed (its handler, as the DriftDetected rule invokes it) and no
+    # validated version of the training dataset yet
     gate = load_function("retraining_gate")
-    with pytest.raises(gate.NothingToRetrainOn, match="no validated version"):
+    # When drift arrives, then the gate fails (Lambda retries, then the failure queue)
+    with pytest.raises(sys.modules["gate"].NothingToRetrainOn, match="no validated version"):
         gate.handler(drift_event("e-1", "batch-1"), Context())
     # A retry once data exists starts the retraining the first delivery claimed
     validated_version("v1", "2026-10-01T00:00:00+00:00")

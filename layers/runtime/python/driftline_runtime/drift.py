@@ -1,7 +1,7 @@
 """Drift statistics: how far scoring data has moved from the training baseline.
 
-The baseline is the ``baseline.json`` the training job writes (see
-``training/train.py::build_baseline`` for its schema). Everything here is a pure function
+The baseline is the ``baseline.json`` the training job writes (its schema is
+``driftline_runtime.baseline.Baseline``). Everything here is a pure function
 over numpy arrays (plus a pyarrow table in :func:`drift_report`): no I/O, no pandas, no
 scipy, so it runs in a Lambda function with only the runtime layer.
 
@@ -26,6 +26,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
+
+from driftline_runtime.baseline import Baseline
 
 # The baseline's vocabulary; the prediction's drift is named PREDICTION_FEATURE.
 from driftline_runtime.names import NULL_CATEGORY as NULL_CATEGORY
@@ -336,7 +338,7 @@ def _judged(drift: FeatureDrift, thresholds: DriftThresholds) -> FeatureDrift:
 
 
 def drift_report(
-    baseline: Mapping[str, Any],
+    baseline: Baseline | Mapping[str, Any],
     table: pa.Table,
     probabilities: npt.ArrayLike | None = None,
     thresholds: DriftThresholds | None = None,
@@ -350,21 +352,23 @@ def drift_report(
     every feature column the table lacks.
     """
     thresholds = thresholds or DriftThresholds()
-    columns: list[str] = list(baseline["feature_columns"])
+    if not isinstance(baseline, Baseline):
+        baseline = Baseline.model_validate(baseline)
+    columns = baseline.feature_columns
     missing = [column for column in columns if column not in table.column_names]
     if missing:
         raise MissingFeatureError(
             f"the scoring table lacks feature column(s) {', '.join(map(repr, missing))}; "
             f"it has {', '.join(map(repr, table.column_names)) or 'no columns'}"
         )
-    profiles: Mapping[str, Mapping[str, Any]] = baseline["features"]
+    profiles = {name: profile.model_dump() for name, profile in baseline.features.items()}
     features = [
         _judged(_feature_drift(name, profiles[name], table.column(name), epsilon), thresholds)
         for name in columns
     ]
     prediction = None
     if probabilities is not None:
-        raw = prediction_drift(baseline["prediction"], probabilities, epsilon=epsilon)
+        raw = prediction_drift(baseline.prediction.model_dump(), probabilities, epsilon=epsilon)
         prediction = _judged(raw, thresholds)
     judged = [*features, *([prediction] if prediction is not None else [])]
     drifted_features = [drift.feature for drift in judged if drift.drifted]

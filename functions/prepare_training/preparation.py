@@ -1,0 +1,184 @@
+"""Preparing a training run: a validated dataset version -> channels and a job request.
+
+The whole CreateTrainingJob request is built here and passed on by the state machine as
+it is, so job settings live in one typed place (the ``TRAINING_JOB`` setting CDK writes)
+rather than in the ASL, and optional parts (a VPC) are simply left out when not
+configured.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+from channels import split
+from driftline_contracts import contract
+from driftline_runtime import layout, names
+from driftline_runtime.contracts import DatasetSpec
+from driftline_runtime.objects import split_uri
+from driftline_runtime.observability import Observability
+from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps.training import (
+    CreateTrainingJobRequest,
+    JobNetwork,
+    PreparedTraining,
+    TrainingRequest,
+)
+from pydantic import BaseModel, Json
+
+
+class TrainingJobSettings(BaseModel):
+    """What every training job of the stage shares (CDK writes it as JSON)."""
+
+    role_arn: str
+    image: str
+    instance_type: str
+    max_runtime_seconds: int
+    volume_kms_key: str
+    source_dir: str
+    program: str
+    hyperparameters: dict[str, str]
+    metric_definitions: list[dict[str, str]]
+    # SageMaker places the job's network interfaces here; None: SageMaker's own network.
+    vpc_config: JobNetwork | None = None
+
+
+class Settings(FunctionSettings):
+    curated_bucket: str
+    artifacts_bucket: str
+    training_job: Json[TrainingJobSettings]
+
+
+@dataclass(frozen=True)
+class Services:
+    s3: Any
+    obs: Observability
+
+
+class UnknownDatasetVersion(ValueError):
+    pass
+
+
+def spec_of(dataset: str) -> DatasetSpec:
+    """The dataset's contract; its module is imported here, and if it does not load the
+    step fails with ContractUnavailable (the state machine's TrainingFailed says so)."""
+    spec = contract(dataset)
+    if spec is None:
+        raise UnknownDatasetVersion(f"{dataset!r} is not a declared dataset")
+    return spec
+
+
+def job_name(dataset: str, version: str, now: datetime) -> str:
+    return f"{names.JOB_PREFIX}{dataset[:30]}-{version[:8]}-{now:%Y%m%d%H%M%S}"
+
+
+class TrainingPreparation:
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+
+    def prepare(self, request: TrainingRequest, now: datetime) -> PreparedTraining:
+        dataset, version = request.dataset, request.version
+        manifest = self._manifest(dataset, version)
+        if manifest.get("kind") != "training":
+            raise UnknownDatasetVersion(
+                f"{dataset} is a {manifest.get('kind')} dataset, not training"
+            )
+        bucket, key = split_uri(manifest["data_uri"])
+        body = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        table = pq.read_table(io.BytesIO(body))
+        name = job_name(dataset, version, now)
+        spec = spec_of(dataset)
+        # Personal data is not a feature: it stays in the curated bucket.
+        table = table.drop_columns([c for c in spec.pii_columns if c in table.column_names])
+        channels = split(table, spec.id_column)
+        for channel in channels:
+            self.services.s3.put_object(
+                Bucket=self.settings.artifacts_bucket,
+                Key=f"{layout.training_channel_prefix(dataset, name, channel.name)}part-0.csv",
+                Body=channel.csv,
+                ContentType="text/csv",
+            )
+        rows = {channel.name: channel.rows for channel in channels}
+        self.services.obs.logger.info("Channels written", extra=rows)
+        return PreparedTraining(
+            dataset=dataset,
+            version=version,
+            manifest_uri=self._manifest_uri(dataset, version),
+            rows=rows,
+            request=self.training_request(dataset, name, [c.name for c in channels]),
+        )
+
+    def training_request(
+        self, dataset: str, name: str, channels: list[str]
+    ) -> CreateTrainingJobRequest:
+        job = self.settings.training_job
+        spec = spec_of(dataset)
+        bucket = self.settings.artifacts_bucket
+        hyperparameters = {
+            **job.hyperparameters,
+            "target_column": spec.target or "",
+            "id_column": spec.id_column,
+            # The event time orders rows but is not a feature; PII columns are dropped earlier.
+            "exclude_columns": json.dumps(["event_time"]),
+            "sagemaker_program": job.program,
+            "sagemaker_submit_directory": job.source_dir,
+        }
+        return CreateTrainingJobRequest.model_validate(
+            {
+                "TrainingJobName": name,
+                "RoleArn": job.role_arn,
+                "AlgorithmSpecification": {
+                    "TrainingImage": job.image,
+                    "TrainingInputMode": "File",
+                    "MetricDefinitions": job.metric_definitions,
+                },
+                "HyperParameters": hyperparameters,
+                "InputDataConfig": [
+                    {
+                        "ChannelName": channel,
+                        "ContentType": "text/csv",
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri": f"s3://{bucket}/"
+                                + layout.training_channel_prefix(dataset, name, channel),
+                                "S3DataDistributionType": "FullyReplicated",
+                            }
+                        },
+                    }
+                    for channel in channels
+                ],
+                "OutputDataConfig": {
+                    "S3OutputPath": f"s3://{bucket}/{layout.model_output_prefix(dataset)}",
+                    "KmsKeyId": job.volume_kms_key,
+                },
+                "ResourceConfig": {
+                    "InstanceType": job.instance_type,
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": 10,
+                    "VolumeKmsKeyId": job.volume_kms_key,
+                },
+                "StoppingCondition": {"MaxRuntimeInSeconds": job.max_runtime_seconds},
+                "EnableInterContainerTrafficEncryption": True,
+                "Tags": [{"Key": names.PROJECT_TAG, "Value": names.PROJECT}],
+                "VpcConfig": job.vpc_config,
+            }
+        )
+
+    def _manifest_uri(self, dataset: str, version: str) -> str:
+        return f"s3://{self.settings.curated_bucket}/{layout.manifest_key(dataset, version)}"
+
+    def _manifest(self, dataset: str, version: str) -> dict[str, Any]:
+        s3 = self.services.s3
+        key = layout.manifest_key(dataset, version)
+        try:
+            body = s3.get_object(Bucket=self.settings.curated_bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey as error:
+            raise UnknownDatasetVersion(f"No validated version {version} of {dataset}") from error
+        manifest: dict[str, Any] = json.loads(body)
+        return manifest

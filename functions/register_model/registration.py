@@ -1,0 +1,141 @@
+"""Registering a trained model as a package of its dataset's group, approved by policy.
+
+Rejected challengers are registered too (as Rejected): the registry then keeps the
+full history of what was trained, on which data, and why it did not ship.
+
+The training baseline (``baseline.json`` inside ``model.tar.gz``) is checked against
+``driftline_runtime.baseline.Baseline``, copied next to the model artefact and its URI
+recorded in the package's metadata, so batch inference and the drift monitor read one
+small JSON object instead of unpacking the model.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from typing import IO, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from driftline_runtime import names
+from driftline_runtime.baseline import Baseline
+from driftline_runtime.objects import split_uri
+from driftline_runtime.observability import Observability
+from driftline_runtime.registry import ModelRegistry
+from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps.training import RegisterModelInput, Registration
+from pydantic import ValidationError
+
+# The baseline is a few hundred kilobytes; anything much larger is not one.
+MAX_BASELINE_BYTES = 16 * 1024 * 1024
+MODEL_ARCHIVE = "output/model.tar.gz"
+
+
+class Settings(FunctionSettings):
+    inference_program: str
+    source_dir: str
+
+
+@dataclass(frozen=True)
+class Services:
+    s3: Any
+    registry: ModelRegistry
+    obs: Observability
+
+
+class MissingBaseline(ValueError):
+    pass
+
+
+def baseline_from_archive(archive: IO[bytes], model_data_url: str) -> bytes:
+    """``baseline.json`` out of a ``model.tar.gz`` stream, read once from the front."""
+    with tarfile.open(fileobj=archive, mode="r|gz") as tar:
+        for member in tar:
+            if member.isfile() and member.name.lstrip("./") == names.BASELINE_FILE:
+                if member.size > MAX_BASELINE_BYTES:
+                    raise MissingBaseline(f"{names.BASELINE_FILE} in {model_data_url} is too large")
+                extracted = tar.extractfile(member)
+                if extracted is not None:
+                    return extracted.read()
+    raise MissingBaseline(
+        f"{model_data_url} holds no {names.BASELINE_FILE}: the drift monitor needs the "
+        "training baseline that training/train.py writes to the model folder"
+    )
+
+
+class ModelRegistration:
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+
+    def register(self, request: RegisterModelInput) -> Registration:
+        training, evaluation = request.training, request.evaluation
+        model_data_url = training.ModelArtifacts.S3ModelArtifacts
+        baseline_uri = self.copy_baseline(model_data_url)
+        response = self.services.registry.register(
+            group=evaluation.group,
+            status=evaluation.status,
+            description=evaluation.reason,
+            image=training.AlgorithmSpecification.TrainingImage,
+            model_data_url=model_data_url,
+            environment={
+                "SAGEMAKER_PROGRAM": self.settings.inference_program,
+                "SAGEMAKER_SUBMIT_DIRECTORY": self.settings.source_dir,
+            },
+            metrics=evaluation.metrics,
+            lineage={
+                "dataset": request.dataset,
+                "dataset_version": request.version,
+                "manifest": request.manifest_uri,
+                "training_job": training.TrainingJobName,
+                "execution": request.execution,
+                names.BASELINE_METADATA_KEY: baseline_uri,
+            },
+        )
+        arn = str(response["ModelPackageArn"])
+        self.record_model(request, arn)
+        return Registration(
+            model_package_arn=arn, status=evaluation.status, baseline_uri=baseline_uri
+        )
+
+    def copy_baseline(self, model_data_url: str) -> str:
+        """Check the baseline and copy it next to ``.../output/model.tar.gz``; its S3 URI."""
+        s3 = self.services.s3
+        bucket, key = split_uri(model_data_url)
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        baseline = baseline_from_archive(body, model_data_url)
+        try:
+            Baseline.model_validate_json(baseline)
+        except ValidationError as error:
+            raise MissingBaseline(
+                f"{names.BASELINE_FILE} in {model_data_url} is not a training baseline: {error}"
+            ) from error
+        target = f"{key.removesuffix(MODEL_ARCHIVE).rstrip('/')}/{names.BASELINE_FILE}"
+        s3.put_object(Bucket=bucket, Key=target, Body=baseline, ContentType="application/json")
+        return f"s3://{bucket}/{target}"
+
+    def record_model(self, request: RegisterModelInput, model_package_arn: str) -> None:
+        """Model metrics and training time per dataset; the model version rides along."""
+        evaluation = request.evaluation
+        values = {
+            name: (float(evaluation.metrics[metric]), MetricUnit.NoUnit)
+            for metric, name in names.MODEL_METRICS.items()
+            if metric in evaluation.metrics
+        }
+        seconds = request.training.seconds
+        if seconds is not None:
+            values[names.TRAINING_DURATION_METRIC] = (seconds, MetricUnit.Seconds)
+        obs = self.services.obs
+        if not values:
+            obs.logger.warning("The training job reported none of the dashboard's metrics")
+            return
+        obs.record(
+            values,
+            {names.DATASET_DIMENSION: request.dataset},
+            {
+                # ".../model-package/<group>/<version>"
+                names.MODEL_VERSION_PROPERTY: model_package_arn.rsplit("/", 1)[-1],
+                names.APPROVAL_PROPERTY: evaluation.status,
+                "dataset_version": request.version,
+                names.TRAINING_JOB_PROPERTY: request.training.TrainingJobName,
+            },
+        )

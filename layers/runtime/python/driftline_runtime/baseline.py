@@ -1,0 +1,102 @@
+"""The training baseline: what a scoring batch's drift is measured against.
+
+The training job writes it as ``baseline.json`` inside the model (``training/``, which
+runs without this layer, builds the same document as plain JSON); the register function
+copies it next to the model, batch inference reads the model's feature order from it and
+the drift monitor compares each batch with it. This model is the document's one schema;
+a unit test validates a real training job's output against it.
+
+Numeric features (and the prediction) are profiled by deciles of the train split: bins
+are right-closed with open ends, ``(-inf, e0], (e0, e1], ..., (e_last, +inf)``, and the
+bin of a value ``v`` is ``numpy.searchsorted(bin_edges, v, side="left")``. Categorical
+and boolean features list the share of each category among all rows, with every rarer
+category under ``__other__`` and missing values under ``__null__``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from driftline_runtime import names
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NumericProfile(_Document):
+    """Decile bins, moments and the null share of one numeric column."""
+
+    kind: Literal["numeric"]
+    count: int = Field(ge=0, description="non-null values")
+    null_share: float = Field(ge=0, le=1, description="share of all rows that are null")
+    bin_edges: list[float] = Field(description="deciles, deduplicated, increasing")
+    bin_shares: list[float] = Field(
+        description="len(bin_edges) + 1 shares of the non-null values; they sum to 1"
+    )
+    # All None when the column has no non-null value; std is the population's (ddof=0).
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+
+    @model_validator(mode="after")
+    def _bins_fit_their_edges(self) -> NumericProfile:
+        if self.bin_shares and len(self.bin_shares) != len(self.bin_edges) + 1:
+            raise ValueError("bin_shares must have len(bin_edges) + 1 entries")
+        if any(low >= high for low, high in zip(self.bin_edges, self.bin_edges[1:], strict=False)):
+            raise ValueError("bin_edges must increase")
+        return self
+
+
+class CategoricalProfile(_Document):
+    """Category shares of one categorical (or boolean: ``false``/``true``) column."""
+
+    kind: Literal["categorical", "boolean"]
+    count: int = Field(ge=0, description="non-null values")
+    null_share: float = Field(ge=0, le=1)
+    distinct: int = Field(ge=0, description="distinct non-null categories")
+    frequencies: dict[str, float] = Field(
+        description="shares of all rows, summing to 1, with __other__ and __null__ always listed"
+    )
+
+    @model_validator(mode="after")
+    def _other_and_null_are_listed(self) -> CategoricalProfile:
+        missing = {names.OTHER_CATEGORY, names.NULL_CATEGORY} - set(self.frequencies)
+        if missing:
+            raise ValueError(f"frequencies lack {sorted(missing)}")
+        return self
+
+
+FeatureProfile = Annotated[NumericProfile | CategoricalProfile, Field(discriminator="kind")]
+
+
+class Binning(_Document):
+    """How the numeric profiles were binned (``bins`` and ``assign`` say it in words)."""
+
+    quantiles: list[float]
+    bins: str | None = None
+    assign: str | None = None
+
+
+class Baseline(_Document):
+    """``baseline.json``: the train split's feature profiles and prediction distribution."""
+
+    schema_version: Literal[1]
+    split: str
+    rows: int = Field(gt=0)
+    positive_rate: float = Field(ge=0, le=1)
+    target_column: str
+    id_column: str
+    feature_columns: list[str] = Field(min_length=1, description="the model's input order")
+    binning: Binning
+    features: dict[str, FeatureProfile]
+    prediction: NumericProfile = Field(description="the predicted probability's profile")
+
+    @model_validator(mode="after")
+    def _every_feature_is_profiled(self) -> Baseline:
+        if list(self.features) != self.feature_columns:
+            raise ValueError("features must profile exactly the feature_columns, in order")
+        return self

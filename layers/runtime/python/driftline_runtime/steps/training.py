@@ -1,0 +1,239 @@
+"""The training state machine's steps (``state_machines/training.asl.json``), as models.
+
+execution input: TrainingRequest, or the DatasetValidated event the rule delivers
+Prepare   PrepareTrainingInput  -> PreparedTraining        at $.prepared.result
+Train     PreparedTraining.request -> TrainingJob          at $.training
+Evaluate  EvaluateModelInput    -> Evaluation              at $.evaluation.result
+Register  RegisterModelInput    -> Registration            at $.registration.result
+CreateModel                     -> CreatedModel            at $.model
+Publish*  ModelRegistered | ModelRejected | TrainingFailed (driftline_runtime.events)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from driftline_runtime.approval import ApprovalStatus, Champion
+from driftline_runtime.events import DatasetValidated, EventEnvelope
+from driftline_runtime.steps import (
+    AwsAnswer,
+    CreatedModel,
+    LambdaResult,
+    StepError,
+    StepModel,
+)
+
+
+# -- the execution's input --------------------------------------------------------------
+class RetrainingTrigger(StepModel):
+    """The drift that made the retraining gate start a training (its execution input)."""
+
+    event_id: str
+    dataset: str = Field(description="the drifted inference dataset")
+    version: str = Field(description="the drifted batch's version")
+    model_package_arn: str
+    drifted_features: list[str]
+    report_uri: str
+    time: str
+
+
+class TrainingRequest(StepModel):
+    """What to train on: ``driftline train`` and the retraining gate start with this."""
+
+    dataset: str
+    version: str
+    retraining: RetrainingTrigger | None = None
+
+    @classmethod
+    def from_execution_input(cls, value: Mapping[str, Any]) -> TrainingRequest:
+        """The request itself, or the DatasetValidated event the training rule delivers."""
+        return TrainingTrigger.model_validate({"trigger": value}).request
+
+
+class TrainingTrigger(StepModel):
+    """The execution input as Prepare receives it: a request, or an EventBridge event."""
+
+    trigger: TrainingRequest | EventEnvelope[DatasetValidated]
+
+    @property
+    def request(self) -> TrainingRequest:
+        if isinstance(self.trigger, TrainingRequest):
+            return self.trigger
+        event = self.trigger.detail
+        return TrainingRequest(dataset=event.dataset, version=event.version)
+
+
+# -- Prepare ----------------------------------------------------------------------------
+class PrepareTrainingInput(TrainingTrigger):
+    execution: str
+
+
+class MetricDefinition(StepModel):
+    Name: str
+    Regex: str
+
+
+class TrainingAlgorithm(StepModel):
+    TrainingImage: str
+    TrainingInputMode: str
+    MetricDefinitions: list[MetricDefinition]
+
+
+class S3Prefix(StepModel):
+    S3DataType: str
+    S3Uri: str
+    S3DataDistributionType: str
+
+
+class ChannelSource(StepModel):
+    S3DataSource: S3Prefix
+
+
+class InputChannel(StepModel):
+    ChannelName: str
+    ContentType: str
+    DataSource: ChannelSource
+
+
+class TrainingOutput(StepModel):
+    S3OutputPath: str
+    KmsKeyId: str
+
+
+class TrainingResources(StepModel):
+    InstanceType: str
+    InstanceCount: int
+    VolumeSizeInGB: int
+    VolumeKmsKeyId: str
+
+
+class MaxRuntime(StepModel):
+    MaxRuntimeInSeconds: int
+
+
+class JobNetwork(StepModel):
+    Subnets: list[str] = Field(min_length=1)
+    SecurityGroupIds: list[str] = Field(min_length=1)
+
+
+class Tag(StepModel):
+    Key: str
+    Value: str
+
+
+class CreateTrainingJobRequest(StepModel):
+    """SageMaker's CreateTrainingJob request, which the Train task passes on whole."""
+
+    TrainingJobName: str
+    RoleArn: str
+    AlgorithmSpecification: TrainingAlgorithm
+    HyperParameters: dict[str, str]
+    InputDataConfig: list[InputChannel]
+    OutputDataConfig: TrainingOutput
+    ResourceConfig: TrainingResources
+    StoppingCondition: MaxRuntime
+    EnableInterContainerTrafficEncryption: bool
+    Tags: list[Tag]
+    # Left out (not null) when SageMaker's own network is used.
+    VpcConfig: JobNetwork | None = None
+
+
+class PreparedTraining(StepModel):
+    dataset: str
+    version: str
+    manifest_uri: str
+    rows: dict[str, int] = Field(description="rows per channel")
+    request: CreateTrainingJobRequest
+
+
+# -- Train (sagemaker:createTrainingJob.sync) -------------------------------------------
+class Artifacts(AwsAnswer):
+    S3ModelArtifacts: str
+
+
+class Algorithm(AwsAnswer):
+    TrainingImage: str
+
+
+class MetricDatum(AwsAnswer):
+    MetricName: str
+    Value: float
+
+
+class TrainingJob(AwsAnswer):
+    """The finished job, as the ``.sync`` integration describes it (timestamps in epoch
+    milliseconds)."""
+
+    TrainingJobName: str
+    ModelArtifacts: Artifacts
+    AlgorithmSpecification: Algorithm
+    # Absent when the job's output matched none of its metric definitions.
+    FinalMetricDataList: list[MetricDatum] = []
+    TrainingTimeInSeconds: float | None = None
+    TrainingStartTime: float | None = None
+    TrainingEndTime: float | None = None
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {datum.MetricName: datum.Value for datum in self.FinalMetricDataList}
+
+    @property
+    def seconds(self) -> float | None:
+        """How long it trained: SageMaker's own figure, else its end minus its start."""
+        if self.TrainingTimeInSeconds is not None:
+            return self.TrainingTimeInSeconds
+        if self.TrainingStartTime is not None and self.TrainingEndTime is not None:
+            return (self.TrainingEndTime - self.TrainingStartTime) / 1000
+        return None
+
+
+# -- Evaluate ---------------------------------------------------------------------------
+class EvaluateModelInput(StepModel):
+    dataset: str
+    execution: str
+    training: TrainingJob
+
+
+class Evaluation(StepModel):
+    """The evaluation gate's decision on the challenger, with its group and metrics."""
+
+    group: str
+    metrics: dict[str, float]
+    status: ApprovalStatus
+    reason: str
+    metric: float = Field(description="the challenger's primary metric")
+    champion: Champion | None = None
+
+
+# -- Register ---------------------------------------------------------------------------
+class RegisterModelInput(StepModel):
+    dataset: str
+    version: str
+    manifest_uri: str
+    execution: str
+    training: TrainingJob
+    evaluation: Evaluation
+
+
+class Registration(StepModel):
+    model_package_arn: str
+    status: ApprovalStatus
+    baseline_uri: str
+
+
+# -- the state data ---------------------------------------------------------------------
+class TrainingState(BaseModel):
+    """The state data once the machine stops: the execution input's own keys, then what
+    each step added (absent when it did not run; ``error`` when a step failed)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    prepared: LambdaResult[PreparedTraining] | None = None
+    training: TrainingJob | None = None
+    evaluation: LambdaResult[Evaluation] | None = None
+    registration: LambdaResult[Registration] | None = None
+    model: CreatedModel | None = None
+    error: StepError | None = None

@@ -1,0 +1,216 @@
+"""A small interpreter of the ASL this project writes, for the step contract tests.
+
+It walks a state machine definition the way Step Functions moves state data: paths
+(``$.a.b``, ``$$.Execution.Id``, ``$$.Map.Item.Value.Key``), ``Parameters`` and
+``ItemSelector`` templates (``"key.$"`` entries and ``States.Format``), ``InputPath``,
+``ResultSelector``, ``ResultPath``, ``Choice`` on ``StringEquals``, ``Catch`` into
+``ResultPath``, ``Pass``, ``Map`` and the terminal states. What a ``Task`` returns is
+asked of a ``Responder``, which is where the tests check each payload against the step
+model it must satisfy. A path that names something the state data does not hold fails
+as Step Functions would fail the execution (``States.Runtime``).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Responder = Callable[[str, dict[str, Any], Any], Any]
+"""(state name, state, the task's effective input) -> the service's answer."""
+
+
+class PathError(LookupError):
+    """A path selects nothing: on AWS the execution would fail with States.Runtime."""
+
+
+class TaskFailure(Exception):
+    """Raised by a responder: the task fails with this error, which its Catch handles."""
+
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error, self.cause = error, cause
+
+
+@dataclass
+class Trace:
+    """What a walk did: the states it entered, the events it put, where it stopped."""
+
+    states: list[str] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    output: Any = None
+    failed: bool = False
+
+
+def select(path: str, data: Any, context: dict[str, Any]) -> Any:
+    if path == "$":
+        return data
+    if path == "$$":
+        return context
+    if path.startswith("$$."):
+        value, rest = context, path[3:]
+    elif path.startswith("$."):
+        value, rest = data, path[2:]
+    else:
+        raise PathError(f"{path!r} is not a path")
+    for part in rest.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise PathError(f"{path}: nothing at {part!r}")
+        value = value[part]
+    return value
+
+
+_FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:\s*,\s*[^,)]+)*)\)$")
+
+
+def evaluate(expression: str, data: Any, context: dict[str, Any]) -> Any:
+    match = _FORMAT.match(expression)
+    if match is None:
+        return select(expression, data, context)
+    template = match.group(1)
+    arguments = [a.strip() for a in match.group(2).split(",") if a.strip()]
+    values = [str(select(argument, data, context)) for argument in arguments]
+    if template.count("{}") != len(values):
+        raise PathError(f"{expression}: {template.count('{}')} slots, {len(values)} values")
+    return template.replace("{}", "%s") % tuple(values)
+
+
+def build(template: Any, data: Any, context: dict[str, Any]) -> Any:
+    """A ``Parameters``/``ItemSelector``/``ResultSelector`` template filled from ``data``."""
+    if isinstance(template, dict):
+        built: dict[str, Any] = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                built[key[:-2]] = copy.deepcopy(evaluate(value, data, context))
+            else:
+                built[key] = build(value, data, context)
+        return built
+    if isinstance(template, list):
+        return [build(item, data, context) for item in template]
+    return template
+
+
+def place(data: Any, path: str | None, value: Any) -> Any:
+    """The state data after ``ResultPath`` put ``value`` at ``path`` (None: discarded)."""
+    if path is None:
+        return data
+    if path == "$":
+        return value
+    if not path.startswith("$."):
+        raise PathError(f"ResultPath {path!r} is not a path")
+    result = copy.deepcopy(data)
+    target = result
+    parts = path[2:].split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+    return result
+
+
+@dataclass
+class Walker:
+    """Runs one definition; ``failing`` names the task states that fail when entered."""
+
+    respond: Responder
+    failing: frozenset[str] = frozenset()
+    error: dict[str, str] = field(
+        default_factory=lambda: {"Error": "States.TaskFailed", "Cause": "the step failed"}
+    )
+
+    def run(self, definition: dict[str, Any], data: Any, context: dict[str, Any]) -> Trace:
+        trace = Trace()
+        name = definition["StartAt"]
+        while True:
+            state = definition["States"][name]
+            trace.states.append(name)
+            kind = state["Type"]
+            if kind in ("Succeed", "Fail"):
+                trace.output, trace.failed = data, kind == "Fail"
+                return trace
+            if kind == "Choice":
+                name = self._choose(state, data, context)
+                continue
+            try:
+                data = self._enter(name, state, data, context, trace)
+            except _Caught as caught:
+                data = place(data, caught.handler.get("ResultPath", "$"), caught.error)
+                name = caught.handler["Next"]
+                continue
+            if state.get("End"):
+                trace.output = data
+                return trace
+            name = state["Next"]
+
+    def _enter(
+        self,
+        name: str,
+        state: dict[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        trace: Trace,
+    ) -> Any:
+        effective = select(state.get("InputPath", "$"), data, context)
+        if "Parameters" in state:
+            effective = build(state["Parameters"], effective, context)
+        trace.inputs[name] = effective
+        if state["Type"] == "Pass":
+            result = effective
+        elif state["Type"] == "Map":
+            result = self._map(name, state, data, context, trace)
+        else:
+            if name in self.failing:
+                raise _Caught(self._catch(name, state), self.error)
+            try:
+                result = self.respond(name, state, effective)
+            except TaskFailure as failure:
+                error = {"Error": failure.error, "Cause": failure.cause}
+                raise _Caught(self._catch(name, state), error) from failure
+            if state["Resource"].startswith("arn:aws:states:::events:putEvents"):
+                trace.events += [(name, entry) for entry in effective["Entries"]]
+        if "ResultSelector" in state:
+            result = build(state["ResultSelector"], result, context)
+        return place(data, state.get("ResultPath", "$"), result)
+
+    def _map(
+        self,
+        name: str,
+        state: dict[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        trace: Trace,
+    ) -> list[Any]:
+        if name in self.failing:
+            raise _Caught(self._catch(name, state), self.error)
+        reader = build(state["ItemReader"].get("Parameters", {}), data, context)
+        items = self.respond(name, state, reader)
+        outputs = []
+        for index, item in enumerate(items):
+            item_context = {**context, "Map": {"Item": {"Value": item, "Index": index}}}
+            selected = build(state["ItemSelector"], data, item_context)
+            inner = self.run(state["ItemProcessor"], selected, item_context)
+            trace.states += [f"{name}/{state_name}" for state_name in inner.states]
+            trace.inputs.update({f"{name}/{k}": v for k, v in inner.inputs.items()})
+            outputs.append(inner.output)
+        select(state["MaxConcurrencyPath"], data, context)
+        return outputs
+
+    def _catch(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        for handler in state.get("Catch", []):
+            if "States.ALL" in handler["ErrorEquals"]:
+                return dict(handler)
+        raise AssertionError(f"{name} fails and catches nothing")
+
+    def _choose(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
+        for choice in state["Choices"]:
+            if select(choice["Variable"], data, context) == choice["StringEquals"]:
+                return str(choice["Next"])
+        return str(state["Default"])
+
+
+class _Caught(Exception):
+    def __init__(self, handler: dict[str, Any], error: dict[str, str]) -> None:
+        super().__init__(handler["Next"])
+        self.handler, self.error = handler, error

@@ -1,0 +1,82 @@
+"""The Baseline model against what training/train.py really writes, and what it refuses."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from driftline_runtime import names
+from driftline_runtime.baseline import Baseline, CategoricalProfile, NumericProfile
+from pydantic import ValidationError
+
+
+def written(model_dir: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((model_dir / names.BASELINE_FILE).read_text())
+    return document
+
+
+def test_a_real_training_jobs_baseline_is_a_baseline(model_dir: Path) -> None:
+    # Given the baseline.json a real train.py run wrote into its model folder
+    document = written(model_dir)
+    # When it is read as the drift monitor and batch inference read it
+    baseline = Baseline.model_validate(document)
+    # Then every feature is profiled, in the model's input order, by its kind
+    assert list(baseline.features) == baseline.feature_columns
+    assert isinstance(baseline.features["amount"], NumericProfile)
+    assert isinstance(baseline.features["country"], CategoricalProfile)
+    assert baseline.features["card_present"].kind == names.BOOLEAN
+    assert baseline.prediction.kind == names.NUMERIC
+    # And nothing of the document is lost on the way
+    assert baseline.model_dump(mode="json") == document
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (lambda d: d["features"].pop("amount"), "feature_columns"),
+        (lambda d: d["features"]["amount"]["bin_shares"].pop(), "bin_shares"),
+        (lambda d: d["features"]["country"]["frequencies"].pop(names.NULL_CATEGORY), "__null__"),
+        (lambda d: d.update(schema_version=2), "schema_version"),
+        (lambda d: d["features"]["amount"].update(kind="ordinal"), "kind"),
+    ],
+)
+def test_a_document_that_is_no_baseline_is_refused(
+    model_dir: Path, change: Callable[[dict[str, Any]], object], complaint: str
+) -> None:
+    document = written(model_dir)
+    change(document)
+    with pytest.raises(ValidationError, match=complaint):
+        Baseline.model_validate(document)
+
+
+def test_registration_refuses_a_model_whose_baseline_is_no_baseline(
+    load_logic: Callable[[str, str], ModuleType], model_dir: Path
+) -> None:
+    # Given a model.tar.gz whose baseline.json lacks its prediction profile
+    document = written(model_dir)
+    del document["prediction"]
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        body = json.dumps(document).encode()
+        info = tarfile.TarInfo(names.BASELINE_FILE)
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    module = load_logic("register_model", "registration")
+
+    class S3:
+        def get_object(self, **_: Any) -> dict[str, Any]:
+            return {"Body": io.BytesIO(archive.getvalue())}
+
+    logic = module.ModelRegistration(
+        module.Settings(inference_program="inference.py", source_dir="s3://a/s.tar.gz"),
+        module.Services(s3=S3(), registry=None, obs=None),
+    )
+    # When the register step copies it, then it refuses, naming what is missing
+    with pytest.raises(module.MissingBaseline, match="prediction"):
+        logic.copy_baseline("s3://artifacts/models/x/output/model.tar.gz")
