@@ -29,7 +29,7 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
         app,
         names.stack_name(stage, names.PIPELINE_STACK),
         config=config,
-        data=data,
+        data=data.resources,
         env=environment,
     )
     MonitoringStack(

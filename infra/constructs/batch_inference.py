@@ -1,116 +1,83 @@
-"""Batch inference, drift monitoring and drift-triggered retraining.
+"""Batch inference: a validated inference dataset version is scored, with its drift.
 
-DatasetValidated(kind=inference) --rule--> BatchInferenceStateMachine
-(state_machines/batch_inference.asl.json): resolve the approved model -> CreateModel ->
-Distributed Map of transform jobs -> predictions with lineage -> drift monitor ->
-InferenceCompleted (and DriftDetected above threshold).
-DriftDetected --rule--> retraining gate (cooldown) --> training state machine.
+DatasetValidated(kind=inference) (or a schedule) --rule--> the batch inference state
+machine (state_machines/batch_inference.asl.json): resolve the approved model ->
+CreateModel -> Distributed Map of transform jobs -> predictions with lineage -> drift
+monitor -> InferenceCompleted (and DriftDetected above threshold; InferenceFailed from
+any step). What drift then starts is ``infra.constructs.retraining``'s.
 """
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from driftline_runtime import layout, names
-from driftline_runtime.events import DatasetValidated, DriftDetected
+from driftline_runtime.events import DatasetValidated
 
-from infra.config import StageConfig
 from infra.constructs.buckets import DataBucket
-from infra.constructs.functions import PipelineFunction, log_retention
-from infra.constructs.nag import (
-    HIPAA,
-    PACK,
-    acknowledge,
-    acknowledge_inline_policy,
-    acknowledge_synchronous_invocation,
-    resource_finding,
-)
+from infra.constructs.functions import PipelineFunction
+from infra.constructs.nag import PACK, acknowledge, resource_finding
 from infra.constructs.queues import failure_queue
 from infra.constructs.sagemaker_tasks import grant_sagemaker_tasks
-from infra.constructs.tables import project_table
-from infra.packaging import STATE_MACHINES
-from infra.stacks.data_stack import DataStack
+from infra.constructs.shared import SharedResources
+from infra.constructs.state_machine import PipelineStateMachine
 
 # SageMaker's default request size for batch transform (a record never exceeds it here).
 MAX_PAYLOAD_MB = 6
 
 
 class BatchInference(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: StageConfig,
-        data: DataStack,
-        artifacts: s3.IBucket,
-        access_logs: s3.IBucket,
-        sagemaker_role: iam.IRole,
-        training: sfn.StateMachine,
-        group_prefix: str,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, shared: SharedResources) -> None:
         super().__init__(scope, construct_id)
-        self.config, self.data, self.artifacts = config, data, artifacts
-        self.sagemaker_role, self.training, self.group_prefix = (
-            sagemaker_role,
-            training,
-            group_prefix,
-        )
-        self.predictions_bucket = DataBucket(
+        self.shared = shared
+        config = shared.config
+        self.predictions_bucket: s3.IBucket = DataBucket(
             self,
             "Predictions",
             config=config,
-            key=data.key,
-            access_logs=access_logs,
+            key=shared.key,
+            access_logs=shared.buckets.access_logs,
             retention_days=None,
         ).bucket
-        removal = RemovalPolicy.DESTROY if config.destroy_on_removal else RemovalPolicy.RETAIN
-        self.cooldown_table = project_table(
-            self,
-            "RetrainingCooldown",
-            partition="dataset",
-            sort="sk",
-            key=data.key,
-            removal=removal,
-        )
-        acknowledge(
-            self.cooldown_table,
-            "Point-in-time recovery covers 35 days; its items are retraining windows and "
-            "suppression records, each also published as an event on the project bus, so a "
-            "backup plan would add no record that exists nowhere else.",
-            f"{HIPAA}-DynamoDBInBackupPlan",
-        )
         self.queues: dict[str, sqs.IQueue] = {}
         self.functions = self._functions()
-        self.state_machine = self._state_machine()
-        self._inference_triggers()
-        self._retraining_trigger()
+        self.state_machine = PipelineStateMachine(
+            self,
+            "StateMachine",
+            shared=shared,
+            name=names.BATCH_INFERENCE_STATE_MACHINE,
+            definition="batch_inference.asl.json",
+            functions={
+                "PrepareFunctionArn": self.functions["prepare_inference"],
+                "WritePredictionsFunctionArn": self.functions["write_predictions"],
+                "MonitorDriftFunctionArn": self.functions["monitor_drift"],
+            },
+            substitutions={"SageMakerRoleArn": shared.sagemaker.role.role_arn},
+        )
+        self._grant_state_machine()
+        self._triggers()
 
     # -- functions -------------------------------------------------------------------
     def _functions(self) -> dict[str, PipelineFunction]:
-        config, data = self.config, self.data
-        common = {"config": config, "layers": data.layers, "key": data.key}
+        shared = self.shared
+        config = shared.config
         transform = Stack.of(self).to_json_string(
             {
                 "instance_type": config.inference_instance_type,
-                "volume_kms_key": data.key.key_arn,
+                "volume_kms_key": shared.key.key_arn,
                 "max_payload_mb": MAX_PAYLOAD_MB,
                 "max_concurrency": config.inference_max_concurrency,
                 "rows_per_part": config.inference_rows_per_part,
             }
         )
         functions = {
-            "prepare_inference": PipelineFunction(
+            "prepare_inference": shared.function(
                 self,
                 "PrepareInference",
                 source="prepare_inference",
@@ -118,15 +85,14 @@ class BatchInference(Construct):
                 memory_size=1769,
                 timeout=Duration.minutes(5),
                 environment={
-                    "CURATED_BUCKET": data.curated_bucket.bucket_name,
-                    "ARTIFACTS_BUCKET": self.artifacts.bucket_name,
-                    "LINEAGE_TABLE": data.lineage_table.table_name,
-                    "MODEL_PACKAGE_GROUP_PREFIX": self.group_prefix,
+                    "CURATED_BUCKET": shared.buckets.curated.bucket_name,
+                    "ARTIFACTS_BUCKET": shared.buckets.artifacts.bucket_name,
+                    "LINEAGE_TABLE": shared.tables.lineage.table_name,
+                    "MODEL_PACKAGE_GROUP_PREFIX": shared.model_group_prefix,
                     "TRANSFORM": transform,
                 },
-                **common,  # type: ignore[arg-type]
             ),
-            "write_predictions": PipelineFunction(
+            "write_predictions": shared.function(
                 self,
                 "WritePredictions",
                 source="write_predictions",
@@ -134,9 +100,8 @@ class BatchInference(Construct):
                 memory_size=1769,
                 timeout=Duration.minutes(5),
                 environment={"PREDICTIONS_BUCKET": self.predictions_bucket.bucket_name},
-                **common,  # type: ignore[arg-type]
             ),
-            "monitor_drift": PipelineFunction(
+            "monitor_drift": shared.function(
                 self,
                 "MonitorDrift",
                 source="monitor_drift",
@@ -145,42 +110,27 @@ class BatchInference(Construct):
                 timeout=Duration.minutes(5),
                 environment={
                     "PREDICTIONS_BUCKET": self.predictions_bucket.bucket_name,
-                    "EVENT_BUS_NAME": data.bus.event_bus_name,
+                    "EVENT_BUS_NAME": shared.bus.event_bus_name,
                     "DRIFT_THRESHOLDS": json.dumps(
                         {name: t.model_dump() for name, t in config.drift_thresholds.items()}
                     ),
                 },
-                **common,  # type: ignore[arg-type]
-            ),
-            "retraining_gate": PipelineFunction(
-                self,
-                "RetrainingGate",
-                source="retraining_gate",
-                description="Starts at most one drift-triggered retraining per cooldown window",
-                environment={
-                    "COOLDOWN_TABLE": self.cooldown_table.table_name,
-                    "LINEAGE_TABLE": data.lineage_table.table_name,
-                    "TRAINING_STATE_MACHINE_ARN": self.training.state_machine_arn,
-                    "EVENT_BUS_NAME": data.bus.event_bus_name,
-                    "COOLDOWN_MINUTES": str(config.retraining_cooldown_minutes),
-                },
-                **common,  # type: ignore[arg-type]
             ),
         }
         self._grant_functions(functions)
         return functions
 
     def _grant_functions(self, functions: dict[str, PipelineFunction]) -> None:
-        data, artifacts, predictions = self.data, self.artifacts, self.predictions_bucket
+        shared = self.shared
+        artifacts, predictions = shared.buckets.artifacts, self.predictions_bucket
         registry = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        packages = f"{registry}:model-package/{self.group_prefix}-*/*"
+        packages = f"{registry}:model-package/{shared.model_group_prefix}-*/*"
         baselines = artifacts.arn_for_objects(f"{layout.MODELS_PREFIX}/*")
         inference = artifacts.arn_for_objects(f"{layout.INFERENCE_PREFIX}/*")
         predictions_objects = predictions.arn_for_objects(f"{layout.PREDICTIONS_PREFIX}/*")
         drift_reports = predictions.arn_for_objects(f"{layout.DRIFT_PREFIX}/*")
-        key = [data.key.key_arn]
-        lineage = [data.lineage_table.table_arn]
-        executions = self.training.state_machine_arn.replace(":stateMachine:", ":execution:")
+        key = [shared.key.key_arn]
+        lineage = [shared.tables.lineage.table_arn]
         grants: dict[str, list[tuple[list[str], list[str]]]] = {
             "prepare_inference": [
                 (["s3:GetObject"], [baselines]),
@@ -201,23 +151,7 @@ class BatchInference(Construct):
                 (["s3:GetObject"], [baselines, predictions_objects]),
                 (["s3:PutObject"], [drift_reports]),
                 (["kms:Decrypt", "kms:GenerateDataKey"], key),
-                (["events:PutEvents"], [data.bus.event_bus_arn]),
-            ],
-            "retraining_gate": [
-                (
-                    [
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:Query",
-                    ],
-                    [self.cooldown_table.table_arn],
-                ),
-                (["dynamodb:Query"], lineage),
-                (["kms:Decrypt", "kms:GenerateDataKey"], key),
-                (["states:StartExecution"], [self.training.state_machine_arn]),
-                (["states:DescribeExecution"], [f"{executions}:*"]),
-                (["events:PutEvents"], [data.bus.event_bus_arn]),
+                (["events:PutEvents"], [shared.bus.event_bus_arn]),
             ],
         }
         for name, statements in grants.items():
@@ -226,8 +160,7 @@ class BatchInference(Construct):
                 role.add_to_principal_policy(
                     iam.PolicyStatement(actions=actions, resources=resources)
                 )
-        for name in ("prepare_inference", "write_predictions", "monitor_drift"):
-            functions[name].role.add_managed_policy(data.curated_reader)
+            role.add_managed_policy(shared.curated_reader)
         acknowledge(
             functions["prepare_inference"].role,
             "Reads the training baseline of whichever approved package it resolves (models/ "
@@ -254,70 +187,21 @@ class BatchInference(Construct):
             resource_finding(self, predictions_objects),
             resource_finding(self, drift_reports),
         )
-        acknowledge(
-            functions["retraining_gate"].role,
-            "Describes the training executions it started (their names derive from the event "
-            "that started them).",
-            resource_finding(self, f"{executions}:*"),
-        )
 
     # -- the state machine -------------------------------------------------------------
-    def _state_machine(self) -> sfn.StateMachine:
-        config, data = self.config, self.data
-        name = names.state_machine_name(config.stage, names.BATCH_INFERENCE_STATE_MACHINE)
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"{names.STATE_MACHINE_LOGS_PREFIX}{name}",
-            retention=log_retention(config.log_retention_days),
-            encryption_key=data.key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_file(
-                str(STATE_MACHINES / "batch_inference.asl.json")
-            ),
-            definition_substitutions={
-                "PrepareFunctionArn": self.functions["prepare_inference"].function.function_arn,
-                "WritePredictionsFunctionArn": self.functions[
-                    "write_predictions"
-                ].function.function_arn,
-                "MonitorDriftFunctionArn": self.functions["monitor_drift"].function.function_arn,
-                "SageMakerRoleArn": self.sagemaker_role.role_arn,
-                "EventBusName": data.bus.event_bus_name,
-            },
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
-        )
-        self._grant_state_machine(state_machine, name)
-        acknowledge_inline_policy(state_machine)  # its role, and the rules' role to start it
-        for key in ("prepare_inference", "write_predictions", "monitor_drift"):
-            acknowledge_synchronous_invocation(
-                self.functions[key].function, "the batch inference state machine"
-            )
-        return state_machine
-
-    def _grant_state_machine(self, state_machine: sfn.StateMachine, name: str) -> None:
+    def _grant_state_machine(self) -> None:
         # A Distributed Map runs its iterations as child executions of this state machine,
         # and lists its items (the input parts) in the artifacts bucket.
+        machine = self.state_machine
         states = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        own_executions = f"{states}:execution:{name}/*"
+        own_executions = f"{states}:execution:{machine.name}/*"
         grant_sagemaker_tasks(
-            state_machine,
+            machine,
+            shared=self.shared,
             job_kind="transform",
-            sagemaker_role=self.sagemaker_role,
-            key=self.data.key,
-            bus=self.data.bus,
-            functions=[
-                self.functions[key].function
-                for key in ("prepare_inference", "write_predictions", "monitor_drift")
-            ],
             extra=[
-                (["s3:ListBucket"], [self.artifacts.bucket_arn]),
-                (["states:StartExecution"], [f"{states}:stateMachine:{name}"]),
+                (["s3:ListBucket"], [self.shared.buckets.artifacts.bucket_arn]),
+                (["states:StartExecution"], [f"{states}:stateMachine:{machine.name}"]),
                 (["states:DescribeExecution", "states:StopExecution"], [own_executions]),
             ],
             reason="Transform jobs and models are named per run (dl-<dataset>-<run>); the "
@@ -327,29 +211,19 @@ class BatchInference(Construct):
         )
 
     # -- triggers ----------------------------------------------------------------------
-    def _inference_triggers(self) -> None:
-        data = self.data
+    def _triggers(self) -> None:
+        shared = self.shared
         undelivered = failure_queue(
             self,
             "UndeliveredInferenceStarts",
-            key=data.key,
+            key=shared.key,
             holds="inference starts the rules could not deliver (their targets' dead-letter queue)",
         )
         self.queues["inference_starts"] = undelivered
-
-        def target(request: dict[str, object]) -> targets.SfnStateMachine:
-            return targets.SfnStateMachine(
-                self.state_machine,
-                input=events.RuleTargetInput.from_object(request),
-                dead_letter_queue=undelivered,
-                retry_attempts=8,
-                max_event_age=Duration.hours(24),
-            )
-
         rule = events.Rule(
             self,
             "ScoreValidatedData",
-            event_bus=data.bus,
+            event_bus=shared.bus,
             description="A validated inference dataset version starts batch inference",
             event_pattern=events.EventPattern(
                 source=[DatasetValidated.SOURCE],
@@ -358,16 +232,18 @@ class BatchInference(Construct):
             ),
         )
         rule.add_target(
-            target(
+            self.state_machine.target(
+                undelivered,
                 {
                     "dataset": events.EventField.from_path("$.detail.dataset"),
                     "version": events.EventField.from_path("$.detail.version"),
-                }
+                },
             )
         )
-        if self.config.inference_schedule is None:
+        if shared.config.inference_schedule is None:
             return
-        for dataset in self.data.layers.datasets:
+        # Every declared dataset, as the contracts layer was built (no module is imported).
+        for dataset in shared.layers.datasets:
             if dataset["kind"] != "inference":
                 continue
             name = dataset["name"]
@@ -375,60 +251,8 @@ class BatchInference(Construct):
                 self,
                 f"ScoreOnSchedule-{name}",
                 description=f"Re-scores the newest validated version of {name}",
-                schedule=events.Schedule.expression(self.config.inference_schedule),
+                schedule=events.Schedule.expression(shared.config.inference_schedule),
             )
-            scheduled.add_target(target({"dataset": name, "scheduled": True}))
-
-    def _retraining_trigger(self) -> None:
-        data = self.data
-        gate = self.functions["retraining_gate"].function
-        failures = failure_queue(
-            self,
-            "RetrainingGateFailures",
-            key=data.key,
-            holds="the retraining gate's failed invocations (its on-failure destination)",
-        )
-        undelivered = failure_queue(
-            self,
-            "UndeliveredDriftEvents",
-            key=data.key,
-            holds="drift events the rule could not deliver (its target's dead-letter queue)",
-        )
-        self.queues["retraining_gate_failures"] = failures
-        self.queues["undelivered_drift_events"] = undelivered
-        gate.configure_async_invoke(
-            on_failure=destinations.SqsDestination(failures),
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-        )
-        acknowledge(
-            gate,
-            "Failed asynchronous invocations go to an on-failure destination (the "
-            "RetrainingGateFailures queue), which keeps the error and the request, unlike a "
-            "dead-letter queue that keeps only the event.",
-            f"{HIPAA}-LambdaDLQ",
-        )
-        acknowledge(
-            self.functions["retraining_gate"].role,
-            "Sending to the KMS-encrypted failure queue: the SQS destination grants "
-            "kms:GenerateDataKey*/kms:ReEncrypt* on the project key only.",
-            f"{PACK}-IAM5[Action::kms:GenerateDataKey*]",
-            f"{PACK}-IAM5[Action::kms:ReEncrypt*]",
-        )
-        rule = events.Rule(
-            self,
-            "RetrainOnDrift",
-            event_bus=data.bus,
-            description="Drift above threshold asks the retraining gate for a retraining",
-            event_pattern=events.EventPattern(
-                source=[DriftDetected.SOURCE], detail_type=[DriftDetected.detail_type()]
-            ),
-        )
-        rule.add_target(
-            targets.LambdaFunction(
-                gate,
-                dead_letter_queue=undelivered,
-                retry_attempts=8,
-                max_event_age=Duration.hours(24),
+            scheduled.add_target(
+                self.state_machine.target(undelivered, {"dataset": name, "scheduled": True})
             )
-        )

@@ -31,6 +31,7 @@ from infra.constructs.nag import (
     wildcard_resource,
 )
 from infra.constructs.queues import failure_queue
+from infra.constructs.shared import DataResources
 from infra.constructs.tables import project_table
 
 
@@ -87,6 +88,16 @@ class DataStack(Stack):
         # failed work waits (dead-letter and on-failure queues). Add new ones here.
         self.functions: dict[str, PipelineFunction] = {"ingest": self.ingest}
         self.queues: dict[str, sqs.IQueue] = {"ingest_failures": self.ingest_failures}
+        # What the stacks that consume validated data receive (not this stack).
+        self.resources = DataResources(
+            config=config,
+            key=self.key,
+            bus=self.bus,
+            layers=self.layers,
+            curated=self.curated_bucket,
+            lineage=self.lineage_table,
+            curated_reader=self.curated_reader,
+        )
 
         for key, value in (
             (names.RAW_BUCKET_OUTPUT, self.raw_bucket.bucket_name),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from driftline_runtime import events, names
 
-from infra.stacks.pipeline_stack import source_tarball
+from infra.constructs.sagemaker import source_tarball
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES_FILE = Path(names.__file__)

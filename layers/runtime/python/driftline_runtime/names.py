@@ -8,7 +8,7 @@ An event's detail-type is the class name of its model in ``driftline_runtime.eve
 
 This module imports nothing but the standard library, because it is shipped twice: in
 the runtime layer (functions, and through the layer's path the CDK app and the CLI) and
-inside the SageMaker source tarball (``infra.stacks.pipeline_stack.source_tarball``),
+inside the SageMaker source tarball (``infra.constructs.sagemaker.source_tarball``),
 where ``training/`` runs in the framework container without the layer. The tarball
 bundles this file as ``driftline_runtime/names.py`` so training imports it by the same
 name as everything else; a second, hand-kept copy of the metric names would drift.
