@@ -9,91 +9,49 @@ characters, ARNs to their names, drift to the top drifted features.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from driftline_runtime.names import (
-    HELD_OUT_ROWS_METRIC,
-    HELD_OUT_SPLIT,
-    PREDICTION_FEATURE,
-    PRIMARY_METRIC,
-)
+from driftline_runtime.names import HELD_OUT_ROWS_METRIC, HELD_OUT_SPLIT, PRIMARY_METRIC
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from driftline import formatting
+from driftline.formatting import (
+    MISSING,
+    Tone,
+    duration,
+    execution_name,
+    items,
+    number,
+    package_name,
+    short_version,
+    timestamp,
+    tone,
+)
+
 TOP_FEATURES = 3
-STYLES = {
-    "validated": "green",
-    "rejected": "red",
-    "Approved": "green",
-    "Rejected": "red",
-    "PendingManualApproval": "yellow",
-    "SUCCEEDED": "green",
-    "Completed": "green",
-    "FAILED": "red",
-    "Failed": "red",
-    "TIMED_OUT": "red",
-    "ABORTED": "yellow",
-    "Stopped": "yellow",
-}
-
-
-def _items(status: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    return [item for item in status.get(key) or [] if isinstance(item, Mapping)]
+# Rich's colour for each tone of a state.
+COLOURS: dict[Tone, str] = {"good": "green", "bad": "red", "warn": "yellow", "info": ""}
 
 
 def _text(value: object) -> str:
-    return "-" if value is None or value == "" else str(value)
+    return MISSING if value is None or value == "" else str(value)
 
 
 def _short(version: object) -> str:
-    text = _text(version)
-    return text[:8] if len(text) > 12 else text
+    return short_version(version) or MISSING
 
 
 def _state(value: object) -> Text:
     text = _text(value)
-    return Text(text, style=STYLES.get(text, ""))
-
-
-def _time(value: object) -> str:
-    """``2026-11-27T10:00:20.123+00:00`` as ``2026-11-27 10:00:20``."""
-    if value is None or value == "":
-        return "-"
-    try:
-        return f"{datetime.fromisoformat(str(value)):%Y-%m-%d %H:%M:%S}"
-    except ValueError:
-        return str(value)
-
-
-def _took(started: object, stopped: object) -> str:
-    try:
-        seconds = (
-            datetime.fromisoformat(str(stopped)) - datetime.fromisoformat(str(started))
-        ).total_seconds()
-    except ValueError:
-        return "-"
-    return f"{seconds:.1f} s"
-
-
-def _package(arn: object) -> str:
-    """A model package ARN as ``group v3``."""
-    if not arn:
-        return "-"
-    name = str(arn).rsplit(":model-package/", 1)[-1]
-    group, _, version = name.rpartition("/")
-    return f"{group} v{version}" if group and version.isdigit() else name
-
-
-def _name(arn: object) -> str:
-    return "-" if not arn else str(arn).rsplit(":", 1)[-1]
+    return Text(text, style=COLOURS[tone(text)])
 
 
 def _metric(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return f"{value:.3f}" if not float(value).is_integer() else f"{value:.0f}"
+        return MISSING
+    return number(value)
 
 
 def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[RenderableType]]) -> Table:
@@ -108,16 +66,7 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Renderabl
 
 def top_drifted(event: Mapping[str, Any], count: int = TOP_FEATURES) -> str:
     """``amount 1.23, channel 0.84 (+5 more)``: the drifted features by score."""
-    scores: Mapping[str, Any] = event.get("features") or {}
-    drifted = [str(f) for f in event.get("drifted_features") or []]
-    ranked = sorted(drifted, key=lambda f: -float(scores.get(f) or 0.0))
-    shown = [
-        ("prediction" if f == PREDICTION_FEATURE else f)
-        + (f" {float(scores[f]):.2f}" if f in scores else "")
-        for f in ranked[:count]
-    ]
-    more = f" (+{len(ranked) - count} more)" if len(ranked) > count else ""
-    return ", ".join(shown) + more if shown else "none"
+    return formatting.top_drifted(event, count)
 
 
 # -- the tables --------------------------------------------------------------------------
@@ -133,9 +82,9 @@ def datasets_table(status: Mapping[str, Any]) -> Table:
                 _state(d.get("state")),
                 _text(d.get("rows")),
                 _text(d.get("source_key")).rsplit("/", 1)[-1],
-                _time(d.get("created_at")),
+                timestamp(d.get("created_at")),
             )
-            for d in _items(status, "datasets")
+            for d in items(status, "datasets")
         ),
     )
 
@@ -143,7 +92,7 @@ def datasets_table(status: Mapping[str, Any]) -> Table:
 def rejection_reasons(status: Mapping[str, Any]) -> list[Text]:
     """One line per reason a dataset version was rejected, with its report's key."""
     lines = []
-    for d in _items(status, "datasets"):
+    for d in items(status, "datasets"):
         for reason in d.get("reasons") or []:
             line = Text(f"{_text(d.get('dataset'))} {_short(d.get('version'))}", style="red")
             line.append(f": {reason}", style="")
@@ -162,16 +111,16 @@ def executions_table(status: Mapping[str, Any]) -> Table:
                 _text(e.get("state_machine")),
                 _text(e.get("name")),
                 _state(e.get("status")),
-                _time(e.get("started")),
-                _took(e.get("started"), e.get("stopped")),
+                timestamp(e.get("started")),
+                duration(e.get("started"), e.get("stopped")),
             )
-            for e in _items(status, "executions")
+            for e in items(status, "executions")
         ),
     )
 
 
 def models_table(status: Mapping[str, Any], metric: str = PRIMARY_METRIC) -> Table:
-    models = _items(status, "models")
+    models = items(status, "models")
     others = sorted(
         {
             name
@@ -206,13 +155,13 @@ def inference_table(status: Mapping[str, Any]) -> Table:
                 _text(r.get("dataset")),
                 _short(r.get("version")),
                 _state(r.get("status")),
-                _package(r.get("model_package_arn")),
+                package_name(r.get("model_package_arn")),
                 _text(r.get("rows")),
                 _drifted(r.get("drifted")),
                 _text(r.get("predictions_uri")),
-                _took(r.get("started"), r.get("stopped")),
+                duration(r.get("started"), r.get("stopped")),
             )
-            for r in _items(status, "inference_runs")
+            for r in items(status, "inference_runs")
         ),
     )
 
@@ -231,13 +180,13 @@ def drift_table(status: Mapping[str, Any]) -> Table:
             (
                 _text(e.get("dataset")),
                 _short(e.get("version")),
-                _time(e.get("time")),
+                timestamp(e.get("time")),
                 f"{len(e.get('drifted_features') or [])} of {len(e.get('features') or {})}",
                 top_drifted(e),
-                _package(e.get("model_package_arn")),
+                package_name(e.get("model_package_arn")),
                 _text(e.get("report_uri")),
             )
-            for e in _items(status, "drift_events")
+            for e in items(status, "drift_events")
         ),
     )
 
@@ -251,12 +200,12 @@ def retrainings_table(status: Mapping[str, Any]) -> Table:
                 _text(r.get("dataset")),
                 _text(r.get("trigger_dataset")),
                 _short(r.get("trigger_version")),
-                _name(r.get("execution")),
+                execution_name(r.get("execution")),
                 _state(r.get("status")),
-                _time(r.get("started")),
-                _took(r.get("started"), r.get("stopped")),
+                timestamp(r.get("started")),
+                duration(r.get("started"), r.get("stopped")),
             )
-            for r in _items(status, "retrainings")
+            for r in items(status, "retrainings")
         ),
     )
 
@@ -268,12 +217,12 @@ def suppressed_table(status: Mapping[str, Any]) -> Table:
         (
             (
                 _text(s.get("dataset")),
-                _time(s.get("time")),
+                timestamp(s.get("time")),
                 _text(s.get("trigger_dataset")),
                 _short(s.get("trigger_version")),
-                _time(s.get("until")),
+                timestamp(s.get("until")),
             )
-            for s in _items(status, "suppressed_retrainings")
+            for s in items(status, "suppressed_retrainings")
         ),
     )
 
@@ -309,13 +258,13 @@ SECTIONS = (
 def status_tables(status: Mapping[str, Any]) -> list[RenderableType]:
     """Every non-empty part of the status document, in the pipeline's order."""
     parts: list[RenderableType] = []
-    if _items(status, "datasets"):
+    if items(status, "datasets"):
         parts.append(datasets_table(status))
         parts.extend(rejection_reasons(status))
     else:
         parts.append(Text("No dataset versions yet: drop a file with `driftline drop`.", "dim"))
     for key, table in SECTIONS:
-        if _items(status, key):
+        if items(status, key):
             parts.append(table(status))
     return parts
 
