@@ -239,7 +239,7 @@ def failures_table(status: Mapping[str, Any]) -> Table:
                 _text(f.get("reason")),
                 _text(f.get("logs_command")),
             )
-            for f in _items(status, "failures")
+            for f in items(status, "failures")
         ),
     )
 

@@ -122,7 +122,8 @@ def test_the_training_source_tarball_bundles_the_names_module(source_dir: Path) 
     assert bundled.read_bytes() == NAMES_FILE.read_bytes()
     # And the entry points import it from there, as the container runs them
     probe = (
-        "import inference, metrics, train\n"
+        "import inference, train\n"
+        "from sklearn_classifier import metrics\n"
         "import driftline_runtime.names as n\n"
         "print(n.__file__)\n"
         "print(metrics.METRIC_NAMES == n.TRAINING_METRICS)\n"

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pytest
 
 from driftline.samples import generate_transactions, write_table
-from training.metrics import METRIC_DEFINITIONS, METRIC_NAMES
+from training.sklearn_classifier.metrics import METRIC_DEFINITIONS, METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING = ROOT / "training"

@@ -12,8 +12,9 @@ names themselves (``test:auc`` and the rest) come from ``driftline_runtime.names
 the source tarball bundles: the evaluation gate, the registry and the reports read the
 same names.
 
-No other dependencies: the CDK app imports this module as ``training.metrics``, and in
-the scikit-learn container ``train.py`` imports it as the sibling module ``metrics``.
+No other dependencies: the CDK app imports this module as
+``training.sklearn_classifier.metrics``, and in the scikit-learn container the job imports
+it from the package beside ``train.py``.
 """
 
 from __future__ import annotations

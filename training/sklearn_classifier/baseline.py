@@ -1,0 +1,165 @@
+"""The training baseline the drift monitor compares scoring data with (``baseline.json``).
+
+Its schema is ``driftline_runtime.baseline.Baseline``; this module writes the same
+document as plain JSON, since the framework container has no pydantic to rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from driftline_runtime import names
+
+from .dataset import FeatureSet
+from .features import BOOLEAN, CATEGORICAL, NUMERIC
+from .hyperparameters import Hyperparameters
+
+BASELINE_QUANTILES = tuple(i / 10 for i in range(1, 10))  # the deciles
+# The baseline lists categories with at least this share (at most this many); the rest
+# are counted under OTHER_CATEGORY.
+MIN_BASELINE_SHARE = 0.005
+MAX_BASELINE_CATEGORIES = 50
+OTHER_CATEGORY = names.OTHER_CATEGORY
+NULL_CATEGORY = names.NULL_CATEGORY
+
+
+def numeric_profile(values: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """Decile bins, moments and the null share of one numeric column (see build_baseline)."""
+    values = np.asarray(values, dtype=np.float64)
+    present = values[~np.isnan(values)]
+    profile: dict[str, Any] = {
+        "kind": NUMERIC,
+        "count": int(len(present)),
+        "null_share": float(1 - len(present) / len(values)) if len(values) else 0.0,
+        "bin_edges": [],
+        "bin_shares": [],
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+    }
+    if len(present) == 0:
+        return profile
+    edges = np.unique(np.quantile(present, BASELINE_QUANTILES))
+    counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
+    profile.update(
+        bin_edges=[float(edge) for edge in edges],
+        bin_shares=[float(count) / len(present) for count in counts],
+        mean=float(present.mean()),
+        std=float(present.std()),
+        min=float(present.min()),
+        max=float(present.max()),
+    )
+    return profile
+
+
+def categorical_profile(values: pd.Series, kind: str = CATEGORICAL) -> dict[str, Any]:
+    """Category shares of one categorical column (see build_baseline)."""
+    total = len(values)
+    counts = values.value_counts(sort=True)
+    nulls = int(counts.get(NULL_CATEGORY, 0))
+    counts = counts.drop(NULL_CATEGORY, errors="ignore")
+    keep_all = kind == BOOLEAN
+    kept = [
+        (str(category), int(count))
+        for category, count in counts.items()
+        if keep_all or count >= MIN_BASELINE_SHARE * total
+    ][: None if keep_all else MAX_BASELINE_CATEGORIES]
+    other = total - nulls - sum(count for _, count in kept)
+    frequencies = {category: count / total for category, count in kept}
+    frequencies[OTHER_CATEGORY] = other / total
+    frequencies[NULL_CATEGORY] = nulls / total
+    return {
+        "kind": kind,
+        "count": total - nulls,
+        "null_share": nulls / total,
+        "distinct": int(len(counts)),
+        "frequencies": frequencies,
+    }
+
+
+def boolean_profile(values: pd.Series) -> dict[str, Any]:
+    """A boolean column (0/1/NaN) as the categories ``false`` and ``true``."""
+    text = values.map({0.0: "false", 1.0: "true"}).fillna(NULL_CATEGORY)
+    profile = categorical_profile(text, BOOLEAN)
+    for category in ("false", "true"):
+        profile["frequencies"].setdefault(category, 0.0)
+    return profile
+
+
+def build_baseline(
+    x: pd.DataFrame,
+    y: np.ndarray[Any, Any],
+    probabilities: np.ndarray[Any, Any],
+    features: FeatureSet,
+    settings: Hyperparameters,
+) -> dict[str, Any]:
+    """The training baseline the drift monitor compares scoring data with.
+
+    Computed on the train split, on the values the model sees (after
+    :func:`prepare_features`, before imputation)::
+
+        {
+          "schema_version": 1,
+          "split": "train", "rows": int, "positive_rate": float,
+          "target_column": str, "id_column": str,
+          "feature_columns": [str, ...],          # model input order
+          "binning": {"quantiles": [0.1, ..., 0.9], "bins": "...", "assign": "..."},
+          "features": {                            # one entry per feature, in that order
+            "<numeric column>": {
+              "kind": "numeric",
+              "count": int,                        # non-null values
+              "null_share": float,                 # share of all rows that are null
+              "bin_edges": [float, ...],           # deciles, deduplicated, increasing
+              "bin_shares": [float, ...],          # len(bin_edges) + 1 shares of the
+                                                   # non-null values; they sum to 1
+              "mean": float, "std": float,         # std: population (ddof=0)
+              "min": float, "max": float           # all null when count is 0
+            },
+            "<categorical column>": {
+              "kind": "categorical",
+              "count": int, "null_share": float,
+              "distinct": int,                     # distinct non-null categories
+              "frequencies": {                     # shares of all rows; they sum to 1
+                "<category>": float, ...,          # share >= 0.5 %, at most 50, by share
+                "__other__": float,                # every other category (and, when
+                                                   # scoring, categories never seen)
+                "__null__": float                  # missing values
+              }
+            },
+            "<boolean column>": {"kind": "boolean", ... as categorical, with the
+                                 categories "false" and "true" always listed}
+          },
+          "prediction": {...numeric form..., "kind": "numeric"}
+                                                   # predicted fraud probability
+        }
+
+    Bins are right-closed with open ends: ``(-inf, e0], (e0, e1], ..., (e_last, +inf)``;
+    the bin of a value ``v`` is ``numpy.searchsorted(bin_edges, v, side="left")``.
+    """
+    profiles: dict[str, dict[str, Any]] = {}
+    for column, kind in features.kinds.items():
+        if kind == NUMERIC:
+            profiles[column] = numeric_profile(x[column].to_numpy(dtype=np.float64))
+        elif kind == BOOLEAN:
+            profiles[column] = boolean_profile(x[column])
+        else:
+            profiles[column] = categorical_profile(x[column])
+    return {
+        "schema_version": names.BASELINE_SCHEMA_VERSION,
+        "split": names.TRAIN_SPLIT,
+        "rows": len(y),
+        "positive_rate": float(np.mean(y)),
+        "target_column": settings.target_column,
+        "id_column": settings.id_column,
+        "feature_columns": features.columns,
+        "binning": {
+            "quantiles": list(BASELINE_QUANTILES),
+            "bins": "right-closed with open ends: (-inf, e0], (e0, e1], ..., (e_last, +inf)",
+            "assign": "numpy.searchsorted(bin_edges, value, side='left')",
+        },
+        "features": profiles,
+        "prediction": numeric_profile(probabilities),
+    }

@@ -1,0 +1,83 @@
+"""The training job, start to end: read, fit, measure, profile, write; or fail with a reason."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Mapping
+
+import numpy as np
+from driftline_runtime import names
+
+from .baseline import build_baseline
+from .channels import read_channel
+from .container import CHANNELS, JobPaths, TrainingError, write_failure
+from .dataset import select_features, split_xy
+from .features import positive_probabilities
+from .hyperparameters import Hyperparameters, read_hyperparameters
+from .metrics import METRIC_NAMES, format_metric
+from .outputs import TrainingResult, write_outputs
+from .pipeline import build_pipeline, evaluate
+
+LOG = logging.getLogger("train")
+
+
+def train(paths: JobPaths, settings: Hyperparameters) -> TrainingResult:
+    frames = {name: read_channel(name, paths.channels[name]) for name in CHANNELS}
+    features = select_features(frames["train"], settings)
+    LOG.info("features: %s", ", ".join(f"{c} ({k})" for c, k in features.kinds.items()))
+    splits = {name: split_xy(frames[name], name, features, settings) for name in CHANNELS}
+    pipeline = build_pipeline(features, settings)
+    started = time.monotonic()
+    pipeline.fit(*splits["train"])
+    LOG.info(
+        "fitted in %.1f s, %d boosting iterations",
+        time.monotonic() - started,
+        pipeline.named_steps["classifier"].n_iter_,
+    )
+    result = TrainingResult(pipeline, features, settings)
+    for name, (x, y) in splits.items():
+        for measure, value in evaluate(pipeline, x, y).items():
+            result.metrics[names.training_metric(name, measure)] = value
+        result.positive_rates[name] = float(np.mean(y))
+    x_train, y_train = splits["train"]
+    probabilities = positive_probabilities(pipeline, x_train)
+    result.baseline = build_baseline(x_train, y_train, probabilities, features, settings)
+    return result
+
+
+def print_metrics(values: Mapping[str, float]) -> None:
+    for name in METRIC_NAMES:
+        print(format_metric(name, values[name]), flush=True)
+
+
+def run(environ: Mapping[str, str]) -> int:
+    paths = JobPaths.from_environ(environ)
+    try:
+        settings = read_hyperparameters(environ, paths)
+        LOG.info("hyperparameters: %s", json.dumps(settings.to_json()))
+        result = train(paths, settings)
+        print_metrics(result.metrics)
+        write_outputs(result, paths)
+    except TrainingError as error:
+        write_failure(paths, str(error))
+        return 1
+    except Exception as error:  # a bug or a broken environment: still say what happened
+        traceback.print_exc()
+        write_failure(
+            paths,
+            f"Training failed unexpectedly with {type(error).__name__}: {error}. "
+            f"The job's log holds the traceback.",
+        )
+        return 1
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return run(os.environ)

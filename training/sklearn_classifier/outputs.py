@@ -1,0 +1,112 @@
+"""What a job leaves in ``SM_MODEL_DIR``: the model, ``evaluation.json`` and the baseline."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from driftline_runtime import names
+
+from .container import JobPaths
+from .dataset import FeatureSet
+from .hyperparameters import Hyperparameters
+from .serving import MODEL_FILE, MODEL_FORMAT
+
+
+@dataclass
+class TrainingResult:
+    pipeline: Any
+    features: FeatureSet
+    settings: Hyperparameters
+    metrics: dict[str, float] = field(default_factory=dict)  # "<split>:<measure>" -> value
+    positive_rates: dict[str, float] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def evaluation_document(result: TrainingResult) -> dict[str, Any]:
+    """``evaluation.json``::
+
+    {
+      "schema_version": 1,
+      "metrics": {"train:auc": float, ..., "test:rows": int},   # as printed
+      "binary_classification_metrics": {                        # the test split, in
+        "auc": {"value": float, "standard_deviation": "NaN"},  # SageMaker's model-
+        "au_prc": {...}, "accuracy": {...}, "log_loss": {...}  # quality form
+      },
+      "positive_rate": {"train": float, "validation": float, "test": float},
+      "target_column": str, "id_column": str,
+      "feature_columns": [str, ...], "feature_kinds": {str: str},
+      "hyperparameters": {...}, "iterations": int, "library_versions": {str: str}
+    }
+    """
+    # SageMaker's model-quality keys -> the measures
+    quality = {
+        "auc": names.AUC_MEASURE,
+        "au_prc": names.AVERAGE_PRECISION_MEASURE,
+        "accuracy": names.ACCURACY_MEASURE,
+        "log_loss": names.LOG_LOSS_MEASURE,
+    }
+    return {
+        "schema_version": 1,
+        "metrics": {
+            name: int(value) if name.endswith(f":{names.ROWS_MEASURE}") else value
+            for name, value in result.metrics.items()
+        },
+        "binary_classification_metrics": {
+            key: {
+                "value": result.metrics[names.training_metric(names.HELD_OUT_SPLIT, measure)],
+                "standard_deviation": "NaN",
+            }
+            for key, measure in quality.items()
+        },
+        "positive_rate": result.positive_rates,
+        "target_column": result.settings.target_column,
+        "id_column": result.settings.id_column,
+        "feature_columns": result.features.columns,
+        "feature_kinds": result.features.kinds,
+        "hyperparameters": result.settings.to_json(),
+        "iterations": int(result.pipeline.named_steps["classifier"].n_iter_),
+        "library_versions": library_versions(),
+    }
+
+
+def _write_json(path: Path, document: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_outputs(result: TrainingResult, paths: JobPaths) -> None:
+    paths.model_dir.mkdir(parents=True, exist_ok=True)
+    paths.output_data_dir.mkdir(parents=True, exist_ok=True)
+    bundle = {
+        "format": MODEL_FORMAT,
+        "pipeline": result.pipeline,
+        "id_column": result.settings.id_column,
+        "target_column": result.settings.target_column,
+        "feature_columns": result.features.columns,
+        "feature_kinds": result.features.kinds,
+        "library_versions": library_versions(),
+    }
+    joblib.dump(bundle, paths.model_dir / MODEL_FILE)
+    evaluation = paths.model_dir / "evaluation.json"
+    _write_json(evaluation, evaluation_document(result))
+    _write_json(paths.model_dir / names.BASELINE_FILE, result.baseline)
+    shutil.copyfile(evaluation, paths.output_data_dir / "evaluation.json")
