@@ -16,6 +16,7 @@ from typing import Any
 from driftline_runtime import layout, names
 from driftline_runtime.cooldown import SUPPRESSED_PREFIX
 from driftline_runtime.lineage import LineageStore
+from driftline_runtime.reasons import texts
 from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.steps.batch_inference import (
     BatchInferenceState,
@@ -251,7 +252,9 @@ def datasets(target: Target) -> list[dict[str, Any]]:
             "rows": r.valid_rows if r.state == "validated" else r.rows,
             "source_key": r.source_key,
             "report_key": r.report_key,
-            "reasons": r.reasons,
+            # The reasons' text form (as before), then the reasons themselves.
+            "reasons": texts(r.reasons),
+            "rejection_reasons": [reason.model_dump(mode="json") for reason in r.reasons],
             "created_at": r.created_at.isoformat(),
         }
         for r in LineageStore(table).dataset_versions()

@@ -126,7 +126,10 @@ def _print_verdict(document: dict[str, Any]) -> None:
         soft_wrap=True,
     )
     for reason in document["reasons"]:
-        out.print(f"  reason: {escape(reason)}", soft_wrap=True)
+        # The report holds structured reasons; a person reads their text form.
+        out.print(
+            f"  reason: {escape(reason['code'])}: {escape(reason['message'])}", soft_wrap=True
+        )
     for rule in validation.get("rules") or []:
         if rule.get("failed") and rule.get("column"):  # table rules are among the reasons
             examples = ", ".join(

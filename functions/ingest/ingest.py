@@ -34,6 +34,7 @@ from driftline_runtime.contracts import DatasetKind, DatasetSpec
 from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
 from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
 from driftline_runtime.readers import Data, ReaderLimits
+from driftline_runtime.reasons import Reason
 from objects import (
     NO_DATASET,
     SAFE_DATASET_NAME,
@@ -46,6 +47,7 @@ from objects import (
 )
 
 DOWNLOAD_CHUNK = 8 * 1024 * 1024
+EMPTY_OBJECT = Reason(code="empty_file", message="the object has 0 bytes", details={"bytes": 0})
 
 
 class ObjectTooLarge(Exception):
@@ -93,13 +95,16 @@ class Outcome:
     status: Literal["validated", "rejected", "duplicate"]
     dataset: str
     version: str
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     # Rows read from the file, and those that made it into the curated version.
     rows: int = 0
     valid_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON data: the idempotency store keeps it, the handler returns it."""
+        outcome = asdict(self)
+        outcome["reasons"] = [reason.model_dump(mode="json") for reason in self.reasons]
+        return outcome
 
 
 def loadable(dataset: str) -> DatasetSpec | None:
@@ -127,38 +132,52 @@ class Ingestion:
         except ObjectTooLarge as error:  # larger than its event said
             return self._refuse(ref, dataset, now, self._too_large(error.size, at_least=True))
         if not data:
-            return self._refuse(ref, dataset, now, "empty_file: the object has 0 bytes")
+            return self._refuse(ref, dataset, now, EMPTY_OBJECT)
         arrival = Arrival(ref, dataset, digest[:16], digest, now, contract(dataset))
         return self._once(arrival, lambda: self._decide(arrival, data))
 
-    def _refusal(self, ref: ObjectRef, dataset: str) -> str | None:
+    def _refusal(self, ref: ObjectRef, dataset: str) -> Reason | None:
         """Why the object is refused on its key and size alone, or None to read it."""
-        unsafe: str | None = unsafe_key_reason(ref.key)
+        unsafe: Reason | None = unsafe_key_reason(ref.key)
         if unsafe is not None:
             return unsafe
         if dataset not in declared():
-            known = ", ".join(sorted(declared())) or "none"
+            known = sorted(declared())
             if dataset == NO_DATASET:
-                return "no_dataset: the key names no dataset; drop files under <dataset>/"
-            return f"undeclared_dataset: {dataset!r} is not a declared dataset (declared: {known})"
+                return Reason(
+                    code="no_dataset",
+                    message="the key names no dataset; drop files under <dataset>/",
+                    details={"key": ref.key},
+                )
+            return Reason(
+                code="undeclared_dataset",
+                message=f"{dataset!r} is not a declared dataset "
+                f"(declared: {', '.join(known) or 'none'})",
+                details={"dataset": dataset, "declared": known},
+            )
         try:
             contract(dataset)  # imports only the module that declares it, once
         except ContractUnavailable as error:
-            return f"contract_unavailable: {error}"
+            return Reason(
+                code="contract_unavailable", message=str(error), details={"dataset": dataset}
+            )
         if ref.size > self.settings.max_object_bytes:
             return self._too_large(ref.size)
         if ref.size == 0 and ref.event_time is not None:
             # An S3 event states the size; a hand-made event without one is downloaded.
-            return "empty_file: the object has 0 bytes"
+            return EMPTY_OBJECT
         return None
 
-    def _too_large(self, size: int, at_least: bool = False) -> str:
-        return (
-            f"too_large: the object has {'at least ' if at_least else ''}{size} bytes; "
-            f"the limit is {self.settings.max_object_bytes} (max_object_bytes)"
+    def _too_large(self, size: int, at_least: bool = False) -> Reason:
+        limit = self.settings.max_object_bytes
+        return Reason(
+            code="too_large",
+            message=f"the object has {'at least ' if at_least else ''}{size} bytes; "
+            f"the limit is {limit} (max_object_bytes)",
+            details={"bytes": size, "at_least": at_least, "max_object_bytes": limit},
         )
 
-    def _refuse(self, ref: ObjectRef, dataset: str, now: datetime, reason: str) -> Outcome:
+    def _refuse(self, ref: ObjectRef, dataset: str, now: datetime, reason: Reason) -> Outcome:
         safe = unsafe_key_reason(ref.key) is None and SAFE_DATASET_NAME.match(dataset)
         folder = dataset if safe else UNSAFE_KEY
         declaration = declared().get(dataset)
@@ -243,7 +262,7 @@ class Ingestion:
         return self._record(record)
 
     def _reject(
-        self, arrival: Arrival, reasons: list[str], validation: dict[str, Any] | None
+        self, arrival: Arrival, reasons: list[Reason], validation: dict[str, Any] | None
     ) -> Outcome:
         ref, spec = arrival.ref, arrival.spec
         quarantine = self.settings.quarantine_bucket
@@ -353,7 +372,7 @@ class Ingestion:
         self,
         arrival: Arrival,
         outcome: checking.Outcome,
-        reasons: list[str],
+        reasons: list[Reason],
         validation: dict[str, Any] | None,
     ) -> dict[str, Any]:
         return checking.report(

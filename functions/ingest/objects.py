@@ -10,6 +10,8 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from driftline_runtime.reasons import Reason
+
 NO_DATASET = "_no_dataset"
 # Where a key that is unsafe as a path is filed: never under a name taken from the key.
 UNSAFE_KEY = "_unsafe_key"
@@ -56,17 +58,23 @@ def dataset_of(key: str) -> str:
     return dataset if separator and dataset and rest else NO_DATASET
 
 
-def unsafe_key_reason(key: str) -> str | None:
+def unsafe_key_reason(key: str) -> Reason | None:
     """Why ``key`` is unsafe to use as a path (``..`` or ``.`` segments, control characters),
     or None. S3 accepts such keys; tools that sync buckets to disks follow them."""
     segments = re.split(r"[/\\]", key)
     if any(segment in (".", "..") for segment in segments) or key.startswith("/"):
-        return (
-            f"unsafe_key: the key {key!r} has a '.' or '..' segment or a leading '/'; "
-            "drop files under <dataset>/<name>"
+        return Reason(
+            code="unsafe_key",
+            message=f"the key {key!r} has a '.' or '..' segment or a leading '/'; "
+            "drop files under <dataset>/<name>",
+            details={"key": key},
         )
     if CONTROL_CHARACTERS.search(key):
-        return f"unsafe_key: the key {key!r} holds control characters"
+        return Reason(
+            code="unsafe_key",
+            message=f"the key {key!r} holds control characters",
+            details={"key": key},
+        )
     return None
 
 

@@ -62,7 +62,7 @@ NOTIFICATIONS: dict[str, str] = {
     ),
     DatasetRejected.detail_type(): (
         f"driftline: file {_field('$.detail.source_key')} was rejected for dataset "
-        f"{_field('$.detail.dataset')}: {_field('$.detail.reasons')}. Report: "
+        f"{_field('$.detail.dataset')}: {_field('$.detail.summary')}. Report: "
         f"{_field('$.detail.report_uri')}"
     ),
     DriftDetected.detail_type(): (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from driftline_runtime.reasons import Reason, summary
 
 from driftline.actions import drop_file
 from driftline.cli import main
@@ -78,7 +79,12 @@ def test_bad_file_is_quarantined_with_a_report_naming_the_rules(
     report = read_json(target, event["report_uri"])
     failed = {r["rule"]: r["failed"] for r in report["validation"]["rules"]}
     assert failed["currency.allowed_values"] == 300
-    assert any("max_bad_row_share" in reason or "share" in reason for reason in event["reasons"])
+    # The event names the rule that rejected the file, with its numbers
+    reasons = [Reason.model_validate(r) for r in event["reasons"]]
+    (share,) = [r for r in reasons if r.code == "table.max_bad_row_share"]
+    assert share.details["bad_rows"] >= 300  # type: ignore[operator]
+    assert "currency.allowed_values" in share.details["rules"]  # type: ignore[operator]
+    assert event["summary"] == summary(reasons)
     # The original is quarantined and also still where it was dropped
     quarantined = event["quarantine_uri"].removeprefix("s3://").partition("/")
     target.client("s3").head_object(Bucket=quarantined[0], Key=quarantined[2])
@@ -136,7 +142,8 @@ def test_corrupt_file_gets_a_specific_reason_and_is_kept(
         return None
 
     record = wait_for(rejected, 60, f"the rejection of {name}")
-    assert record["reasons"][0].startswith(reason), record["reasons"]
+    assert record["rejection_reasons"][0]["code"] == reason, record["reasons"]
+    assert record["reasons"][0].startswith(f"{reason}: ")
     # And the original is still where it was dropped
     target.client("s3").head_object(Bucket=deployed["RawBucketName"], Key=key, VersionId=version)
 

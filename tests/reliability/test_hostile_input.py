@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from driftline_runtime.reasons import Reason, summary
+
 from tests.reliability.conftest import Figures, Pipeline, now_ms
 from tests.reliability.corpus import HostileFile, corpus
 
@@ -39,14 +41,14 @@ def test_every_hostile_file_is_quarantined_with_its_reason(
     for key, item in files.items():
         (record,) = records[key]
         report = pipeline.read_json(record["report_key"])
-        reasons = list(report["reasons"])
+        reasons = [Reason.model_validate(reason) for reason in report["reasons"]]
         if (
             record["state"] != "rejected"
-            or not reasons[0].startswith(item.reason + ":")
-            or item.mentions not in " ".join(reasons)
-            or list(record["reasons"]) != reasons
+            or reasons[0].code != item.reason
+            or item.mentions not in summary(reasons)
+            or [Reason.model_validate(reason) for reason in record["reasons"]] != reasons
         ):
-            wrong.append(f"{item.case}: {record['state']} {reasons}")
+            wrong.append(f"{item.case}: {record['state']} {summary(reasons)}")
         # And the original is in quarantine, byte for byte, and still in the raw bucket
         quarantined = record["outputs"]["quarantined"]
         bucket, _, quarantine_key = quarantined.removeprefix("s3://").partition("/")

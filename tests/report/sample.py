@@ -27,6 +27,7 @@ from driftline_contracts.transactions import DATASETS
 from driftline_runtime.approval import ApprovalPolicy, Champion, decide
 from driftline_runtime.drift import DriftReport, drift_report
 from driftline_runtime.readers import read_table
+from driftline_runtime.reasons import texts
 from driftline_runtime.validation import validate
 
 from driftline.report import DriftReportDocument, LineageChain, LineageStep, ReportData
@@ -140,7 +141,8 @@ def _validated(name: str, path: Path, minutes: float, number: int) -> dict[str, 
         "rows": report.valid_rows if accepted else report.rows,
         "source_key": key,
         "report_key": None if accepted else f"reports/{name}/{version}.json",
-        "reasons": report.reasons,
+        "reasons": texts(report.reasons),
+        "rejection_reasons": [reason.model_dump(mode="json") for reason in report.reasons],
         "created_at": _iso(minutes),
     }
 

@@ -259,7 +259,10 @@ def test_each_field_rule_fails_only_the_row_that_breaks_it(
     assert rule(result, rule_id).examples[0].row == 3
     assert result.report.outcome == "rejected" and result.clean is None
     assert result.report.bad_rows == 1
-    assert result.report.reasons[0].startswith(f"{rule_id}: 1 row fails")
+    (reason,) = result.report.reasons
+    assert reason.code == rule_id
+    assert reason.details == {"rows": 1, "first_row": 3}
+    assert reason.message.startswith("1 row fails")
 
 
 @pytest.mark.parametrize(
@@ -499,7 +502,7 @@ def test_reject_file_rejects_on_a_single_bad_row_with_one_reason_per_rule() -> N
     result = check(*rows)
     # Then the file is rejected with a reason for each rule, and no clean rows
     assert result.report.outcome == "rejected" and result.clean is None
-    assert [reason.split(":")[0] for reason in result.report.reasons] == [
+    assert [reason.code for reason in result.report.reasons] == [
         "amount.gt",
         "currency.allowed_values",
     ]
@@ -530,8 +533,17 @@ def test_drop_bad_rows_rejects_above_the_limit_and_says_share_and_limit() -> Non
     assert result.report.outcome == "rejected" and result.clean is None
     assert rule(result, "table.max_bad_row_share").failed == 1
     (reason,) = result.report.reasons
-    assert reason.startswith("table.max_bad_row_share: 2 of 4 rows (50.00%)")
-    assert "limit of 25.00%" in reason and "amount.gt, quantity.ge" in reason
+    assert reason.code == "table.max_bad_row_share"
+    assert reason.details == {
+        "bad_rows": 2,
+        "rows": 4,
+        "share": 0.5,
+        "limit": 0.25,
+        "rules": ["amount.gt", "quantity.ge"],
+    }
+    # And its text says the same to a person
+    assert reason.text.startswith("table.max_bad_row_share: 2 of 4 rows (50.00%)")
+    assert "limit of 25.00%" in reason.text and "amount.gt, quantity.ge" in reason.text
 
 
 # --- table rules -----------------------------------------------------------------------
@@ -544,7 +556,10 @@ def test_min_rows_counts_valid_rows() -> None:
     result = check(*bad("amount", "0"), spec=spec_of("drop_bad_rows", rules=rules))
     # Then three valid rows are too few
     assert rule(result, "table.min_rows").failed == 1
-    assert result.report.reasons == ["table.min_rows: 3 valid rows, fewer than the 4 required"]
+    (reason,) = result.report.reasons
+    assert reason.code == "table.min_rows"
+    assert reason.details == {"valid_rows": 3, "min_rows": 4}
+    assert reason.text == "table.min_rows: 3 valid rows, fewer than the 4 required"
 
 
 def test_a_stale_file_is_rejected_by_freshness() -> None:
@@ -555,7 +570,10 @@ def test_a_stale_file_is_rejected_by_freshness() -> None:
     # Then the file is too old
     assert rule(result, "table.freshness").failed == 1
     assert result.report.outcome == "rejected"
-    assert "2026-01-01T13:00:00+00:00" in result.report.reasons[0]
+    (reason,) = result.report.reasons
+    assert reason.code == "table.freshness"
+    assert reason.details["newest"] == "2026-01-01T13:00:00+00:00"
+    assert "2026-01-01T13:00:00+00:00" in reason.message
 
 
 def test_a_fresh_file_passes_freshness_judged_on_valid_rows_only() -> None:
@@ -599,7 +617,9 @@ def test_a_missing_column_rejects_the_file() -> None:
     result = check(*rows, header=header)
     # Then it is rejected as a missing column
     assert result.report.outcome == "rejected"
-    assert result.report.reasons == ["schema.missing_column: column 'score' is missing"]
+    (reason,) = result.report.reasons
+    assert (reason.code, reason.details["column"]) == ("schema.missing_column", "score")
+    assert reason.text == "schema.missing_column: column 'score' is missing"
     assert rule(result, "schema.missing_column").column == "score"
     assert result.report.schema_changes[0].change == "missing"
 
@@ -615,8 +635,10 @@ def test_a_retyped_column_rejects_the_file_naming_expected_and_found() -> None:
     # Then the file is rejected for a retyped column, not for four bad rows
     assert result.report.outcome == "rejected"
     (reason,) = result.report.reasons
-    assert reason.startswith("schema.retyped_column: column 'paid_at' should hold datetime")
-    assert "text of int64" in reason
+    assert reason.code == "schema.retyped_column"
+    assert reason.details["column"] == "paid_at"
+    assert reason.details["found"] == "text of int64"
+    assert reason.message.startswith("column 'paid_at' should hold datetime")
     assert rule(result, "schema.retyped_column").failed == 4
     assert result.report.bad_rows == 0
     change = result.report.schema_changes[0]

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.readers import Data, ReaderLimits, UnreadableFile, read_table
+from driftline_runtime.reasons import Reason
 from driftline_runtime.validation import validate
 
 Outcome = Literal["accepted", "rejected"]
@@ -27,7 +28,7 @@ class Verdict:
     (``validation``; None when the file could not be read as a table) and, when it is
     accepted, the rows to keep (``clean``)."""
 
-    reasons: list[str]
+    reasons: list[Reason]
     validation: dict[str, Any] | None
     clean: pa.Table | None
 
@@ -44,7 +45,7 @@ def check_file(
     try:
         table = read_table(data, key, spec, limits or ReaderLimits())
     except UnreadableFile as error:
-        return Verdict([f"{error.reason}: {error}"], None, None)
+        return Verdict([error.as_reason()], None, None)
     result = validate(table, spec, now)
     validation = json.loads(result.report.model_dump_json())
     if result.clean is None:
@@ -57,7 +58,7 @@ def report(
     dataset: str,
     version: str,
     outcome: Outcome,
-    reasons: list[str],
+    reasons: list[Reason],
     source: dict[str, Any],
     checked_at: datetime,
     validation: dict[str, Any] | None,
@@ -67,7 +68,7 @@ def report(
         "dataset": dataset,
         "version": version,
         "outcome": outcome,
-        "reasons": reasons,
+        "reasons": [reason.model_dump(mode="json") for reason in reasons],
         "source": source,
         "checked_at": checked_at.isoformat(),
         "validation": validation,

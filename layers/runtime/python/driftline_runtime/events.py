@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from driftline_runtime import names
+from driftline_runtime.reasons import Reason, summary
 
 
 class DriftlineEvent(BaseModel):
@@ -53,8 +54,19 @@ class DatasetValidated(DatasetEvent):
 
 
 class DatasetRejected(DatasetEvent):
-    reasons: list[str]
+    reasons: list[Reason]
     quarantine_uri: str
+    # The reasons' text form on one line, for readers that cannot format them (a
+    # notification's input transformer); derived from ``reasons``, never given.
+    summary: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _summarised(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("summary"):
+            reasons = [Reason.model_validate(reason) for reason in data.get("reasons") or []]
+            return {**data, "summary": summary(reasons)}
+        return data
 
 
 class ModelOutcome(DriftlineEvent):

@@ -8,10 +8,14 @@ these by dataset and version.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from driftline_runtime.reasons import Reason
 
 
 class DatasetVersionRecord(BaseModel):
@@ -30,7 +34,9 @@ class DatasetVersionRecord(BaseModel):
     source_version_id: str | None
     report_key: str
     outputs: dict[str, str]
-    reasons: list[str] = []
+    # Why it was rejected (records written before reasons were structured hold text,
+    # which Reason reads as ``code: message``).
+    reasons: list[Reason] = []
     created_at: datetime
     event_published: bool = False
 
@@ -51,7 +57,8 @@ class LineageStore:
         client = self._table.meta.client
         try:
             self._table.put_item(
-                Item=record.model_dump(mode="json"),
+                # DynamoDB takes numbers as Decimal, never float (reasons' details hold some).
+                Item=json.loads(record.model_dump_json(), parse_float=Decimal),
                 ConditionExpression="attribute_not_exists(version)",
             )
         except client.exceptions.ConditionalCheckFailedException:

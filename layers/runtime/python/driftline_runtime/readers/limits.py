@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from driftline_runtime.reasons import Reason
+
 FileFormat = Literal["csv", "parquet", "jsonl"]
 # A file's bytes: gzip is inflated into a bytearray, so that it is never copied whole.
 Data = bytes | bytearray
@@ -37,3 +39,7 @@ class UnreadableFile(ValueError):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+    def as_reason(self) -> Reason:
+        """The rejection reason a quarantine report gives (code: the ``reason``)."""
+        return Reason(code=self.reason, message=self.message)

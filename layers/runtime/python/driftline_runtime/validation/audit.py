@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from driftline_runtime.contracts import DatasetSpec
+from driftline_runtime.reasons import Detail, Reason
 from driftline_runtime.validation.parsing import count_true
 from driftline_runtime.validation.report import RuleExample, RuleReport, SchemaChange
 
@@ -35,7 +36,7 @@ class Audit:
     spec: DatasetSpec
     rows: int
     rules: list[RuleReport] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     changes: list[SchemaChange] = field(default_factory=list)
     # The row rules that failed, with their masks (no nulls): their union is the bad rows.
     failing: list[Failure] = field(default_factory=list)
@@ -65,15 +66,18 @@ class Audit:
             )
         )
 
-    def table_rule(self, rule: str, description: str, broken: str | None) -> None:
-        """Record a table rule; ``broken`` says why it rejects the file, None if it holds."""
+    def table_rule(
+        self, rule: str, description: str, broken: str | None, details: dict[str, Detail]
+    ) -> None:
+        """Record a table rule; ``broken`` says why it rejects the file, None if it holds
+        (``details``: the numbers behind it, for the reason)."""
         self.rules.append(
             RuleReport(
                 rule=rule, column=None, description=description, failed=int(broken is not None)
             )
         )
         if broken is not None:
-            self.reasons.append(f"{rule}: {broken}")
+            self.reasons.append(Reason(code=rule, message=broken, details=details))
 
     def shown(self, name: str, column: pa.ChunkedArray) -> Callable[[list[int]], list[str]]:
         """How the rows of ``column`` appear in examples: as found, personal data masked."""

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline_runtime.reasons import Reason
 from driftline_runtime.validation.audit import MAX_EXAMPLES, Audit, first_rows
 from driftline_runtime.validation.contract import ARROW_TYPES, ColumnContract, Kind
 from driftline_runtime.validation.parsing import Typed, coerce, is_text, parse_text
@@ -85,8 +86,17 @@ def _retyped(
         )
     )
     audit.reasons.append(
-        f"schema.retyped_column: column {column.name!r} should hold {expected} but holds "
-        f"{found}: none of its {typed.present} values parses as {column.kind}"
+        Reason(
+            code="schema.retyped_column",
+            message=f"column {column.name!r} should hold {expected} but holds {found}: none "
+            f"of its {typed.present} values parses as {column.kind}",
+            details={
+                "column": column.name,
+                "expected": expected,
+                "found": found,
+                "values": typed.present,
+            },
+        )
     )
 
 

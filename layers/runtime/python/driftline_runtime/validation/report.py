@@ -11,6 +11,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from driftline_runtime.contracts import RowPolicy
+from driftline_runtime.reasons import Reason
 
 
 class RuleExample(BaseModel):
@@ -42,7 +43,8 @@ class ValidationReport(BaseModel):
     rows: int
     valid_rows: int
     bad_rows: int
-    reasons: list[str]
+    # Why the file is rejected (empty when it is accepted).
+    reasons: list[Reason]
     rules: list[RuleReport]
     schema_changes: list[SchemaChange]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline_runtime.reasons import Detail, Reason
 from driftline_runtime.validation.audit import Audit, Failure, display
 from driftline_runtime.validation.contract import ColumnContract
 from driftline_runtime.validation.fixed_width import fixed_width_bytes, row_hashes
@@ -97,21 +98,30 @@ def apply_row_policy(audit: Audit, bad: int) -> None:
     if spec.row_policy == "reject_file":
         # Every failing rule is a reason: the policy tolerates no bad row.
         audit.reasons += [
-            f"{failure.rule}: {_rows_fail(failure.failed)} '{failure.description}' "
-            f"(first at row {failure.first_row}) and the row policy rejects any bad row"
+            Reason(
+                code=failure.rule,
+                message=f"{_rows_fail(failure.failed)} '{failure.description}' "
+                f"(first at row {failure.first_row}) and the row policy rejects any bad row",
+                details={"rows": failure.failed, "first_row": failure.first_row},
+            )
             for failure in audit.failing
         ]
         return
     share = bad / audit.rows if audit.rows else 0.0
     limit = spec.rules.max_bad_row_share
     broken = None
+    rules = [failure.rule for failure in audit.failing]
     if share > limit:
-        rules = ", ".join(failure.rule for failure in audit.failing)
         broken = (
-            f"{bad} of {audit.rows} rows ({share:.2%}) fail rules ({rules}), "
+            f"{bad} of {audit.rows} rows ({share:.2%}) fail rules ({', '.join(rules)}), "
             f"above the limit of {limit:.2%} that may be dropped"
         )
-    audit.table_rule("table.max_bad_row_share", f"bad rows are at most {limit:.2%}", broken)
+    audit.table_rule(
+        "table.max_bad_row_share",
+        f"bad rows are at most {limit:.2%}",
+        broken,
+        {"bad_rows": bad, "rows": audit.rows, "share": share, "limit": limit, "rules": rules},
+    )
 
 
 def _rows_fail(count: int) -> str:
@@ -121,7 +131,8 @@ def _rows_fail(count: int) -> str:
 def check_min_rows(audit: Audit, valid: int) -> None:
     least = audit.spec.rules.min_rows
     broken = f"{valid} valid rows, fewer than the {least} required" if valid < least else None
-    audit.table_rule("table.min_rows", f"at least {least} valid rows", broken)
+    details: dict[str, Detail] = {"valid_rows": valid, "min_rows": least}
+    audit.table_rule("table.min_rows", f"at least {least} valid rows", broken, details)
 
 
 def check_freshness(
@@ -146,7 +157,12 @@ def check_freshness(
             f"the newest {name} is {display(newest)}, older than {rules.max_age} "
             f"before {display(now)}"
         )
-    audit.table_rule("table.freshness", description, broken)
+    details: dict[str, Detail] = {
+        "column": name,
+        "newest": None if newest is None else display(newest),
+        "max_age_seconds": rules.max_age.total_seconds(),
+    }
+    audit.table_rule("table.freshness", description, broken, details)
 
 
 def check_schema(audit: Audit, table: pa.Table, contract: tuple[ColumnContract, ...]) -> None:
@@ -165,7 +181,13 @@ def check_schema(audit: Audit, table: pa.Table, contract: tuple[ColumnContract, 
                     failed=1,
                 )
             )
-            audit.reasons.append(f"schema.missing_column: column {column.name!r} is missing")
+            audit.reasons.append(
+                Reason(
+                    code="schema.missing_column",
+                    message=f"column {column.name!r} is missing",
+                    details={"column": column.name, "expected": expected},
+                )
+            )
     for found in table.schema:
         if found.name not in known:
             # Schema evolution: an extra column is kept and recorded, never a failure.
