@@ -115,7 +115,7 @@ def test_same_file_twice_is_one_version(
 @pytest.mark.parametrize(
     ("name", "body", "reason"),
     [
-        ("not-csv.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "not_"),
+        ("not-csv.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "not_text"),
         ("empty.csv", b"", "empty_file"),
         ("header-only.csv", b"transaction_id,event_time,amount\r\n", "header_only"),
         ("latin1.csv", "transaction_id,city\nt-1,Müller\n".encode("latin-1"), "not_utf8"),

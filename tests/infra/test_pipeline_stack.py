@@ -203,3 +203,23 @@ def test_prod_rescores_every_inference_dataset_on_its_schedule(prod_app: Synthes
     (target,) = rule["Properties"]["Targets"]
     assert json.loads(target["Input"]) == {"dataset": "scoring", "scheduled": True}
     assert "DeadLetterConfig" in target
+
+
+def test_only_step_functions_of_this_account_assume_a_state_machines_role(
+    dev_app: SynthesizedApp,
+) -> None:
+    # Given the roles the state machine factory creates
+    roles = {
+        logical_id: role
+        for logical_id, role in dev_app.pipeline.find_resources("AWS::IAM::Role").items()
+        if "StateMachineRole" in logical_id
+    }
+    assert len(roles) == 2
+    for role in roles.values():
+        # Then only states.amazonaws.com may assume it, for a state machine of this account
+        (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "states.amazonaws.com"}
+        assert statement["Condition"]["StringEquals"] == {
+            "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+        }
+        assert ":stateMachine:*" in json.dumps(statement["Condition"]["ArnLike"])
