@@ -61,11 +61,12 @@ def test_a_module_that_fails_in_lambda_quarantines_its_datasets_and_no_other(
     # Then it is rejected with contract_unavailable and the import error
     event = recorder.wait_for("DatasetRejected", key)["detail"]
     (reason,) = event["reasons"]
-    assert reason.startswith(
-        "contract_unavailable: the contract module driftline_contracts.meter_readings, "
+    assert reason["code"] == "contract_unavailable", reason
+    assert reason["message"].startswith(
+        "the contract module driftline_contracts.meter_readings, "
         "which declares 'meter-readings', does not load at line "
     ), reason
-    assert "ModuleNotFoundError: No module named 'pandas'" in reason
+    assert "ModuleNotFoundError: No module named 'pandas'" in reason["message"]
     assert event["kind"] == "training"
     # And the quarantine holds the original and a report with the same reason
     assert read_json(target, event["report_uri"])["reasons"] == [reason]
@@ -78,11 +79,12 @@ def test_a_module_that_fails_in_lambda_quarantines_its_datasets_and_no_other(
     assert main(["status", "--json"]) == 0
     statuses = json.loads(capsys.readouterr().out)["datasets"]
     shown: dict[str, Any] = next(d for d in statuses if d["source_key"] == key)
-    assert (shown["dataset"], shown["state"], shown["reasons"]) == (
+    assert (shown["dataset"], shown["state"], shown["rejection_reasons"]) == (
         "meter-readings",
         "rejected",
         [reason],
     )
+    assert shown["reasons"] == [f"{reason['code']}: {reason['message']}"]
 
     # When a file of another dataset is dropped to the same deployment
     good = unique_copy(tmp_path, SAMPLES / "transactions.csv", "good.csv")

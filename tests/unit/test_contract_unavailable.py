@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pyarrow as pa
 import pytest
 from driftline_runtime.catalog import ContractUnavailable
+from driftline_runtime.steps.batch_inference import InferenceRequest
 
 from infra.contracts_layer import ContractsLayer, build_layer
 from tests.unit.test_ingest_handler import (
@@ -28,7 +30,6 @@ from tests.unit.test_ingest_handler import (
     cloud,  # noqa: F401  # a fixture
     invoke,
 )
-from tests.unit.test_training_functions import TRAINING_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ONLY_FAILURE = ROOT / "tests" / "fixtures" / "contracts"
@@ -104,12 +105,14 @@ def test_a_module_that_does_not_import_quarantines_only_its_own_datasets(
     # Then it is rejected with contract_unavailable, naming the module, the line and the error
     assert rejected["status"] == "rejected"
     (reason,) = rejected["reasons"]
-    assert reason.startswith(
-        "contract_unavailable: the contract module driftline_contracts.meter_readings, "
+    assert reason["code"] == "contract_unavailable", reason
+    assert reason["details"] == {"dataset": "meter-readings"}
+    assert reason["message"].startswith(
+        "the contract module driftline_contracts.meter_readings, "
         f"which declares 'meter-readings', does not load at line {PANDAS_LINE}: "
         "ModuleNotFoundError: "
     ), reason
-    assert "pandas" in reason
+    assert "pandas" in reason["message"]
     # And the original is quarantined beside a report, and still where it was dropped
     folder = f"meter-readings/{rejected['version']}"
     assert cloud.keys(QUARANTINE) == [f"{folder}/report.json", f"{folder}/today.csv"]
@@ -152,41 +155,41 @@ def test_the_same_file_is_ingested_once_its_contract_loads(
     # Then it is judged by its contract this time: a rejection was not a verdict on the content
     assert again["version"] != first["version"]
     assert again["status"] == "rejected"  # read_at is older than the contract's 2 days
-    assert again["reasons"][0].startswith("table.freshness"), again["reasons"]
+    assert again["reasons"][0]["code"] == "table.freshness", again["reasons"]
 
 
 def test_training_and_scoring_steps_of_such_a_dataset_fail_naming_the_module(
-    contracts_layer: ContractsLayer,
-    aws_credentials: None,
-    monkeypatch: pytest.MonkeyPatch,
-    load_function: Callable[[str], ModuleType],
+    contracts_layer: ContractsLayer, load_logic: Callable[[str, str], ModuleType]
 ) -> None:
-    # Given the prepare functions, with the layer whose meter_readings module cannot import
-    for name, value in {
-        "CURATED_BUCKET": "curated",
-        "ARTIFACTS_BUCKET": "artifacts",
-        "LINEAGE_TABLE": "lineage",
-        "MODEL_PACKAGE_GROUP_PREFIX": "driftline-test",
-        "TRAINING_JOB": json.dumps(TRAINING_JOB),
-        "TRANSFORM": json.dumps(
-            {
-                "instance_type": "ml.m5.large",
-                "volume_kms_key": "k",
-                "max_payload_mb": 6,
-                "max_concurrency": 2,
-                "rows_per_part": 1000,
-            }
+    # Given the prepare functions' logic, with the layer whose meter_readings module cannot
+    # import (the step fails before it calls any service: it is given none)
+    training = load_logic("prepare_training", "preparation")
+    module = load_logic("prepare_inference", "resolution")
+    inference = module.InferenceResolution(
+        module.Settings(
+            curated_bucket="curated",
+            artifacts_bucket="artifacts",
+            lineage_table="lineage",
+            model_package_group_prefix="driftline-test",
+            transform=json.dumps(
+                {
+                    "instance_type": "ml.m5.large",
+                    "volume_kms_key": "k",
+                    "max_payload_mb": 6,
+                    "max_concurrency": 2,
+                    "rows_per_part": 1000,
+                }
+            ),
         ),
-    }.items():
-        monkeypatch.setenv(name, value)
-    training = load_function("prepare_training")
-    inference = load_function("prepare_inference")
+        module.Services(s3=None, registry=None, lineage=None),
+    )
     # When their first step asks for its contract, Then it fails with ContractUnavailable,
     # which the state machines' Catch turns into TrainingFailed / InferenceFailed
-    module = "driftline_contracts.meter_readings"
-    with pytest.raises(ContractUnavailable, match=f"{module}, which declares 'meter-readings'"):
+    contract_module = "driftline_contracts.meter_readings"
+    declares = f"{contract_module}, which declares 'meter-readings'"
+    with pytest.raises(ContractUnavailable, match=declares):
         training.spec_of("meter-readings")
-    with pytest.raises(ContractUnavailable, match=f"{module}, which declares 'meter-readings'"):
-        inference.resolve_version("meter-readings", None)
+    with pytest.raises(ContractUnavailable, match=declares):
+        inference.resolve(InferenceRequest(dataset="meter-readings"), datetime.now(UTC))
     # And every other dataset's contract loads as before
     assert training.spec_of("transactions").target == "is_fraud"
