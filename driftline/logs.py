@@ -95,7 +95,7 @@ class FunctionLogs:
 
     def __post_init__(self) -> None:
         self.function_name = f"driftline-{self.target.stage}-{self.name}"
-        self.parser = LineParser(self.name, f"/aws/lambda/{self.function_name}")
+        self.parser = LineParser(self.name, f"{names.FUNCTION_LOGS_PREFIX}{self.function_name}")
         self.title = f"function {self.name}"
 
     def default_start(self) -> datetime:
