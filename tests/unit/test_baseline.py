@@ -36,13 +36,33 @@ def test_a_real_training_jobs_baseline_is_a_baseline(model_dir: Path) -> None:
     assert baseline.model_dump(mode="json") == document
 
 
+def test_a_version_1_baseline_is_still_a_baseline(model_dir: Path) -> None:
+    # Given the baseline of a model trained before version 2: no rows per profile, no
+    # quantiles, a prediction profile of the train split that names no split
+    document = written(model_dir)
+    document["schema_version"] = 1
+    for profile in [*document["features"].values(), document["prediction"]]:
+        for key in ("rows", "quantiles", "split"):
+            profile.pop(key, None)
+    # When it is read, then it validates, and says what it lacks
+    baseline = Baseline.model_validate(document)
+    assert baseline.features["amount"].quantiles is None
+    assert baseline.prediction.split is None
+    # And the version the training job writes is the names module's
+    assert written(model_dir)["schema_version"] == names.BASELINE_SCHEMA_VERSION == 2
+
+
 @pytest.mark.parametrize(
     ("change", "complaint"),
     [
         (lambda d: d["features"].pop("amount"), "feature_columns"),
         (lambda d: d["features"]["amount"]["bin_shares"].pop(), "bin_shares"),
         (lambda d: d["features"]["country"]["frequencies"].pop(names.NULL_CATEGORY), "__null__"),
-        (lambda d: d.update(schema_version=2), "schema_version"),
+        (lambda d: d.update(schema_version=3), "schema_version"),
+        (lambda d: d["features"]["amount"].pop("quantiles"), "quantiles"),
+        (lambda d: d["features"]["country"].pop("rows"), "rows"),
+        (lambda d: d["prediction"].pop("split"), "split"),
+        (lambda d: d["features"]["amount"]["quantiles"].reverse(), "sorted"),
         (lambda d: d["features"]["amount"].update(kind="ordinal"), "kind"),
     ],
 )

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pytest
 
 from driftline.samples import generate_transactions, write_table
+from training.sklearn_classifier import baseline as baseline_module
 from training.sklearn_classifier.metrics import METRIC_DEFINITIONS, METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,10 +266,50 @@ def test_the_baseline_describes_the_training_split(trained: Job, transactions: p
     assert features["card_present"]["kind"] == "boolean"
     assert set(features["card_present"]["frequencies"]) >= {"true", "false"}
 
-    # And the predicted probabilities on the training split are profiled the same way
+    # And the predicted probabilities are profiled the same way, on the test split: rows
+    # the model did not learn from, as a batch will be
     prediction = baseline["prediction"]
+    assert prediction["split"] == "test"
+    assert prediction["rows"] == prediction["count"] == 1_000
     assert sum(prediction["bin_shares"]) == pytest.approx(1.0)
     assert 0 <= prediction["min"] <= prediction["mean"] <= prediction["max"] <= 1
+
+
+def test_the_baseline_keeps_the_training_values_for_the_ks_test(
+    trained: Job, transactions: pa.Table
+) -> None:
+    baseline = trained.json("baseline.json")
+    assert baseline["schema_version"] == 2
+    features = baseline["features"]
+    # Then every profile says how many rows it describes, nulls included
+    assert all(profile["rows"] == 3_000 for profile in features.values())
+    # And a numeric feature keeps a sketch of its 3,000 non-null values: 1,000 quantiles,
+    # sorted, observed values (an integer column keeps its integers)
+    train = transactions.slice(0, 3_000)
+    amount = features["amount"]["quantiles"]
+    assert len(amount) == 1_000 and amount == sorted(amount)
+    expected = np.quantile(
+        train["amount"].to_numpy(), (np.arange(1_000) + 0.5) / 1_000, method="inverted_cdf"
+    )
+    assert amount == pytest.approx(expected.tolist())
+    assert all(float(v).is_integer() for v in features["hour_of_day"]["quantiles"])
+    # And the sketch leaves the nulls out: they are the profile's null share
+    trust = features["device_trust_score"]
+    present = 3_000 - train["device_trust_score"].null_count
+    assert trust["count"] == present
+    assert len(trust["quantiles"]) == min(present, 1_000)
+
+
+def test_a_small_column_keeps_every_value_and_a_large_one_its_quantiles() -> None:
+    values = np.array([3.0, np.nan, 1.0, 2.0])
+    profile = baseline_module.numeric_profile(values)
+    assert profile["quantiles"] == [1.0, 2.0, 3.0]
+    assert (profile["rows"], profile["count"]) == (4, 3)
+    many = np.arange(5_000, dtype=np.float64)
+    sketch = baseline_module.numeric_profile(many)["quantiles"]
+    assert len(sketch) == baseline_module.SKETCH_SIZE
+    # Each sketch value stands for 1/1,000 of the column: value i is near quantile (i+0.5)/1000
+    assert sketch[0] == 2.0 and sketch[-1] == 4_997.0
 
 
 def test_shuffled_labels_give_a_clearly_worse_model(

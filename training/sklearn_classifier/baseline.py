@@ -17,6 +17,10 @@ from .features import BOOLEAN, CATEGORICAL, NUMERIC
 from .hyperparameters import Hyperparameters
 
 BASELINE_QUANTILES = tuple(i / 10 for i in range(1, 10))  # the deciles
+# The drift monitor's KS test compares a batch with the training values themselves:
+# all of them up to this many, else this many evenly spaced quantiles (the empirical
+# distribution to within 1/SKETCH_SIZE, far below any KS threshold a batch reaches).
+SKETCH_SIZE = names.BASELINE_SKETCH_SIZE
 # The baseline lists categories with at least this share (at most this many); the rest
 # are counted under OTHER_CATEGORY.
 MIN_BASELINE_SHARE = 0.005
@@ -25,12 +29,25 @@ OTHER_CATEGORY = names.OTHER_CATEGORY
 NULL_CATEGORY = names.NULL_CATEGORY
 
 
+def quantile_sketch(present: np.ndarray[Any, Any]) -> list[float]:
+    """The sorted values, or SKETCH_SIZE of them at the probabilities (i + 0.5) / size.
+
+    ``inverted_cdf`` picks observed values, so a discrete column keeps its point masses.
+    """
+    if len(present) <= SKETCH_SIZE:
+        return [float(value) for value in np.sort(present)]
+    probabilities = (np.arange(SKETCH_SIZE) + 0.5) / SKETCH_SIZE
+    return [float(v) for v in np.quantile(present, probabilities, method="inverted_cdf")]
+
+
 def numeric_profile(values: np.ndarray[Any, Any]) -> dict[str, Any]:
-    """Decile bins, moments and the null share of one numeric column (see build_baseline)."""
+    """Decile bins, moments, the null share and the quantile sketch of one numeric
+    column (see build_baseline)."""
     values = np.asarray(values, dtype=np.float64)
     present = values[~np.isnan(values)]
     profile: dict[str, Any] = {
         "kind": NUMERIC,
+        "rows": int(len(values)),
         "count": int(len(present)),
         "null_share": float(1 - len(present) / len(values)) if len(values) else 0.0,
         "bin_edges": [],
@@ -39,6 +56,7 @@ def numeric_profile(values: np.ndarray[Any, Any]) -> dict[str, Any]:
         "std": None,
         "min": None,
         "max": None,
+        "quantiles": quantile_sketch(present),
     }
     if len(present) == 0:
         return profile
@@ -73,6 +91,7 @@ def categorical_profile(values: pd.Series, kind: str = CATEGORICAL) -> dict[str,
     frequencies[NULL_CATEGORY] = nulls / total
     return {
         "kind": kind,
+        "rows": total,
         "count": total - nulls,
         "null_share": nulls / total,
         "distinct": int(len(counts)),
@@ -98,11 +117,12 @@ def build_baseline(
 ) -> dict[str, Any]:
     """The training baseline the drift monitor compares scoring data with.
 
-    Computed on the train split, on the values the model sees (after
-    :func:`prepare_features`, before imputation)::
+    The features are profiled on the train split, on the values the model sees (after
+    :func:`prepare_features`, before imputation); the prediction on the test split
+    (``probabilities``), rows the model did not learn from, as a batch will be::
 
         {
-          "schema_version": 1,
+          "schema_version": 2,
           "split": "train", "rows": int, "positive_rate": float,
           "target_column": str, "id_column": str,
           "feature_columns": [str, ...],          # model input order
@@ -110,16 +130,21 @@ def build_baseline(
           "features": {                            # one entry per feature, in that order
             "<numeric column>": {
               "kind": "numeric",
+              "rows": int,                         # rows profiled, nulls included (v2)
               "count": int,                        # non-null values
               "null_share": float,                 # share of all rows that are null
               "bin_edges": [float, ...],           # deciles, deduplicated, increasing
               "bin_shares": [float, ...],          # len(bin_edges) + 1 shares of the
                                                    # non-null values; they sum to 1
               "mean": float, "std": float,         # std: population (ddof=0)
-              "min": float, "max": float           # all null when count is 0
+              "min": float, "max": float,          # all null when count is 0
+              "quantiles": [float, ...]            # v2: the non-null values sorted, or
+                                                   # SKETCH_SIZE quantiles of them at
+                                                   # (i + 0.5) / SKETCH_SIZE
             },
             "<categorical column>": {
               "kind": "categorical",
+              "rows": int,                         # v2
               "count": int, "null_share": float,
               "distinct": int,                     # distinct non-null categories
               "frequencies": {                     # shares of all rows; they sum to 1
@@ -132,9 +157,13 @@ def build_baseline(
             "<boolean column>": {"kind": "boolean", ... as categorical, with the
                                  categories "false" and "true" always listed}
           },
-          "prediction": {...numeric form..., "kind": "numeric"}
-                                                   # predicted fraud probability
+          "prediction": {...numeric form..., "kind": "numeric",
+                         "split": "test"}          # predicted fraud probability of the
+                                                   # test split (v1: of the train split,
+                                                   # and no "split" key)
         }
+
+    Version 2 only adds keys; a reader of version 1 still finds everything it knew.
 
     Bins are right-closed with open ends: ``(-inf, e0], (e0, e1], ..., (e_last, +inf)``;
     the bin of a value ``v`` is ``numpy.searchsorted(bin_edges, v, side="left")``.
@@ -147,6 +176,8 @@ def build_baseline(
             profiles[column] = boolean_profile(x[column])
         else:
             profiles[column] = categorical_profile(x[column])
+    prediction = numeric_profile(probabilities)
+    prediction["split"] = names.HELD_OUT_SPLIT
     return {
         "schema_version": names.BASELINE_SCHEMA_VERSION,
         "split": names.TRAIN_SPLIT,
@@ -161,5 +192,5 @@ def build_baseline(
             "assign": "numpy.searchsorted(bin_edges, value, side='left')",
         },
         "features": profiles,
-        "prediction": numeric_profile(probabilities),
+        "prediction": prediction,
     }

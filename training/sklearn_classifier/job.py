@@ -43,8 +43,10 @@ def train(paths: JobPaths, settings: Hyperparameters) -> TrainingResult:
         for measure, value in evaluate(pipeline, x, y).items():
             result.metrics[names.training_metric(name, measure)] = value
         result.positive_rates[name] = float(np.mean(y))
+    # The prediction's profile is of the held-out test split: a model scores the rows it
+    # learned from more confidently than a new batch's.
     x_train, y_train = splits["train"]
-    probabilities = positive_probabilities(pipeline, x_train)
+    probabilities = positive_probabilities(pipeline, splits[names.HELD_OUT_SPLIT][0])
     result.baseline = build_baseline(x_train, y_train, probabilities, features, settings)
     return result
 

@@ -11,6 +11,13 @@ are right-closed with open ends, ``(-inf, e0], (e0, e1], ..., (e_last, +inf)``, 
 bin of a value ``v`` is ``numpy.searchsorted(bin_edges, v, side="left")``. Categorical
 and boolean features list the share of each category among all rows, with every rarer
 category under ``__other__`` and missing values under ``__null__``.
+
+Version 2 (``names.BASELINE_SCHEMA_VERSION``) only adds keys, which the drift monitor's
+tests need: every profile's ``rows`` (nulls included), each numeric profile's
+``quantiles`` (the training values, or a sketch of at most 1,000 quantiles of them) and
+the prediction profile's ``split`` (``test``: profiled on rows the model did not learn
+from). A version 1 baseline, as models trained before it carry, still validates and
+still gets a drift verdict.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ class _Document(BaseModel):
 
 
 class NumericProfile(_Document):
-    """Decile bins, moments and the null share of one numeric column."""
+    """Decile bins, moments, the null share and (v2) a quantile sketch of one numeric column."""
 
     kind: Literal["numeric"]
+    rows: int | None = Field(default=None, ge=0, description="rows profiled, nulls included (v2)")
     count: int = Field(ge=0, description="non-null values")
     null_share: float = Field(ge=0, le=1, description="share of all rows that are null")
     bin_edges: list[float] = Field(description="deciles, deduplicated, increasing")
@@ -41,6 +49,11 @@ class NumericProfile(_Document):
     std: float | None
     min: float | None
     max: float | None
+    quantiles: list[float] | None = Field(
+        default=None,
+        max_length=names.BASELINE_SKETCH_SIZE,
+        description="v2: the non-null values sorted, or BASELINE_SKETCH_SIZE quantiles",
+    )
 
     @model_validator(mode="after")
     def _bins_fit_their_edges(self) -> NumericProfile:
@@ -48,6 +61,13 @@ class NumericProfile(_Document):
             raise ValueError("bin_shares must have len(bin_edges) + 1 entries")
         if any(low >= high for low, high in zip(self.bin_edges, self.bin_edges[1:], strict=False)):
             raise ValueError("bin_edges must increase")
+        if self.quantiles is not None:
+            if any(
+                low > high for low, high in zip(self.quantiles, self.quantiles[1:], strict=False)
+            ):
+                raise ValueError("quantiles must be sorted")
+            if len(self.quantiles) > self.count:
+                raise ValueError("quantiles cannot outnumber the non-null values")
         return self
 
 
@@ -55,6 +75,7 @@ class CategoricalProfile(_Document):
     """Category shares of one categorical (or boolean: ``false``/``true``) column."""
 
     kind: Literal["categorical", "boolean"]
+    rows: int | None = Field(default=None, ge=0, description="rows profiled, nulls included (v2)")
     count: int = Field(ge=0, description="non-null values")
     null_share: float = Field(ge=0, le=1)
     distinct: int = Field(ge=0, description="distinct non-null categories")
@@ -68,6 +89,15 @@ class CategoricalProfile(_Document):
         if missing:
             raise ValueError(f"frequencies lack {sorted(missing)}")
         return self
+
+
+class PredictionProfile(NumericProfile):
+    """The predicted probability's profile; v2 names the split it was profiled on."""
+
+    split: str | None = Field(
+        default=None,
+        description="v2: the held-out split (v1: absent, the predictions of the train split)",
+    )
 
 
 FeatureProfile = Annotated[NumericProfile | CategoricalProfile, Field(discriminator="kind")]
@@ -84,7 +114,7 @@ class Binning(_Document):
 class Baseline(_Document):
     """``baseline.json``: the train split's feature profiles and prediction distribution."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
     split: str
     rows: int = Field(gt=0)
     positive_rate: float = Field(ge=0, le=1)
@@ -93,10 +123,31 @@ class Baseline(_Document):
     feature_columns: list[str] = Field(min_length=1, description="the model's input order")
     binning: Binning
     features: dict[str, FeatureProfile]
-    prediction: NumericProfile = Field(description="the predicted probability's profile")
+    prediction: PredictionProfile = Field(description="the predicted probability's profile")
 
     @model_validator(mode="after")
     def _every_feature_is_profiled(self) -> Baseline:
         if list(self.features) != self.feature_columns:
             raise ValueError("features must profile exactly the feature_columns, in order")
+        return self
+
+    @model_validator(mode="after")
+    def _version_2_has_what_drift_tests(self) -> Baseline:
+        if self.schema_version == 1:  # version 1 lacks these keys
+            return self
+        profiles = {**self.features, names.PREDICTION_FEATURE: self.prediction}
+        lacking = sorted(name for name, profile in profiles.items() if profile.rows is None)
+        if lacking:
+            raise ValueError(
+                f"a version 2 baseline gives rows for every profile; {lacking} lack it"
+            )
+        lacking = sorted(
+            name
+            for name, profile in profiles.items()
+            if isinstance(profile, NumericProfile) and profile.quantiles is None
+        )
+        if lacking:
+            raise ValueError(f"a version 2 baseline keeps quantiles of {lacking}")
+        if self.prediction.split is None:
+            raise ValueError("a version 2 baseline says the prediction's split")
         return self

@@ -150,7 +150,10 @@ BASELINE_METADATA_KEY: Final = "baseline"
 
 # -- the training baseline (baseline.json) ------------------------------------------------
 BASELINE_FILE: Final = "baseline.json"
-BASELINE_SCHEMA_VERSION: Final = 1
+BASELINE_SCHEMA_VERSION: Final = 2
+# A numeric profile keeps its non-null training values, or this many quantiles of them
+# (the drift monitor's KS test compares a batch with them).
+BASELINE_SKETCH_SIZE: Final = 1_000
 # Feature kinds, as training infers them from the train split.
 NUMERIC: Final = "numeric"
 BOOLEAN: Final = "boolean"
