@@ -110,6 +110,9 @@ def inference_runs(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "transform_jobs": predictions.transform_jobs if predictions else [],
                 "predictions_uri": predictions.predictions_uri if predictions else None,
                 "drifted": drift.drifted if drift else None,
+                # drifted | no_drift | insufficient_rows (then no verdict: rows < min_rows)
+                "drift_outcome": drift.outcome if drift else None,
+                "drift_min_rows": drift.min_rows if drift else None,
                 "drifted_features": drift.drifted_features if drift else [],
                 "drift_report_uri": drift.report_uri if drift else None,
                 "started": execution["started"],

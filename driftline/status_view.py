@@ -157,7 +157,7 @@ def inference_table(status: Mapping[str, Any]) -> Table:
                 _state(r.get("status")),
                 package_name(r.get("model_package_arn")),
                 _text(r.get("rows")),
-                _drifted(r.get("drifted")),
+                _drifted(r.get("drifted"), r.get("drift_outcome")),
                 _text(r.get("predictions_uri")),
                 duration(r.get("started"), r.get("stopped")),
             )
@@ -166,7 +166,9 @@ def inference_table(status: Mapping[str, Any]) -> Table:
     )
 
 
-def _drifted(value: object) -> Text:
+def _drifted(value: object, outcome: object = None) -> Text:
+    if outcome == "insufficient_rows":
+        return Text("too few rows", style="yellow")
     if value is None:
         return Text("-")
     return Text("drifted", style="red") if value else Text("no drift", style="green")

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from driftline_runtime import names
-from driftline_runtime.drift import DriftThresholds
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.platforms import Target
@@ -49,9 +48,8 @@ class StageConfig(BaseModel):
     inference_rows_per_part: int = Field(gt=0)
     inference_max_concurrency: int = Field(gt=0, le=1000)
     inference_schedule: str | None = Field(default=None, pattern=r"^(rate|cron)\(.+\)$")
-    # Drift: PSI thresholds per dataset ("default" for the rest), and at most one
-    # drift-triggered retraining per training dataset per cooldown window.
-    drift_thresholds: dict[str, DriftThresholds]
+    # At most one drift-triggered retraining per training dataset per cooldown window.
+    # (How drift is judged is per dataset, in its spec: DatasetSpec.drift.)
     retraining_cooldown_minutes: int = Field(gt=0)
     # The two optional settings below default to None because CDK drops null values
     # from context on their way into the app: cdk.json's `null` arrives as a missing key.
@@ -70,6 +68,18 @@ class StageConfig(BaseModel):
     # layers/contracts/python/driftline_contracts and checked with them (paths relative
     # to the project; comma-separated on the command line). A module name may not repeat.
     extra_contract_folders: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_stage_drift_thresholds(cls, values: Any) -> Any:
+        """The PSI thresholds per stage gave way to calibrated verdicts set per dataset."""
+        if isinstance(values, dict) and "drift_thresholds" in values:
+            raise ValueError(
+                "drift_thresholds is no stage setting any more: drift is judged per dataset "
+                "by its spec's `drift` (DriftSettings: false_alarm_rate, min_rows, min_psi); "
+                "remove drift_thresholds from cdk.json"
+            )
+        return values
 
     @field_validator(
         "sagemaker_subnet_ids",
@@ -118,7 +128,7 @@ def load_stage_config(
     for field in StageConfig.model_fields:
         override = context(f"{OVERRIDE_PREFIX}{field}")
         if isinstance(override, str) and override.lstrip().startswith("{"):
-            override = json.loads(override)  # -c driftline:drift_thresholds='{...}'
+            override = json.loads(override)  # -c driftline:<key>='{...}'
         if override is not None:
             values[field] = override
     values.setdefault("account", account)

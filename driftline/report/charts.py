@@ -115,7 +115,7 @@ def _tick(value: float) -> str:
 def psi_chart(document: DriftReportDocument) -> str:
     """Horizontal PSI bars, one per feature and the prediction, with each threshold."""
     report = document.report
-    drifts = by_score([*report.features, *([report.prediction] if report.prediction else [])])
+    drifts = by_score(report.judged)
     thresholds = [d.threshold or 0.0 for d in drifts]
     top = _nice_ceiling(max([*(d.score for d in drifts), *thresholds, 0.05]))
     label_w, right, upper, row = 170.0, 70.0, 26.0, 22.0
@@ -161,6 +161,61 @@ def psi_chart(document: DriftReportDocument) -> str:
     )
     title = f"PSI per feature, {document.dataset} {short_version(document.version)}"
     return _svg("psi", title, desc, width, height, "".join(marks))
+
+
+# p-values below this are drawn as this: the bar is full, the text gives the number.
+SMALLEST_P = 1e-12
+
+
+def _log_p(value: float) -> float:
+    return -math.log10(max(value, SMALLEST_P))
+
+
+def significance_chart(document: DriftReportDocument) -> str:
+    """Per tested feature, -log10 of its p-value against -log10 of the level Holm's
+    procedure held it to (the mark): a bar past its mark is significant."""
+    report = document.report
+    tested = sorted(
+        (d for d in report.judged if d.p_value is not None and d.level is not None),
+        key=lambda d: (d.p_value or 0.0, d.feature),
+    )
+    top = _log_p(SMALLEST_P)
+    label_w, chart_w, upper, row = 170.0, 420.0, 26.0, 22.0
+    width, height = label_w + chart_w + 90.0, upper + row * max(len(tested), 1) + 12
+    marks = []
+    for step in range(5):
+        x = label_w + chart_w * step / 4
+        marks.append(
+            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{upper - 4:.1f}" '
+            f'y2="{height - 10:.1f}"/>'
+        )
+        tick = "1" if step == 0 else f"1e-{top * step / 4:g}"
+        marks.append(_text(x, upper - 10, tick, anchor="middle", cls="tick"))
+    for index, drift in enumerate(tested):
+        y = upper + row * index
+        w = max(chart_w * _log_p(drift.p_value or 1.0) / top, 1.5)
+        colour = DRIFTED_COLOUR if drift.significant else STABLE_COLOUR
+        name = feature_name(drift.feature)
+        marks.append(_text(label_w - 8, y + row * 0.68, name, anchor="end"))
+        marks.append(
+            f'<rect class="mark" x="{label_w:.1f}" y="{y + 4:.1f}" width="{w:.1f}" '
+            f'height="{row - 8:.1f}" fill="{colour}"><title>{esc(name)}: p = '
+            f"{drift.p_value:.2g}, level {drift.level:.2g}</title></rect>"
+        )
+        tx = label_w + chart_w * _log_p(drift.level or 1.0) / top
+        marks.append(
+            f'<line class="threshold" x1="{tx:.1f}" x2="{tx:.1f}" y1="{y:.1f}" y2="{y + row:.1f}"/>'
+        )
+        marks.append(_text(max(label_w + w, tx) + 5, y + row * 0.68, f"p {drift.p_value:.2g}"))
+    desc = (
+        f"p-value per tested feature of {document.dataset} version {document.version}, "
+        "against the level it was judged at: "
+        + "; ".join(
+            f"{feature_name(d.feature)} p {d.p_value:.2g} (level {d.level:.2g})" for d in tested
+        )
+    )
+    title = f"Significance per feature, {document.dataset} {short_version(document.version)}"
+    return _svg("significance", title, desc, width, height, "".join(marks))
 
 
 def by_score(drifts: Iterable[FeatureDrift]) -> list[FeatureDrift]:

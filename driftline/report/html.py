@@ -56,7 +56,10 @@ def package_cell(arn: object) -> str:
     return f'<span title="{esc(arn)}">{esc(package_name(arn))}</span>'
 
 
-def drift_badge(value: object) -> str:
+def drift_badge(value: object, outcome: object = None) -> str:
+    """A run's drift verdict; ``insufficient_rows``: the batch was too small for one."""
+    if outcome == "insufficient_rows":
+        return badge("too few rows", "warn")
     if value is None:
         return "-"
     return badge("drifted", "bad") if value else badge("no drift", "good")

@@ -176,7 +176,7 @@ def inference_section(status: Mapping[str, Any]) -> str:
             package_cell(r.get("model_package_arn")),
             esc(number(r.get("rows"))),
             f"<code>{esc(r.get('predictions_uri') or '-')}</code>",
-            drift_badge(r.get("drifted")),
+            drift_badge(r.get("drifted"), r.get("drift_outcome")),
             at_time(r.get("started")),
             esc(duration(r.get("started"), r.get("stopped"), minutes_after=120)),
         ]

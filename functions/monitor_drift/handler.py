@@ -28,6 +28,10 @@ def handler(event: MonitorDriftInput, context: LambdaContext) -> DriftOutcome:
     outcome: DriftOutcome = MONITOR.measure(event, now=datetime.now(UTC))
     OBS.logger.info(
         "Drift measured",
-        extra={"drifted": outcome.drifted, "drifted_features": outcome.drifted_features},
+        extra={
+            "outcome": outcome.outcome,
+            "rows": outcome.rows,
+            "drifted_features": outcome.drifted_features,
+        },
     )
     return outcome

@@ -1,11 +1,14 @@
 """Drift monitoring: a scored batch against its model's training baseline.
 
-Compares every feature of the dataset version (PSI on numeric features binned at the
-training quantiles; PSI and chi-square on categorical ones) and the distribution of the
-predictions with the baseline the training job saved (``driftline_runtime.drift``).
-Writes the whole report (the numbers ``driftline report`` plots) to the predictions
-bucket, emits one ``DriftScore`` metric per feature, and — above the dataset's
-thresholds — puts ``DriftDetected`` on the project bus, which the retraining rule acts on.
+Tests every feature of the dataset version (KS on numeric values, chi-square on
+categories) and the distribution of the predictions against the baseline the training
+job saved, all together within the dataset's false-alarm budget, with PSI as the effect
+size (``driftline_runtime.drift``; the settings are the dataset spec's ``drift``, read
+through the contract catalog). Writes the whole report (the numbers ``driftline report``
+plots) to the predictions bucket, emits one ``DriftScore`` metric (PSI) per feature,
+and — when the batch drifted — puts ``DriftDetected`` on the project bus, which the
+retraining rule acts on. A batch below the spec's ``min_rows`` gets the outcome
+``insufficient_rows``: no verdict.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from aws_lambda_powertools.metrics import MetricUnit
+from driftline_contracts import contract
 from driftline_runtime import layout, names
 from driftline_runtime.baseline import Baseline
-from driftline_runtime.drift import DriftReport, DriftThresholds, drift_report
+from driftline_runtime.contracts import DriftSettings
+from driftline_runtime.drift import DriftReport, drift_report
 from driftline_runtime.events import DriftDetected, put_event
 from driftline_runtime.objects import read_object
 from driftline_runtime.observability import Observability
@@ -29,16 +34,11 @@ from driftline_runtime.steps.batch_inference import (
     DriftReportDocument,
     MonitorDriftInput,
 )
-from pydantic import Json
-
-DEFAULT_THRESHOLDS = "default"
 
 
 class Settings(FunctionSettings):
     predictions_bucket: str
     event_bus_name: str
-    # {"default": {...}, "<dataset>": {...}}: PSI thresholds per feature kind.
-    drift_thresholds: Json[dict[str, DriftThresholds]]
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,12 @@ class Services:
     obs: Observability
 
 
+class UndeclaredDataset(ValueError):
+    """The scored dataset has no spec, so there are no drift settings to judge it by."""
+
+
 def scores(report: DriftReport) -> dict[str, float]:
-    judged = [*report.features, *([report.prediction] if report.prediction else [])]
-    return {drift.feature: round(drift.score, 6) for drift in judged}
+    return {drift.feature: round(drift.score, 6) for drift in report.judged}
 
 
 class DriftMonitor:
@@ -58,13 +61,21 @@ class DriftMonitor:
         self.settings = settings
         self.services = services
 
-    def thresholds_for(self, dataset: str) -> DriftThresholds:
-        configured = self.settings.drift_thresholds
-        return configured.get(dataset) or configured.get(DEFAULT_THRESHOLDS) or DriftThresholds()
+    @staticmethod
+    def settings_for(dataset: str) -> DriftSettings:
+        """The dataset spec's drift settings; imports only that dataset's contract module
+        (PrepareInference loaded it already in this run)."""
+        spec = contract(dataset)
+        if spec is None:
+            raise UndeclaredDataset(
+                f"{dataset!r} is not a declared dataset: no drift settings to judge by"
+            )
+        return spec.drift
 
     def measure(self, request: MonitorDriftInput, now: datetime) -> DriftOutcome:
         resolved, predictions = request.resolved, request.predictions
         dataset, version, run = resolved.dataset, resolved.version, resolved.run
+        settings = self.settings_for(dataset)
         s3 = self.services.s3
         baseline = Baseline.model_validate_json(read_object(s3, resolved.baseline_uri))
         table = pq.read_table(io.BytesIO(read_object(s3, resolved.data_uri)))
@@ -73,7 +84,7 @@ class DriftMonitor:
             baseline,
             table,
             scored.column(names.PROBABILITY_COLUMN).to_numpy(),
-            self.thresholds_for(dataset),
+            settings,
         )
         feature_scores = scores(report)
         key = layout.drift_report_key(dataset, version, run)
@@ -89,6 +100,7 @@ class DriftMonitor:
             predictions_uri=predictions.predictions_uri,
             execution=request.execution,
             report_uri=report_uri,
+            outcome=report.outcome,
             scores=feature_scores,
             report=report,
         )
@@ -116,6 +128,9 @@ class DriftMonitor:
             )
         return DriftOutcome(
             drifted=report.drifted,
+            outcome=report.outcome,
+            rows=report.rows,
+            min_rows=settings.min_rows,
             drifted_features=report.drifted_features,
             report_uri=report_uri,
         )

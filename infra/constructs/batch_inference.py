@@ -3,13 +3,11 @@
 DatasetValidated(kind=inference) (or a schedule) --rule--> the batch inference state
 machine (state_machines/batch_inference.asl.json): resolve the approved model ->
 CreateModel -> Distributed Map of transform jobs -> predictions with lineage -> drift
-monitor -> InferenceCompleted (and DriftDetected above threshold; InferenceFailed from
+monitor -> InferenceCompleted (and DriftDetected when the batch drifted; InferenceFailed from
 any step). What drift then starts is ``infra.constructs.retraining``'s.
 """
 
 from __future__ import annotations
-
-import json
 
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_events as events
@@ -111,9 +109,6 @@ class BatchInference(Construct):
                 environment={
                     "PREDICTIONS_BUCKET": self.predictions_bucket.bucket_name,
                     "EVENT_BUS_NAME": shared.bus.event_bus_name,
-                    "DRIFT_THRESHOLDS": json.dumps(
-                        {name: t.model_dump() for name, t in config.drift_thresholds.items()}
-                    ),
                 },
             ),
         }

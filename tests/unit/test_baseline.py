@@ -46,7 +46,8 @@ def test_a_version_1_baseline_is_still_a_baseline(model_dir: Path) -> None:
             profile.pop(key, None)
     # When it is read, then it validates, and says what it lacks
     baseline = Baseline.model_validate(document)
-    assert baseline.features["amount"].quantiles is None
+    amount = baseline.features["amount"]
+    assert isinstance(amount, NumericProfile) and amount.quantiles is None
     assert baseline.prediction.split is None
     # And the version the training job writes is the names module's
     assert written(model_dir)["schema_version"] == names.BASELINE_SCHEMA_VERSION == 2

@@ -24,6 +24,7 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from driftline_contracts import datasets
 from driftline_runtime import layout, names
 from driftline_runtime.events import DriftDetected
 from driftline_runtime.lineage import LineageStore
@@ -184,7 +185,6 @@ TRANSFORM = {
     "max_concurrency": 2,
     "rows_per_part": ROWS_PER_PART,
 }
-THRESHOLDS = {"default": {"numeric": 0.2, "categorical": 0.2}}
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:batch-inference:run"
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
@@ -233,16 +233,12 @@ def steps(cloud: Cloud, load_logic: Loader) -> Steps:
             predictions.Settings(predictions_bucket=PREDICTIONS), predictions.Services(s3=s3)
         ),
         monitor=monitoring.DriftMonitor(
-            monitoring.Settings(
-                predictions_bucket=PREDICTIONS,
-                event_bus_name=BUS,
-                drift_thresholds=json.dumps(THRESHOLDS),
-            ),
+            monitoring.Settings(predictions_bucket=PREDICTIONS, event_bus_name=BUS),
             monitoring.Services(
                 s3=s3, events=boto3.client("events"), obs=observability("monitor_drift")
             ),
         ),
-        modules={"resolution": resolution, "predictions": predictions},
+        modules={"resolution": resolution, "predictions": predictions, "monitoring": monitoring},
     )
 
 
@@ -303,7 +299,6 @@ def test_the_handlers_score_a_version_in_parts_and_every_row_gets_its_prediction
         "EVENT_BUS_NAME": BUS,
         "MODEL_PACKAGE_GROUP_PREFIX": PREFIX,
         "TRANSFORM": json.dumps(TRANSFORM),
-        "DRIFT_THRESHOLDS": json.dumps(THRESHOLDS),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
     }.items():
@@ -379,9 +374,10 @@ def test_strong_drift_is_reported_and_announced(cloud: Cloud, steps: Steps) -> N
     assert detail.dataset == "scoring" and detail.training_dataset == "transactions"
     assert detail.model_package_arn == package
     assert set(detail.drifted_features) == set(drift.drifted_features)
-    assert all(
-        detail.scores[f] > 0.2 or f == names.PREDICTION_FEATURE for f in detail.drifted_features
-    )
+    assert drift.outcome == "drifted" and drift.rows == 800
+    # Every drifted feature's effect size (PSI) reaches the dataset's floor
+    floor = datasets()["scoring"].drift.min_psi
+    assert all(detail.scores[f] >= floor for f in detail.drifted_features)
     # The report holds what a person needs to see why: shares per bin, per feature
     bucket, _, key = drift.report_uri.removeprefix("s3://").partition("/")
     report = DriftReportDocument.model_validate_json(
@@ -392,6 +388,43 @@ def test_strong_drift_is_reported_and_announced(cloud: Cloud, steps: Steps) -> N
     assert len(amount.labels) == len(amount.expected_shares) == len(amount.actual_shares)
     assert report.prediction is not None
     assert report.prediction.actual_mean > report.prediction.expected_mean  # type: ignore[operator]
+
+
+def test_a_batch_below_the_minimum_rows_gets_no_verdict_and_no_event(
+    cloud: Cloud, steps: Steps
+) -> None:
+    # Given an approved model and a strongly drifted batch of 30 rows, fewer than the
+    # scoring dataset's min_rows
+    cloud.register_model()
+    cloud.ingest(scoring(30, drift=1.0), "v-small")
+    settings = datasets()["scoring"].drift
+    assert settings.min_rows > 30
+    # When it is scored and monitored
+    resolved = resolve(steps, "scoring", "v-small")
+    cloud.transform(resolved)
+    written = write(steps, resolved, completed_jobs(resolved))
+    drift = measure(steps, resolved, written)
+    # Then the outcome says why there is no verdict, with the numbers, and nothing is put
+    assert drift.outcome == "insufficient_rows"
+    assert drift.drifted is False
+    assert (drift.rows, drift.min_rows) == (30, settings.min_rows)
+    assert cloud.events() == []
+    # And the stored report says the same, per feature
+    bucket, _, key = drift.report_uri.removeprefix("s3://").partition("/")
+    document = DriftReportDocument.model_validate_json(
+        cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    )
+    assert document.outcome == "insufficient_rows"
+    assert document.report.settings is not None
+    assert document.report.settings.min_rows == settings.min_rows
+    assert all(f.p_value is None for f in document.report.features)
+
+
+def test_an_undeclared_dataset_has_no_drift_settings(steps: Steps) -> None:
+    monitoring = steps.modules["monitoring"]
+    with pytest.raises(monitoring.UndeclaredDataset, match="'nowhere' is not a declared dataset"):
+        steps.monitor.settings_for("nowhere")
+    assert steps.monitor.settings_for("scoring") == datasets()["scoring"].drift
 
 
 def test_no_approved_model_is_a_clear_error(cloud: Cloud, steps: Steps) -> None:

@@ -1,4 +1,4 @@
-"""Drift statistics (driftline_runtime.drift) against hand-computed values."""
+"""Drift reports and verdicts (driftline_runtime.drift) against hand-computed values."""
 
 from __future__ import annotations
 
@@ -13,21 +13,23 @@ from driftline_runtime.drift import (
     NULL_CATEGORY,
     OTHER_CATEGORY,
     PREDICTION_FEATURE,
-    DriftThresholds,
+    DriftReport,
+    DriftSettings,
     MissingFeatureError,
     categorical_drift,
-    chi_square,
     drift_report,
     numeric_drift,
     prediction_drift,
     psi,
 )
+from driftline_runtime.drift.distributions import chi2_sf
+from pydantic import ValidationError
 
 
 def numeric_profile(
     edges: list[float], shares: list[float], *, null_share: float = 0.0, mean: float = 0.0
 ) -> dict[str, Any]:
-    """A baseline numeric profile in the schema of training/train.py::build_baseline."""
+    """A baseline numeric profile in the schema of driftline_runtime.baseline.Baseline."""
     return {
         "kind": "numeric",
         "count": 100,
@@ -187,31 +189,48 @@ def test_categories_missing_from_the_baseline_are_added_to_the_union() -> None:
     assert drift.actual_shares == [0.5, 0.5, 0.0]
 
 
-def test_chi_square_matches_the_hand_computed_value() -> None:
-    # Given expected shares a: 0.5, b: 0.5 (no other, no nulls in training)
+def test_categories_are_tested_for_homogeneity_with_the_training_rows() -> None:
+    # Given training shares a: 0.5, b: 0.5 over 100 rows (no other, no nulls)
     baseline = categorical_profile({"a": 0.5, "b": 0.5, OTHER_CATEGORY: 0.0, NULL_CATEGORY: 0.0})
-    # When 4 rows arrive: a, a, a, b
-    drift = categorical_drift(baseline, ["a", "a", "a", "b"])
-    # Then E = 4 * 0.5 = 2 per category, chi2 = (3-2)^2/2 + (1-2)^2/2 = 0.5 + 0.5 = 1.0,
-    # over k = 2 categories (the empty __other__/__null__ are left out): dof = 1
-    assert drift.chi_square == pytest.approx(1.0)
+    # When 40 rows arrive: 30 a, 10 b
+    drift = categorical_drift(baseline, ["a"] * 30 + ["b"] * 10, reference_rows=100)
+    # Then the 2 x 2 table [[50, 50], [30, 10]] gives Pearson's statistic by hand:
+    #   column totals 80, 60 of 140; expected batch 80*40/140 = 22.857, 60*40/140 = 17.143,
+    #   expected training 57.143, 42.857;
+    #   (30-22.857)^2/22.857 + (10-17.143)^2/17.143 + (50-57.143)^2/57.143
+    #     + (50-42.857)^2/42.857 = 2.2321 + 2.9762 + 0.8929 + 1.1905 = 7.2917
+    assert drift.test == "chi_square"
+    assert drift.statistic == pytest.approx(7.2916667, abs=1e-6)
     assert drift.dof == 1
+    assert drift.reference_rows == 100
+    assert drift.p_value == pytest.approx(math.erfc(math.sqrt(7.2916667 / 2)))
     # And PSI = (0.75-0.5) ln(1.5) + (0.25-0.5) ln(0.5) = 0.25 ln 3
     assert drift.psi == pytest.approx(0.25 * math.log(3))
 
 
-def test_chi_square_of_a_perfect_fit_is_zero() -> None:
-    statistic, dof = chi_square([0.25, 0.75], [1, 3])
-    assert statistic == 0.0
-    assert dof == 1
+def test_without_the_training_row_count_nothing_is_tested() -> None:
+    baseline = categorical_profile({"a": 0.6, "b": 0.4, OTHER_CATEGORY: 0.0, NULL_CATEGORY: 0.0})
+    drift = categorical_drift(baseline, ["b"] * 20)
+    assert drift.test is None and drift.p_value is None
+    assert drift.note == "the baseline does not say how many training rows it describes"
+    assert math.isfinite(drift.psi)
 
 
 def test_a_single_row_categorical_batch_gives_finite_numbers() -> None:
     baseline = categorical_profile({"a": 0.6, "b": 0.4, OTHER_CATEGORY: 0.0, NULL_CATEGORY: 0.0})
-    drift = categorical_drift(baseline, ["b"])
+    drift = categorical_drift(baseline, ["b"], reference_rows=100)
     assert math.isfinite(drift.psi)
-    assert drift.chi_square == pytest.approx((1 - 0.4) ** 2 / 0.4 + (0 - 0.6) ** 2 / 0.6)
-    assert drift.dof == 1
+    # One row expects fewer than five in any category: nothing to test
+    assert drift.p_value is None
+    assert drift.note == "too few rows to expect five in two bins or categories"
+
+
+def test_arrow_columns_and_python_lists_count_the_same() -> None:
+    baseline = categorical_profile({"a": 0.5, "b": 0.3, OTHER_CATEGORY: 0.1, NULL_CATEGORY: 0.1})
+    values = ["a", "z", None, "  ", "b", "a"]
+    from_list = categorical_drift(baseline, values)
+    from_arrow = categorical_drift(baseline, pa.chunked_array([values[:2], values[2:]]))
+    assert from_list.actual_shares == from_arrow.actual_shares
 
 
 # -- prediction ----------------------------------------------------------------------------
@@ -229,9 +248,12 @@ def test_prediction_drift_reports_the_psi_and_the_mean_shift() -> None:
 
 
 # -- the report ----------------------------------------------------------------------------
+LOOSE = DriftSettings(min_rows=1)
+
+
 @pytest.fixture
 def baseline() -> dict[str, Any]:
-    """A small baseline following training/train.py::build_baseline's schema."""
+    """A small baseline in the schema of driftline_runtime.baseline.Baseline (v1)."""
     return {
         "schema_version": 1,
         "split": "train",
@@ -262,78 +284,215 @@ def batch(
     )
 
 
-def test_a_batch_like_training_does_not_drift(baseline: dict[str, Any]) -> None:
-    # Given 10 rows with the training shares (amount 3/4/3, channel 6/4, foreign 9/1)
-    table = batch(
-        [5.0] * 3 + [50.0] * 4 + [500.0] * 3,
-        ["web"] * 6 + ["pos"] * 4,
-        [False] * 9 + [True],
+def like_training(times: int) -> pa.Table:
+    """``10 * times`` rows with the training shares (amount 3/4/3, channel 6/4, foreign 9/1)."""
+    return batch(
+        ([5.0] * 3 + [50.0] * 4 + [500.0] * 3) * times,
+        (["web"] * 6 + ["pos"] * 4) * times,
+        ([False] * 9 + [True]) * times,
     )
-    # When the report runs with the default thresholds
-    report = drift_report(baseline, table, np.array([0.1] * 9 + [0.9]), DriftThresholds())
-    # Then nothing drifted, and every feature is reported in order
+
+
+def test_a_batch_like_training_does_not_drift(baseline: dict[str, Any]) -> None:
+    # Given 100 rows with the training shares
+    table = like_training(10)
+    # When the report runs with the default settings
+    report = drift_report(baseline, table, np.array([0.1, 0.9] * 50))
+    # Then nothing drifted, every feature is reported in order, and all were tested
     assert [f.feature for f in report.features] == ["amount", "channel", "is_foreign"]
     assert all(f.psi == pytest.approx(0.0, abs=1e-12) for f in report.features)
-    assert report.prediction is not None and report.prediction.psi == pytest.approx(0.0)
+    assert all(f.p_value == pytest.approx(1.0) for f in report.features)
+    assert report.outcome == "no_drift"
     assert report.drifted_features == []
     assert report.drifted is False
-    assert report.rows == 10
+    assert report.rows == 100
+    assert report.correction == "holm"
+    assert report.settings == DriftSettings()
 
 
-def test_the_per_kind_thresholds_decide_what_drifted(baseline: dict[str, Any]) -> None:
-    # Given a batch whose channel moved to 50/50 (PSI 0.0405) and booleans given as text
-    table = batch([5.0, 50.0, 500.0, 50.0], ["web", "pos", "web", "pos"], ["0", "1", "0", "0"])
-    probabilities = np.array([0.9, 0.9, 0.1, 0.1])  # prediction shares 0.5/0.5 vs 0.9/0.1
-    # When the categorical threshold is below that PSI and the others are defaults
-    report = drift_report(baseline, table, probabilities, DriftThresholds(categorical=0.03))
-    # Then channel drifted ((0.5-0.6) ln(5/6) + (0.5-0.4) ln(5/4) = 0.0405465 > 0.03)
+def test_an_old_baseline_tests_numeric_bins_and_leaves_its_prediction_untested(
+    baseline: dict[str, Any],
+) -> None:
+    # Given a v1 baseline: decile bins but no quantile sketch, in-sample predictions
+    report = drift_report(baseline, like_training(10), np.array([0.9] * 100))
+    amount = report.features[0]
+    # Then amount is tested by chi-square over its 3 bins plus the null bin (empty on both
+    # sides, so left out): dof 2
+    assert amount.test == "chi_square" and amount.dof == 2
+    # And the prediction, far off as it is, has numbers but no test and no verdict
+    assert report.prediction is not None
+    assert report.prediction.psi > 1.0
+    assert report.prediction.p_value is None and report.prediction.drifted is False
+    assert report.prediction.note is not None and "training rows" in report.prediction.note
+    assert report.tested == 3
+
+
+def test_a_new_baseline_tests_numeric_values_with_ks_and_its_held_out_prediction(
+    baseline: dict[str, Any],
+) -> None:
+    # Given a v2 baseline: 100 training amounts (uniform 0..99) and 50 held-out predictions
+    baseline["features"]["amount"].update(quantiles=[float(v) for v in range(100)], rows=100)
+    baseline["prediction"].update(quantiles=[0.1] * 45 + [0.9] * 5, rows=50, count=50, split="test")
+    # When 200 rows arrive whose amounts are all above 50 and predictions as in training
+    table = batch([float(50 + v % 50) for v in range(200)], ["web", "pos"] * 100, [False] * 200)
+    report = drift_report(baseline, table, np.array(([0.1] * 9 + [0.9]) * 20))
+    amount = report.features[0]
+    # Then amount's KS distance is 0.5 (half the training mass lies below 50), tested
+    # against the 100 training rows, significant and above its critical value
+    assert amount.test == "ks"
+    assert amount.statistic == pytest.approx(0.5)
+    assert amount.reference_rows == 100
+    assert amount.significant is True
+    assert amount.critical_value is not None and amount.statistic is not None
+    assert amount.statistic > amount.critical_value
+    # And the prediction is tested too (KS against its 50 held-out rows), without drift
+    assert report.prediction is not None and report.prediction.test == "ks"
+    assert report.prediction.reference_rows == 50
+    assert report.prediction.drifted is False
+    assert report.tested == 4
+
+
+def test_holm_levels_and_critical_values_agree_with_the_verdicts(baseline: dict[str, Any]) -> None:
+    # Given a batch where channel moved a lot and the rest stayed
+    table = batch(
+        ([5.0] * 3 + [50.0] * 4 + [500.0] * 3) * 10,
+        ["pos"] * 90 + ["web"] * 10,
+        ([False] * 9 + [True]) * 10,
+    )
+    report = drift_report(baseline, table, None, DriftSettings(false_alarm_rate=0.05))
     by_name = {f.feature: f for f in report.features}
-    assert by_name["channel"].psi == pytest.approx(0.1 * math.log(1.2) + 0.1 * math.log(1.25))
-    assert by_name["channel"].drifted is True
-    assert by_name["channel"].threshold == 0.03
-    # And the prediction drifted: PSI = 0.4 ln(0.9/0.5) + 0.4 ln(0.5/0.1) = 0.8789 > 0.1
-    assert report.prediction is not None and report.prediction.threshold == 0.1
-    assert report.prediction.psi == pytest.approx(0.4 * math.log(1.8) + 0.4 * math.log(5))
-    assert "channel" in report.drifted_features
-    assert PREDICTION_FEATURE in report.drifted_features
-    assert report.drifted is True
-    # And the boolean text maps onto false/true
-    foreign = by_name["is_foreign"]
+    channel = by_name["channel"]
+    # Then channel has the smallest p-value, judged first at 0.05 / 3, and drifted
+    assert channel.level == pytest.approx(0.05 / 3)
+    assert channel.significant is True and channel.drifted is True
+    assert channel.adjusted_p_value == pytest.approx(3 * (channel.p_value or 0.0))
+    # And every tested feature is significant exactly when its statistic passes its
+    # critical value, which is the statistic's value at its level
+    for drift in report.features:
+        assert drift.critical_value is not None and drift.level is not None
+        assert drift.statistic is not None and drift.p_value is not None
+        assert drift.significant == (drift.statistic > drift.critical_value)
+        assert drift.significant == (drift.p_value <= drift.level)
+    assert chi2_sf(channel.critical_value or 0.0, channel.dof or 1) == pytest.approx(channel.level)
+    assert report.drifted_features == ["channel"]
+    assert report.outcome == "drifted"
+
+
+def test_a_significant_shift_below_the_psi_floor_is_not_drift(baseline: dict[str, Any]) -> None:
+    # Given 100,000 rows whose channel share moved from 60 % to 58 % web: PSI 0.0017
+    table = batch([50.0] * 100_000, ["web"] * 58_000 + ["pos"] * 42_000, [False] * 100_000)
+    baseline["rows"] = 1_000_000
+    report = drift_report(baseline, table, None)
+    channel = report.features[1]
+    # Then the test finds it (p far below any level) but the effect is negligible
+    assert channel.significant is True
+    assert channel.score < 0.01 < DriftSettings().min_psi == channel.threshold
+    assert channel.drifted is False
+    # And with no floor it would count as drift
+    floorless = drift_report(baseline, table, None, DriftSettings(min_psi=0.0))
+    assert floorless.features[1].drifted is True
+
+
+def test_a_batch_below_the_minimum_gets_no_verdict(baseline: dict[str, Any]) -> None:
+    # Given 20 rows that moved as far as they can (an unseen channel, amounts all high)
+    table = batch([500.0] * 20, ["app"] * 20, [True] * 20)
+    # When the report runs with the default minimum of 50 rows
+    report = drift_report(baseline, table, np.array([0.9] * 20))
+    # Then the outcome says so, with the numbers, and nothing was tested or drifted
+    assert report.outcome == "insufficient_rows"
+    assert report.rows == 20 and report.settings is not None
+    assert report.settings.min_rows == 50
+    assert report.drifted is False and report.drifted_features == []
+    assert report.tested == 0
+    for drift in report.judged:
+        assert drift.p_value is None and drift.test is None and not drift.drifted
+        assert drift.note == "20 rows, fewer than the 50 a verdict needs"
+    # But the numbers a report plots are there
+    assert report.features[1].psi > 1.0
+
+
+def test_a_stricter_budget_holds_every_feature_to_a_smaller_level(
+    baseline: dict[str, Any],
+) -> None:
+    table = like_training(10)
+    loose = drift_report(baseline, table, None, DriftSettings(false_alarm_rate=0.1))
+    strict = drift_report(baseline, table, None, DriftSettings(false_alarm_rate=0.001))
+    for a, b in zip(loose.features, strict.features, strict=True):
+        assert a.level is not None and b.level is not None
+        assert b.level == pytest.approx(a.level / 100)
+        assert (b.critical_value or 0.0) > (a.critical_value or 0.0)
+
+
+def test_booleans_given_as_text_map_onto_false_and_true(baseline: dict[str, Any]) -> None:
+    table = batch([5.0, 50.0, 500.0, 50.0], ["web", "pos", "web", "pos"], ["0", "1", "0", " 0 "])
+    report = drift_report(baseline, table, None, LOOSE)
+    foreign = report.features[2]
     assert dict(zip(foreign.labels, foreign.actual_shares, strict=True))["true"] == 0.25
-
-
-def test_raising_the_thresholds_clears_the_drift(baseline: dict[str, Any]) -> None:
-    table = batch([5.0, 50.0, 500.0, 50.0], ["web", "pos", "web", "pos"], [False] * 4)
-    thresholds = DriftThresholds(numeric=50.0, categorical=50.0, prediction=50.0)
-    report = drift_report(baseline, table, np.array([0.9] * 4), thresholds)
-    assert report.drifted_features == []
-    assert report.drifted is False
+    assert dict(zip(foreign.labels, foreign.actual_shares, strict=True))["false"] == 0.75
 
 
 def test_a_single_row_report_has_no_nan(baseline: dict[str, Any]) -> None:
     # Given a one-row batch (with a null amount) and no probabilities
-    report = drift_report(baseline, batch([None], ["app"], [None]), None, DriftThresholds())
-    # Then every number is finite and the prediction is absent
+    report = drift_report(baseline, batch([None], ["app"], [None]), None, LOOSE)
+    # Then every number is finite, the prediction is absent, and one row decides nothing
     numbers = [
         value
         for f in report.features
-        for value in (f.psi, f.null_psi, f.chi_square, *f.actual_shares)
+        for value in (f.psi, f.null_psi, f.statistic, f.p_value, *f.actual_shares)
         if value is not None
     ]
     assert all(math.isfinite(value) for value in numbers)
     assert report.prediction is None
-    assert report.drifted is True  # an unseen channel and a null amount are large moves
+    assert report.drifted is False
 
 
 def test_a_missing_feature_column_is_a_clear_error(baseline: dict[str, Any]) -> None:
     table = pa.table({"amount": [1.0]})
     with pytest.raises(MissingFeatureError, match=r"'channel', 'is_foreign'"):
-        drift_report(baseline, table, None, DriftThresholds())
+        drift_report(baseline, table, None)
 
 
-def test_the_report_serialises_to_json(baseline: dict[str, Any]) -> None:
-    table = batch([5.0], ["web"], [False])
-    report = drift_report(baseline, table, np.array([0.2]), DriftThresholds())
+def test_the_report_serialises_to_json_and_back(baseline: dict[str, Any]) -> None:
+    report = drift_report(baseline, like_training(10), np.array([0.2] * 100))
     document = report.model_dump(mode="json")
     assert document["features"][0]["labels"] == ["(-inf, 10]", "(10, 100]", "(100, +inf)"]
-    assert document["thresholds"] == {"numeric": 0.2, "categorical": 0.2, "prediction": 0.1}
+    assert document["settings"] == {"false_alarm_rate": 0.01, "min_rows": 50, "min_psi": 0.1}
+    assert DriftReport.model_validate(document) == report
+
+
+def test_a_report_written_before_calibrated_verdicts_still_parses() -> None:
+    # Given a stored report of the PSI-threshold era
+    old = {
+        "rows": 10,
+        "thresholds": {"numeric": 0.2, "categorical": 0.2, "prediction": 0.1},
+        "features": [
+            {
+                "feature": "channel",
+                "kind": "categorical",
+                "rows": 10,
+                "psi": 0.5,
+                "chi_square": 3.1,
+                "dof": 1,
+                "labels": ["web", "pos"],
+                "expected_shares": [0.6, 0.4],
+                "actual_shares": [0.1, 0.9],
+                "threshold": 0.2,
+                "drifted": True,
+            }
+        ],
+        "prediction": None,
+        "drifted_features": ["channel"],
+        "drifted": True,
+    }
+    report = DriftReport.model_validate(old)
+    assert report.outcome is None and report.settings is None
+    assert report.thresholds == {"numeric": 0.2, "categorical": 0.2, "prediction": 0.1}
+    assert report.features[0].score == 0.5
+
+
+def test_a_document_that_is_no_baseline_is_refused(baseline: dict[str, Any]) -> None:
+    # Given a baseline whose schema version no training job wrote
+    baseline["schema_version"] = 3
+    # When drift is measured against it, then the Baseline model refuses it first
+    with pytest.raises(ValidationError, match="schema_version"):
+        drift_report(baseline, like_training(10), None, LOOSE)

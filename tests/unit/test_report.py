@@ -26,12 +26,15 @@ from tests.unit.status_document import HOSTILE, NOW, full_status
 
 
 def baseline() -> Baseline:
-    """Two features and the prediction, as a training job's baseline.json holds them."""
+    """Two features and the prediction, as a training job's baseline.json holds them (v2)."""
 
-    def numeric(edges: list[float], shares: list[float], mean: float) -> dict[str, Any]:
+    def numeric(
+        edges: list[float], shares: list[float], mean: float, sketch: list[float], rows: int
+    ) -> dict[str, Any]:
         return {
             "kind": "numeric",
-            "count": 100,
+            "rows": rows,
+            "count": rows,
             "null_share": 0.0,
             "bin_edges": edges,
             "bin_shares": shares,
@@ -39,45 +42,52 @@ def baseline() -> Baseline:
             "std": 1.0,
             "min": 0.0,
             "max": 100.0,
+            "quantiles": sketch,
         }
 
     return Baseline.model_validate(
         {
-            "schema_version": 1,
+            "schema_version": 2,
             "split": "train",
-            "rows": 100,
+            "rows": 1_000,
             "positive_rate": 0.1,
             "target_column": "is_fraud",
             "id_column": "transaction_id",
             "feature_columns": ["amount", "channel"],
             "binning": {"quantiles": [0.5]},
             "features": {
-                "amount": numeric([10.0, 50.0], [0.3, 0.4, 0.3], 40.0),
+                "amount": numeric(
+                    [10.0, 50.0], [0.3, 0.4, 0.3], 40.0, [5.0] * 3 + [20.0] * 4 + [70.0] * 3, 1_000
+                ),
                 "channel": {
                     "kind": "categorical",
-                    "count": 100,
+                    "rows": 1_000,
+                    "count": 1_000,
                     "null_share": 0.0,
                     "distinct": 2,
                     "frequencies": {"pos": 0.6, "online": 0.4, "__other__": 0.0, "__null__": 0.0},
                 },
             },
-            "prediction": numeric([0.5], [0.9, 0.1], 0.1),
+            "prediction": {
+                **numeric([0.5], [0.9, 0.1], 0.1, [0.1] * 9 + [0.9], 200),
+                "split": "test",
+            },
         }
     )
 
 
 def document(dataset: str = "scoring", *, drifted: bool) -> DriftReportDocument:
     if drifted:  # large amounts and online only: both features and the prediction move
-        table = pa.table({"amount": [80.0, 90.0, 95.0, 99.0], "channel": ["online"] * 4})
-        probabilities = np.array([0.9, 0.8, 0.7, 0.2])
+        table = pa.table({"amount": [80.0, 90.0, 95.0, 99.0] * 20, "channel": ["online"] * 80})
+        probabilities = np.array([0.9, 0.8, 0.7, 0.2] * 20)
     else:  # the training shares exactly
         table = pa.table(
             {
-                "amount": [5.0] * 3 + [20.0] * 4 + [70.0] * 3,
-                "channel": ["pos"] * 6 + ["online"] * 4,
+                "amount": ([5.0] * 3 + [20.0] * 4 + [70.0] * 3) * 10,
+                "channel": (["pos"] * 6 + ["online"] * 4) * 10,
             }
         )
-        probabilities = np.array([0.1] * 9 + [0.9])
+        probabilities = np.array(([0.1] * 9 + [0.9]) * 10)
     return DriftReportDocument(
         dataset=dataset,
         version="b542644ec70d8217",
@@ -163,6 +173,87 @@ def test_the_psi_chart_states_the_drifted_features_and_draws_each_threshold() ->
     assert re.search(r"drifted: (amount|channel|prediction)", psi)
     # ... and has a threshold mark per row (two features and the prediction)
     assert psi.count('class="threshold"') == 3
+
+
+def test_the_evidence_per_feature_is_on_the_page_and_plotted() -> None:
+    # Given the drifted report (80 rows)
+    data = report_data(full_status())
+    drifted = data.drift_reports[1].report
+    page = render_report(data)
+    # Then a significance chart marks the level of each tested feature (two and the
+    # prediction), and a red bar for each significant one
+    chart = re.findall(r'<svg class="plot" data-plot="significance".*?</svg>', page)[0]
+    assert chart.count('class="threshold"') == 3
+    significant = [d for d in drifted.judged if d.significant]
+    assert chart.count('fill="#cf222e"') == len(significant) > 0
+    # And the table gives, per feature, the test, the statistic with its threshold at
+    # this batch size, the p-value, the level and the PSI against its floor
+    assert "threshold at 80 rows" in page
+    amount = next(d for d in drifted.features if d.feature == "amount")
+    assert amount.test == "ks" and amount.critical_value is not None
+    cells = re.search(r"<td>amount</td>(.*?)</tr>", page)
+    assert cells is not None
+    # (every batch amount lies above every training one: the KS distance is 1)
+    assert amount.statistic == 1.0
+    assert f"<td>KS</td><td>1</td><td>{amount.critical_value:.4f}</td>" in cells.group(1)
+    assert f"<td>{amount.p_value:.2g}</td>" in cells.group(1)
+    assert f"{amount.score:.3f} / 0.100" in cells.group(1)
+    # And the rule the verdict followed is stated with its numbers
+    assert "false-alarm rate of 0.01 per batch (3 tests)" in page
+    assert "PSI is at least 0.1" in page
+
+
+def test_a_batch_too_small_for_a_verdict_says_so() -> None:
+    # Given a 20-row batch (the default minimum is 50)
+    table = pa.table({"amount": [80.0] * 20, "channel": ["online"] * 20})
+    small = document(drifted=True).model_copy(
+        update={"report": drift_report(baseline(), table, np.array([0.9] * 20))}
+    )
+    page = render_report(
+        ReportData(generated_at=NOW, target="t", status={}, drift_reports=[small], lineage=[])
+    )
+    # Then the verdict names both numbers, and nothing claims significance
+    assert "no verdict: 20 rows &lt; 50" in page
+    assert 'data-plot="significance"' not in page
+    assert "The evidence per feature" not in page
+
+
+def test_a_report_of_the_psi_threshold_era_still_renders() -> None:
+    # Given a stored report from before calibrated verdicts
+    old = DriftReportDocument.model_validate(
+        {
+            "dataset": "scoring",
+            "version": "v1",
+            "time": NOW.isoformat(),
+            "model_package_arn": None,
+            "report_uri": "s3://p/drift/scoring/v1/r.json",
+            "report": {
+                "rows": 10,
+                "thresholds": {"numeric": 0.2, "categorical": 0.2, "prediction": 0.1},
+                "features": [
+                    {
+                        "feature": "channel",
+                        "kind": "categorical",
+                        "rows": 10,
+                        "psi": 0.5,
+                        "labels": ["web", "pos"],
+                        "expected_shares": [0.6, 0.4],
+                        "actual_shares": [0.1, 0.9],
+                        "threshold": 0.2,
+                        "drifted": True,
+                    }
+                ],
+                "drifted_features": ["channel"],
+                "drifted": True,
+            },
+        }
+    )
+    page = render_report(
+        ReportData(generated_at=NOW, target="t", status={}, drift_reports=[old], lineage=[])
+    )
+    # Then it shows its verdict and the thresholds it was made with
+    assert "drifted: 1 of 1" in page
+    assert "PSI above 0.2 (numeric), 0.2 (categorical), 0.1 (prediction)" in page
 
 
 def test_the_metric_chart_plots_each_version_with_its_approval() -> None:
@@ -252,7 +343,7 @@ def test_driftline_report_says_what_is_wrong_with_a_bad_document(
 def test_a_report_without_prediction_and_with_odd_values_still_renders() -> None:
     # Given a drift report scored without predictions, and status entries with missing,
     # null and unparseable values
-    table = pa.table({"amount": [1e6] * 5, "channel": [None, "atm", "atm", "x", "y"]})
+    table = pa.table({"amount": [1e6] * 60, "channel": [None, "atm", "atm", "x", "y"] * 12})
     lonely = document(drifted=True).model_copy(
         update={"report": drift_report(baseline(), table), "model_package_arn": None}
     )

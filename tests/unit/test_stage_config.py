@@ -86,3 +86,12 @@ def test_alarm_email_is_optional_but_checked() -> None:
     assert load_stage_config(lookup(), None, None).alarm_email is None
     with pytest.raises(ValidationError, match="alarm_email"):
         load_stage_config(lookup({"driftline:alarm_email": "not-an-address"}), None, None)
+
+
+def test_a_cdk_json_with_the_old_drift_thresholds_says_where_they_went() -> None:
+    # Given a stage still carrying the PSI thresholds that drift verdicts used to take
+    stages = json.loads(json.dumps(CONTEXT["driftline:stages"]))
+    stages["dev"]["drift_thresholds"] = {"default": {"numeric": 0.2}}
+    # Then the synth fails and names the setting that replaced them
+    with pytest.raises(ValidationError, match=r"spec's `drift` \(DriftSettings"):
+        load_stage_config(lookup({"driftline:stages": stages}), None, None)

@@ -129,3 +129,15 @@ def test_top_drifted_names_the_largest_scores_and_counts_the_rest() -> None:
     }
     assert top_drifted(event) == "b 2.00, d 0.90, prediction 0.50 (+2 more)"
     assert top_drifted({"features": {"a": 0.01}, "drifted_features": []}) == "none"
+
+
+def test_a_batch_too_small_for_a_verdict_is_shown_as_such() -> None:
+    # Given an inference run whose drift monitor had too few rows for a verdict
+    status = full_status()
+    status["inference_runs"][0].update(
+        rows=20, drifted=False, drift_outcome="insufficient_rows", drift_min_rows=50
+    )
+    # Then its drift column says so instead of "no drift"
+    text = shown(status)
+    assert row(text, "scoring", "b542644e", "Completed", "g-transactions v1", "20", "too few rows")
+    assert "no drift" not in text

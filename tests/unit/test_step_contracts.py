@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from driftline_runtime import events, names
+from driftline_runtime.drift import Outcome
 from driftline_runtime.events import DatasetValidated, DriftlineEvent
 from driftline_runtime.steps import CreatedModel
 from driftline_runtime.steps.batch_inference import (
@@ -43,6 +44,7 @@ from driftline_runtime.steps.training import (
 )
 from pydantic import BaseModel
 
+from driftline.status import inference_runs
 from tests.unit.asl import TaskFailure, Trace, Walker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -361,7 +363,8 @@ def resolved() -> ResolvedInference:
     )
 
 
-def inference_responder(drifted: bool, failed_part: int | None) -> Any:
+def inference_responder(outcome: Outcome, failed_part: int | None) -> Any:
+    drifted = outcome == "drifted"
     functions: dict[str, tuple[type[BaseModel], BaseModel]] = {
         "${PrepareFunctionArn}": (ResolveInferenceInput, resolved()),
         "${WritePredictionsFunctionArn}": (
@@ -376,6 +379,9 @@ def inference_responder(drifted: bool, failed_part: int | None) -> Any:
             MonitorDriftInput,
             DriftOutcome(
                 drifted=drifted,
+                outcome=outcome,
+                rows=30 if outcome == "insufficient_rows" else 2500,
+                min_rows=50,
                 drifted_features=["amount"] if drifted else [],
                 report_uri="s3://predictions/drift/scoring/b4c5/run.json",
             ),
@@ -409,24 +415,25 @@ def inference_responder(drifted: bool, failed_part: int | None) -> Any:
 def walk_inference(
     execution_input: dict[str, Any],
     *,
-    drifted: bool = False,
+    outcome: Outcome = "no_drift",
     failing: frozenset[str] = frozenset(),
     failed_part: int | None = None,
 ) -> Trace:
     context = {"Execution": {"Id": EXECUTION, "Input": execution_input}}
-    walker = Walker(inference_responder(drifted, failed_part), failing)
+    walker = Walker(inference_responder(outcome, failed_part), failing)
     return walker.run(definition("batch_inference.asl.json"), execution_input, context)
 
 
 @pytest.mark.parametrize("execution_input", sorted(INFERENCE_INPUTS))
-@pytest.mark.parametrize("drifted", [False, True])
+@pytest.mark.parametrize("outcome", ["no_drift", "drifted", "insufficient_rows"])
 def test_a_batch_inference_run_hands_each_step_its_model_and_announces_completion(
-    execution_input: str, drifted: bool
+    execution_input: str, outcome: Outcome
 ) -> None:
     # Given a batch inference execution started by the rule or a schedule
     started = INFERENCE_INPUTS[execution_input]
-    # When it runs through, one transform job per input part
-    trace = walk_inference(started, drifted=drifted)
+    # When it runs through, one transform job per input part, to a drift verdict (or, for
+    # a batch below the dataset's minimum, none)
+    trace = walk_inference(started, outcome=outcome)
     # Then every payload validated against its step's input model, and so did each part's
     # result and the completion event
     assert not trace.failed
@@ -435,10 +442,15 @@ def test_a_batch_inference_run_hands_each_step_its_model_and_announces_completio
     assert len([s for s in trace.states if s == "Score/Transform"]) == PARTS
     assert check_events(trace) == ["InferenceCompleted"]
     (completed,) = [entry["Detail"] for _, entry in trace.events]
-    assert completed["drifted"] is drifted
-    # And what the execution leaves is what `driftline status` reads
+    assert completed["drifted"] is (outcome == "drifted")
+    # And what the execution leaves is what `driftline status` reads, the outcome included
     state = BatchInferenceState.model_validate(trace.output)
     assert state.scored is not None and all(j is not None and j.completed for j in state.scored)
+    assert state.drift is not None and state.drift.result.outcome == outcome
+    execution: dict[str, Any] = {"name": "run-1", "arn": EXECUTION, "status": "SUCCEEDED"}
+    execution |= {"input": started, "output": trace.output, "started": None, "stopped": None}
+    (run,) = inference_runs([execution | {"error": None, "cause": None}])
+    assert (run["drift_outcome"], run["drift_min_rows"]) == (outcome, 50)
 
 
 def test_a_failed_transform_job_reaches_write_predictions_as_a_failed_part() -> None:

@@ -5,7 +5,8 @@ constraints (``Field(ge=0)``, ``Literal[...]`` for enums, ``pattern=...``, ``X |
 for a nullable column). The validator derives vectorised checks from the model; rows
 are never built as model instances. Table-level rules that no field can express
 (a unique key, a minimum number of rows, the share of bad rows tolerated, freshness)
-live in :class:`TableRules`. A :class:`DatasetSpec` ties both to a dataset name.
+live in :class:`TableRules`. A :class:`DatasetSpec` ties both to a dataset name, with
+the settings of the drift verdicts on its batches (:class:`DriftSettings`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,26 @@ class TableRules(BaseModel):
         return self
 
 
+class DriftSettings(BaseModel):
+    """How the drift monitor judges a scored batch of this dataset (see
+    ``driftline_runtime.drift``); read from the inference dataset being scored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The share of batches drawn like the training data that may be called drifted:
+    # the chance that any feature (or the prediction) of a clean batch is flagged,
+    # held by Holm's procedure across all of them. Each false alarm costs a retraining.
+    false_alarm_rate: float = Field(default=0.01, gt=0.0, le=0.2)
+    # A batch with fewer rows gets the outcome "insufficient_rows": no verdict, no
+    # retraining. At 50 rows every training decile expects five batch rows, what
+    # Pearson's chi-square approximation asks for.
+    min_rows: int = Field(default=50, ge=1)
+    # The effect-size floor: a feature whose PSI stays below it is not drifted however
+    # significant the test, so a batch of millions of rows does not retrain on a
+    # negligible shift (0.1 is where the usual rule of thumb starts to call PSI a change).
+    min_psi: float = Field(default=0.1, ge=0.0)
+
+
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -58,6 +79,7 @@ class DatasetSpec(BaseModel):
     # Inference datasets only: the training dataset whose approved models score this one
     # (its model package group) and whose baseline its drift is measured against.
     model_dataset: str | None = None
+    drift: DriftSettings = DriftSettings()
 
     @model_validator(mode="after")
     def _columns_exist(self) -> DatasetSpec:

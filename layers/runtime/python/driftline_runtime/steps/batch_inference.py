@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftline_runtime.drift import DriftReport
+from driftline_runtime.drift import DriftReport, Outcome
 from driftline_runtime.events import DatasetValidated, EventEnvelope
 from driftline_runtime.steps import CreatedModel, LambdaResult, StepError, StepModel
 
@@ -151,7 +151,14 @@ class MonitorDriftInput(StepModel):
 
 
 class DriftOutcome(StepModel):
+    """The batch's verdict. ``outcome`` is ``insufficient_rows`` (and ``drifted`` false)
+    when the batch has fewer than ``min_rows`` rows; runs from before calibrated
+    verdicts carry no ``outcome``, ``rows`` or ``min_rows``."""
+
     drifted: bool
+    outcome: Outcome | None = None
+    rows: int | None = Field(default=None, ge=0, description="rows in the scored batch")
+    min_rows: int | None = Field(default=None, ge=1, description="the fewest a verdict needs")
     drifted_features: list[str]
     report_uri: str
 
@@ -171,6 +178,7 @@ class DriftReportDocument(BaseModel):
     predictions_uri: str | None = None
     execution: str | None = None
     report_uri: str
+    outcome: Outcome | None = None
     scores: dict[str, float] = {}
     report: DriftReport
 
