@@ -32,7 +32,7 @@ help:
 	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
 	@echo "make reliability  load, duplicates, faults and hostile input on the local cloud, with figures"
 	@echo "make lint     ruff, mypy and the contracts check"
-	@echo "make bench    validator vs pandera, cold start, local cloud benchmarks"
+	@echo "make bench    validator vs pandera, cold start, local cloud, drift verdicts (build/bench.json)"
 	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
 	@echo "make deploy   cdk deploy to your AWS account (uses your AWS credentials)"
 	@echo "make destroy  cdk destroy"
@@ -75,6 +75,7 @@ bench: setup
 	$(VENV)/bin/python -m benchmarks.cold_start
 	$(VENV)/bin/python -m benchmarks.local_cloud
 	$(VENV)/bin/python -m benchmarks.demo
+	$(VENV)/bin/python -m benchmarks.drift
 
 synth: $(VENV)/.synced node_modules/.installed
 	npx cdk synth --quiet $(CDK_ARGS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -32,8 +33,10 @@ __all__ = [
     "FORMATS",
     "SCHEMA",
     "TARGET",
+    "SampleGenerator",
     "fraud_rate",
     "generate_transactions",
+    "generator_for",
     "write_table",
     "write_transactions",
 ]
@@ -79,6 +82,28 @@ def fraud_rate(table: pa.Table) -> float | None:
     if TARGET not in table.column_names or table.num_rows == 0:
         return None
     return float(pc.mean(table[TARGET]).as_py())
+
+
+class SampleGenerator(Protocol):
+    """Rows of one declared training dataset: ``labelled=False`` leaves out the target
+    (rows for its inference datasets), ``drift`` in [0, 1] moves the features."""
+
+    def __call__(
+        self,
+        rows: int,
+        *,
+        seed: int = ...,
+        drift: float = ...,
+        labelled: bool = ...,
+        end: datetime | None = ...,
+    ) -> pa.Table: ...
+
+
+def generator_for(dataset: str) -> SampleGenerator | None:
+    """The sample generator of a training dataset, or None when it has none (what
+    benchmarks and tests iterate over to cover every dataset that can be sampled)."""
+    generators: dict[str, SampleGenerator] = {"transactions": generate_transactions}
+    return generators.get(dataset)
 
 
 def write_transactions(
