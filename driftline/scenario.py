@@ -29,7 +29,10 @@ from driftline.progress import StageProgress
 from driftline.target import Target
 
 TRAINING_ROWS = 20_000  # enough frauds (about 3 %) for a stable test AUC
-BATCH_ROWS = 3_000  # enough cards (one per six rows) for stable drift statistics
+BATCH_ROWS = 3_000
+# The clean batch is BATCH_ROWS random rows of this many generated ones: drawn like the
+# training data (see driftline.samples.random_rows).
+CLEAN_POPULATION_ROWS = 200_000
 BAD_FILE = ROOT / "samples" / "transactions-bad.csv"
 
 
@@ -42,7 +45,7 @@ class DemoFiles:
 
 
 def generate(folder: Path, seed: int) -> DemoFiles:
-    from driftline.samples import generate_transactions, write_table  # noqa: PLC0415
+    from driftline.samples import generate_transactions, random_rows, write_table  # noqa: PLC0415
 
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -50,9 +53,10 @@ def generate(folder: Path, seed: int) -> DemoFiles:
         table = generate_transactions(rows, seed=seed + offset, drift=drift, labelled=labelled)
         return write_table(table, folder / name)
 
+    clean = generate_transactions(CLEAN_POPULATION_ROWS, seed=seed + 1, labelled=False)
     return DemoFiles(
         training=write("transactions.csv", TRAINING_ROWS, 0, 0.0, True),
-        clean=write("scoring.csv", BATCH_ROWS, 1, 0.0, False),
+        clean=write_table(random_rows(clean, BATCH_ROWS, seed + 1), folder / "scoring.csv"),
         drifted=write("scoring-drifted.csv", BATCH_ROWS, 2, 1.0, False),
         bad=BAD_FILE,
     )

@@ -37,6 +37,7 @@ __all__ = [
     "fraud_rate",
     "generate_transactions",
     "generator_for",
+    "random_rows",
     "write_table",
     "write_transactions",
 ]
@@ -104,6 +105,20 @@ def generator_for(dataset: str) -> SampleGenerator | None:
     benchmarks and tests iterate over to cover every dataset that can be sampled)."""
     generators: dict[str, SampleGenerator] = {"transactions": generate_transactions}
     return generators.get(dataset)
+
+
+def random_rows(table: pa.Table, rows: int, seed: int) -> pa.Table:
+    """``rows`` rows of ``table`` drawn at random without replacement, in table order.
+
+    A batch drawn like the training data is random rows of a large sample: one
+    generated file of a few thousand rows clusters its rows (about six per card), so its
+    card-level columns describe a few hundred customers, a population of its own that a
+    row-level drift test rightly tells apart from the training data's.
+    """
+    if not 0 <= rows <= table.num_rows:
+        raise ValueError(f"cannot draw {rows} rows from {table.num_rows}")
+    chosen = np.random.default_rng(seed).choice(table.num_rows, size=rows, replace=False)
+    return table.take(pa.array(np.sort(chosen)))
 
 
 def write_transactions(

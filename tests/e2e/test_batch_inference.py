@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from driftline import status as status_of
 from driftline.actions import drop_file
-from driftline.samples import generate_transactions
+from driftline.samples import generate_transactions, random_rows
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for, write_salted
 
@@ -70,11 +71,18 @@ def approved_model(deployed: dict[str, str], target: Target, tmp_path_factory: A
     return approved_packages(target)[0]
 
 
+def batch_of(rows: int, drift: float, seed: int) -> pa.Table:
+    """``rows`` random rows of 100,000 generated at ``drift``: at drift 0, a batch drawn
+    like the training data (see driftline.samples.random_rows)."""
+    population = generate_transactions(100_000, seed=seed, drift=drift, labelled=False, end=END)
+    return random_rows(population, rows, seed)
+
+
 def drop_batch(
     target: Target, events: EventRecorder, tmp_path: Path, drift: float, seed: int
 ) -> tuple[str, dict[str, Any]]:
     """Drop a scoring batch; returns its dataset version and its DatasetValidated detail."""
-    table = generate_transactions(BATCH_ROWS, seed=seed, drift=drift, labelled=False, end=END)
+    table = batch_of(BATCH_ROWS, drift, seed)
     path = write_salted(tmp_path / f"scoring-{seed}.csv", table)
     _, key, _ = drop_file(target, path, "scoring", "inference")
     validated = events.wait_for("DatasetValidated", key, timeout=90)["detail"]
@@ -160,6 +168,42 @@ def test_a_clean_batch_gets_a_prediction_per_row_and_no_retraining(
     assert max(report["scores"].values()) < 0.2
     assert not [e for e in events.seen if e["detail-type"] == "DriftDetected"]
     assert retrainings_for(target, version) == []
+
+
+def test_a_clean_100_row_batch_starts_no_retraining_and_a_drifted_1000_row_batch_does(
+    target: Target, events: EventRecorder, approved_model: str, tmp_path: Path
+) -> None:
+    reset_cooldown(target)
+    # Given 100 rows drawn like the training data
+    path = write_salted(tmp_path / "clean-100.csv", batch_of(100, drift=0.0, seed=2201))
+    _, key, _ = drop_file(target, path, "scoring", "inference")
+    clean = events.wait_for("DatasetValidated", key, timeout=90)["detail"]["version"]
+    # When they are scored
+    completed = events.wait_for("InferenceCompleted", clean, timeout=240, key="version")
+    # Then the drift monitor gave a verdict (100 rows are enough) and it is no drift
+    report = json.loads(read_s3(target, completed["detail"]["drift_report_uri"]))
+    assert report["outcome"] == "no_drift"
+    assert report["report"]["rows"] == 100
+    assert report["report"]["tested"] == len(report["report"]["features"]) + 1
+    assert completed["detail"]["drifted"] is False
+    # Given 1,000 rows drawn from a strongly drifted population
+    path = write_salted(tmp_path / "drifted-1000.csv", batch_of(1_000, drift=1.0, seed=2202))
+    _, key, _ = drop_file(target, path, "scoring", "inference")
+    drifted = events.wait_for("DatasetValidated", key, timeout=90)["detail"]["version"]
+    # When they are scored, Then drift is detected and one retraining starts
+    detail = events.wait_for("DriftDetected", drifted, timeout=240, key="version")["detail"]
+    assert detail["drifted_features"]
+    started = events.wait_for("RetrainingStarted", drifted, timeout=120, key="trigger_version")
+    assert started["detail"]["dataset"] == "transactions"
+    # And the clean batch put no DriftDetected and started no retraining
+    assert not [
+        e
+        for e in events.seen
+        if e["detail-type"] == "DriftDetected" and e["detail"]["version"] == clean
+    ]
+    assert retrainings_for(target, clean) == []
+    (caused,) = retrainings_for(target, drifted)
+    assert caused["trigger_report_uri"] == detail["report_uri"]
 
 
 def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none(

@@ -15,7 +15,7 @@ import pytest
 from driftline_contracts.transactions import LabelledTransaction, TransactionFeatures
 
 from driftline.cli import main
-from driftline.samples import SCHEMA, generate_transactions, write_transactions
+from driftline.samples import SCHEMA, generate_transactions, random_rows, write_transactions
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -282,3 +282,21 @@ def test_cli_sample_reports_bad_arguments(
     assert "--rows" in errors[1] and "greater than or equal to 1" in errors[1]
     assert "unknown format" in errors[2] and ".csv.gz" in errors[2]
     assert not list(tmp_path.iterdir())
+
+
+def test_random_rows_draws_distinct_rows_in_table_order() -> None:
+    # Given a generated table of 1,000 rows
+    table = generate_transactions(1_000, seed=3, end=END)
+    # When 100 rows are drawn at random
+    drawn = random_rows(table, 100, seed=5)
+    # Then they are 100 different rows of the table, in its order, the same for a seed
+    ids = drawn["transaction_id"].to_pylist()
+    positions = [table["transaction_id"].to_pylist().index(i) for i in ids]
+    assert len(set(ids)) == 100 and positions == sorted(positions)
+    assert random_rows(table, 100, seed=5).equals(drawn)
+    assert not random_rows(table, 100, seed=6).equals(drawn)
+    # And they come from far more cards than a 100-row file of its own would hold
+    own = generate_transactions(100, seed=3, end=END)
+    assert len(set(drawn["card_id"].to_pylist())) > 2 * len(set(own["card_id"].to_pylist()))
+    with pytest.raises(ValueError, match="cannot draw 1001 rows from 1000"):
+        random_rows(table, 1_001, seed=5)
