@@ -31,7 +31,7 @@ from driftline_runtime.reasons import texts
 from driftline_runtime.validation import validate
 
 from driftline.report import DriftReportDocument, LineageChain, LineageStep, ReportData
-from driftline.samples import generate_transactions, write_table
+from driftline.samples import generate_transactions, random_rows, write_table
 from training import inference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,8 +158,11 @@ def _execution(name: str) -> str:
 def build(workdir: Path) -> ReportData:
     """The whole story: train v1, score a clean and a drifted batch, retrain as v2."""
     files = workdir / "files"
-    training = generate_transactions(3000, seed=7, end=START)
-    clean = generate_transactions(2000, seed=8, end=START, labelled=False)
+    # Training rows and the clean batch are random rows of large samples, as rows drawn
+    # like the training data are (driftline.samples.random_rows says why).
+    training = random_rows(generate_transactions(100_000, seed=7, end=START), 3000, seed=7)
+    population = generate_transactions(100_000, seed=8, end=START, labelled=False)
+    clean = random_rows(population, 2000, seed=8)
     drifted = generate_transactions(2000, seed=9, drift=1.0, end=START, labelled=False)
     retraining = generate_transactions(3000, seed=10, drift=1.0, end=START)
     paths = {
@@ -225,6 +228,7 @@ def build(workdir: Path) -> ReportData:
             "started": (document.time - timedelta(seconds=4)).isoformat(),
             "stopped": document.time.isoformat(),
             "drifted": document.report.drifted,
+            "drift_outcome": document.report.outcome,
         }
         for document in reports
     ]

@@ -45,14 +45,15 @@ def opened(browser: Browser, report_file: Path) -> Any:
 def test_every_plot_renders_with_size_and_drawn_marks(opened: Any, sample_data: ReportData) -> None:
     page: Page
     page, plots, *_ = opened
-    # Then there is the metric chart, and per drift report a PSI chart and a
-    # distribution for every feature and the prediction
+    # Then there is the metric chart, and per drift report a significance chart, a PSI
+    # chart and a distribution for every feature and the prediction
     features = len(sample_data.drift_reports[0].report.features) + 1
     names = [plot["name"] for plot in plots]
     assert names.count("metric") == 1
     assert names.count("psi") == len(sample_data.drift_reports) == 2
+    assert names.count("significance") == 2
     assert names.count("distribution:prediction") == 2
-    assert len(plots) == 1 + 2 * (1 + features)
+    assert len(plots) == 1 + 2 * (2 + features)
     for plot in plots:
         # Each has a box on the page, bars with a size, readable labels and a title
         assert plot["width"] > 100 and plot["height"] > 100, plot
@@ -105,3 +106,19 @@ def test_every_section_is_on_the_page(opened: Any, sample_data: ReportData) -> N
     assert page.get_by_text(reason).is_visible()
     # Every plot is announced to assistive technology as an image with a name
     assert page.get_by_role("img").count() == page.locator("svg.plot").count()
+
+
+def test_the_significance_chart_draws_a_bar_and_a_level_per_tested_feature(
+    opened: Any, sample_data: ReportData
+) -> None:
+    page: Page = opened[0]
+    drifted = sample_data.drift_reports[1].report  # the newest report comes first
+    tested = [d for d in drifted.judged if d.p_value is not None]
+    chart = page.locator('svg.plot[data-plot="significance"]').first
+    # One bar and one level mark per tested feature, the significant ones red
+    assert chart.locator("rect.mark").count() == len(tested) == drifted.tested
+    assert chart.locator("line.threshold").count() == len(tested)
+    red = chart.locator('rect.mark[fill="#cf222e"]')
+    assert red.count() == sum(1 for d in tested if d.significant) > 0
+    box = chart.locator("rect.mark").first.bounding_box()
+    assert box is not None and box["width"] > 0
