@@ -49,13 +49,13 @@ def group(target: Target) -> str:
 
 def approved_packages(target: Target) -> list[str]:
     sagemaker = target.client("sagemaker")
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group(target), ModelApprovalStatus="Approved"
+    )
     try:
-        summaries = sagemaker.list_model_packages(
-            ModelPackageGroupName=group(target), ModelApprovalStatus="Approved"
-        )["ModelPackageSummaryList"]
+        return [s["ModelPackageArn"] for page in pages for s in page["ModelPackageSummaryList"]]
     except sagemaker.exceptions.ClientError:
         return []
-    return [s["ModelPackageArn"] for s in summaries]
 
 
 @pytest.fixture(scope="module")

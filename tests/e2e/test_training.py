@@ -68,9 +68,10 @@ def packages_for(target: Target, version: str) -> list[dict[str, Any]]:
     sagemaker = target.client("sagemaker")
     group = f"{target.outputs('pipeline')['ModelPackageGroupPrefix']}-transactions"
     found = []
-    for summary in sagemaker.list_model_packages(ModelPackageGroupName=group)[
-        "ModelPackageSummaryList"
-    ]:
+    # Every page: the session's tests (retrainings among them) register more than one
+    # page of packages in the group.
+    pages = sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group)
+    for summary in (s for page in pages for s in page["ModelPackageSummaryList"]):
         described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
         if described["CustomerMetadataProperties"].get("dataset_version") == version:
             found.append(described)
