@@ -63,12 +63,14 @@ reliability: setup
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit tests/infra
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	@# Every contract module loads and checks, as synth requires (problems go to stderr).
 	$(VENV)/bin/driftline contracts check >/dev/null
+	@# Every stage's templates through cfn-lint, every state machine through asl-validator.
+	$(VENV)/bin/python -m infra.lint_templates
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks.validator
