@@ -39,8 +39,8 @@ FUNCTIONS = ROOT / "functions"
 # `infer` start.
 NEWEST_EXECUTION = {"train": "training", "infer": "batch_inference"}
 JOB_LOG_GROUPS = {
-    "training": "/aws/sagemaker/TrainingJobs",
-    "transform": "/aws/sagemaker/TransformJobs",
+    "training": f"{names.SAGEMAKER_LOGS_PREFIX}TrainingJobs",
+    "transform": f"{names.SAGEMAKER_LOGS_PREFIX}TransformJobs",
 }
 JOB_DONE = frozenset({"Completed", "Failed", "Stopped"})
 # A function's lines by default: as far back as `aws logs tail`.

@@ -23,7 +23,10 @@ OVERRIDE_PREFIX = "driftline:"
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    # No hyphen: every name of a stage starts "<project>-<stage>-" or "dl-<stage>-", and
+    # IAM grants scoped to one stage's prefix must not match another's ("dev" and
+    # "dev-x"). Short: SageMaker job names (63 characters) carry it.
+    stage: str = Field(pattern=r"^[a-z][a-z0-9]{0,9}$")
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = None
     lambda_architecture: Literal["x86_64", "arm64"]
@@ -64,6 +67,10 @@ class StageConfig(BaseModel):
     # can start); null: none reserved, for accounts whose concurrency quota is too small
     # to reserve any (new accounts start at 10).
     lambda_reserved_concurrency: Annotated[int, Field(gt=0)] | None = None
+    # Give SageMaker's account-wide job log groups (/aws/sagemaker/TrainingJobs, ...) the
+    # stage's retention and the project key (infra.constructs.sagemaker_logs). Off for an
+    # account shared with other SageMaker work whose readers lack the project key.
+    manage_sagemaker_log_groups: bool
     # More folders of contract modules, packaged into the contracts layer beside
     # layers/contracts/python/driftline_contracts and checked with them (paths relative
     # to the project; comma-separated on the command line). A module name may not repeat.

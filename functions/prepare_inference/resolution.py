@@ -29,6 +29,7 @@ from driftline_runtime.lineage import LineageStore
 from driftline_runtime.objects import read_object
 from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps import ModelSettings
 from driftline_runtime.steps.batch_inference import InferenceRequest, ResolvedInference
 from pydantic import BaseModel, Field, Json
 
@@ -44,6 +45,9 @@ class TransformJobSettings(BaseModel):
 
 
 class Settings(FunctionSettings):
+    driftline_stage: str
+    # The role models run as, and the stage's VPC for them (None: SageMaker's network).
+    model: Json[ModelSettings]
     curated_bucket: str
     artifacts_bucket: str
     lineage_table: str
@@ -102,7 +106,10 @@ class InferenceResolution:
         parts = self._write_parts(scored, dataset, run, transform.rows_per_part)
         (container,) = package["InferenceSpecification"]["Containers"]
         artifacts = self.settings.artifacts_bucket
-        job_prefix = f"{names.JOB_PREFIX}{dataset[:20]}-{run}"
+        # Transform jobs append "-<part index>" (the Distributed Map's index, 5 digits).
+        job_prefix = names.sagemaker_name(
+            self.settings.driftline_stage, dataset, run, reserve=len("-99999")
+        )
         return ResolvedInference.model_validate(
             {
                 "dataset": dataset,
@@ -118,15 +125,20 @@ class InferenceResolution:
                 "baseline_uri": baseline_uri,
                 "model": {
                     "ModelName": job_prefix,
+                    "ExecutionRoleArn": self.settings.model.role_arn,
                     "PrimaryContainer": {
                         "Image": container["Image"],
                         "ModelDataUrl": container["ModelDataUrl"],
                         "Environment": container.get("Environment", {}),
                     },
+                    "EnableNetworkIsolation": True,
+                    "Tags": [{"Key": names.PROJECT_TAG, "Value": names.PROJECT}],
+                    "VpcConfig": self.settings.model.vpc_config,
                 },
                 "input": {
                     "bucket": artifacts,
                     "prefix": layout.inference_input_prefix(dataset, run),
+                    "results_prefix": layout.inference_results_prefix(dataset, run),
                 },
                 "transform": {
                     "job_prefix": job_prefix,

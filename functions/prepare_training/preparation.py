@@ -22,9 +22,9 @@ from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import Observability
 from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps import JobNetwork
 from driftline_runtime.steps.training import (
     CreateTrainingJobRequest,
-    JobNetwork,
     PreparedTraining,
     TrainingRequest,
 )
@@ -48,6 +48,7 @@ class TrainingJobSettings(BaseModel):
 
 
 class Settings(FunctionSettings):
+    driftline_stage: str
     curated_bucket: str
     artifacts_bucket: str
     training_job: Json[TrainingJobSettings]
@@ -72,8 +73,8 @@ def spec_of(dataset: str) -> DatasetSpec:
     return spec
 
 
-def job_name(dataset: str, version: str, now: datetime) -> str:
-    return f"{names.JOB_PREFIX}{dataset[:30]}-{version[:8]}-{now:%Y%m%d%H%M%S}"
+def job_name(stage: str, dataset: str, version: str, now: datetime) -> str:
+    return names.sagemaker_name(stage, dataset, f"{version[:8]}-{now:%Y%m%d%H%M%S}")
 
 
 class TrainingPreparation:
@@ -91,7 +92,7 @@ class TrainingPreparation:
         bucket, key = split_uri(manifest["data_uri"])
         body = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         table = pq.read_table(io.BytesIO(body))
-        name = job_name(dataset, version, now)
+        name = job_name(self.settings.driftline_stage, dataset, version, now)
         spec = spec_of(dataset)
         # Personal data is not a feature: it stays in the curated bucket.
         table = table.drop_columns([c for c in spec.pii_columns if c in table.column_names])

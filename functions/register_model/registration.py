@@ -22,8 +22,9 @@ from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import Observability
 from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps import Container, CreateModelRequest, ModelSettings, Tag
 from driftline_runtime.steps.training import RegisterModelInput, Registration
-from pydantic import ValidationError
+from pydantic import Json, ValidationError
 
 # The baseline is a few hundred kilobytes; anything much larger is not one.
 MAX_BASELINE_BYTES = 16 * 1024 * 1024
@@ -32,7 +33,8 @@ MODEL_ARCHIVE = "output/model.tar.gz"
 
 class Settings(FunctionSettings):
     inference_program: str
-    source_dir: str
+    # The role models run as, and the stage's VPC for them (None: SageMaker's network).
+    model: Json[ModelSettings]
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,7 @@ class ModelRegistration:
             description=evaluation.reason,
             image=training.AlgorithmSpecification.TrainingImage,
             model_data_url=model_data_url,
-            environment={
-                "SAGEMAKER_PROGRAM": self.settings.inference_program,
-                "SAGEMAKER_SUBMIT_DIRECTORY": self.settings.source_dir,
-            },
+            environment=self.serving_environment(),
             metrics=evaluation.metrics,
             lineage={
                 "dataset": request.dataset,
@@ -94,8 +93,31 @@ class ModelRegistration:
         arn = str(response["ModelPackageArn"])
         self.record_model(request, arn)
         return Registration(
-            model_package_arn=arn, status=evaluation.status, baseline_uri=baseline_uri
+            model_package_arn=arn,
+            status=evaluation.status,
+            baseline_uri=baseline_uri,
+            model=CreateModelRequest(
+                ModelName=training.TrainingJobName,
+                ExecutionRoleArn=self.settings.model.role_arn,
+                PrimaryContainer=Container(
+                    Image=training.AlgorithmSpecification.TrainingImage,
+                    ModelDataUrl=model_data_url,
+                    Environment=self.serving_environment(),
+                ),
+                EnableNetworkIsolation=True,
+                Tags=[Tag(Key=names.PROJECT_TAG, Value=names.PROJECT)],
+                VpcConfig=self.settings.model.vpc_config,
+            ),
         )
+
+    def serving_environment(self) -> dict[str, str]:
+        """The serving code is the one packed into the model by its training job
+        (``code/``), never the deployment's current source: an older champion keeps
+        serving with the code it was trained with, and needs no network to fetch it."""
+        return {
+            "SAGEMAKER_PROGRAM": self.settings.inference_program,
+            "SAGEMAKER_SUBMIT_DIRECTORY": names.MODEL_CODE_DIRECTORY,
+        }
 
     def copy_baseline(self, model_data_url: str) -> str:
         """Check the baseline and copy it next to ``.../output/model.tar.gz``; its S3 URI."""

@@ -23,6 +23,7 @@ from driftline_runtime import layout, names
 from driftline_runtime.objects import read_object, split_uri
 from driftline_runtime.settings import FunctionSettings
 from driftline_runtime.steps.batch_inference import (
+    MapRunResults,
     TransformJobResult,
     WritePredictionsInput,
     WrittenPredictions,
@@ -49,8 +50,13 @@ class TransformJobsFailed(RuntimeError):
     """One or more of the run's transform jobs did not complete."""
 
 
-def check_jobs(jobs: list[TransformJobResult | None], expected: int) -> None:
-    """Every part's job completed: else name each failed one with its reason."""
+# Failed jobs named one by one in the error; the rest are counted. The error becomes the
+# InferenceFailed event's cause, which must stay small (Step Functions caps state data).
+NAMED_FAILURES = 10
+
+
+def check_jobs(jobs: list[TransformJobResult | None], expected: int, results_uri: str) -> None:
+    """Every part's job completed: else name the failed ones with their reasons."""
     failed = [job for job in jobs if job is None or not job.completed]
     if len(jobs) != expected and not failed:
         missing = TransformJobResult(
@@ -58,12 +64,29 @@ def check_jobs(jobs: list[TransformJobResult | None], expected: int) -> None:
         )
         failed = [missing]
     if failed:
-        raise TransformJobsFailed(
-            f"{len(failed)} of {expected} transform jobs failed: "
-            + "; ".join(
-                f"{job.job}: {job.failure_reason}" if job else "?: no result" for job in failed
-            )
+        named = "; ".join(
+            f"{job.job}: {job.failure_reason[:500]}" if job else "?: no result"
+            for job in failed[:NAMED_FAILURES]
         )
+        more = len(failed) - NAMED_FAILURES
+        raise TransformJobsFailed(
+            f"{len(failed)} of {expected} transform jobs failed: {named}"
+            + (f"; and {more} more (every part's result: {results_uri})" if more > 0 else "")
+        )
+
+
+def iteration_result(status: str, execution: dict[str, Any]) -> TransformJobResult | None:
+    """One child execution of the map run, as its results file records it."""
+    if status == "SUCCEEDED":
+        output = execution.get("Output")
+        return TransformJobResult.model_validate_json(output) if output else None
+    name = str(execution.get("Name") or execution.get("ExecutionArn") or "?")
+    return TransformJobResult(
+        job=f"iteration {name}",
+        status="Failed" if status == "FAILED" else status.title(),
+        error=execution.get("Error") or status,
+        cause=execution.get("Cause"),
+    )
 
 
 def check_coverage(inputs: pa.Array, predictions: pa.Table, id_column: str) -> None:
@@ -94,6 +117,22 @@ class PredictionWriter:
         self.settings = settings
         self.services = services
 
+    def read_map_results(self, results: MapRunResults) -> list[TransformJobResult | None]:
+        """Every part's result as the Distributed Map's ResultWriter wrote it: the map run's
+        manifest names its result files; a succeeded iteration's ``Output`` is the part's
+        TransformJobResult, a failed one (which the iteration's own Catch should prevent)
+        becomes a failed part with the iteration's error and cause."""
+        s3 = self.services.s3
+        details = results.ResultWriterDetails
+        manifest = json.loads(read_object(s3, f"s3://{details.Bucket}/{details.Key}"))
+        bucket = manifest.get("DestinationBucket", details.Bucket)
+        found: list[TransformJobResult | None] = []
+        for status, files in sorted(manifest.get("ResultFiles", {}).items()):
+            for entry in files:
+                for execution in json.loads(read_object(s3, f"s3://{bucket}/{entry['Key']}")):
+                    found.append(iteration_result(status, execution))
+        return found
+
     def write(self, request: WritePredictionsInput, now: datetime) -> WrittenPredictions:
         resolved = request.resolved
         dataset, version, run = resolved.dataset, resolved.version, resolved.run
@@ -103,10 +142,12 @@ class PredictionWriter:
             io.BytesIO(read_object(s3, resolved.data_uri)), columns=[id_column]
         ).column(id_column)
         inputs = pc.cast(inputs, pa.string()).combine_chunks()
-        check_jobs(list(request.jobs), resolved.parts)
+        jobs_results = self.read_map_results(request.results)
+        details = request.results.ResultWriterDetails
+        check_jobs(jobs_results, resolved.parts, f"s3://{details.Bucket}/{details.Key}")
         predictions = self.read_outputs(resolved.transform.output_path, id_column)
         check_coverage(inputs, predictions, id_column)
-        jobs = sorted(job.job for job in request.jobs if job is not None)
+        jobs = sorted(job.job for job in jobs_results if job is not None)
         lineage = {
             "dataset": dataset,
             "version": version,

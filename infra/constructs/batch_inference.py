@@ -56,7 +56,6 @@ class BatchInference(Construct):
                 "WritePredictionsFunctionArn": self.functions["write_predictions"],
                 "MonitorDriftFunctionArn": self.functions["monitor_drift"],
             },
-            substitutions={"SageMakerRoleArn": shared.sagemaker.role.role_arn},
         )
         self._grant_state_machine()
         self._triggers()
@@ -88,6 +87,7 @@ class BatchInference(Construct):
                     "LINEAGE_TABLE": shared.tables.lineage.table_name,
                     "MODEL_PACKAGE_GROUP_PREFIX": shared.model_group_prefix,
                     "TRANSFORM": transform,
+                    "MODEL": shared.sagemaker.model_settings,
                 },
             ),
             "write_predictions": shared.function(
@@ -190,19 +190,28 @@ class BatchInference(Construct):
         machine = self.state_machine
         states = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         own_executions = f"{states}:execution:{machine.name}/*"
+        artifacts = self.shared.buckets.artifacts
+        # The Map's ResultWriter puts the parts' results under each run's inference/ folder.
+        results = artifacts.arn_for_objects(f"{layout.INFERENCE_PREFIX}/*")
         grant_sagemaker_tasks(
             machine,
             shared=self.shared,
             job_kind="transform",
             extra=[
-                (["s3:ListBucket"], [self.shared.buckets.artifacts.bucket_arn]),
+                (["s3:ListBucket"], [artifacts.bucket_arn]),
+                (["s3:PutObject"], [results]),
+                (["kms:GenerateDataKey"], [self.shared.key.key_arn]),
                 (["states:StartExecution"], [f"{states}:stateMachine:{machine.name}"]),
                 (["states:DescribeExecution", "states:StopExecution"], [own_executions]),
             ],
-            reason="Transform jobs and models are named per run (dl-<dataset>-<run>); the "
-            "grant is limited to that prefix. The Distributed Map's child executions are "
-            "named by Step Functions.",
-            extra_findings=[resource_finding(self, own_executions)],
+            reason="Transform jobs and models are named per run (dl-<stage>-<dataset>-<run>); "
+            "the grant is limited to that prefix. The Distributed Map's child executions are "
+            "named by Step Functions, and its ResultWriter writes each run's results under "
+            "inference/<dataset>/<run>/results/.",
+            extra_findings=[
+                resource_finding(self, own_executions),
+                resource_finding(self, results),
+            ],
         )
 
     # -- triggers ----------------------------------------------------------------------

@@ -49,13 +49,30 @@ class DataKey(Construct):
         )
         # CloudWatch alarms publish to the notification topic, which SNS encrypts with the
         # publisher's access to this key; AWS services have none unless the key policy
-        # grants it. Only for this account's alarms. (EventBridge's access, for the rules
-        # that deliver to the topic, is added by CDK's SnsTopic target.)
+        # grants it. Only for this account's alarms. (EventBridge publishes to the topic
+        # as a role of the monitoring stack, which IAM grants the key.)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        # EventBridge itself writes an event it could not deliver to the rule's dead-letter
+        # queue, which this key encrypts: only for rules of this account.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/*"
+                        )
+                    },
+                },
             )
         )

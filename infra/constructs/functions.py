@@ -7,6 +7,7 @@ nothing else until a grant adds more), and its own KMS-encrypted log group.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -25,8 +26,8 @@ from infra.constructs.nag import (
     acknowledge_inline_policy,
     wildcard_resource,
 )
-from infra.contracts_layer import build_layer
-from infra.packaging import ROOT, build_dependency_layer
+from infra.contracts_layer import ContractsLayer, build_layer
+from infra.packaging import ROOT, build_dependency_layer, compiled_copy
 from infra.platforms import asset_platform
 
 FUNCTIONS = ROOT / "functions"
@@ -56,11 +57,22 @@ def log_retention(days: int) -> logs.RetentionDays:
     return LOG_RETENTION[days]
 
 
+@cache
+def contracts_layer(extra_folders: tuple[str, ...]) -> ContractsLayer:
+    """Checked once per synth, however many stacks build the layer."""
+    return build_layer(extra_folders)
+
+
 class SharedLayers(Construct):
     """The third-party dependency layer, the runtime library and the dataset contracts.
 
     The contracts layer is built from modules that were all imported and checked
     (``infra.contracts_layer``): a broken one stops the synth here, on every stage.
+
+    Every stack with functions builds its own layer versions from the same assets
+    (uploaded once): a layer version shared across stacks would be an export, which
+    CloudFormation refuses to change while another stack imports it, so a changed
+    contract could never reach the pipeline's functions.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
@@ -72,10 +84,11 @@ class SharedLayers(Construct):
         )
 
         def layer(name: str, folder: Path, description: str) -> lambda_.LayerVersion:
+            # Folders built with their bytecode (infra.packaging): shipped whole.
             return lambda_.LayerVersion(
                 self,
                 name,
-                code=lambda_.Code.from_asset(str(folder), exclude=["**/__pycache__", "**/*.pyc"]),
+                code=lambda_.Code.from_asset(str(folder)),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[architecture],
                 description=description,
@@ -84,12 +97,16 @@ class SharedLayers(Construct):
         self.dependencies = layer(
             "Dependencies", dependencies, "Third-party packages: Powertools, pydantic, pyarrow"
         )
-        self.runtime = layer("Runtime", LAYERS / "runtime", "driftline runtime library")
-        contracts = build_layer(config.extra_contract_folders)
+        self.runtime = layer(
+            "Runtime", compiled_copy(LAYERS / "runtime", "runtime"), "driftline runtime library"
+        )
+        contracts = contracts_layer(tuple(config.extra_contract_folders))
         # Each declared dataset described (name, kind, module, columns, rules, settings).
         self.datasets = contracts.datasets
         self.contracts = layer(
-            "Contracts", contracts.path, "driftline dataset declarations and their contracts"
+            "Contracts",
+            compiled_copy(contracts.path, "contracts"),
+            "driftline dataset declarations and their contracts",
         )
 
     @property
@@ -147,9 +164,7 @@ class PipelineFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURES[config.lambda_architecture],
             handler="handler.handler",
-            code=lambda_.Code.from_asset(
-                str(code_path), exclude=["**/__pycache__", "**/*.pyc", "tests"]
-            ),
+            code=lambda_.Code.from_asset(str(compiled_copy(code_path, f"function-{source}"))),
             layers=layers.all,
             role=self.role,
             log_group=self.log_group,

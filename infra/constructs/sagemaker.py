@@ -13,13 +13,13 @@ import tarfile
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import Aws, CfnMapping, Stack
+from aws_cdk import Aws, CfnMapping, CfnRule, CfnRuleAssertion, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
-from driftline_runtime import layout
+from driftline_runtime import layout, names
 
 from infra.config import StageConfig
 from infra.constructs.nag import PACK, acknowledge, acknowledge_inline_policy, resource_finding
@@ -107,9 +107,55 @@ class SageMakerJobs(Construct):
         super().__init__(scope, construct_id)
         self.config, self.key, self.artifacts = config, key, artifacts
         self.source = s3_assets.Asset(self, "Source", path=str(source_tarball()))
-        images = CfnMapping(self, "Images", mapping=sklearn_images(), lazy=True)
+        regions = sklearn_images()
+        self._require_image_region(sorted(regions))
+        images = CfnMapping(self, "Images", mapping=regions, lazy=True)
         self.image = images.find_in_map(Stack.of(self).region, "uri")
         self.role = self._role()
+
+    def _require_image_region(self, regions: list[str]) -> None:
+        """SageMaker's scikit-learn image exists in ``regions`` only: a stack for another
+        region stops the synth when its region is known, and otherwise CloudFormation
+        refuses it before creating anything, with a message that says why (instead of a
+        failed mapping lookup)."""
+        region = Stack.of(self).region
+        message = (
+            f"SageMaker's scikit-learn {SKLEARN_FRAMEWORK_VERSION} image, which driftline's "
+            f"training and inference run in, is not published in this region; deploy to one "
+            f"of: {', '.join(regions)}"
+        )
+        if not Token.is_unresolved(region):
+            if region not in regions:
+                raise ValueError(message.replace("this region", f"region {region}"))
+            return
+        CfnRule(
+            self,
+            "ImageRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_contains(regions, Aws.REGION),
+                    assert_description=message,
+                )
+            ],
+        )
+
+    @property
+    def vpc_config(self) -> dict[str, list[str]] | None:
+        """The stage's VPC for jobs and models (SageMaker's VpcConfig), or None."""
+        if not self.config.sagemaker_subnet_ids:
+            return None
+        return {
+            "Subnets": list(self.config.sagemaker_subnet_ids),
+            "SecurityGroupIds": list(self.config.sagemaker_security_group_ids),
+        }
+
+    @property
+    def model_settings(self) -> str:
+        """``driftline_runtime.steps.ModelSettings`` as JSON, for the functions that build
+        CreateModel requests: the role models run as and the stage's VPC."""
+        return Stack.of(self).to_json_string(
+            {"role_arn": self.role.role_arn, "vpc_config": self.vpc_config}
+        )
 
     @property
     def source_url(self) -> str:
@@ -129,7 +175,8 @@ class SageMakerJobs(Construct):
         # Batch transform: input parts and outputs of each run.
         inference = artifacts.arn_for_objects(f"{layout.INFERENCE_PREFIX}/*")
         job_logs = (
-            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
+            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:"
+            f"{names.SAGEMAKER_LOGS_PREFIX}*"
         )
         # AWS publishes the framework images from a different account per region.
         images = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/sagemaker-scikit-learn"

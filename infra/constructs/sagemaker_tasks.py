@@ -41,8 +41,9 @@ def grant_sagemaker_tasks(
     stack = Stack.of(machine)
     resource_type, api, rule_name = JOB_KINDS[job_kind]
     region = f"{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-    jobs = f"arn:{region}:{resource_type}/{names.JOB_PREFIX}*"
-    models = f"arn:{region}:model/{names.JOB_PREFIX}*"
+    prefix = names.job_prefix(shared.config.stage)
+    jobs = f"arn:{region}:{resource_type}/{prefix}*"
+    models = f"arn:{region}:model/{prefix}*"
     sync_rule = (
         f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
         f"StepFunctionsGetEventsForSageMaker{rule_name}Rule"

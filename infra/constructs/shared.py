@@ -53,13 +53,20 @@ class DataResources:
     curated_reader: iam.IManagedPolicy
 
     def with_pipeline(
-        self, *, artifacts: s3.IBucket, access_logs: s3.IBucket, sagemaker: SageMakerJobs
+        self,
+        *,
+        layers: SharedLayers,
+        artifacts: s3.IBucket,
+        access_logs: s3.IBucket,
+        sagemaker: SageMakerJobs,
     ) -> SharedResources:
+        """The consuming stack's view: its own layers (see ``SharedLayers``), the data
+        stack's key, bus, curated data and lineage."""
         return SharedResources(
             config=self.config,
             key=self.key,
             bus=self.bus,
-            layers=self.layers,
+            layers=layers,
             buckets=Buckets(curated=self.curated, artifacts=artifacts, access_logs=access_logs),
             tables=Tables(lineage=self.lineage),
             curated_reader=self.curated_reader,

@@ -42,6 +42,9 @@ START_RETRIES = 8
 START_MAX_AGE = Duration.hours(24)
 # The placeholder every ASL file's Publish* states put their events on.
 EVENT_BUS_PLACEHOLDER = "EventBusName"
+# Service integration ARNs (``arn:${Partition}:states:::...``) in the partition the stack
+# is deployed to, so the same files run in aws, aws-cn and aws-us-gov.
+PARTITION_PLACEHOLDER = "Partition"
 
 
 class PipelineStateMachine(Construct):
@@ -97,6 +100,7 @@ class PipelineStateMachine(Construct):
             definition_substitutions={
                 **{placeholder: f.function.function_arn for placeholder, f in functions.items()},
                 EVENT_BUS_PLACEHOLDER: shared.bus.event_bus_name,
+                PARTITION_PLACEHOLDER: Aws.PARTITION,
                 **(substitutions or {}),
             },
             role=self.role,
@@ -111,8 +115,12 @@ class PipelineStateMachine(Construct):
 
     @property
     def executions_arn(self) -> str:
-        """The ARN prefix of this state machine's executions (``...:execution:<name>``)."""
-        return self.arn.replace(":stateMachine:", ":execution:")
+        """The ARN prefix of this state machine's executions (``...:execution:<name>``).
+
+        Built from the name: the state machine's ARN is a token at synth time, which no
+        string replacement can turn into an execution ARN.
+        """
+        return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{self.name}"
 
     def target(
         self, dead_letter_queue: sqs.IQueue, request: Mapping[str, object] | None = None

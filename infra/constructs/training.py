@@ -47,18 +47,13 @@ class TrainingPipeline(Construct):
                 "EvaluateFunctionArn": self.functions["evaluate"],
                 "RegisterFunctionArn": self.functions["register"],
             },
-            substitutions={
-                "SageMakerRoleArn": shared.sagemaker.role.role_arn,
-                "InferenceProgram": INFERENCE_PROGRAM,
-                "SourceDir": shared.sagemaker.source_url,
-            },
         )
         grant_sagemaker_tasks(
             self.state_machine,
             shared=shared,
             job_kind="training",
-            reason="Training jobs and models are named per run (dl-<dataset>-<version>-<time>); "
-            "the grant is limited to that prefix.",
+            reason="Training jobs and models are named per run "
+            "(dl-<stage>-<dataset>-<version>-<time>); the grant is limited to that prefix.",
         )
         self.queues: dict[str, sqs.IQueue] = {"undelivered_training_starts": self._trigger()}
 
@@ -77,12 +72,7 @@ class TrainingPipeline(Construct):
                 "program": TRAINING_PROGRAM,
                 "hyperparameters": HYPERPARAMETERS,
                 "metric_definitions": METRIC_DEFINITIONS,
-                "vpc_config": {
-                    "Subnets": list(config.sagemaker_subnet_ids),
-                    "SecurityGroupIds": list(config.sagemaker_security_group_ids),
-                }
-                if config.sagemaker_subnet_ids
-                else None,
+                "vpc_config": sagemaker.vpc_config,
             }
         )
         policy = json.dumps(
@@ -124,7 +114,7 @@ class TrainingPipeline(Construct):
                 description="Registers a trained model in its dataset's model package group",
                 environment={
                     "INFERENCE_PROGRAM": INFERENCE_PROGRAM,
-                    "SOURCE_DIR": sagemaker.source_url,
+                    "MODEL": sagemaker.model_settings,
                 },
             ),
         }

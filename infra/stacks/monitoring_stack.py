@@ -20,6 +20,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -36,6 +37,7 @@ from driftline_runtime.events import (
 
 from infra.config import StageConfig
 from infra.constructs.functions import PipelineFunction
+from infra.constructs.nag import PACK, acknowledge, acknowledge_inline_policy
 from infra.constructs.queues import failure_queue
 from infra.stacks.data_stack import DataStack
 from infra.stacks.pipeline_stack import PipelineStack
@@ -133,8 +135,34 @@ class MonitoringStack(Stack):
         CfnOutput(self, names.DASHBOARD_OUTPUT, value=self.dashboard.dashboard_name)
 
     # -- events -> notifications -----------------------------------------------------------
+    def _notifier(self) -> iam.Role:
+        """The one role every notification rule publishes to the topic as.
+
+        Without a role CDK would grant EventBridge, as a service, use of the project key
+        with no condition at all; the rules' targets grant this role publishing to this
+        topic (and the key for it), and only EventBridge for this account may assume it.
+        """
+        role = iam.Role(
+            self,
+            "Notifier",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            description="Publishes pipeline events to the notification topic",
+        )
+        acknowledge_inline_policy(role)
+        acknowledge(
+            role,
+            "CDK's grant to publish to an encrypted topic: kms:GenerateDataKey* (a data key, "
+            "with or without its plaintext) on the project key only.",
+            f"{PACK}-IAM5[Action::kms:GenerateDataKey*]",
+        )
+        return role
+
     def _forward_events(self, bus: events.IEventBus) -> dict[str, events.Rule]:
         rules = {}
+        notifier = self._notifier()
         for detail_type, message in NOTIFICATIONS.items():
             rule = events.Rule(
                 self,
@@ -146,6 +174,7 @@ class MonitoringStack(Stack):
             rule.add_target(
                 targets.SnsTopic(
                     self.topic,
+                    role=notifier,
                     message=events.RuleTargetInput.from_text(message),
                     dead_letter_queue=self.undelivered,
                     retry_attempts=8,

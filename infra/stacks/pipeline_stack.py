@@ -22,10 +22,11 @@ from driftline_runtime import names
 from infra.config import StageConfig
 from infra.constructs.batch_inference import BatchInference
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
-from infra.constructs.functions import PipelineFunction
+from infra.constructs.functions import PipelineFunction, SharedLayers
 from infra.constructs.logical_ids import Moved, legacy_id
 from infra.constructs.retraining import DriftRetraining
 from infra.constructs.sagemaker import SageMakerJobs
+from infra.constructs.sagemaker_logs import SageMakerLogGroups
 from infra.constructs.shared import DataResources
 from infra.constructs.training import TrainingPipeline
 
@@ -72,12 +73,20 @@ class PipelineStack(Stack):
             self, "SageMaker", config=config, key=data.key, artifacts=artifacts
         )
         self.shared = data.with_pipeline(
-            artifacts=artifacts, access_logs=access_logs, sagemaker=sagemaker
+            layers=SharedLayers(self, "Layers", config=config),
+            artifacts=artifacts,
+            access_logs=access_logs,
+            sagemaker=sagemaker,
         )
         self.training = TrainingPipeline(self, "Training", shared=self.shared)
         self.inference = BatchInference(self, "BatchInference", shared=self.shared)
         self.retraining = DriftRetraining(
             self, "DriftRetraining", shared=self.shared, training=self.training.state_machine
+        )
+        self.sagemaker_logs = (
+            SageMakerLogGroups(self, "SageMakerLogs", shared=self.shared)
+            if config.manage_sagemaker_log_groups
+            else None
         )
         # What the monitoring stack alarms on: every state machine, every function and
         # every queue where failed work waits, from every construct.
@@ -85,6 +94,7 @@ class PipelineStack(Stack):
             **self.training.functions,
             **self.inference.functions,
             **self.retraining.functions,
+            **({"sagemaker_logs": self.sagemaker_logs.function} if self.sagemaker_logs else {}),
         }
         self.queues: dict[str, sqs.IQueue] = {
             **self.training.queues,

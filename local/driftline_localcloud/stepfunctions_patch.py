@@ -17,9 +17,13 @@ FACTORY_MODULE = (
 
 
 def _register() -> None:
+    from driftline_localcloud import stepfunctions_result_writer
     from driftline_localcloud.stepfunctions_sagemaker import register
 
     register()
+    # The Distributed Map's ResultWriter, which batch inference reads its parts' results
+    # from (driftline_localcloud.stepfunctions_result_writer).
+    stepfunctions_result_writer.patch()
 
 
 def patch_when_imported() -> None:

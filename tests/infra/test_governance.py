@@ -133,6 +133,7 @@ WILDCARD_ACTIONS: dict[str, set[str]] = {
     "pipeline/BatchInferenceMonitorDriftRole": XRAY,
     "pipeline/BatchInferenceRetrainingGateRole": XRAY,
     "pipeline/BatchInferenceStateMachineRole": STATE_MACHINE,
+    "pipeline/SageMakerLogsConfigureRole": XRAY,
 }
 # What SageMaker needs on "*" to run jobs in the stage's VPC (EC2's Describe* calls).
 VPC_WILDCARD_ACTIONS = {
@@ -209,7 +210,7 @@ def test_prod_functions_reserve_concurrency_and_dev_functions_do_not(
             for f in template.find_resources("AWS::Lambda::Function").values()
             if f["Properties"].get("FunctionName", "").startswith(app.config.prefix)
         ]
-        assert len(functions) == 8
+        assert len(functions) == 9
         for function in functions:
             assert function["Properties"].get("ReservedConcurrentExecutions") == expected
 
@@ -270,7 +271,7 @@ def test_every_function_queue_and_state_machine_has_its_alarms(dev_app: Synthesi
     functions = len(project_functions(dev_app))
     queues = sum(len(t.find_resources("AWS::SQS::Queue")) for t in dev_app.templates.values())
     machines = len(dev_app.pipeline.find_resources("AWS::StepFunctions::StateMachine"))
-    assert len(targets["AWS/Lambda:Errors"]) == functions == 8
+    assert len(targets["AWS/Lambda:Errors"]) == functions == 9
     assert len(targets["AWS/Lambda:Throttles"]) == functions
     assert len(targets["AWS/SQS:ApproximateNumberOfMessagesVisible"]) == queues == 6
     assert len(targets["AWS/States:ExecutionsFailed"]) == machines == 2

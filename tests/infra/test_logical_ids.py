@@ -80,6 +80,7 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "PrepareTrainingLogsC6E6FCA4",
             "RegisterModelLogs7A676BCA",
             "TrainingLogs764E0E32",
+            "SageMakerLogsConfigureLogs5AC8D98B",
         },
         "AWS::Lambda::Function": {
             "BatchInferenceMonitorDriftFunctionF07EC35A",
@@ -89,6 +90,7 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "EvaluateModelFunction5784CA0F",
             "PrepareTrainingFunctionA05E255E",
             "RegisterModelFunction94712359",
+            "SageMakerLogsConfigureFunction00910C6D",
         },
         "AWS::Lambda::EventInvokeConfig": {
             "BatchInferenceRetrainingGateFunctionEventInvokeConfigC38C9B67"
@@ -110,12 +112,14 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "SageMakerRoleD4FCFA3F",
             "TrainingStateMachineEventsRole8B9F607F",
             "TrainingStateMachineRole67FFEED7",
+            "SageMakerLogsConfigureRole801A3FF5",
         },
     },
     "monitoring": {
         "AWS::SQS::Queue": {"UndeliveredNotifications74D18CEE"},
         "AWS::SNS::Topic": {"Notifications87298708"},
         "AWS::CloudWatch::Dashboard": {"Dashboard9E4231ED"},
+        "AWS::IAM::Role": {"NotifierDFD80165"},
     },
 }
 

@@ -86,10 +86,10 @@ def test_batch_inference_fans_out_over_the_input_parts() -> None:
     definition = json.loads((ROOT / "state_machines" / ASL_FILES["batch-inference"]).read_text())
     (score,) = [s for s in definition["States"].values() if s["Type"] == "Map"]
     assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
-    assert score["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert score["ItemReader"]["Resource"] == "arn:${Partition}:states:::s3:listObjectsV2"
     states = score["ItemProcessor"]["States"]
     transform = states[score["ItemProcessor"]["StartAt"]]
-    assert transform["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
+    assert transform["Resource"] == "arn:${Partition}:states:::sagemaker:createTransformJob.sync"
     parameters = transform["Parameters"]
     assert parameters["TransformInput"]["SplitType"] == "Line"
     assert parameters["BatchStrategy"] == "MultiRecord"
@@ -115,7 +115,8 @@ def test_state_machine_reaches_only_its_jobs_models_and_bus(
     for statement in sagemaker:
         assert "sagemaker:*" not in actions_of(statement)
         resource = json.dumps(statement["Resource"])
-        assert f":{job}/dl-*" in resource or ":model/dl-*" in resource
+        prefix = f"dl-{dev_app.config.stage}-*"
+        assert f":{job}/{prefix}" in resource or f":model/{prefix}" in resource
     (pass_role,) = [s for s in statements if "iam:PassRole" in actions_of(s)]
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}

@@ -13,6 +13,7 @@ as Step Functions would fail the execution (``States.Runtime``).
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Trace:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     output: Any = None
     failed: bool = False
+    # What a Distributed Map's ResultWriter wrote: (bucket, key) -> the object's body.
+    objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
 
 def select(path: str, data: Any, context: dict[str, Any]) -> Any:
@@ -181,7 +184,7 @@ class Walker:
         data: Any,
         context: dict[str, Any],
         trace: Trace,
-    ) -> list[Any]:
+    ) -> Any:
         if name in self.failing:
             raise _Caught(self._catch(name, state), self.error)
         reader = build(state["ItemReader"].get("Parameters", {}), data, context)
@@ -195,7 +198,49 @@ class Walker:
             trace.inputs.update({f"{name}/{k}": v for k, v in inner.inputs.items()})
             outputs.append(inner.output)
         select(state["MaxConcurrencyPath"], data, context)
+        if "ResultWriter" in state:
+            return self._write_results(name, state, data, context, outputs, trace)
         return outputs
+
+    def _write_results(
+        self,
+        name: str,
+        state: dict[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        outputs: list[Any],
+        trace: Trace,
+    ) -> dict[str, Any]:
+        """A ResultWriter as AWS runs it: the iterations' results in ``SUCCEEDED_0.json``
+        under ``<Prefix><map run id>/`` with a ``manifest.json`` naming it; the state's
+        result says where the manifest is."""
+        target = build(state["ResultWriter"]["Parameters"], data, context)
+        bucket, prefix = target["Bucket"], target["Prefix"]
+        map_run = f"{context['Execution']['Id']}/{name}:run-1".replace(":execution:", ":mapRun:")
+        folder = f"{prefix}run-1/"
+        executions = [
+            {"Name": f"item-{i}", "Status": "SUCCEEDED", "Output": json.dumps(output)}
+            for i, output in enumerate(outputs)
+        ]
+        results_key = f"{folder}SUCCEEDED_0.json"
+        body = json.dumps(executions).encode()
+        trace.objects[(bucket, results_key)] = body
+        manifest = {
+            "DestinationBucket": bucket,
+            "MapRunArn": map_run,
+            "ResultFiles": {
+                "FAILED": [],
+                "PENDING": [],
+                "SUCCEEDED": [
+                    {"Key": results_key, "Size": len(trace.objects[(bucket, results_key)])}
+                ],
+            },
+        }
+        trace.objects[(bucket, f"{folder}manifest.json")] = json.dumps(manifest).encode()
+        return {
+            "MapRunArn": map_run,
+            "ResultWriterDetails": {"Bucket": bucket, "Key": f"{folder}manifest.json"},
+        }
 
     def _catch(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         for handler in state.get("Catch", []):

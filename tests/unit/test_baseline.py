@@ -15,6 +15,9 @@ from driftline_runtime import names
 from driftline_runtime.baseline import Baseline, CategoricalProfile, NumericProfile
 from pydantic import ValidationError
 
+# The role models run as; no VPC (driftline_runtime.steps.ModelSettings).
+MODEL_SETTINGS = '{"role_arn": "arn:aws:iam::000000000000:role/sagemaker", "vpc_config": null}'
+
 
 def written(model_dir: Path) -> dict[str, Any]:
     document: dict[str, Any] = json.loads((model_dir / names.BASELINE_FILE).read_text())
@@ -95,7 +98,7 @@ def test_registration_refuses_a_model_whose_baseline_is_no_baseline(
             return {"Body": io.BytesIO(archive.getvalue())}
 
     logic = module.ModelRegistration(
-        module.Settings(inference_program="inference.py", source_dir="s3://a/s.tar.gz"),
+        module.Settings(inference_program="inference.py", model=MODEL_SETTINGS),
         module.Services(s3=S3(), registry=None, obs=None),
     )
     # When the register step copies it, then it refuses, naming what is missing

@@ -217,6 +217,8 @@ def steps(cloud: Cloud, load_logic: Loader) -> Steps:
     return Steps(
         resolution=resolution.InferenceResolution(
             resolution.Settings(
+                driftline_stage="test",
+                model='{"role_arn": "arn:aws:iam::000000000000:role/sagemaker"}',
                 curated_bucket=CURATED,
                 artifacts_bucket=ARTIFACTS,
                 lineage_table=LINEAGE,
@@ -271,10 +273,43 @@ def resolve(steps: Steps, dataset: str, version: str | None = None) -> ResolvedI
     return resolved
 
 
+def map_results(
+    s3: Any, resolved: ResolvedInference, jobs: list[TransformJobResult]
+) -> dict[str, Any]:
+    """What the Distributed Map's ResultWriter leaves: the parts' results in S3 (as AWS
+    writes them, in files of at most 100 results here) and, in the state, where."""
+    bucket, folder = resolved.input.bucket, f"{resolved.input.results_prefix}run-1/"
+    files = []
+    for start in range(0, len(jobs), 100):
+        key = f"{folder}SUCCEEDED_{start // 100}.json"
+        body = json.dumps(
+            [
+                {"Name": f"item-{i}", "Status": "SUCCEEDED", "Output": job.model_dump_json()}
+                for i, job in enumerate(jobs[start : start + 100], start)
+            ]
+        )
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+        files.append({"Key": key, "Size": len(body)})
+    manifest = {
+        "DestinationBucket": bucket,
+        "MapRunArn": f"{EXECUTION}/Score:run-1",
+        "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": files},
+    }
+    s3.put_object(Bucket=bucket, Key=f"{folder}manifest.json", Body=json.dumps(manifest))
+    return {
+        "MapRunArn": manifest["MapRunArn"],
+        "ResultWriterDetails": {"Bucket": bucket, "Key": f"{folder}manifest.json"},
+    }
+
+
 def write(
     steps: Steps, resolved: ResolvedInference, jobs: list[TransformJobResult]
 ) -> WrittenPredictions:
-    request = WritePredictionsInput(resolved=resolved, jobs=list(jobs), execution=EXECUTION)
+    request = WritePredictionsInput(
+        resolved=resolved,
+        results=map_results(boto3.client("s3"), resolved, jobs),
+        execution=EXECUTION,
+    )
     written: WrittenPredictions = steps.writer.write(request, now=NOW)
     return written
 
@@ -299,6 +334,7 @@ def test_the_handlers_score_a_version_in_parts_and_every_row_gets_its_prediction
         "EVENT_BUS_NAME": BUS,
         "MODEL_PACKAGE_GROUP_PREFIX": PREFIX,
         "TRANSFORM": json.dumps(TRANSFORM),
+        "MODEL": '{"role_arn": "arn:aws:iam::000000000000:role/sagemaker"}',
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
     }.items():
@@ -313,7 +349,7 @@ def test_the_handlers_score_a_version_in_parts_and_every_row_gets_its_prediction
     assert resolved["version"] == "v-clean"
     assert resolved["model_package_arn"] == package
     assert resolved["parts"] == 3
-    assert resolved["model"]["ModelName"].startswith("dl-scoring-v-clean-")
+    assert resolved["model"]["ModelName"].startswith("dl-test-scoring-v-clean-")
     parts = cloud.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=resolved["input"]["prefix"])
     first = cloud.s3.get_object(Bucket=ARTIFACTS, Key=parts["Contents"][0]["Key"])["Body"].read()
     records = list(csv.reader(io.StringIO(first.decode())))
@@ -322,9 +358,11 @@ def test_the_handlers_score_a_version_in_parts_and_every_row_gets_its_prediction
     assert len(records[0]) == 1 + len(baseline["feature_columns"])  # the id, then features
     assert records[0][0] == table.column("transaction_id")[0].as_py()
     cloud.transform(ResolvedInference.model_validate(resolved))
-    jobs = [j.model_dump() for j in completed_jobs(ResolvedInference.model_validate(resolved))]
+    completed = completed_jobs(ResolvedInference.model_validate(resolved))
+    jobs = [j.model_dump() for j in completed]
+    results = map_results(cloud.s3, ResolvedInference.model_validate(resolved), completed)
     written = load_function("write_predictions").handler(
-        {"resolved": resolved, "jobs": jobs, "execution": EXECUTION}, Context()
+        {"resolved": resolved, "results": results, "execution": EXECUTION}, Context()
     )
     # Then one prediction per input row, joined by id, with lineage
     assert written["rows"] == 1_000
@@ -355,7 +393,7 @@ def test_a_payload_that_is_not_the_steps_input_fails_before_any_work(
     handler = load_function("write_predictions").handler
     # When it is invoked, then the step's input model refuses it and nothing is written
     with pytest.raises(ValidationError, match="resolved"):
-        handler({"jobs": [], "execution": EXECUTION}, Context())
+        handler({"results": {}, "execution": EXECUTION}, Context())
     assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []
 
 
@@ -468,4 +506,40 @@ def test_a_failed_transform_job_is_named_with_sagemakers_reason(cloud: Cloud, st
     error = steps.modules["predictions"].TransformJobsFailed
     with pytest.raises(error, match=f"1 of 3 .*{jobs[1].job}: ClientError: OOM"):
         write(steps, resolved, jobs)
+    assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []
+
+
+def test_hundreds_of_failed_parts_are_read_from_s3_and_reported_in_a_bounded_message(
+    cloud: Cloud, steps: Steps
+) -> None:
+    # Given a run of 400 parts whose every transform job failed with SageMaker's long
+    # reason: their results alone are far more than Step Functions' 256 KiB of state
+    # data, so the Map writes them to S3 (ResultWriter) and the state holds where
+    cloud.register_model()
+    cloud.ingest(scoring(400, drift=0.0), "v-many-failed")
+    resolved = resolve(steps, "scoring", "v-many-failed").model_copy(update={"parts": 400})
+    reason = "ClientError: the container ran out of memory while loading the model. " * 20
+    jobs = [
+        TransformJobResult(
+            job=f"{resolved.transform.job_prefix}-{i}",
+            status="Failed",
+            error="States.TaskFailed",
+            cause=json.dumps({"TransformJobStatus": "Failed", "FailureReason": reason}),
+        )
+        for i in range(400)
+    ]
+    assert len(json.dumps([j.model_dump() for j in jobs])) > 256 * 1024
+    # When the predictions are written
+    error = steps.modules["predictions"].TransformJobsFailed
+    with pytest.raises(error) as raised:
+        write(steps, resolved, jobs)
+    # Then every part was read from the map run's results, the failure names the first
+    # jobs with their reason, counts the rest and says where all of them are
+    message = str(raised.value)
+    assert message.startswith("400 of 400 transform jobs failed: ")
+    assert f"{jobs[0].job}: ClientError: the container ran out of memory" in message
+    assert "and 390 more (every part's result: s3://" in message
+    assert "manifest.json" in message
+    # And the message stays small enough for the InferenceFailed event's cause
+    assert len(message) < 8 * 1024
     assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []

@@ -167,6 +167,8 @@ def test_training_and_scoring_steps_of_such_a_dataset_fail_naming_the_module(
     module = load_logic("prepare_inference", "resolution")
     inference = module.InferenceResolution(
         module.Settings(
+            driftline_stage="test",
+            model='{"role_arn": "arn:aws:iam::000000000000:role/sagemaker"}',
             curated_bucket="curated",
             artifacts_bucket="artifacts",
             lineage_table="lineage",

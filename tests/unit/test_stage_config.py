@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from driftline_runtime import names
 from pydantic import ValidationError
 
-from infra.config import load_stage_config
+from infra.config import STAGES_KEY, load_stage_config
 
 CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 
@@ -57,8 +58,8 @@ def test_every_declared_dataset_name_is_valid_in_sagemaker_names() -> None:
     from driftline_contracts import datasets
 
     for name in datasets():
-        group = f"driftline-{'x' * 16}-{name}"
-        job = f"dl-{name[:30]}-12345678-20261127093000"
+        group = f"driftline-{'x' * 10}-{name}"
+        job = names.sagemaker_name("x" * 10, name, "12345678-20261127093000-99999")
         for sagemaker_name in (group, job):
             assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", sagemaker_name), sagemaker_name
 
@@ -95,3 +96,31 @@ def test_a_cdk_json_with_the_old_drift_thresholds_says_where_they_went() -> None
     # Then the synth fails and names the setting that replaced them
     with pytest.raises(ValidationError, match=r"spec's `drift` \(DriftSettings"):
         load_stage_config(lookup({"driftline:stages": stages}), None, None)
+
+
+@pytest.mark.parametrize("stage", ["dev-x", "Dev", "averyverylongstage"])
+def test_a_stage_name_that_could_overlap_another_or_overflow_a_job_name_is_refused(
+    stage: str,
+) -> None:
+    # Given a stage whose prefix another stage's could start with (a hyphen), or too long
+    # When the stage config is read / Then it is refused, naming the setting
+    with pytest.raises(ValidationError, match="stage"):
+        load_stage_config(
+            lookup({"stage": stage, STAGES_KEY: {stage: CONTEXT[STAGES_KEY]["dev"]}}), None, None
+        )
+
+
+def test_sagemaker_names_carry_the_stage_and_fit_63_characters() -> None:
+    # Given two long dataset names that share their first 30 characters
+    first, second = "a" * 30 + "-one", "a" * 30 + "-two"
+    # When jobs are named for them in the longest stage
+    names_made = [
+        names.sagemaker_name("s" * 10, d, "12345678-20261127093000", reserve=6)
+        for d in (first, second)
+    ]
+    # Then each starts with its stage's prefix, fits with the reserve, and they differ
+    assert all(n.startswith("dl-ssssssssss-") for n in names_made)
+    assert all(len(n) + 6 <= 63 for n in names_made)
+    assert names_made[0] != names_made[1]
+    # And a short name is kept whole
+    assert names.sagemaker_name("dev", "loans", "run") == "dl-dev-loans-run"

@@ -11,15 +11,18 @@ execution leaves must validate against the state model ``driftline status`` read
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from driftline_runtime import events, names
 from driftline_runtime.drift import Outcome
 from driftline_runtime.events import DatasetValidated, DriftlineEvent
-from driftline_runtime.steps import CreatedModel
+from driftline_runtime.steps import CreateModelRequest, Tag
 from driftline_runtime.steps.batch_inference import (
     BatchInferenceState,
     DriftOutcome,
@@ -57,7 +60,10 @@ KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"
 
 
 def definition(name: str) -> dict[str, Any]:
-    return dict(json.loads((STATE_MACHINES / name).read_text()))
+    """The ASL file as the state machine runs it in the commercial partition: CloudFormation
+    fills ``${Partition}`` (the other placeholders stay, for the responders to check)."""
+    text = (STATE_MACHINES / name).read_text().replace("${Partition}", "aws")
+    return dict(json.loads(text))
 
 
 def event_models() -> dict[str, type[DriftlineEvent]]:
@@ -138,6 +144,26 @@ TRAINING_INPUTS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def model_request(name: str) -> CreateModelRequest:
+    """A CreateModel request as the register and resolve functions build it."""
+    return CreateModelRequest.model_validate(
+        {
+            "ModelName": name,
+            "ExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
+            "PrimaryContainer": {
+                "Image": IMAGE,
+                "ModelDataUrl": "s3://artifacts/models/transactions/x/output/model.tar.gz",
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": names.MODEL_CODE_DIRECTORY,
+                },
+            },
+            "EnableNetworkIsolation": True,
+            "Tags": [{"Key": names.PROJECT_TAG, "Value": names.PROJECT}],
+        }
+    )
 
 
 def training_request() -> CreateTrainingJobRequest:
@@ -228,6 +254,7 @@ def training_responder(status: str) -> Any:
                 model_package_arn=PACKAGE,
                 status=status,
                 baseline_uri="s3://artifacts/models/transactions/x/baseline.json",
+                model=model_request("dl-test-transactions-a3f2d893-20261101100000"),
             ),
         ),
     }
@@ -242,7 +269,8 @@ def training_responder(status: str) -> Any:
             CreateTrainingJobRequest.model_validate(given)
             return training_job()
         if resource == "arn:aws:states:::sagemaker:createModel":
-            assert given["ExecutionRoleArn"] == "${SageMakerRoleArn}"
+            # The whole request, as the register function built it
+            assert CreateModelRequest.model_validate(given).EnableNetworkIsolation
             return {"ModelArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model/{given['ModelName']}"}
         assert resource == "arn:aws:states:::events:putEvents", resource
         return {"Entries": [{"EventId": "e"}], "FailedEntryCount": 0}
@@ -342,15 +370,12 @@ def resolved() -> ResolvedInference:
             "manifest_uri": "s3://curated/manifests/scoring/b4c5d6e7f8a9b0c1.json",
             "model_package_arn": PACKAGE,
             "baseline_uri": "s3://artifacts/models/transactions/x/baseline.json",
-            "model": {
-                "ModelName": f"dl-scoring-{run}",
-                "PrimaryContainer": {
-                    "Image": IMAGE,
-                    "ModelDataUrl": "s3://artifacts/models/transactions/x/output/model.tar.gz",
-                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
-                },
+            "model": model_request(f"dl-test-scoring-{run}"),
+            "input": {
+                "bucket": "artifacts",
+                "prefix": f"inference/scoring/{run}/input/",
+                "results_prefix": f"inference/scoring/{run}/results/",
             },
-            "input": {"bucket": "artifacts", "prefix": f"inference/scoring/{run}/input/"},
             "transform": {
                 "job_prefix": f"dl-scoring-{run}",
                 "output_path": f"s3://artifacts/inference/scoring/{run}/output/",
@@ -398,7 +423,7 @@ def inference_responder(outcome: Outcome, failed_part: int | None) -> Any:
             prefix = given["Prefix"]
             return [{"Key": f"{prefix}part-{i:04d}.csv", "Size": 10} for i in range(PARTS)]
         if resource == "arn:aws:states:::sagemaker:createModel":
-            CreatedModel.model_validate({"ModelArn": "arn"})
+            assert CreateModelRequest.model_validate(given).EnableNetworkIsolation
             return {"ModelArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model/{given['ModelName']}"}
         if resource == "arn:aws:states:::sagemaker:createTransformJob.sync":
             job = given["TransformJobName"]
@@ -445,7 +470,8 @@ def test_a_batch_inference_run_hands_each_step_its_model_and_announces_completio
     assert completed["drifted"] is (outcome == "drifted")
     # And what the execution leaves is what `driftline status` reads, the outcome included
     state = BatchInferenceState.model_validate(trace.output)
-    assert state.scored is not None and all(j is not None and j.completed for j in state.scored)
+    assert state.scored is not None
+    assert state.scored.ResultWriterDetails.Key.endswith("manifest.json")
     assert state.drift is not None and state.drift.result.outcome == outcome
     execution: dict[str, Any] = {"name": "run-1", "arn": EXECUTION, "status": "SUCCEEDED"}
     execution |= {"input": started, "output": trace.output, "started": None, "stopped": None}
@@ -453,15 +479,34 @@ def test_a_batch_inference_run_hands_each_step_its_model_and_announces_completio
     assert (run["drift_outcome"], run["drift_min_rows"]) == (outcome, 50)
 
 
-def test_a_failed_transform_job_reaches_write_predictions_as_a_failed_part() -> None:
+def test_a_failed_transform_job_reaches_write_predictions_as_a_failed_part(
+    load_logic: Callable[[str, str], ModuleType],
+) -> None:
     # Given a run whose second part's transform job fails
     trace = walk_inference(INFERENCE_INPUTS["the rule's request"], failed_part=1)
     # Then the Map's Catch turns it into that part's result, with SageMaker's reason
     given = WritePredictionsInput.model_validate(trace.inputs["WritePredictions"]["Payload"])
-    failed = [job for job in given.jobs if job is not None and not job.completed]
+    # And WritePredictions finds it where the Map's ResultWriter put it
+    jobs = results_of(load_logic("write_predictions", "predictions"), given, trace)
+    assert len(jobs) == PARTS
+    failed = [job for job in jobs if job is not None and not job.completed]
     assert [job.failure_reason for job in failed] == ["ClientError: OOM"]
     assert failed[0].job == f"{resolved().transform.job_prefix}-1"
     TransformJobResult.model_validate(trace.inputs["Score/TransformFailed"])
+
+
+def results_of(
+    module: ModuleType, given: WritePredictionsInput, trace: Trace
+) -> list[TransformJobResult | None]:
+    """The parts' results as the write-predictions function reads them from S3."""
+
+    class Objects:
+        def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+            return {"Body": io.BytesIO(trace.objects[(Bucket, Key)])}
+
+    writer = module.PredictionWriter(None, module.Services(s3=Objects()))
+    results: list[TransformJobResult | None] = writer.read_map_results(given.results)
+    return results
 
 
 INFERENCE_TASKS = (
@@ -497,14 +542,24 @@ def test_every_batch_inference_event_is_put_by_some_walk() -> None:
 # -- both ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["training.asl.json", "batch_inference.asl.json"])
 def test_resources_are_tagged_with_the_project(name: str) -> None:
+    # Jobs and models whose whole request a function builds (Train, CreateModel) are
+    # checked where it is built; what the ASL builds itself carries the project tag
     text = (STATE_MACHINES / name).read_text()
     tags = [
         tag
         for parameters in _all_parameters(json.loads(text))
         for tag in parameters.get("Tags", [])
     ]
-    assert tags
     assert all(tag == {"Key": names.PROJECT_TAG, "Value": names.PROJECT} for tag in tags)
+
+
+def test_create_model_requests_carry_the_project_tag_and_network_isolation() -> None:
+    for request in (model_request("dl-test-x-run"), resolved().model):
+        assert request.Tags == [Tag(Key=names.PROJECT_TAG, Value=names.PROJECT)]
+        assert request.EnableNetworkIsolation
+        assert request.PrimaryContainer.Environment["SAGEMAKER_SUBMIT_DIRECTORY"] == (
+            names.MODEL_CODE_DIRECTORY
+        )
 
 
 def _all_parameters(node: Any) -> list[dict[str, Any]]:

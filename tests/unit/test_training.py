@@ -384,3 +384,47 @@ def test_an_invalid_hyperparameter_fails_with_a_reason(
     reason = job.failure.read_text()
     assert "Unknown hyperparameter(s): lerning_rate" in reason
     assert "learning_rate" in reason
+
+
+def test_the_model_carries_the_code_that_serves_it(trained: Job, tmp_path: Path) -> None:
+    # Given the model folder a job wrote (SageMaker packs it into model.tar.gz)
+    code = trained.model_dir / "code"
+    # Then it holds the serving entry point, its package and the names module
+    assert (code / "inference.py").is_file()
+    assert (code / "sklearn_classifier" / "serving.py").is_file()
+    assert (code / "driftline_runtime" / "names.py").is_file()
+    # And that code alone serves the model: run from a copy of the model folder, with
+    # nothing of the repository on the path (as SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code
+    # in a container with no network)
+    model = tmp_path / "model"
+    subprocess.run(["cp", "-r", str(trained.model_dir), str(model)], check=True)
+    serve = (
+        "import inference\n"
+        "m = inference.model_fn(sys.argv[1])\n"
+        "rows = inference.input_fn(sys.stdin.read(), 'text/csv')\n"
+        "print(inference.output_fn(inference.predict_fn(rows, m), 'text/csv')[0])\n"
+        "for name in ('inference', 'sklearn_classifier.serving', 'driftline_runtime.names'):\n"
+        "    print(sys.modules[name].__file__)\n"
+    )
+    header = ",".join(["transaction_id", *joblib.load(model / "model.joblib")["feature_columns"]])
+    first = (trained.root / "input" / "data" / "test").glob("*.csv")
+    row = pd.read_csv(next(iter(first)), nrows=1)
+    line = row[header.split(",")].to_csv(index=False, header=False).strip()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(model / 'code')!r})\n" + serve,
+            str(model),
+        ],
+        input=line,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    prediction, *modules = result.stdout.splitlines()
+    assert prediction.startswith(str(row["transaction_id"].iloc[0]) + ",")
+    assert all(module.startswith(str(model / "code")) for module in modules), modules

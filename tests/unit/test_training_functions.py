@@ -18,6 +18,9 @@ from driftline_runtime.steps.training import RegisterModelInput
 
 from tests.unit.test_ingest_handler import emf_records
 
+# The role models run as; no VPC (driftline_runtime.steps.ModelSettings).
+MODEL_SETTINGS = '{"role_arn": "arn:aws:iam::000000000000:role/sagemaker", "vpc_config": null}'
+
 TRAINING_JOB: dict[str, Any] = {
     "role_arn": "arn:aws:iam::123456789012:role/sagemaker",
     "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0",
@@ -40,7 +43,10 @@ def preparation(load_logic: Loader) -> ModuleType:
 
 def prepare(module: ModuleType, job: dict[str, Any]) -> Any:
     settings = module.Settings(
-        curated_bucket="curated", artifacts_bucket="artifacts", training_job=json.dumps(job)
+        driftline_stage="test",
+        curated_bucket="curated",
+        artifacts_bucket="artifacts",
+        training_job=json.dumps(job),
     )
     services = module.Services(s3=None, obs=observability("prepare_training"))
     return module.TrainingPreparation(settings, services)
@@ -116,7 +122,7 @@ def test_model_metrics_and_training_time_are_recorded_with_the_version(
 ) -> None:
     # Given the register function's logic and a registered model's step input
     module = load_logic("register_model", "registration")
-    settings = module.Settings(inference_program="inference.py", source_dir="s3://assets/s.tar.gz")
+    settings = module.Settings(inference_program="inference.py", model=MODEL_SETTINGS)
     services = module.Services(s3=None, registry=None, obs=observability("register_model"))
     logic = module.ModelRegistration(settings, services)
     request = register_input({"TrainingTimeInSeconds": 42})

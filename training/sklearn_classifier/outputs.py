@@ -1,4 +1,11 @@
-"""What a job leaves in ``SM_MODEL_DIR``: the model, ``evaluation.json`` and the baseline."""
+"""What a job leaves in ``SM_MODEL_DIR``: the model, ``evaluation.json``, the baseline and
+the serving code (``code/``).
+
+The serving code travels inside the model artefact, as SageMaker's SDK packs it for
+network isolation: a model created with ``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code``
+needs no network to fetch its code, and keeps serving with the code it was trained with
+however often the project is deployed afterwards.
+"""
 
 from __future__ import annotations
 
@@ -110,3 +117,30 @@ def write_outputs(result: TrainingResult, paths: JobPaths) -> None:
     _write_json(evaluation, evaluation_document(result))
     _write_json(paths.model_dir / names.BASELINE_FILE, result.baseline)
     shutil.copyfile(evaluation, paths.output_data_dir / "evaluation.json")
+    pack_serving_code(paths.model_dir / names.MODEL_CODE_FOLDER)
+
+
+# The source directory the job runs from: train.py, inference.py and this package.
+SOURCE_DIRECTORY = Path(__file__).resolve().parents[1]
+RUNTIME_FILES = ("__init__.py", "names.py")
+
+
+def pack_serving_code(target: Path) -> None:
+    """Copy the source directory into the model (without caches and tests).
+
+    In the framework container the source directory also holds the ``driftline_runtime``
+    names module that the tarball bundles; run from the repository (tests), that module
+    comes from the runtime layer's folder instead.
+    """
+    shutil.copytree(
+        SOURCE_DIRECTORY,
+        target,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"),
+        dirs_exist_ok=True,
+    )
+    runtime = target / "driftline_runtime"
+    if not (runtime / "names.py").is_file():
+        runtime.mkdir(exist_ok=True)
+        library = Path(names.__file__).resolve().parent
+        for name in RUNTIME_FILES:
+            shutil.copyfile(library / name, runtime / name)

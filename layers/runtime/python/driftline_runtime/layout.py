@@ -55,6 +55,12 @@ def inference_input_prefix(dataset: str, run: str) -> str:
     return f"{INFERENCE_PREFIX}/{dataset}/{run}/input/"
 
 
+def inference_results_prefix(dataset: str, run: str) -> str:
+    """Artifacts bucket: the Distributed Map's results of one run (its ResultWriter's
+    ``<map run>/manifest.json`` and ``SUCCEEDED_n.json`` / ``FAILED_n.json``)."""
+    return f"{INFERENCE_PREFIX}/{dataset}/{run}/results/"
+
+
 def inference_output_prefix(dataset: str, run: str) -> str:
     """Artifacts bucket: the transform outputs of one run (``part-NNNN.csv.out``)."""
     return f"{INFERENCE_PREFIX}/{dataset}/{run}/output/"

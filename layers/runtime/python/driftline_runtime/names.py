@@ -16,6 +16,7 @@ name as everything else; a second, hand-kept copy of the metric names would drif
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
 
 PROJECT: Final = "driftline"
@@ -57,10 +58,16 @@ NOTIFICATION_TOPIC_OUTPUT: Final = "NotificationTopicArn"
 DASHBOARD_OUTPUT: Final = "DashboardName"
 
 # -- resource names -----------------------------------------------------------------------
-# SageMaker job and model names start with it (IAM grants are scoped to it).
-JOB_PREFIX: Final = "dl-"
+# SageMaker job and model names: ``dl-<stage>-...`` (see sagemaker_name).
+SAGEMAKER_NAME_LIMIT: Final = 63
 STATE_MACHINE_LOGS_PREFIX: Final = "/aws/vendedlogs/states/"
 FUNCTION_LOGS_PREFIX: Final = "/aws/lambda/"
+# Where a model's serving code travels: ``code/`` inside model.tar.gz, which SageMaker
+# extracts to /opt/ml/model (SAGEMAKER_SUBMIT_DIRECTORY points here).
+MODEL_CODE_FOLDER: Final = "code"
+MODEL_CODE_DIRECTORY: Final = "/opt/ml/model/code"
+# SageMaker's own log groups: <prefix>TrainingJobs, TransformJobs, ProcessingJobs, ...
+SAGEMAKER_LOGS_PREFIX: Final = "/aws/sagemaker/"
 PROJECT_TAG: Final = "project"
 STAGE_TAG: Final = "stage"
 # State machines, named ``<stage prefix>-<name>``.
@@ -75,6 +82,32 @@ def function_name(stage: str, source: str) -> str:
 
 def state_machine_name(stage: str, name: str) -> str:
     return f"{stage_prefix(stage)}-{name}"
+
+
+def job_prefix(stage: str) -> str:
+    """``dl-<stage>-``: how every SageMaker job and model of a stage is named.
+
+    A state machine's IAM grants are scoped to it, so one stage cannot create, describe or
+    stop another's jobs and models. Stage names contain no hyphen, so no stage's prefix
+    is the start of another's (``dl-dev-`` against ``dl-devx-``).
+    """
+    return f"dl-{stage}-"
+
+
+def sagemaker_name(stage: str, dataset: str, suffix: str, *, reserve: int = 0) -> str:
+    """``dl-<stage>-<dataset>-<suffix>`` within SageMaker's 63 characters.
+
+    ``reserve`` keeps room for what the caller appends (a transform job's ``-<part>``).
+    A dataset name too long for the rest is cut and given four hex digits of its hash,
+    so two long names that share a start still name different jobs.
+    """
+    room = SAGEMAKER_NAME_LIMIT - reserve - len(job_prefix(stage)) - len(suffix) - 1
+    if room < 6:
+        raise ValueError(f"no room for a dataset name in a SageMaker name ending {suffix!r}")
+    if len(dataset) > room:
+        digest = hashlib.sha256(dataset.encode()).hexdigest()[:4]
+        dataset = f"{dataset[: room - 5].rstrip('-')}-{digest}"
+    return f"{job_prefix(stage)}{dataset}-{suffix}"
 
 
 # -- events -------------------------------------------------------------------------------

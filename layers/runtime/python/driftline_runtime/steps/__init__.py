@@ -54,6 +54,48 @@ class StepError(BaseModel):
     cause: str = Field(alias="Cause")
 
 
+class JobNetwork(StepModel):
+    """A job's or model's ``VpcConfig``: the stage's subnets and security groups."""
+
+    Subnets: list[str] = Field(min_length=1)
+    SecurityGroupIds: list[str] = Field(min_length=1)
+
+
+class Tag(StepModel):
+    Key: str
+    Value: str
+
+
+class Container(StepModel):
+    Image: str
+    ModelDataUrl: str
+    Environment: dict[str, str] = {}
+
+
+class CreateModelRequest(StepModel):
+    """SageMaker's CreateModel request, which a ``sagemaker:createModel`` task passes on
+    whole (``InputPath``), so optional fields appear only when the stage sets them.
+
+    The model runs with network isolation: its serving code travels inside the model
+    artefact (``code/``), so the container needs no network, and in a VPC it is placed
+    in the stage's subnets.
+    """
+
+    ModelName: str
+    ExecutionRoleArn: str
+    PrimaryContainer: Container
+    EnableNetworkIsolation: bool
+    Tags: list[Tag]
+    VpcConfig: JobNetwork | None = None
+
+
+class ModelSettings(StepModel):
+    """What a function that builds a CreateModel request is given by the stage."""
+
+    role_arn: str
+    vpc_config: JobNetwork | None = None
+
+
 class CreatedModel(AwsAnswer):
     """A ``sagemaker:createModel`` task's result, as its ``ResultSelector`` keeps it."""
 

@@ -3,7 +3,8 @@
     execution input: InferenceRequest (the rule, a schedule or ``driftline infer``)
     Resolve          ResolveInferenceInput  -> ResolvedInference   at $.resolved.result
     CreateModel      ResolvedInference.model -> CreatedModel       at $.model
-    Score (Map)      one TransformJobResult per input part         at $.scored
+    Score (Map)      one TransformJobResult per input part, written to S3 by its
+                     ResultWriter; MapRunResults (where they are)  at $.scored
     WritePredictions WritePredictionsInput  -> WrittenPredictions  at $.predictions.result
     MonitorDrift     MonitorDriftInput      -> DriftOutcome        at $.drift.result
     Publish*         InferenceCompleted | InferenceFailed (driftline_runtime.events)
@@ -22,7 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from driftline_runtime.drift import DriftReport, Outcome
 from driftline_runtime.events import DatasetValidated, EventEnvelope
-from driftline_runtime.steps import CreatedModel, LambdaResult, StepError, StepModel
+from driftline_runtime.steps import AwsAnswer as AwsAnswerModel
+from driftline_runtime.steps import (
+    CreatedModel,
+    CreateModelRequest,
+    LambdaResult,
+    StepError,
+    StepModel,
+)
 
 
 # -- the execution's input --------------------------------------------------------------
@@ -57,24 +65,13 @@ class ResolveInferenceInput(InferenceTrigger):
     execution: str
 
 
-class Container(StepModel):
-    Image: str
-    ModelDataUrl: str
-    Environment: dict[str, str] = {}
-
-
-class ModelDefinition(StepModel):
-    """What CreateModel is given for this run."""
-
-    ModelName: str
-    PrimaryContainer: Container
-
-
 class TransformInputLocation(StepModel):
     """The run's transform input parts: the Distributed Map lists this prefix."""
 
     bucket: str
     prefix: str
+    # Where the Map's ResultWriter puts the parts' results (see MapRunResults).
+    results_prefix: str
 
 
 class TransformSettings(StepModel):
@@ -100,7 +97,8 @@ class ResolvedInference(StepModel):
     manifest_uri: str
     model_package_arn: str
     baseline_uri: str
-    model: ModelDefinition
+    # What the CreateModel state creates for this run.
+    model: CreateModelRequest
     input: TransformInputLocation
     transform: TransformSettings
 
@@ -130,10 +128,23 @@ class TransformJobResult(StepModel):
 
 
 # -- WritePredictions -------------------------------------------------------------------
+class ResultWriterDetails(AwsAnswerModel):
+    Bucket: str
+    Key: str = Field(description="the map run's manifest.json")
+
+
+class MapRunResults(AwsAnswerModel):
+    """What a Distributed Map with a ResultWriter leaves in the state data: not the parts'
+    results (a few hundred failed parts would pass Step Functions' 256 KiB limit, an
+    error no Catch can handle), but where it wrote them."""
+
+    MapRunArn: str
+    ResultWriterDetails: ResultWriterDetails
+
+
 class WritePredictionsInput(StepModel):
     resolved: ResolvedInference
-    # One result per part the Map ran (null where the Map recorded none).
-    jobs: list[TransformJobResult | None]
+    results: MapRunResults
     execution: str
 
 
@@ -192,7 +203,7 @@ class BatchInferenceState(BaseModel):
 
     resolved: LambdaResult[ResolvedInference] | None = None
     model: CreatedModel | None = None
-    scored: list[TransformJobResult | None] | None = None
+    scored: MapRunResults | None = None
     predictions: LambdaResult[WrittenPredictions] | None = None
     drift: LambdaResult[DriftOutcome] | None = None
     error: StepError | None = None

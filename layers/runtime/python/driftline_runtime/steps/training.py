@@ -21,9 +21,12 @@ from driftline_runtime.events import DatasetValidated, EventEnvelope
 from driftline_runtime.steps import (
     AwsAnswer,
     CreatedModel,
+    CreateModelRequest,
+    JobNetwork,
     LambdaResult,
     StepError,
     StepModel,
+    Tag,
 )
 
 
@@ -112,16 +115,6 @@ class TrainingResources(StepModel):
 
 class MaxRuntime(StepModel):
     MaxRuntimeInSeconds: int
-
-
-class JobNetwork(StepModel):
-    Subnets: list[str] = Field(min_length=1)
-    SecurityGroupIds: list[str] = Field(min_length=1)
-
-
-class Tag(StepModel):
-    Key: str
-    Value: str
 
 
 class CreateTrainingJobRequest(StepModel):
@@ -222,6 +215,8 @@ class Registration(StepModel):
     model_package_arn: str
     status: ApprovalStatus
     baseline_uri: str
+    # What the CreateModel state creates when the package is approved.
+    model: CreateModelRequest
 
 
 # -- the state data ---------------------------------------------------------------------

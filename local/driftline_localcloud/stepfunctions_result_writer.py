@@ -1,0 +1,86 @@
+"""A Distributed Map's ResultWriter that writes the results, as AWS does.
+
+LocalStack's open-source interpreter writes a ``manifest.json`` that lists no result
+files and drops the iterations' results (its code says "TODO"), so a state machine that
+reads them back (batch inference's WritePredictions) would find nothing. This writes
+each iteration's result to ``<Prefix><map run id>/SUCCEEDED_0.json`` in AWS's shape (one
+record per child execution, its ``Output`` a JSON string), and a manifest naming that
+file, then leaves AWS's ``{MapRunArn, ResultWriterDetails}`` as the state's result.
+Failed iterations never get here: without tolerated failures (which LocalStack's map
+does not apply either) a failed iteration fails the Map state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+RESULT_WRITER_MODULE = (
+    "localstack.services.stepfunctions.asl.component.state.state_execution.state_map."
+    "result_writer.resource_eval.resource_eval_s3"
+)
+
+
+def result_files(results: list[Any], map_run_arn: str, stopped: datetime) -> list[dict[str, Any]]:
+    """One record per iteration, in item order, as AWS writes ``SUCCEEDED_n.json``."""
+    state_machine = map_run_arn.replace(":mapRun:", ":stateMachine:").rsplit(":", 1)[0]
+    return [
+        {
+            "ExecutionArn": f"{map_run_arn.replace(':mapRun:', ':execution:')}:{index}",
+            "Name": str(index),
+            "StateMachineArn": state_machine,
+            "Status": "SUCCEEDED",
+            "Output": json.dumps(result),
+            "OutputDetails": {"Included": True},
+            "StopDate": stopped.isoformat(),
+        }
+        for index, result in enumerate(results)
+    ]
+
+
+def patch() -> None:
+    """Replaces LocalStack's S3 ResultWriter handler; idempotent."""
+    import importlib
+
+    module = importlib.import_module(RESULT_WRITER_MODULE)
+    evaluator = module.ResourceEvalS3
+    if getattr(evaluator._handle_put_object, "driftline", False):
+        return
+
+    def handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        parameters = env.stack.pop()
+        results = env.stack.pop()
+        s3 = evaluator._get_s3_client(
+            resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+        )
+        map_run_arn = env.map_run_record_pool_manager.get_all().pop().map_run_arn
+        prefix = parameters.get("Prefix", "")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        folder = f"{prefix}{map_run_arn.split(':')[-1]}/"
+        bucket = parameters["Bucket"]
+        records = result_files(list(results or []), map_run_arn, datetime.now(UTC))
+        succeeded = []
+        if records:
+            body = json.dumps(records).encode()
+            key = f"{folder}SUCCEEDED_0.json"
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            succeeded.append({"Key": key, "Size": len(body)})
+        manifest = {
+            "DestinationBucket": bucket,
+            "MapRunArn": map_run_arn,
+            "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": succeeded},
+        }
+        s3.put_object(
+            Bucket=bucket, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode()
+        )
+        env.stack.append(
+            {
+                "MapRunArn": map_run_arn,
+                "ResultWriterDetails": {"Bucket": bucket, "Key": f"{folder}manifest.json"},
+            }
+        )
+
+    handle_put_object.driftline = True  # type: ignore[attr-defined]
+    evaluator._handle_put_object = staticmethod(handle_put_object)
