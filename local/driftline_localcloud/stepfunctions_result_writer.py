@@ -5,7 +5,9 @@ files and drops the iterations' results (its code says "TODO"), so a state machi
 reads them back (batch inference's WritePredictions) would find nothing. This writes
 each iteration's result to ``<Prefix><map run id>/SUCCEEDED_0.json`` in AWS's shape (one
 record per child execution, its ``Output`` a JSON string), and a manifest naming that
-file, then leaves AWS's ``{MapRunArn, ResultWriterDetails}`` as the state's result.
+file, then leaves AWS's ``{MapRunArn, ResultWriterDetails}`` as the state's result. The
+writer's ``Parameters`` paths are read from the Map state's input, as on AWS; LocalStack
+reads them from the iterations' results.
 Failed iterations never get here: without tolerated failures (which LocalStack's map
 does not apply either) a failed iteration fails the Map state.
 """
@@ -16,10 +18,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-RESULT_WRITER_MODULE = (
-    "localstack.services.stepfunctions.asl.component.state.state_execution.state_map."
-    "result_writer.resource_eval.resource_eval_s3"
+RESULT_WRITER_PACKAGE = (
+    "localstack.services.stepfunctions.asl.component.state.state_execution.state_map.result_writer"
 )
+RESULT_WRITER_MODULE = f"{RESULT_WRITER_PACKAGE}.resource_eval.resource_eval_s3"
 
 
 def result_files(results: list[Any], map_run_arn: str, stopped: datetime) -> list[dict[str, Any]]:
@@ -84,3 +86,23 @@ def patch() -> None:
 
     handle_put_object.driftline = True  # type: ignore[attr-defined]
     evaluator._handle_put_object = staticmethod(handle_put_object)
+    _evaluate_parameters_on_the_state_input(
+        importlib.import_module(f"{RESULT_WRITER_PACKAGE}.result_writer_decl")
+    )
+
+
+def _evaluate_parameters_on_the_state_input(module: Any) -> None:
+    """The writer's ``Parameters`` see the Map state's input; its results stay below them."""
+    writer = module.ResultWriter
+
+    def eval_body(self: Any, env: Any) -> None:
+        results = env.stack.pop()
+        env.stack.append(env.states.get_input())
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()
+        env.stack.append(results)
+        env.stack.append(parameters)
+        self.resource_eval.eval_resource(env=env)
+
+    writer._eval_body = eval_body
