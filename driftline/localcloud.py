@@ -346,6 +346,9 @@ class LocalCloud:
             "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "PERSISTENCE": "0",
+            # Calls of functions, state machines and jobs are checked against their roles
+            # (driftline_localcloud.iam); 0 turns that off for debugging.
+            "DRIFTLINE_LOCAL_IAM": os.environ.get("DRIFTLINE_LOCAL_IAM", "1"),
         }
 
     def start(self, timeout: float = 120) -> bool:

@@ -98,3 +98,18 @@ def register_fault_injection() -> None:
     from driftline_localcloud.faults import faults
 
     faults()
+
+
+@hooks.on_infra_start()
+def register_iam_enforcement() -> None:
+    """Checks the calls of functions, state machines and jobs against their roles
+    (``driftline_localcloud.iam.enforcer``); ``DRIFTLINE_LOCAL_IAM=0`` turns it off."""
+    import logging
+
+    from localstack.aws import handlers
+
+    from driftline_localcloud.iam.enforcer import IamEnforcer, enabled
+
+    if enabled():
+        handlers.serve_custom_service_request_handlers.append(IamEnforcer())
+    logging.getLogger(__name__).info("IAM enforcement %s", "on" if enabled() else "off")

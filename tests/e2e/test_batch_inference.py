@@ -212,7 +212,8 @@ def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none
     reset_cooldown(target)
     # Given a strongly drifted batch
     first, _ = drop_batch(target, events, tmp_path, drift=1.0, seed=43)
-    drift = events.wait_for("DriftDetected", first, timeout=240, key="version")["detail"]
+    drift_event = events.wait_for("DriftDetected", first, timeout=240, key="version")
+    drift = drift_event["detail"]
     # Then the drift names the features and the model, and one retraining starts
     assert drift["training_dataset"] == "transactions"
     assert drift["model_package_arn"] in approved_packages(target)
@@ -239,3 +240,20 @@ def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none
     held = [s for s in facts["suppressed_retrainings"] if s["trigger_version"] == second]
     assert held and held[0]["dataset"] == "transactions"
     assert {e["version"] for e in facts["drift_events"]} >= {first, second}
+    # When EventBridge delivers the first DriftDetected again after its retraining ended
+    sfn.stop_execution(executionArn=execution)
+    wait_for(
+        lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING" or None,
+        60,
+        "the retraining to stop",
+    )
+    response = target.client("lambda").invoke(
+        FunctionName="driftline-dev-retraining-gate",
+        Payload=json.dumps({k: v for k, v in drift_event.items() if k != "queued"}).encode(),
+    )
+    decision = json.loads(response["Payload"].read())
+    # Then the gate finds the run that event started (its role may describe the training
+    # state machine's executions, with IAM enforced) and starts no other
+    assert "FunctionError" not in response, decision
+    assert decision["started"] is True and decision["execution"] == execution
+    assert len(retrainings_for(target, first)) == 1

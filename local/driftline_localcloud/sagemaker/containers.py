@@ -11,6 +11,7 @@ as SageMaker sends, then SIGKILL after the grace period.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import logging
@@ -30,6 +31,12 @@ from typing import Any
 from localstack import config
 from localstack.aws.connect import connect_to
 
+from driftline_localcloud.sagemaker.access import (
+    Credentials,
+    base_environment,
+    role_credentials,
+    s3_client,
+)
 from driftline_localcloud.sagemaker.store import Description, Stores
 
 LOG = logging.getLogger(__name__)
@@ -96,10 +103,6 @@ class S3Uri:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-
-def s3_client(account: str, region: str) -> Any:
-    return connect_to(aws_access_key_id=account, region_name=region).s3
 
 
 def list_objects(s3: Any, prefix: S3Uri) -> list[tuple[S3Uri, str]]:
@@ -289,23 +292,6 @@ def job_root(kind: str, name: str) -> Path:
     return root
 
 
-def base_environment(python: Path, account: str, region: str) -> dict[str, str]:
-    """What every job's process sees besides its own variables: no host secrets."""
-    port = config.GATEWAY_LISTEN[0].port
-    return {
-        "PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": str(Path(config.dirs.tmp, "driftline-sagemaker")),
-        "PYTHONUNBUFFERED": "TRUE",  # as SageMaker's framework images set it
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": account,
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-
-
 class JobRun:
     """What a training and a transform run share: the job, its stores and its stop flag."""
 
@@ -326,6 +312,19 @@ class JobRun:
         self.spec = stores.snapshot(job)
         self.name: str = self.spec[self.name_field]
         self.logs: LogStream | None = None
+
+    def role_arn(self) -> str | None:
+        return self.spec.get("RoleArn")
+
+    @functools.cached_property
+    def credentials(self) -> Credentials | None:
+        return role_credentials(self.role_arn(), self.name, self.region)
+
+    def s3(self) -> Any:
+        return s3_client(self.account, self.region, self.credentials)
+
+    def environment(self, python: Path) -> dict[str, str]:
+        return base_environment(python, self.account, self.region, self.credentials)
 
 
 class Processes:

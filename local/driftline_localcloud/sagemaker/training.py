@@ -37,7 +37,6 @@ from driftline_localcloud.sagemaker.containers import (
     Outcome,
     Processes,
     S3Uri,
-    base_environment,
     data_objects,
     download,
     extract_tarball,
@@ -45,7 +44,6 @@ from driftline_localcloud.sagemaker.containers import (
     job_root,
     make_tarball,
     run_process,
-    s3_client,
     upload,
 )
 from driftline_localcloud.sagemaker.store import Description, Stores, now, transition
@@ -158,7 +156,7 @@ class TrainingRun(JobRun):
     def _train(self, python: Path, folder: JobFolder) -> None:
         self._transition("Downloading", "Downloading input data", TrainingStartTime=now())
         self.started = time.monotonic()
-        s3 = s3_client(self.account, self.region)
+        s3 = self.s3()
         hyperparameters: dict[str, str] = self.spec.get("HyperParameters") or {}
         self._write_config(folder, hyperparameters)
         self._download_channels(s3, folder)
@@ -320,7 +318,7 @@ class TrainingRun(JobRun):
         for name, value in user_hyperparameters.items():
             toolkit[f"hp_{name}"] = value
         return {
-            **base_environment(python, self.account, self.region),
+            **self.environment(python),
             **(self.spec.get("Environment") or {}),
             "TRAINING_JOB_NAME": self.name,
             "TRAINING_JOB_ARN": self.spec["TrainingJobArn"],
@@ -353,11 +351,11 @@ class TrainingRun(JobRun):
         )
         model = folder.root / "model.tar.gz"
         make_tarball(folder.model, model)
-        upload(s3_client(self.account, self.region), model, output.child("model.tar.gz"))
+        upload(self.s3(), model, output.child("model.tar.gz"))
         if any(folder.output_data.iterdir()):
             data = folder.root / "output.tar.gz"
             make_tarball(folder.output_data, data)
-            upload(s3_client(self.account, self.region), data, output.child("output.tar.gz"))
+            upload(self.s3(), data, output.child("output.tar.gz"))
         self.stores.update(
             self.job, ModelArtifacts={"S3ModelArtifacts": str(output.child("model.tar.gz"))}
         )

@@ -37,7 +37,6 @@ from driftline_localcloud.sagemaker.containers import (
     LogStream,
     Processes,
     S3Uri,
-    base_environment,
     data_objects,
     decompress,
     download,
@@ -46,7 +45,6 @@ from driftline_localcloud.sagemaker.containers import (
     get_object,
     job_root,
     kill_group,
-    s3_client,
 )
 from driftline_localcloud.sagemaker.store import Description, Stores, now
 
@@ -234,6 +232,9 @@ class TransformRun(JobRun):
             if root is not None and self.job.get("TransformJobStatus") == "Completed":
                 shutil.rmtree(root, ignore_errors=True)
 
+    def role_arn(self) -> str | None:
+        return self.model.get("ExecutionRoleArn")
+
     def _container(self) -> dict[str, Any]:
         containers = self.model.get("Containers") or []
         container = self.model.get("PrimaryContainer") or (containers[0] if containers else None)
@@ -244,7 +245,7 @@ class TransformRun(JobRun):
         return dict(container)
 
     def _run(self, python: Path, container: dict[str, Any], root: Path) -> None:
-        s3 = s3_client(self.account, self.region)
+        s3 = self.s3()
         model_dir, code_dir = root / "model", root / "code"
         model_dir.mkdir()
         environment: dict[str, str] = dict(container.get("Environment") or {})
@@ -257,7 +258,7 @@ class TransformRun(JobRun):
             self.account, self.region, LOG_GROUP, f"{self.name}/algo-1-{int(time.time())}"
         )
         env = {
-            **base_environment(python, self.account, self.region),
+            **self.environment(python),
             **environment,
             **(self.spec.get("Environment") or {}),
             "SM_MODEL_DIR": str(model_dir),
