@@ -104,3 +104,15 @@ def test_a_wildcard_listener_stops_the_local_cloud(
     with pytest.raises(LocalCloudError, match=r"listened on 0\.0\.0\.0.*was stopped"):
         cloud._refuse_unlisted_addresses(12345)
     assert stopped == [True]
+
+
+def test_iam_enforcement_is_on_unless_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no setting, then an opt-out
+    monkeypatch.delenv("DRIFTLINE_LOCAL_IAM", raising=False)
+    default = LocalCloud(port=4599, state=tmp_path).environment()["DRIFTLINE_LOCAL_IAM"]
+    monkeypatch.setenv("DRIFTLINE_LOCAL_IAM", "0")
+    off = LocalCloud(port=4599, state=tmp_path).environment()["DRIFTLINE_LOCAL_IAM"]
+    # Then the local cloud is started with checks on, and off only when asked
+    assert (default, off) == ("1", "0")
