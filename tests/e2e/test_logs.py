@@ -219,7 +219,7 @@ def test_follow_prints_an_execution_until_it_ends(
     assert f"TaskFailed States.TaskFailed: {reason}" in messages
     # And the job, which wrote no line of its own, is explained by SageMaker's reason
     assert any(
-        m.startswith("training job dl-transactions-") and m.endswith(f"Failed: {reason}")
+        m.startswith("training job dl-dev-transactions-") and m.endswith(f"Failed: {reason}")
         for m in messages
     )
     # And polling again never printed a line twice
