@@ -72,7 +72,7 @@ def logs(
     ```
     driftline logs ingest --since 1h
     driftline logs train --follow
-    driftline logs dl-transactions-96181080-20261129133114
+    driftline logs dl-dev-transactions-96181080-20261129133114
     driftline logs 'transactions/20261129T133112141851Z-today.csv'
     ```
     """
