@@ -11,6 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def actions() -> ModuleType:
     return load("actions")
 
 
-def allow(action: str | list[str], resource: str | list[str], **extra: object) -> dict:
+def allow(action: str | list[str], resource: str | list[str], **extra: object) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource, **extra}],
@@ -49,15 +50,15 @@ def decide(
     policy: ModuleType,
     action: str,
     resource: str,
-    identity: list,
-    resource_policy=None,
-    context=None,
-    **kw,
-):
+    identity: list[dict[str, Any]],
+    resource_policy: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    **kw: Any,
+) -> str:
     request = policy.Request(
         ROLE, ACCOUNT, action, resource, context or {"aws:SecureTransport": "true"}
     )
-    return policy.evaluate(request, identity, resource_policy, **kw).decision.value
+    return str(policy.evaluate(request, identity, resource_policy, **kw).decision.value)
 
 
 def test_an_identity_allow_allows_only_its_actions_and_resources(policy: ModuleType) -> None:
@@ -280,7 +281,7 @@ def test_kms_needs_the_key_policy_to_allow_or_to_delegate_to_iam(policy: ModuleT
     ],
 )
 def test_condition_operators_follow_iams_rules(
-    policy: ModuleType, condition: dict, context: dict, held: bool
+    policy: ModuleType, condition: dict[str, Any], context: dict[str, Any], held: bool
 ) -> None:
     assert policy.conditions_hold(condition, context) is held
 
@@ -294,7 +295,7 @@ def test_an_unknown_condition_operator_is_an_error_not_an_allow(policy: ModuleTy
 
 def call(
     actions: ModuleType, service: str, operation: str, **parameters: object
-) -> list[tuple[str, str, dict]]:
+) -> list[tuple[str, str, dict[str, str]]]:
     found = actions.checks(actions.Call(service, operation, parameters, ACCOUNT, "us-east-1"))
     return [(check.action, check.resource, dict(check.context)) for check in found]
 
