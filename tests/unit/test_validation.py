@@ -491,6 +491,28 @@ def test_the_unique_key_fast_path_agrees_with_exact_grouping(width: int) -> None
     assert rule(result, "table.unique_key").failed == expected
 
 
+def test_an_integer_key_read_from_parquet_is_checked_without_copying_errors(
+    tmp_path: Any,
+) -> None:
+    # Given an integer key column whose numpy view is read-only (Parquet read zero-copy),
+    # which in-place sorting refused with "ValueError: sort array is read-only"
+    import pyarrow.parquet as pq
+
+    class Keyed(BaseModel):
+        key: int
+
+    pq.write_table(pa.table({"key": pa.array([5, 3, 9, 3, 1], pa.int64())}), tmp_path / "k.pq")
+    table = pq.read_table(tmp_path / "k.pq")
+    assert not table["key"].chunk(0).to_numpy().flags.writeable
+    spec = spec_of(contract=Keyed, rules=TableRules(unique_key=("key",)), pii=())
+    # When validated
+    result = validate(table, spec, NOW)
+    # Then the repeat on row 4 is found, and the unique file's keys pass
+    assert examples(result, "table.unique_key") == [(4, "3")]
+    clean = validate(table.slice(0, 3), spec, NOW)
+    assert rule(clean, "table.unique_key").failed == 0
+
+
 # --- row policies ----------------------------------------------------------------------
 
 

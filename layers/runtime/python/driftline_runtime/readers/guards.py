@@ -1,86 +1,159 @@
-"""Guards against hostile files, before any parser sees them: gzip inflated in bounded
-chunks (a gzip bomb costs the limit and no more), lines longer than the limit refused by
-a chunked scan, and column names that are repeated or hold invisible characters."""
+"""Guards against hostile text, applied piece by piece before any parser sees a byte:
+lines longer than the limit, bytes that say the file is not text (a NUL, the magic
+number of another format), UTF-8 that does not decode; and column names that are
+repeated or hold invisible characters.
+
+A :class:`TextGuard` sees the file's pieces in order and keeps what spans them (where
+the current line began, a character cut in two, how many lines came before), so each
+refusal names the line and byte offset in the whole file, as a check of the whole file
+at once did.
+"""
 
 from __future__ import annotations
 
 import unicodedata
-import zlib
 
 import numpy as np
+import pyarrow as pa
 
-from driftline_runtime.readers.limits import CHUNK, Data, UnreadableFile
+from driftline_runtime.readers.limits import UnreadableFile
+
+# What a file that should be text really is, when it starts with these bytes.
+_MAGIC = (
+    (b"\x1f\x8b", "gzip data (name it .gz)"),
+    (b"PAR1", "a Parquet file (name it .parquet)"),
+    (b"PK\x03\x04", "a zip archive (an Excel workbook?)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+)
+_NEWLINE = 0x0A
 
 
-def gunzip(data: Data, key: str, limit: int) -> bytearray:
-    """Inflate every gzip member of ``data``, never holding more than ``limit`` bytes out."""
-    if not data.startswith(b"\x1f\x8b"):
-        raise UnreadableFile("corrupt_gzip", f"{key} is not gzip data (no gzip header)")
-    plain = bytearray()
-    view = memoryview(data)
-    while view:
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            while not inflater.eof:
-                # At most one byte past the limit is asked for: enough to know it is past.
-                wanted = min(CHUNK, limit + 1 - len(plain))
-                piece = inflater.decompress(view, wanted)
-                plain += piece
-                if len(plain) > limit:
-                    raise UnreadableFile(
-                        "decompression_limit",
-                        f"{key} inflates to more than {limit} bytes (the limit; "
-                        f"{len(data)} bytes compressed): a gzip bomb or a file to split",
-                    )
-                view = memoryview(inflater.unconsumed_tail)
-                if not view and len(piece) < wanted:
-                    break  # all input used and nothing pending: truncated if not at eof
-        except zlib.error as error:
-            raise UnreadableFile("corrupt_gzip", f"{key} is not valid gzip data: {error}") from None
-        if not inflater.eof:
+class TextGuard:
+    """Checks the pieces of one text file, in order; raises UnreadableFile on the first
+    line that is too long, byte that is not text, or sequence that is not UTF-8."""
+
+    def __init__(self, key: str, max_line_bytes: int) -> None:
+        self.key, self.limit = key, max_line_bytes
+        self.offset = 0  # bytes checked so far
+        self.lines = 0  # line breaks seen so far
+        self.line_start = 0  # where the current line began
+        self.saw_text = False  # a byte other than whitespace has been seen
+        # A quote after the first line: a value may hold a line break (CSV).
+        self.quote_after_header = False
+        self._header_end: int | None = None
+        self._carry = b""  # the start of a UTF-8 character cut at the end of a piece
+
+    def check(self, piece: bytes) -> None:
+        """Check the next piece of the file."""
+        if not piece:
+            return
+        data = np.frombuffer(piece, np.uint8)
+        ends = np.flatnonzero(data == _NEWLINE)
+        self._line_lengths(ends, len(piece))
+        if self.offset == 0:
+            for magic, what in _MAGIC:
+                if piece.startswith(magic):
+                    raise UnreadableFile("not_text", f"{self.key} holds {what}, not text")
+        nul = piece.find(b"\x00")
+        if nul >= 0:
+            at = self.offset + nul
             raise UnreadableFile(
-                "truncated_gzip", f"{key} ends before its gzip stream does (a partial upload?)"
+                "not_text",
+                f"{self.key} holds binary data, not text: a NUL byte at line "
+                f"{self._line_at(ends, nul)} (byte offset {at})",
             )
-        # Concatenated members are one file (what `cat a.gz b.gz` makes); padding is not.
-        view = memoryview(inflater.unused_data.lstrip(b"\x00"))
-    if not plain:
-        raise UnreadableFile("empty_file", f"{key} decompresses to 0 bytes")
-    return plain
+        self._utf8(piece, ends)
+        if not self.saw_text and piece.strip():
+            self.saw_text = True
+        self._quotes(piece, ends)
+        self.lines += len(ends)
+        self.offset += len(piece)
 
+    def finish(self) -> None:
+        """The file ended: a character cut short at its very end is not UTF-8."""
+        if self._carry:
+            at = self.offset - len(self._carry)
+            raise self._not_utf8(self._carry[0], at, self.lines + 1)
+        if self.offset - self.line_start > self.limit:
+            self._too_long(self.lines + 1, self.offset - self.line_start)
 
-def require_short_lines(data: Data, key: str, limit: int) -> None:
-    """Refuse a line longer than ``limit`` bytes; scanned in chunks, so memory stays flat."""
-    line_start = 0  # byte offset where the current line began
-    lines = 0
-    for offset in range(0, len(data), CHUNK):
-        chunk = np.frombuffer(data, np.uint8, min(CHUNK, len(data) - offset), offset)
-        ends = np.flatnonzero(chunk == 0x0A) + offset
-        starts = np.concatenate(([line_start], ends[:-1] + 1)) if len(ends) else None
-        if starts is not None:
+    # -- the checks ----------------------------------------------------------------------
+    def _line_lengths(self, ends: np.ndarray, size: int) -> None:
+        if len(ends):
+            starts = np.concatenate(([self.line_start - self.offset], ends[:-1] + 1))
             lengths = ends - starts
             longest = int(np.argmax(lengths))
-            if lengths[longest] > limit:
-                _line_too_long(key, lines + longest + 1, int(lengths[longest]), limit)
-            lines += len(ends)
-            line_start = int(ends[-1]) + 1
-        elif offset + len(chunk) - line_start > limit:
-            _line_too_long(key, lines + 1, len(data) - line_start, limit, at_least=True)
-    if len(data) - line_start > limit:
-        _line_too_long(key, lines + 1, len(data) - line_start, limit)
+            if lengths[longest] > self.limit:
+                self._too_long(self.lines + longest + 1, int(lengths[longest]))
+            self.line_start = self.offset + int(ends[-1]) + 1
+        elif self.offset + size - self.line_start > self.limit:
+            self._too_long(self.lines + 1, self.offset + size - self.line_start, at_least=True)
+
+    def _too_long(self, line: int, length: int, at_least: bool = False) -> None:
+        size = f"at least {length}" if at_least else str(length)
+        raise UnreadableFile(
+            "line_too_long",
+            f"{self.key} line {line} has {size} bytes; lines may have at most {self.limit} bytes",
+        )
+
+    def _utf8(self, piece: bytes, ends: np.ndarray) -> None:
+        """One Arrow cast validates the piece with SIMD; Python decodes it again only to
+        say where a bad byte is. A character cut at the piece's end waits for the next."""
+        data = self._carry + piece
+        cut = _complete_prefix(data)
+        whole = data[:cut]
+        self._carry = data[cut:]
+        if not whole or whole.isascii():
+            return
+        buffer = pa.py_buffer(whole)
+        offsets = pa.py_buffer(np.array([0, len(whole)], dtype=np.int64))
+        array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, buffer])
+        try:
+            array.cast(pa.large_string())
+        except pa.ArrowInvalid:
+            try:
+                whole.decode("utf-8")
+            except UnicodeDecodeError as error:
+                within = error.start - (len(data) - len(piece))  # offset in this piece
+                line = self._line_at(ends, max(within, 0))
+                raise self._not_utf8(whole[error.start], self.offset + within, line) from None
+            raise
+
+    def _not_utf8(self, byte: int, at: int, line: int) -> UnreadableFile:
+        return UnreadableFile(
+            "not_utf8",
+            f"{self.key} is not UTF-8 text: byte 0x{byte:02x} at line {line} "
+            f"(byte offset {at}) is not valid UTF-8",
+        )
+
+    def _quotes(self, piece: bytes, ends: np.ndarray) -> None:
+        if self.quote_after_header:
+            return
+        if self._header_end is None:
+            if not len(ends):
+                self.quote_after_header = b'"' in piece
+                return
+            self._header_end = self.offset + int(ends[0])
+            self.quote_after_header = piece.find(b'"', int(ends[0]) + 1) >= 0
+            return
+        self.quote_after_header = b'"' in piece
+
+    def _line_at(self, ends: np.ndarray, within: int) -> int:
+        """The 1-based line of the byte at ``within`` in the current piece."""
+        return self.lines + int(np.searchsorted(ends, within)) + 1
 
 
-def _line_too_long(key: str, line: int, length: int, limit: int, at_least: bool = False) -> None:
-    size = f"at least {length}" if at_least else str(length)
-    raise UnreadableFile(
-        "line_too_long",
-        f"{key} line {line} has {size} bytes; lines may have at most {limit} bytes",
-    )
-
-
-def only_whitespace(data: Data) -> bool:
-    return not any(
-        bytes(data[offset : offset + CHUNK]).strip() for offset in range(0, len(data), CHUNK)
-    )
+def _complete_prefix(data: bytes) -> int:
+    """The length of ``data`` without a UTF-8 character cut off at its end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)  # ASCII: nothing cut
+        if byte >= 0xC0:  # the lead byte of the last character
+            needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= needed else len(data) - back
+    return len(data)
 
 
 def require_printable_names(names: list[str], key: str) -> None:

@@ -1,61 +1,76 @@
-"""Text files as UTF-8 without a BOM, or the exact reason they are not text."""
+"""A text file as a guarded stream: every piece a parser reads has passed the guards.
+
+:class:`GuardedText` wraps the file's bytes (plain, or inflating gzip) and hands out
+exactly what was asked for, after :class:`~driftline_runtime.readers.guards.TextGuard`
+checked it; a UTF-8 byte order mark at the start is dropped. Arrow's CSV reader reads
+it through ``pyarrow.PythonFile``; a refusal raised inside such a read is kept in
+``failure``, because Arrow reports it as an error of its own.
+"""
 
 from __future__ import annotations
 
 import codecs
+import io
+from typing import BinaryIO
 
-import numpy as np
-import pyarrow as pa
-
-from driftline_runtime.readers.limits import Data, UnreadableFile
-
-# What a file that should be text really is, when it starts with these bytes.
-_MAGIC = (
-    (b"\x1f\x8b", "gzip data (name it .gz)"),
-    (b"PAR1", "a Parquet file (name it .parquet)"),
-    (b"PK\x03\x04", "a zip archive (an Excel workbook?)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-)
+from driftline_runtime.readers.guards import TextGuard
+from driftline_runtime.readers.limits import CHUNK, UnreadableFile
 
 
-def utf8_text(data: Data, key: str) -> pa.Buffer:
-    """``data`` as a buffer of UTF-8 text without a BOM, or UnreadableFile saying why not."""
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise UnreadableFile("not_text", f"{key} holds {what}, not text")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise UnreadableFile(
-            "not_text",
-            f"{key} holds binary data, not text: a NUL byte at line {line_of(data, nul)} "
-            f"(byte offset {nul})",
-        )
-    _require_utf8(data, key)
-    buffer = pa.py_buffer(data)
-    # Arrow's CSV reader skips a BOM by itself; JSON and the diagnostics do not.
-    return buffer.slice(len(codecs.BOM_UTF8)) if data.startswith(codecs.BOM_UTF8) else buffer
+class GuardedText(io.RawIOBase):
+    def __init__(self, raw: BinaryIO, key: str, max_line_bytes: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self.guard = TextGuard(key, max_line_bytes)
+        self.failure: UnreadableFile | None = None
+        self._buffer = b""  # checked, not yet handed out
+        self._ended = False
+        self.delivered = 0  # bytes handed out so far
 
+    def readable(self) -> bool:
+        return True
 
-def _require_utf8(data: Data, key: str) -> None:
-    # One Arrow cast validates the whole buffer with SIMD (about 10 ms for 160 MB);
-    # Python decodes it again only to say where a bad byte is.
-    buffer = pa.py_buffer(data)
-    offsets = pa.py_buffer(np.array([0, buffer.size], dtype=np.int64))
-    whole = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, buffer])
-    try:
-        whole.cast(pa.large_string())
-    except pa.ArrowInvalid:
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def peek(self, size: int) -> bytes:
+        """At least ``size`` checked bytes from the current position (fewer at the end),
+        without consuming them."""
+        while len(self._buffer) < size and self._fill(size - len(self._buffer)):
+            pass
+        return self._buffer
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = CHUNK if size is None or size < 0 else size
         try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise UnreadableFile(
-                "not_utf8",
-                f"{key} is not UTF-8 text: byte 0x{data[error.start]:02x} at line "
-                f"{line_of(data, error.start)} (byte offset {error.start}) is not valid UTF-8",
-            ) from None
-        raise
+            while len(self._buffer) < wanted and self._fill(wanted - len(self._buffer)):
+                pass
+        except UnreadableFile as error:
+            self.failure = error
+            raise
+        piece, self._buffer = self._buffer[:wanted], self._buffer[wanted:]
+        self.delivered += len(piece)
+        return piece
 
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        piece = self.read(len(buffer))
+        buffer[: len(piece)] = piece
+        return len(piece)
 
-def line_of(data: Data, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    def _fill(self, size: int) -> bool:
+        """Read and check up to ``size`` more bytes; False at the end of the file."""
+        if self._ended:
+            return False
+        piece = self._raw.read(max(size, 64 * 1024))
+        if not piece:
+            self._ended = True
+            self.guard.finish()
+            return False
+        first = self.guard.offset == 0
+        self.guard.check(piece)
+        if first and piece.startswith(codecs.BOM_UTF8):
+            # Arrow's CSV reader skips a BOM by itself; JSON and the diagnostics do not.
+            piece = piece[len(codecs.BOM_UTF8) :]
+        self._buffer = self._buffer + piece if self._buffer else piece
+        return True

@@ -1,4 +1,4 @@
-"""Vectorised validation of a table against its dataset's pydantic contract.
+"""Vectorised validation of a file, batch by batch, against its dataset's pydantic contract.
 
 The checks are derived from the contract, never written by hand: each field's
 annotation gives the column's Arrow type and nullability (``X | None``), ``Literal``
@@ -13,6 +13,11 @@ and their union is the set of bad rows that the dataset's row policy drops or re
 Table rules (unique key, minimum rows, share of bad rows, freshness) and schema
 changes (added, missing or retyped columns) come on top.
 
+A file is validated in batches (:class:`Validation`): the counts and examples of each
+rule add up, the table rules are judged at the end, and memory stays bounded by the
+batch size and :class:`ValidationLimits`, whatever the file's size. :func:`validate`
+runs a table already in memory through the same steps.
+
 Values arrive either already typed (the readers' fast path) or as text (a CSV column
 that failed the typed read, JSON with mixed types): text is parsed per value, still
 vectorised, so a bad value costs its row, not the file.
@@ -26,6 +31,7 @@ from driftline_runtime.validation.contract import (
     compile_contract,
 )
 from driftline_runtime.validation.fixed_width import fixed_width_bytes, fixed_width_classes
+from driftline_runtime.validation.output import MemorySpool, ParquetSpool, Spool
 from driftline_runtime.validation.parsing import Typed, coerce
 from driftline_runtime.validation.report import (
     RuleExample,
@@ -34,6 +40,7 @@ from driftline_runtime.validation.report import (
     ValidationReport,
     ValidationResult,
 )
+from driftline_runtime.validation.stream import Validation, ValidationLimits
 from driftline_runtime.validation.verdict import validate
 
 __all__ = [
@@ -41,10 +48,15 @@ __all__ = [
     "ColumnContract",
     "Constraint",
     "Kind",
+    "MemorySpool",
+    "ParquetSpool",
     "RuleExample",
     "RuleReport",
     "SchemaChange",
+    "Spool",
     "Typed",
+    "Validation",
+    "ValidationLimits",
     "ValidationReport",
     "ValidationResult",
     "coerce",

@@ -1,5 +1,5 @@
-"""Recording what the checks find: rule reports with counts and examples, bad-row masks,
-reasons and schema changes, with personal data masked in every example."""
+"""Recording what the checks find, batch after batch: each rule's count of failing rows,
+its first examples (1-based rows as in the file, personal data masked) and first row."""
 
 from __future__ import annotations
 
@@ -11,83 +11,70 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from driftline_runtime.contracts import DatasetSpec
-from driftline_runtime.reasons import Detail, Reason
 from driftline_runtime.validation.parsing import count_true
-from driftline_runtime.validation.report import RuleExample, RuleReport, SchemaChange
+from driftline_runtime.validation.report import RuleExample, RuleReport
 
 MAX_EXAMPLES = 5
 PII_MASK = "***"
-
-
-@dataclass(frozen=True)
-class Failure:
-    rule: str
-    description: str
-    mask: pa.ChunkedArray
-    failed: int
-    first_row: int
+# How the rows of a column appear in examples: 0-based rows of the batch -> values.
+Shown = Callable[[list[int]], list[str]]
 
 
 @dataclass
-class Audit:
-    """What the checks found: rule reports, bad-row masks, reasons and schema changes."""
+class RuleTally:
+    """One rule over the whole file so far."""
 
-    spec: DatasetSpec
-    rows: int
-    rules: list[RuleReport] = field(default_factory=list)
-    reasons: list[Reason] = field(default_factory=list)
-    changes: list[SchemaChange] = field(default_factory=list)
-    # The row rules that failed, with their masks (no nulls): their union is the bad rows.
-    failing: list[Failure] = field(default_factory=list)
+    rule: str
+    column: str | None
+    description: str
+    failed: int = 0
+    examples: list[RuleExample] = field(default_factory=list)
+    first_row: int | None = None  # 1-based
 
-    def row_rule(
-        self,
-        rule: str,
-        column: str | None,
-        description: str,
-        mask: pa.ChunkedArray | None,
-        shown: Callable[[list[int]], list[str]],
-    ) -> None:
-        """Record a row rule; ``mask`` is True where a row fails (null: does not apply)."""
-        failed = 0 if mask is None else count_true(mask)
-        examples: list[RuleExample] = []
-        if mask is not None and failed:
-            mask = mask.fill_null(False) if mask.null_count else mask
-            rows = first_rows(mask, MAX_EXAMPLES)
-            self.failing.append(Failure(rule, description, mask, failed, rows[0] + 1))
-            examples = [
-                RuleExample(row=row + 1, value=value)
+    def add(
+        self, mask: pa.ChunkedArray | None, offset: int, shown: Shown
+    ) -> pa.ChunkedArray | None:
+        """Count the rows ``mask`` fails (True; null: does not apply) in the batch that
+        starts at 0-based row ``offset``; the mask without nulls, or None if none fail."""
+        if mask is None:
+            return None
+        failed = count_true(mask)
+        if not failed:
+            return None
+        mask = mask.fill_null(False) if mask.null_count else mask
+        self.failed += failed
+        wanted = MAX_EXAMPLES - len(self.examples)
+        if wanted > 0 or self.first_row is None:
+            rows = first_rows(mask, max(wanted, 1))
+            if self.first_row is None:
+                self.first_row = offset + rows[0] + 1
+            rows = rows[:wanted] if wanted > 0 else []
+            self.examples += [
+                RuleExample(row=offset + row + 1, value=value)
                 for row, value in zip(rows, shown(rows), strict=True)
             ]
-        self.rules.append(
-            RuleReport(
-                rule=rule, column=column, description=description, failed=failed, examples=examples
-            )
+        return mask
+
+    def report(self) -> RuleReport:
+        return RuleReport(
+            rule=self.rule,
+            column=self.column,
+            description=self.description,
+            failed=self.failed,
+            examples=list(self.examples),
         )
 
-    def table_rule(
-        self, rule: str, description: str, broken: str | None, details: dict[str, Detail]
-    ) -> None:
-        """Record a table rule; ``broken`` says why it rejects the file, None if it holds
-        (``details``: the numbers behind it, for the reason)."""
-        self.rules.append(
-            RuleReport(
-                rule=rule, column=None, description=description, failed=int(broken is not None)
-            )
-        )
-        if broken is not None:
-            self.reasons.append(Reason(code=rule, message=broken, details=details))
 
-    def shown(self, name: str, column: pa.ChunkedArray) -> Callable[[list[int]], list[str]]:
-        """How the rows of ``column`` appear in examples: as found, personal data masked."""
-        secret = name in self.spec.pii_columns
+def shown_values(column: pa.ChunkedArray, secret: bool) -> Shown:
+    """How the rows of ``column`` appear in examples: as found, personal data masked."""
 
-        def values(rows: list[int]) -> list[str]:
-            found = column.take(pa.array(rows, pa.int64())).to_pylist()
-            return [masked(display(value)) if secret else display(value) for value in found]
+    def values(rows: list[int]) -> list[str]:
+        if not rows:
+            return []
+        found = column.take(pa.array(rows, pa.int64())).to_pylist()
+        return [masked(display(value)) if secret else display(value) for value in found]
 
-        return values
+    return values
 
 
 def first_rows(mask: pa.ChunkedArray, limit: int) -> list[int]:

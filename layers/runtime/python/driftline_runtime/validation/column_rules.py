@@ -1,103 +1,138 @@
 """The rules of each column: its type, presence, allowed values, finiteness and
-constraints, checked on several threads (Arrow's kernels release the GIL)."""
+constraints, checked batch by batch and tallied over the file.
+
+Whether a column is *retyped* (none of its values parses as its type: the file holds
+something else there) is known only at the end of the file; until then a column whose
+every value so far failed is a candidate, and its failures are kept apart from the
+other columns' (``driftline_runtime.validation.bad_rows``) so that a retyped column
+costs the file one reason, not a bad row per value.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from driftline_runtime.reasons import Reason
-from driftline_runtime.validation.audit import MAX_EXAMPLES, Audit, first_rows
+from driftline_runtime.validation.audit import RuleTally, shown_values
 from driftline_runtime.validation.contract import ARROW_TYPES, ColumnContract, Kind
 from driftline_runtime.validation.parsing import Typed, coerce, is_text, parse_text
-from driftline_runtime.validation.report import RuleExample, RuleReport, SchemaChange
-from driftline_runtime.validation.table_rules import check_unique_key, key_repeats
-
-# Arrow's compute kernels are single-threaded but release the GIL: columns are checked
-# on this many threads (a Lambda function has 2 vCPUs at 1,769 MB, up to 6 above).
-THREADS = min(6, os.cpu_count() or 1)
+from driftline_runtime.validation.report import RuleReport, SchemaChange
 
 
-def check_column(audit: Audit, raw: pa.ChunkedArray, column: ColumnContract) -> Typed | None:
-    """Every rule of one column; the typed values, or None when the column is retyped."""
-    name = column.name
-    typed = coerce(raw, column.kind)
-    shown = audit.shown(name, raw)
-    if typed.present and typed.failed == typed.present:
-        _retyped(audit, raw, column, typed, shown)
-        return None
-    values = typed.values
-    audit.row_rule(
-        f"{name}.type", name, f"{name} parses as {column.kind}", typed.type_failures, shown
-    )
-    if not column.nullable:
-        missing = values.is_null() if values.null_count else None
-        if missing is not None and typed.type_failures is not None:
-            missing = pc.and_not(missing, typed.type_failures)
-        audit.row_rule(f"{name}.not_null", name, f"{name} is present", missing, shown)
-    for rule, description, mask in _value_rules(values, column):
-        audit.row_rule(rule, name, description, mask, shown)
-    return typed
+@dataclass
+class ColumnCheck:
+    """One contract column over the whole file: its rules' tallies and its parse counts."""
 
+    column: ColumnContract
+    secret: bool  # a personal-data column: examples are masked
+    tallies: list[RuleTally] = field(default_factory=list)
+    present: int = 0  # values that were neither null nor blank
+    failed: int = 0  # present values that did not parse
+    found: str | None = None  # what the column holds, from its first present values
 
-def _value_rules(
-    values: pa.ChunkedArray, column: ColumnContract
-) -> Iterator[tuple[str, str, pa.ChunkedArray]]:
-    """(rule, description, mask) for the rules on present values: null never fails them."""
-    name = column.name
-    if column.allowed:
-        allowed = pa.array(column.allowed, column.arrow_type)
-        outside = pc.invert(pc.is_in(values, value_set=allowed))
-        if values.null_count:
-            outside = pc.and_(outside, values.is_valid())
-        listed = ", ".join(str(value) for value in column.allowed)
-        yield f"{name}.allowed_values", f"{name} is one of {listed}", outside
-    if column.kind == "float":
-        yield f"{name}.finite", f"{name} is a finite number", pc.invert(pc.is_finite(values))
-    for constraint in column.constraints:
-        yield constraint.rule, constraint.description, constraint.failing(values)
+    def __post_init__(self) -> None:
+        name, column = self.column.name, self.column
+        rules = [(f"{name}.type", f"{name} parses as {column.kind}")]
+        if not column.nullable:
+            rules.append((f"{name}.not_null", f"{name} is present"))
+        if column.allowed:
+            listed = ", ".join(str(value) for value in column.allowed)
+            rules.append((f"{name}.allowed_values", f"{name} is one of {listed}"))
+        if column.kind == "float":
+            rules.append((f"{name}.finite", f"{name} is a finite number"))
+        rules += [(c.rule, c.description) for c in column.constraints]
+        self.tallies = [RuleTally(rule, name, description) for rule, description in rules]
 
+    @property
+    def candidate(self) -> bool:
+        """Every present value so far failed to parse (or none was present): the column
+        may turn out retyped, which only the end of the file can tell."""
+        return self.failed == self.present
 
-def _retyped(
-    audit: Audit,
-    raw: pa.ChunkedArray,
-    column: ColumnContract,
-    typed: Typed,
-    shown: Callable[[list[int]], list[str]],
-) -> None:
-    expected = f"{column.kind} ({column.arrow_type})"
-    found = _found_type(raw)
-    audit.changes.append(
-        SchemaChange(change="retyped", column=column.name, expected=expected, found=found)
-    )
-    rows = first_rows(typed.type_failures, MAX_EXAMPLES) if typed.type_failures else []
-    examples = [RuleExample(row=r + 1, value=v) for r, v in zip(rows, shown(rows), strict=True)]
-    audit.rules.append(
-        RuleReport(
-            rule="schema.retyped_column",
-            column=column.name,
-            description=f"{column.name} holds {column.kind} values",
-            failed=typed.failed,
-            examples=examples,
+    @property
+    def retyped(self) -> bool:
+        return self.present > 0 and self.failed == self.present
+
+    def check(self, raw: pa.ChunkedArray, offset: int) -> tuple[Typed, np.ndarray | None]:
+        """Every rule on one batch: the typed values, and the rows failing any rule."""
+        column = self.column
+        typed = coerce(raw, column.kind)
+        self.present += typed.present
+        self.failed += typed.failed
+        if self.found is None and typed.present:
+            self.found = (
+                _found_type(raw) if typed.failed == typed.present else str(column.arrow_type)
+            )
+        shown = shown_values(raw, self.secret)
+        values = typed.values
+        masks = [typed.type_failures]
+        if not column.nullable:
+            missing = values.is_null() if values.null_count else None
+            if missing is not None and typed.type_failures is not None:
+                missing = pc.and_not(missing, typed.type_failures)
+            masks.append(missing)
+        if column.allowed:
+            allowed = pa.array(column.allowed, column.arrow_type)
+            outside = pc.invert(pc.is_in(values, value_set=allowed))
+            if values.null_count:
+                outside = pc.and_(outside, values.is_valid())
+            masks.append(outside)
+        if column.kind == "float":
+            masks.append(pc.invert(pc.is_finite(values)))
+        masks += [constraint.failing(values) for constraint in column.constraints]
+        failing = None
+        for tally, mask in zip(self.tallies, masks, strict=True):
+            counted = tally.add(mask, offset, shown)
+            if counted is not None:
+                flags = _numpy(counted)
+                failing = flags if failing is None else failing | flags
+        return typed, failing
+
+    def reports(self) -> list[RuleReport]:
+        """The column's rule reports, or the one report of a retyped column."""
+        if not self.retyped:
+            return [tally.report() for tally in self.tallies]
+        name = self.column.name
+        return [
+            RuleReport(
+                rule="schema.retyped_column",
+                column=name,
+                description=f"{name} holds {self.column.kind} values",
+                failed=self.failed,
+                examples=list(self.tallies[0].examples),
+            )
+        ]
+
+    def retyped_change(self) -> SchemaChange:
+        column = self.column
+        expected = f"{column.kind} ({column.arrow_type})"
+        return SchemaChange(
+            change="retyped", column=column.name, expected=expected, found=self.found or "text"
         )
-    )
-    audit.reasons.append(
-        Reason(
+
+    def retyped_reason(self) -> Reason:
+        column = self.column
+        expected = f"{column.kind} ({column.arrow_type})"
+        found = self.found or "text"
+        return Reason(
             code="schema.retyped_column",
             message=f"column {column.name!r} should hold {expected} but holds {found}: none "
-            f"of its {typed.present} values parses as {column.kind}",
+            f"of its {self.present} values parses as {column.kind}",
             details={
                 "column": column.name,
                 "expected": expected,
                 "found": found,
-                "values": typed.present,
+                "values": self.present,
             },
         )
-    )
+
+
+def _numpy(mask: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _found_type(raw: pa.ChunkedArray) -> str:
@@ -111,37 +146,3 @@ def _found_type(raw: pa.ChunkedArray) -> str:
         if typed.present and not typed.failed:
             return f"text of {ARROW_TYPES[kind]}"
     return "text"
-
-
-def check_columns(
-    audit: Audit, table: pa.Table, contract: tuple[ColumnContract, ...]
-) -> dict[str, Typed]:
-    """Every column's rules and the unique key, on two threads (Arrow releases the GIL).
-
-    Each column job records into an audit of its own; merging them in contract order
-    keeps the report the same from run to run.
-    """
-    present = [column for column in contract if column.name in table.column_names]
-    audits = [Audit(audit.spec, audit.rows) for _ in present]
-    key = audit.spec.rules.unique_key
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        # The key's hashing is the longest job: it starts first, columns fill around it.
-        repeats = pool.submit(key_repeats, table, contract, key) if key else None
-        results = list(
-            pool.map(
-                lambda job: check_column(job[0], table[job[1].name], job[1]),
-                zip(audits, present, strict=True),
-            )
-        )
-        checked, repeated = repeats.result() if repeats is not None else (False, None)
-    typed: dict[str, Typed] = {}
-    for part, column, result in zip(audits, present, results, strict=True):
-        audit.rules += part.rules
-        audit.reasons += part.reasons
-        audit.changes += part.changes
-        audit.failing += part.failing
-        if result is not None:
-            typed[column.name] = result
-    if checked:
-        check_unique_key(audit, repeated, table)
-    return typed

@@ -33,14 +33,14 @@ class Typed:
 def coerce(column: pa.ChunkedArray, kind: Kind) -> Typed:
     target = ARROW_TYPES[kind]
     if column.type == target:
-        return Typed(column, None, 0, len(column) - column.null_count)
+        return _in_range(column) if kind == "datetime" else _all_parsed(column)
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if is_text(column.type):
         return parse_text(column.cast(pa.string()), kind)
     direct = _cast_directly(column, kind)
     if direct is not None:
-        return Typed(direct, None, 0, len(direct) - direct.null_count)
+        return _in_range(direct) if kind == "datetime" else _all_parsed(direct)
     if kind == "str" or not _castable_to_text(column.type):
         # pydantic does not turn numbers into str either: every present value fails.
         present = column.is_valid()
@@ -48,6 +48,21 @@ def coerce(column: pa.ChunkedArray, kind: Kind) -> Typed:
             pa.nulls(len(column), target), present, count_true(present), count_true(present)
         )
     return parse_text(column.cast(pa.string()), kind)
+
+
+def _all_parsed(values: pa.ChunkedArray) -> Typed:
+    return Typed(values, None, 0, len(values) - values.null_count)
+
+
+def _in_range(values: pa.ChunkedArray) -> Typed:
+    """Typed datetimes, failed where a Python datetime (pydantic's) cannot hold them."""
+    micros = values.cast(pa.int64())
+    if _representable(micros):
+        return _all_parsed(values)
+    outside = pc.or_(pc.less(micros, _EARLIEST), pc.greater(micros, _LATEST)).fill_null(False)
+    failed = count_true(outside)
+    kept = pc.if_else(outside, pa.scalar(None, values.type), values)
+    return Typed(kept, outside, failed, len(values) - values.null_count)
 
 
 def is_text(arrow_type: pa.DataType) -> bool:
@@ -123,6 +138,8 @@ def _cast_whole(text: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray | None:
             continue
         if kind == "int" and pc.any(pc.match_substring(text, "x", ignore_case=True)).as_py():
             return None  # Arrow reads 0x10 as 16, where pydantic refuses it
+        if kind == "datetime" and not _representable(cast.cast(pa.int64())):
+            return None  # Arrow reads year 0; the value-by-value parser refuses it
         return cast.cast(ARROW_TYPES[kind])  # naive datetimes are taken as UTC
     return None
 
@@ -209,7 +226,20 @@ def _parse_datetime(text: pa.ChunkedArray) -> pa.ChunkedArray:
     offset = sign * (number["zone_hour"] * 3600 + number["zone_minute"] * 60)
     seconds = days.astype(np.int64) * 86_400 + number["hour"] * 3600 + number["minute"] * 60
     micros = (seconds + number["second"] - offset) * 1_000_000 + _microseconds(parts)
+    # An offset can move 0001-01-01 or 9999-12-31 out of the years a datetime holds.
+    valid &= (micros >= _EARLIEST) & (micros <= _LATEST)
     return pa.chunked_array([pa.array(micros, type=_UTC, mask=~valid)])
+
+
+# The instants a Python datetime can hold (what pydantic can parse), in microseconds.
+_EARLIEST = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_LATEST = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+
+
+def _representable(micros: pa.ChunkedArray) -> bool:
+    bounds = pc.min_max(micros).as_py()
+    low, high = bounds["min"], bounds["max"]
+    return low is None or (low >= _EARLIEST and high <= _LATEST)
 
 
 _DATETIME_PARTS = ("year", "month", "day", "hour", "minute", "second", "zone_hour", "zone_minute")

@@ -1,126 +1,105 @@
-"""The rules of the whole table: a unique key, the share of bad rows the row policy
-tolerates, a minimum of valid rows, freshness, and the schema (missing and added columns)."""
+"""The rules of the whole table: the schema (missing and added columns), the share of bad
+rows the row policy tolerates, a minimum of valid rows and freshness, judged on what the
+batches added up to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.reasons import Detail, Reason
-from driftline_runtime.validation.audit import Audit, Failure, display
+from driftline_runtime.validation.audit import RuleTally, display
 from driftline_runtime.validation.contract import ColumnContract
-from driftline_runtime.validation.fixed_width import fixed_width_bytes, row_hashes
-from driftline_runtime.validation.parsing import Typed, coerce
 from driftline_runtime.validation.report import RuleReport, SchemaChange
 
 
-def key_repeats(
-    table: pa.Table, contract: tuple[ColumnContract, ...], key: tuple[str, ...]
-) -> tuple[bool, pa.ChunkedArray | None]:
-    """(whether the key can be checked, its repeats): not when a key column is unusable.
+@dataclass
+class Findings:
+    """The report's rules, reasons and schema changes, in the order they are judged."""
 
-    The key is compared in its contract types (``01`` and ``1`` are one int), so it is
-    parsed here too; for typed columns that costs nothing.
-    """
-    kinds = {column.name: column.kind for column in contract}
-    values = []
-    for name in key:
-        if name not in table.column_names:
-            return False, None  # reported as a missing column
-        typed = coerce(table[name], kinds[name])
-        if typed.present and typed.failed == typed.present:
-            return False, None  # reported as a retyped column
-        values.append(typed.values)
-    return True, _repeats(values, table.num_rows)
+    rules: list[RuleReport] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    changes: list[SchemaChange] = field(default_factory=list)
 
-
-def check_unique_key(audit: Audit, repeated: pa.ChunkedArray | None, raw: pa.Table) -> None:
-    key = audit.spec.rules.unique_key
-
-    def shown(rows: list[int]) -> list[str]:
-        parts = [audit.shown(name, raw[name])(rows) for name in key]
-        return ["|".join(row) for row in zip(*parts, strict=True)]
-
-    description = f"({', '.join(key)}) is unique"
-    audit.row_rule("table.unique_key", None, description, repeated, shown)
+    def table_rule(
+        self, rule: str, description: str, broken: str | None, details: dict[str, Detail]
+    ) -> None:
+        """Record a table rule; ``broken`` says why it rejects the file, None if it holds
+        (``details``: the numbers behind it, for the reason)."""
+        self.rules.append(
+            RuleReport(
+                rule=rule, column=None, description=description, failed=int(broken is not None)
+            )
+        )
+        if broken is not None:
+            self.reasons.append(Reason(code=rule, message=broken, details=details))
 
 
-def _repeats(values: list[pa.ChunkedArray], rows: int) -> pa.ChunkedArray | None:
-    """True on each row whose key was seen on an earlier row; rows with a null key pass."""
-    if len(values) == 1 and _surely_unique(values[0]):
-        return None
-    names = [f"key{index}" for index in range(len(values))]
-    keyed = pa.table([*values, pa.array(np.arange(rows, dtype=np.int64))], [*names, "row"])
-    firsts = keyed.group_by(names).aggregate([("row", "min")])["row_min"]
-    first = np.zeros(rows, dtype=bool)
-    first[firsts.to_numpy()] = True
-    complete = np.ones(rows, dtype=bool)
-    for column in values:
-        if column.null_count:
-            complete &= column.is_valid().to_numpy(zero_copy_only=False)
-    return pa.chunked_array([pa.array(complete & ~first)])
+def check_schema(
+    findings: Findings, schema: pa.Schema, contract: tuple[ColumnContract, ...]
+) -> None:
+    known = {column.name for column in contract}
+    for column in contract:
+        if column.name not in schema.names:
+            expected = f"{column.kind} ({column.arrow_type})"
+            findings.changes.append(
+                SchemaChange(change="missing", column=column.name, expected=expected)
+            )
+            findings.rules.append(
+                RuleReport(
+                    rule="schema.missing_column",
+                    column=column.name,
+                    description=f"{column.name} is present",
+                    failed=1,
+                )
+            )
+            findings.reasons.append(
+                Reason(
+                    code="schema.missing_column",
+                    message=f"column {column.name!r} is missing",
+                    details={"column": column.name, "expected": expected},
+                )
+            )
+    for found in schema:
+        if found.name not in known:
+            # Schema evolution: an extra column is kept and recorded, never a failure.
+            findings.changes.append(
+                SchemaChange(change="added", column=found.name, found=str(found.type))
+            )
 
 
-def _surely_unique(column: pa.ChunkedArray) -> bool:
-    """Whether the values are all distinct, settled cheaply for the usual, clean file.
-
-    Integers, and fixed-width text by a 64-bit hash of each value, are sorted and
-    compared with their neighbours: distinct hashes prove distinct values. Equal hashes
-    may be a collision, so they answer False and the exact grouping decides.
-    """
-    if column.null_count:
-        return False
-    matrix = fixed_width_bytes(column)
-    if matrix is not None:
-        keys = row_hashes(matrix)
-    elif pa.types.is_integer(column.type):
-        keys = column.to_numpy()
-    else:
-        return bool(pc.count_distinct(column).as_py() == len(column))
-    keys.sort()
-    return not bool(np.any(keys[1:] == keys[:-1]))
-
-
-def bad_rows(failing: list[Failure]) -> pa.ChunkedArray | None:
-    if not failing:
-        return None
-    bad = failing[0].mask
-    for failure in failing[1:]:
-        bad = pc.or_(bad, failure.mask)
-    return bad
-
-
-def apply_row_policy(audit: Audit, bad: int) -> None:
-    spec = audit.spec
+def apply_row_policy(
+    findings: Findings, spec: DatasetSpec, failing: list[RuleTally], bad: int, rows: int
+) -> None:
     if spec.row_policy == "reject_file":
         # Every failing rule is a reason: the policy tolerates no bad row.
-        audit.reasons += [
+        findings.reasons += [
             Reason(
-                code=failure.rule,
-                message=f"{_rows_fail(failure.failed)} '{failure.description}' "
-                f"(first at row {failure.first_row}) and the row policy rejects any bad row",
-                details={"rows": failure.failed, "first_row": failure.first_row},
+                code=tally.rule,
+                message=f"{_rows_fail(tally.failed)} '{tally.description}' "
+                f"(first at row {tally.first_row}) and the row policy rejects any bad row",
+                details={"rows": tally.failed, "first_row": tally.first_row},
             )
-            for failure in audit.failing
+            for tally in failing
         ]
         return
-    share = bad / audit.rows if audit.rows else 0.0
+    share = bad / rows if rows else 0.0
     limit = spec.rules.max_bad_row_share
     broken = None
-    rules = [failure.rule for failure in audit.failing]
+    names = [tally.rule for tally in failing]
     if share > limit:
         broken = (
-            f"{bad} of {audit.rows} rows ({share:.2%}) fail rules ({', '.join(rules)}), "
+            f"{bad} of {rows} rows ({share:.2%}) fail rules ({', '.join(names)}), "
             f"above the limit of {limit:.2%} that may be dropped"
         )
-    audit.table_rule(
+    findings.table_rule(
         "table.max_bad_row_share",
         f"bad rows are at most {limit:.2%}",
         broken,
-        {"bad_rows": bad, "rows": audit.rows, "share": share, "limit": limit, "rules": rules},
+        {"bad_rows": bad, "rows": rows, "share": share, "limit": limit, "rules": names},
     )
 
 
@@ -128,27 +107,21 @@ def _rows_fail(count: int) -> str:
     return "1 row fails" if count == 1 else f"{count} rows fail"
 
 
-def check_min_rows(audit: Audit, valid: int) -> None:
-    least = audit.spec.rules.min_rows
+def check_min_rows(findings: Findings, spec: DatasetSpec, valid: int) -> None:
+    least = spec.rules.min_rows
     broken = f"{valid} valid rows, fewer than the {least} required" if valid < least else None
     details: dict[str, Detail] = {"valid_rows": valid, "min_rows": least}
-    audit.table_rule("table.min_rows", f"at least {least} valid rows", broken, details)
+    findings.table_rule("table.min_rows", f"at least {least} valid rows", broken, details)
 
 
 def check_freshness(
-    audit: Audit, typed: dict[str, Typed], bad: pa.ChunkedArray | None, now: datetime
+    findings: Findings, spec: DatasetSpec, newest: datetime | None, now: datetime
 ) -> None:
-    rules = audit.spec.rules
+    """``newest``: the newest value of the freshness column on the valid rows."""
+    rules = spec.rules
     if rules.freshness_column is None or rules.max_age is None:
         return
     name, oldest = rules.freshness_column, now - rules.max_age
-    description = f"the newest {name} is at most {rules.max_age} old"
-    if name not in typed:
-        return  # missing or retyped: reported already
-    values = typed[name].values
-    if bad is not None:
-        values = pc.if_else(bad, pa.scalar(None, values.type), values)
-    newest = pc.max(values).as_py()
     broken = None
     if newest is None:
         broken = f"no valid {name} to tell how fresh the file is"
@@ -162,35 +135,6 @@ def check_freshness(
         "newest": None if newest is None else display(newest),
         "max_age_seconds": rules.max_age.total_seconds(),
     }
-    audit.table_rule("table.freshness", description, broken, details)
-
-
-def check_schema(audit: Audit, table: pa.Table, contract: tuple[ColumnContract, ...]) -> None:
-    known = {column.name for column in contract}
-    for column in contract:
-        if column.name not in table.column_names:
-            expected = f"{column.kind} ({column.arrow_type})"
-            audit.changes.append(
-                SchemaChange(change="missing", column=column.name, expected=expected)
-            )
-            audit.rules.append(
-                RuleReport(
-                    rule="schema.missing_column",
-                    column=column.name,
-                    description=f"{column.name} is present",
-                    failed=1,
-                )
-            )
-            audit.reasons.append(
-                Reason(
-                    code="schema.missing_column",
-                    message=f"column {column.name!r} is missing",
-                    details={"column": column.name, "expected": expected},
-                )
-            )
-    for found in table.schema:
-        if found.name not in known:
-            # Schema evolution: an extra column is kept and recorded, never a failure.
-            audit.changes.append(
-                SchemaChange(change="added", column=found.name, found=str(found.type))
-            )
+    findings.table_rule(
+        "table.freshness", f"the newest {name} is at most {rules.max_age} old", broken, details
+    )

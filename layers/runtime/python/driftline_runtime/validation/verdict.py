@@ -1,74 +1,43 @@
-"""The verdict on a table: every check in order, the report, and the accepted rows."""
+"""The verdict on a table already in memory: its batches through :class:`Validation`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from driftline_runtime.contracts import DatasetSpec
-from driftline_runtime.validation.audit import Audit
-from driftline_runtime.validation.column_rules import check_columns
-from driftline_runtime.validation.contract import ColumnContract, compile_contract
-from driftline_runtime.validation.parsing import Typed, count_true
-from driftline_runtime.validation.report import ValidationReport, ValidationResult
-from driftline_runtime.validation.table_rules import (
-    apply_row_policy,
-    bad_rows,
-    check_freshness,
-    check_min_rows,
-    check_schema,
-)
+from driftline_runtime.validation.output import MemorySpool
+from driftline_runtime.validation.report import ValidationResult
+from driftline_runtime.validation.stream import Validation, ValidationLimits
+
+# A table already in memory: the validation's defaults, nothing spilled to disk.
+IN_MEMORY = ValidationLimits()
 
 
-def validate(table: pa.Table, spec: DatasetSpec, now: datetime) -> ValidationResult:
+def validate(
+    table: pa.Table,
+    spec: DatasetSpec,
+    now: datetime,
+    *,
+    batch_rows: int | None = None,
+    limits: ValidationLimits = IN_MEMORY,
+) -> ValidationResult:
     """Check ``table`` against ``spec``: the report, and the accepted rows if any.
 
     ``now`` is the clock for the freshness rule and the report (naive means UTC).
+    ``batch_rows`` feeds the table in batches of that many rows, as a file read in
+    batches would be (the verdict is the same).
     """
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    contract = compile_contract(spec.contract)
-    audit = Audit(spec, table.num_rows)
-    check_schema(audit, table, contract)
-    typed = check_columns(audit, table, contract)
-    bad = bad_rows(audit.failing)
-    bad_count = 0 if bad is None else count_true(bad)
-    apply_row_policy(audit, bad_count)
-    valid_rows = audit.rows - bad_count
-    check_min_rows(audit, valid_rows)
-    check_freshness(audit, typed, bad, now)
-    accepted = not audit.reasons
-    report = ValidationReport(
-        dataset=spec.name,
-        contract_version=spec.contract_version,
-        row_policy=spec.row_policy,
-        validated_at=now,
-        outcome="accepted" if accepted else "rejected",
-        rows=audit.rows,
-        valid_rows=valid_rows,
-        bad_rows=bad_count,
-        reasons=audit.reasons,
-        rules=audit.rules,
-        schema_changes=audit.changes,
-    )
-    clean = clean_table(table, contract, typed, bad) if accepted else None
+    spool = MemorySpool()
+    validation = Validation(spec, now, spool, limits)
+    try:
+        step = batch_rows or max(1, table.num_rows)
+        validation.add(table.slice(0, step))
+        for start in range(step, table.num_rows, step):
+            validation.add(table.slice(start, step))
+        report = validation.finish()
+    finally:
+        validation.close()
+    clean = spool.table() if report.outcome == "accepted" else None
     return ValidationResult(report=report, clean=clean)
-
-
-def clean_table(
-    table: pa.Table,
-    contract: tuple[ColumnContract, ...],
-    typed: dict[str, Typed],
-    bad: pa.ChunkedArray | None,
-) -> pa.Table:
-    """Contract columns in contract order and types, then the added columns, good rows."""
-    known = {column.name for column in contract}
-    fields = [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in contract]
-    arrays = [typed[c.name].values for c in contract]
-    for added in table.schema:
-        if added.name not in known:
-            fields.append(added)
-            arrays.append(table[added.name])
-    clean = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    return clean if bad is None else clean.filter(pc.invert(bad))
