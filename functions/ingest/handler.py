@@ -2,22 +2,29 @@
 
 Thin on purpose: parse the S3 event, apply Powertools idempotency per object version
 (a redelivered event returns the stored outcome instead of running again), and hand
-the object to ``ingest.Ingestion``.
+the object to ``ingest.Ingestion``. A file too large for one invocation is routed to
+the validation state machine's Processing job, which runs the same class; when that job
+fails, the state machine calls this function again (a ``ValidationFailure`` payload
+instead of S3 records) to quarantine the file with the job's failure as the reason.
 
 An attempt that crashed leaves its idempotency record "in progress" until the
 function's timeout has passed, longer than Lambda waits before it retries. The retry
 then runs the ingestion itself: ``Ingestion`` is idempotent on its own (outputs under
 the version's keys, the lineage record created once), so a duplicate running alongside
 costs a download and nothing more, while a retry that gave up would lose the object.
+
+Only what every invocation needs is imported here: the validator (pyarrow) loads with
+the first file it reads, and each AWS client is created when first used.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -30,45 +37,41 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_contracts import declared
 from driftline_runtime import names
+from driftline_runtime.checking import CheckLimits
+from driftline_runtime.clients import LazyClient, lazy_table
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
-from driftline_runtime.readers import ReaderLimits
-from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps import step
+from driftline_runtime.steps.validation import FailureRecorded, ValidationFailure
 from ingest import Ingestion, IngestSettings, Services
+from ingest_settings import IngestFunctionSettings
 from objects import ObjectRef
+from processing import ProcessingSettings, start_validation
 
-
-class Settings(FunctionSettings):
-    curated_bucket: str
-    quarantine_bucket: str
-    lineage_table: str
-    idempotency_table: str
-    event_bus_name: str
-    # Objects are read into memory; larger ones are quarantined unread.
-    max_object_bytes: int = 256 * 1024 * 1024
-    # What a gzip file may inflate to; past it the file is quarantined (a gzip bomb).
-    max_decompressed_bytes: int = 256 * 1024 * 1024
-    # The longest line a CSV or JSON Lines file may have.
-    max_line_bytes: int = 1024 * 1024
-
-
-SETTINGS = Settings.from_environ()
+SETTINGS = IngestFunctionSettings.from_environ()
 OBS = observability("ingest")
+SFN = LazyClient("stepfunctions")
+PROCESSING: ProcessingSettings | None = SETTINGS.processing()
 INGESTION = Ingestion(
     IngestSettings(
         curated_bucket=SETTINGS.curated_bucket,
         quarantine_bucket=SETTINGS.quarantine_bucket,
         event_bus_name=SETTINGS.event_bus_name,
-        max_object_bytes=SETTINGS.max_object_bytes,
-        limits=ReaderLimits(
+        large_file_bytes=SETTINGS.large_file_bytes,
+        limits=CheckLimits(
+            memory_bytes=SETTINGS.validation_memory_bytes,
             max_decompressed_bytes=SETTINGS.max_decompressed_bytes,
+            max_inflation_ratio=SETTINGS.max_inflation_ratio,
             max_line_bytes=SETTINGS.max_line_bytes,
         ),
+        workdir=Path(SETTINGS.work_directory),
     ),
     Services(
-        s3=boto3.client("s3"),
-        events=boto3.client("events"),
-        lineage=LineageStore(boto3.resource("dynamodb").Table(SETTINGS.lineage_table)),
+        s3=LazyClient("s3"),
+        events=LazyClient("events"),
+        lineage=LineageStore(lazy_table(SETTINGS.lineage_table)),
+        route=partial(start_validation, SFN, PROCESSING) if PROCESSING else None,
+        log=OBS.logger,
     ),
 )
 IDEMPOTENCY = IdempotencyConfig(
@@ -105,7 +108,8 @@ def ingest_once(ref: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_outcome(outcome: dict[str, Any]) -> None:
-    """FilesIngested/FilesRejected/FilesDuplicate and row counts, per dataset."""
+    """FilesIngested/FilesRejected/FilesDuplicate/FilesRoutedToProcessing and row counts,
+    per dataset."""
     status, rows, valid = outcome["status"], outcome["rows"], outcome["valid_rows"]
     count = MetricUnit.Count
     values = {
@@ -120,6 +124,7 @@ def record_outcome(outcome: dict[str, Any]) -> None:
             names.ROWS_REJECTED_METRIC: (float(rows), count),
         },
         "duplicate": {names.FILES_DUPLICATE_METRIC: (1.0, count)},
+        "routed": {names.FILES_ROUTED_METRIC: (1.0, count)},
     }[status]
     # Only declared datasets become dimension values: a folder name anyone can write to
     # the raw bucket must not mint new metrics.
@@ -127,9 +132,35 @@ def record_outcome(outcome: dict[str, Any]) -> None:
     OBS.record(values, {names.DATASET_DIMENSION: dataset}, {"version": outcome["version"]})
 
 
+@step(ValidationFailure, FailureRecorded)
+def record_failed_validation(failure: ValidationFailure, context: LambdaContext) -> FailureRecorded:
+    """The validation state machine's RecordFailure step."""
+    ref = ObjectRef(**failure.object.model_dump())
+    OBS.logger.append_keys(correlation_id=ref.key)
+    outcome = INGESTION.record_failure(
+        ref,
+        failure.dataset,
+        failure.job_name,
+        failure.error.error,
+        failure.error.cause,
+        datetime.now(UTC),
+    )
+    result = outcome.as_dict()
+    OBS.logger.warning("Large file's validation job failed", extra=result)
+    record_outcome(result)
+    return FailureRecorded(
+        status=outcome.status,
+        dataset=outcome.dataset,
+        version=outcome.version,
+        reasons=result["reasons"],
+    )
+
+
 @OBS.logger.inject_lambda_context(correlation_id_path="Records[0].s3.object.key")
 @OBS.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:
+        return record_failed_validation(event, context)
     IDEMPOTENCY.register_lambda_context(context)
     outcomes = []
     for record in event.get("Records", []):

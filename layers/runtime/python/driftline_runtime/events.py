@@ -69,6 +69,22 @@ class DatasetRejected(DatasetEvent):
         return data
 
 
+class ValidationFailed(DriftlineEvent):
+    """A large file's Processing job failed, and so did quarantining the file after it:
+    the object is still in the raw bucket, nothing else records it."""
+
+    SOURCE = names.INGEST_SOURCE
+
+    dataset: str
+    source_bucket: str
+    source_key: str
+    source_version_id: str | None
+    job_name: str
+    execution: str
+    error: str
+    cause: str
+
+
 class ModelOutcome(DriftlineEvent):
     """What the training state machine announces (its ASL builds the detail)."""
 

@@ -46,6 +46,7 @@ LINEAGE_TABLE_OUTPUT: Final = "LineageTableName"
 EVENT_BUS_OUTPUT: Final = "EventBusName"
 INGEST_FUNCTION_OUTPUT: Final = "IngestFunctionName"
 INGEST_FAILURES_QUEUE_OUTPUT: Final = "IngestFailuresQueueUrl"
+VALIDATION_STATE_MACHINE_OUTPUT: Final = "ValidationStateMachineArn"
 # The pipeline stack's outputs.
 TRAINING_STATE_MACHINE_OUTPUT: Final = "TrainingStateMachineArn"
 BATCH_INFERENCE_STATE_MACHINE_OUTPUT: Final = "BatchInferenceStateMachineArn"
@@ -73,6 +74,8 @@ STAGE_TAG: Final = "stage"
 # State machines, named ``<stage prefix>-<name>``.
 TRAINING_STATE_MACHINE: Final = "training"
 BATCH_INFERENCE_STATE_MACHINE: Final = "batch-inference"
+# Files too large for the ingest function, validated by a SageMaker Processing job.
+VALIDATION_STATE_MACHINE: Final = "validation"
 
 
 def function_name(stage: str, source: str) -> str:
@@ -110,6 +113,12 @@ def sagemaker_name(stage: str, dataset: str, suffix: str, *, reserve: int = 0) -
     return f"{job_prefix(stage)}{dataset}-{suffix}"
 
 
+def validation_job_name(stage: str, dataset: str, object_id: str) -> str:
+    """The Processing job that validates one raw object (``object_id``: 16 hex digits
+    naming the object and its S3 version)."""
+    return sagemaker_name(stage, dataset, f"v-{object_id[:16]}")
+
+
 # -- events -------------------------------------------------------------------------------
 # Every event's source is ``driftline.<component>``; its detail-type is its model's name.
 INGEST_SOURCE: Final = f"{PROJECT}.ingest"
@@ -123,6 +132,7 @@ METRICS_NAMESPACE: Final = PROJECT
 FILES_INGESTED_METRIC: Final = "FilesIngested"
 FILES_REJECTED_METRIC: Final = "FilesRejected"
 FILES_DUPLICATE_METRIC: Final = "FilesDuplicate"
+FILES_ROUTED_METRIC: Final = "FilesRoutedToProcessing"
 ROWS_INGESTED_METRIC: Final = "RowsIngested"
 ROWS_REJECTED_METRIC: Final = "RowsRejected"
 MODEL_AUC_METRIC: Final = "ModelAuc"
