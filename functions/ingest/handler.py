@@ -37,7 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_contracts import declared
 from driftline_runtime import names
-from driftline_runtime.checking import CheckLimits
+from driftline_runtime.check_limits import CheckLimits
 from driftline_runtime.clients import LazyClient, lazy_table
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability

@@ -31,17 +31,20 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from driftline_contracts import ContractUnavailable, contract, declared
-from driftline_runtime import checking, names
+from driftline_runtime import names
+from driftline_runtime.check_limits import CheckLimits
 from driftline_runtime.contracts import DatasetKind, DatasetSpec
 from driftline_runtime.lineage import LineageStore
-from driftline_runtime.readers import FileSource
 from driftline_runtime.reasons import Reason
 from objects import NO_DATASET, ObjectRef, dataset_of, object_version, unsafe_key_reason
 from outputs import Arrival, Outputs
 from spooling import ObjectTooLarge, spool_object
+
+if TYPE_CHECKING:
+    from driftline_runtime.checking import Verdict
 
 EMPTY_OBJECT = Reason(code="empty_file", message="the object has 0 bytes", details={"bytes": 0})
 Status = Literal["validated", "rejected", "duplicate", "routed"]
@@ -56,7 +59,7 @@ class IngestSettings:
     event_bus_name: str
     # Text larger than this goes to the Processing job (None: validate anything here).
     large_file_bytes: int | None
-    limits: checking.CheckLimits = checking.CheckLimits()
+    limits: CheckLimits = field(default_factory=CheckLimits)
     # Where objects are spooled while they are read (the function's /tmp, the job's volume).
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
 
@@ -220,6 +223,10 @@ class Ingestion:
         if spec is None:  # _refusal lets only declared datasets through
             raise ValueError(f"{arrival.dataset!r} is not a declared dataset")
         settings = self.settings
+        # The readers and the validator (pyarrow) load with the first file judged here.
+        from driftline_runtime import checking
+        from driftline_runtime.readers import FileSource
+
         try:
             verdict = checking.check_source(
                 FileSource(work / "object"),
@@ -238,7 +245,7 @@ class Ingestion:
             return self._record(self.outputs.reject(arrival, verdict.reasons, verdict.validation))
         return self._record(self.outputs.accept(arrival, spec, verdict))
 
-    def _internal_error(self, arrival: Arrival, error: Exception) -> checking.Verdict:
+    def _internal_error(self, arrival: Arrival, error: Exception) -> Verdict:
         """An unexpected failure inside validation quarantines the file; the error id
         in the reason is in the log too, with the traceback."""
         error_id = uuid.uuid4().hex[:12]
@@ -252,7 +259,9 @@ class Ingestion:
             f"not judged. Error id {error_id}: search the ingest logs for it",
             details={"error_id": error_id, "error": type(error).__name__},
         )
-        return checking.Verdict([reason], None)
+        from driftline_runtime.checking import Verdict
+
+        return Verdict([reason], None)
 
     def _record(self, record: Any) -> Outcome:
         state: Status = self.outputs.record(record)

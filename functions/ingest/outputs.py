@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from driftline_contracts import declared
-from driftline_runtime import checking, layout
+from driftline_runtime import layout, reports
 from driftline_runtime.contracts import DatasetKind, DatasetSpec
 from driftline_runtime.events import DatasetRejected, DatasetValidated, put_event
 from driftline_runtime.lineage import DatasetVersionRecord, LineageStore
@@ -23,6 +23,9 @@ from objects import (
     unsafe_key_reason,
 )
 from spooling import upload
+
+if TYPE_CHECKING:
+    from driftline_runtime.checking import Verdict
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,7 @@ class Outputs:
         self.curated, self.quarantine, self.bus = curated, quarantine, bus
         self.s3, self.events, self.lineage = s3, events, lineage
 
-    def accept(
-        self, arrival: Arrival, spec: DatasetSpec, verdict: checking.Verdict
-    ) -> DatasetVersionRecord:
+    def accept(self, arrival: Arrival, spec: DatasetSpec, verdict: Verdict) -> DatasetVersionRecord:
         ref, version, now = arrival.ref, arrival.version, arrival.now
         validation = verdict.validation or {}
         assert verdict.curated is not None
@@ -187,11 +188,11 @@ class Outputs:
     def _report(
         self,
         arrival: Arrival,
-        outcome: checking.Outcome,
+        outcome: reports.Outcome,
         reasons: list[Reason],
         validation: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        return checking.report(
+        return reports.report(
             dataset=arrival.dataset,
             version=arrival.version,
             outcome=outcome,
@@ -206,7 +207,7 @@ def _source(ref: ObjectRef) -> dict[str, Any]:
     return {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
 
 
-def _schema(verdict: checking.Verdict) -> list[dict[str, str]]:
+def _schema(verdict: Verdict) -> list[dict[str, str]]:
     """The curated file's columns, read from its footer."""
     import pyarrow.parquet as pq
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import boto3
 from driftline_runtime import names
-from driftline_runtime.checking import CheckLimits
+from driftline_runtime.check_limits import CheckLimits
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.steps.validation import RoutedObject
 from ingest import Ingestion, IngestSettings, Services

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
+from driftline_runtime.check_limits import CheckLimits
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.readers import (
     BytesSource,
@@ -29,6 +30,7 @@ from driftline_runtime.readers import (
     open_table_file,
 )
 from driftline_runtime.reasons import Reason
+from driftline_runtime.reports import Outcome, report
 from driftline_runtime.validation import (
     MemorySpool,
     ParquetSpool,
@@ -38,30 +40,17 @@ from driftline_runtime.validation import (
     ValidationReport,
 )
 
-Outcome = Literal["accepted", "rejected"]
-MIB = 1024 * 1024
+__all__ = [
+    "CheckLimits",
+    "Outcome",
+    "TooMuchText",
+    "Verdict",
+    "check_file",
+    "check_source",
+    "report",
+]
 
-
-@dataclass(frozen=True)
-class CheckLimits:
-    """What checking one file may cost: ``memory_bytes`` for its batches and working
-    state together (the readers take half, the validator the rest), the guards' limits."""
-
-    memory_bytes: int = 256 * MIB
-    max_decompressed_bytes: int = ReaderLimits.max_decompressed_bytes
-    max_inflation_ratio: int = ReaderLimits.max_inflation_ratio
-    max_line_bytes: int = ReaderLimits.max_line_bytes
-
-    def reader(self) -> ReaderLimits:
-        return ReaderLimits.within(
-            self.memory_bytes,
-            max_decompressed_bytes=self.max_decompressed_bytes,
-            max_inflation_ratio=self.max_inflation_ratio,
-            max_line_bytes=self.max_line_bytes,
-        )
-
-    def validation(self, workdir: Path | None) -> ValidationLimits:
-        return ValidationLimits(memory_bytes=self.memory_bytes // 2, workdir=workdir)
+DEFAULT_LIMITS = CheckLimits()
 
 
 class TooMuchText(Exception):  # noqa: N818  # a limit, not a fault
@@ -97,7 +86,7 @@ def check_source(
     spec: DatasetSpec,
     now: datetime,
     workdir: Path,
-    limits: CheckLimits = CheckLimits(),
+    limits: CheckLimits = DEFAULT_LIMITS,
     *,
     max_text_bytes: int | None = None,
 ) -> Verdict:
@@ -161,25 +150,3 @@ def _validate(
             validation.close()
 
     return table_file.scan(attempt)
-
-
-def report(
-    *,
-    dataset: str,
-    version: str,
-    outcome: Outcome,
-    reasons: list[Reason],
-    source: dict[str, Any],
-    checked_at: datetime,
-    validation: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The report document (``report.json`` in quarantine, ``reports/...`` when curated)."""
-    return {
-        "dataset": dataset,
-        "version": version,
-        "outcome": outcome,
-        "reasons": [reason.model_dump(mode="json") for reason in reasons],
-        "source": source,
-        "checked_at": checked_at.isoformat(),
-        "validation": validation,
-    }
