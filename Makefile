@@ -32,7 +32,7 @@ help:
 	@echo "make test     unit, infrastructure and end-to-end tests (starts and stops the local cloud)"
 	@echo "make reliability  load, duplicates, faults and hostile input on the local cloud, with figures"
 	@echo "make lint     ruff, mypy and the contracts check"
-	@echo "make bench    validator vs pandera, cold start, local cloud, drift verdicts (build/bench.json)"
+	@echo "make bench    validator vs pandera and a bare read, streaming a 5 GB file, cold start, local cloud, drift verdicts (build/bench.json)"
 	@echo "make synth    cdk synth (cdk-nag runs on every synth)"
 	@echo "make deploy   cdk deploy to your AWS account (uses your AWS credentials)"
 	@echo "make destroy  cdk destroy"
@@ -74,6 +74,7 @@ lint: $(VENV)/.synced node_modules/.installed
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks.validator
+	$(VENV)/bin/python -m benchmarks.streaming
 	$(VENV)/bin/python -m benchmarks.cold_start
 	$(VENV)/bin/python -m benchmarks.local_cloud
 	$(VENV)/bin/python -m benchmarks.demo

@@ -5,11 +5,17 @@ Parquet file in the working folder (a row group per batch, written as the batch 
 checked), or a list in memory for a table that fits there. When the end of the file
 drops rows the batches had kept (a key that repeats an earlier row's), the spool is
 rewritten without them, a row group at a time.
+
+Encoding and compressing a row group costs about as much as parsing its text, so the
+Parquet spool writes on a thread of its own while the next batch is read and checked
+(Arrow releases the GIL for both); one write at most is in flight, so memory holds one
+batch more, not a queue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -78,23 +84,42 @@ class ParquetSpool:
         self._groups: list[int] = []  # the batch of each row group
         self.discarded = False
         self.rows = 0
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     def start(self, schema: pa.Schema) -> None:
         self.close()
         self.schema, self._groups, self.rows, self.discarded = schema, [], 0, False
         self._writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="spool")
 
     def write(self, batch: int, table: pa.Table) -> None:
         if self.discarded or not table.num_rows or self._writer is None:
             return
-        self._writer.write_table(table, row_group_size=table.num_rows)
+        self._wait()
+        assert self._thread is not None
+        self._pending = self._thread.submit(
+            self._writer.write_table, table, row_group_size=table.num_rows
+        )
         self._groups.append(batch)
         self.rows += table.num_rows
 
+    def _wait(self) -> None:
+        """The write in flight finished (its error, if any, raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        try:
+            self._wait()
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+                self._thread = None
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def tables(self) -> Iterator[tuple[int, pa.Table]]:
         self.close()
