@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from infra.platforms import Target
 
 STAGES_KEY = "driftline:stages"
+# Lambda's largest ephemeral storage; a threshold above what fits twice is refused.
+LAMBDA_MAX_STORAGE_MIB = 10_240
+MAX_LARGE_FILE_MIB = (LAMBDA_MAX_STORAGE_MIB - 512) // 2
 OVERRIDE_PREFIX = "driftline:"
 
 
@@ -51,6 +54,14 @@ class StageConfig(BaseModel):
     inference_rows_per_part: int = Field(gt=0)
     inference_max_concurrency: int = Field(gt=0, le=1000)
     inference_schedule: str | None = Field(default=None, pattern=r"^(rate|cron)\(.+\)$")
+    # Ingestion. What validating one file may hold in memory (its batches, the unique key's
+    # index before it spills to /tmp, the bad rows' bitmaps); the function's memory holds
+    # this plus the runtime's. Files whose text is larger than the threshold (the object,
+    # or what a gzip object inflates to) are more than one invocation validates in its 15
+    # minutes: they go to the Processing job where the stage has one, else to quarantine
+    # (too_large). The function's /tmp is sized from the threshold (ingest_storage_mib).
+    ingest_validation_memory_mib: int = Field(ge=32, le=4096)
+    large_file_threshold_mib: int = Field(gt=0, le=MAX_LARGE_FILE_MIB)
     # At most one drift-triggered retraining per training dataset per cooldown window.
     # (How drift is judged is per dataset, in its spec: DatasetSpec.drift.)
     retraining_cooldown_minutes: int = Field(gt=0)
@@ -119,6 +130,13 @@ class StageConfig(BaseModel):
     @property
     def prefix(self) -> str:
         return names.stage_prefix(self.stage)
+
+    @property
+    def ingest_storage_mib(self) -> int:
+        """The ingest function's /tmp: the spooled object and, next to it, the curated
+        Parquet, its rewrite when repeated keys are dropped and the key index's spill
+        (together under the object's size again), and a margin."""
+        return min(LAMBDA_MAX_STORAGE_MIB, 2 * self.large_file_threshold_mib + 512)
 
 
 def load_stage_config(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -128,6 +128,7 @@ class PipelineFunction(Construct):
         environment: dict[str, str] | None = None,
         timeout: Duration | None = None,
         memory_size: int = 512,
+        ephemeral_storage_mib: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         code_path = FUNCTIONS / source
@@ -170,6 +171,9 @@ class PipelineFunction(Construct):
             log_group=self.log_group,
             timeout=timeout or DEFAULT_TIMEOUT,
             memory_size=memory_size,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib)
+            if ephemeral_storage_mib
+            else None,
             reserved_concurrent_executions=config.lambda_reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             environment={

@@ -34,6 +34,8 @@ from infra.constructs.queues import failure_queue
 from infra.constructs.shared import DataResources
 from infra.constructs.tables import project_table
 
+MIB = 1024 * 1024
+
 
 class DataStack(Stack):
     def __init__(
@@ -154,13 +156,17 @@ class DataStack(Stack):
             key=self.key,
             # One full vCPU: the validator is CPU-bound.
             memory_size=1769,
-            timeout=Duration.minutes(5),
+            # A file up to the large-file threshold is validated here, batch by batch.
+            timeout=Duration.minutes(15),
+            ephemeral_storage_mib=self.config.ingest_storage_mib,
             environment={
                 "CURATED_BUCKET": self.curated_bucket.bucket_name,
                 "QUARANTINE_BUCKET": self.quarantine_bucket.bucket_name,
                 "LINEAGE_TABLE": self.lineage_table.table_name,
                 "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
                 "EVENT_BUS_NAME": self.bus.event_bus_name,
+                "VALIDATION_MEMORY_BYTES": str(self.config.ingest_validation_memory_mib * MIB),
+                "LARGE_FILE_BYTES": str(self.config.large_file_threshold_mib * MIB),
             },
         )
         function = ingest.function

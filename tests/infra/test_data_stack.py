@@ -93,6 +93,31 @@ def test_ingest_function_is_traced_layered_and_logs_to_an_encrypted_group(
     )
 
 
+def test_ingest_function_validates_up_to_the_stage_threshold_in_bounded_memory(
+    dev_app: SynthesizedApp,
+) -> None:
+    # Given the dev stage: 256 MiB for validation, files up to 4 GiB in the function
+    (function,) = dev_app.data.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": "driftline-dev-ingest"}}
+    ).values()
+    properties = function["Properties"]
+    variables = properties["Environment"]["Variables"]
+    # Then the function reads both settings, has Lambda's longest timeout, and a /tmp
+    # that holds the spooled object with its curated copy
+    assert variables["VALIDATION_MEMORY_BYTES"] == str(256 * 2**20)
+    assert variables["LARGE_FILE_BYTES"] == str(4096 * 2**20)
+    assert properties["Timeout"] == 900
+    assert properties["EphemeralStorage"] == {"Size": 2 * 4096 + 512}
+
+
+def test_a_large_file_threshold_past_what_lambda_storage_holds_fails_the_synth() -> None:
+    from infra.config import StageConfig
+
+    stage = dict(CDK_JSON["context"]["driftline:stages"]["dev"], stage="dev")
+    with pytest.raises(ValueError, match="large_file_threshold_mib"):
+        StageConfig.model_validate({**stage, "large_file_threshold_mib": 5000})
+
+
 def test_failed_async_invocations_go_to_an_encrypted_queue(dev_app: SynthesizedApp) -> None:
     dev_app.data.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
