@@ -451,6 +451,68 @@ def test_transform_job_scores_every_line_of_every_file(sagemaker: SageMaker) -> 
     }
 
 
+# Answers with the serving process's id, and fails the request when asked to.
+PID_INFERENCE = """
+import os
+def model_fn(model_dir):
+    return None
+def input_fn(body, content_type):
+    return body
+def predict_fn(body, model):
+    if "fail" in body:
+        raise ValueError("asked to fail")
+    return os.getpid()
+def output_fn(pid, accept):
+    return f"{pid}\\n", accept
+"""
+
+
+def _pid_transform(sagemaker: SageMaker, model: str, body: str) -> tuple[dict[str, Any], str]:
+    """A one-object transform job on ``model``: its description and its answer."""
+    name = _name("transform")
+    sagemaker.put(f"{name}/in.csv", body)
+    sagemaker.sm.create_transform_job(
+        TransformJobName=name,
+        ModelName=model,
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{sagemaker.bucket}/{name}/",
+                }
+            },
+            "ContentType": "text/csv",
+        },
+        TransformOutput={"S3OutputPath": f"s3://{sagemaker.bucket}/{name}-out"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    job = sagemaker.finished_transform(name)
+    if job["TransformJobStatus"] != "Completed":
+        return job, ""
+    return job, sagemaker.get(f"{name}-out/in.csv.out").decode().strip()
+
+
+def test_transform_jobs_of_one_model_reuse_a_warm_serving_process(sagemaker: SageMaker) -> None:
+    # Given two models with the same inference code
+    first = sagemaker.model(_tar({"weights.json": "{}"}), PID_INFERENCE)
+    other = sagemaker.model(_tar({"weights.json": "{}"}), PID_INFERENCE)
+    # When two jobs of the first model run one after the other, then one of the other model
+    job_a, pid_a = _pid_transform(sagemaker, first, "1\n")
+    job_b, pid_b = _pid_transform(sagemaker, first, "2\n")
+    job_c, pid_c = _pid_transform(sagemaker, other, "3\n")
+    # Then the first model's second job was served by the process of its first
+    for job in (job_a, job_b, job_c):
+        assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    assert pid_a == pid_b
+    # And another model never gets that process
+    assert pid_c != pid_a
+    # When a job of the first model fails, the process that failed it is not reused
+    failed, _ = _pid_transform(sagemaker, first, "fail\n")
+    assert failed["TransformJobStatus"] == "Failed"
+    _, pid_d = _pid_transform(sagemaker, first, "4\n")
+    assert pid_d not in ("", pid_a)
+
+
 def test_transform_failure_names_the_object(sagemaker: SageMaker) -> None:
     model = sagemaker.model(_tar({"weights.json": json.dumps({"w": [1.0]})}), SCORING_INFERENCE)
     sagemaker.put("broken/good.csv", "1\n")

@@ -22,6 +22,7 @@ from localstack.services.plugins import Service, ServiceLifecycleHook
 from driftline_localcloud.faults import faults
 from driftline_localcloud.sagemaker.containers import Processes
 from driftline_localcloud.sagemaker.registry import ModelRegistry
+from driftline_localcloud.sagemaker.serving import WarmShims
 from driftline_localcloud.sagemaker.shapes import (
     Handler,
     check_name,
@@ -62,6 +63,8 @@ class SageMakerProvider(ServiceLifecycleHook):
     def __init__(self) -> None:
         self.stores = Stores()
         self.processes = Processes()
+        # Serving processes kept between the transform jobs of one model.
+        self.warm = WarmShims(self.processes)
         self.pool = ThreadPoolExecutor(
             max_workers=MAX_CONCURRENT_JOBS, thread_name_prefix="sagemaker-job"
         )
@@ -87,6 +90,7 @@ class SageMakerProvider(ServiceLifecycleHook):
 
     def on_before_stop(self) -> None:
         # Job processes live in their own process groups: end them with LocalStack.
+        self.warm.close_all()
         self.processes.kill_all()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -234,7 +238,14 @@ class SageMakerProvider(ServiceLifecycleHook):
             store.transform_jobs[name.lower()] = job
             store.stop_requests[job_arn] = stop
         run = TransformRun(
-            self.stores, self.processes, context.account_id, context.region, job, model, stop
+            self.stores,
+            self.processes,
+            context.account_id,
+            context.region,
+            job,
+            model,
+            stop,
+            self.warm,
         )
         self.pool.submit(run)
         return {"TransformJobArn": job_arn}

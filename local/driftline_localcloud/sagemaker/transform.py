@@ -7,7 +7,9 @@ and ``SAGEMAKER_PROGRAM`` as the entry file. ``serving_shim.py`` runs that code 
 framework environment and answers requests over a pipe; this module plays SageMaker's
 batch side: it reads each input object, splits it into records (SplitType), packs them
 into requests (BatchStrategy, MaxPayloadInMB), sends them, and assembles the answers
-(AssembleWith) into ``<S3OutputPath>/<key relative to the input prefix>.out``.
+(AssembleWith) into ``<S3OutputPath>/<key relative to the input prefix>.out``. A serving
+process that answered a whole job serves the next job of the same model warm
+(``serving.WarmShims``).
 
 As on AWS, an object's output is uploaded only if every request for it succeeded, the
 other objects still run, and any failed object fails the job; its FailureReason names
@@ -16,18 +18,15 @@ the object and the error.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
 import logging
-import queue
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
@@ -44,7 +43,14 @@ from driftline_localcloud.sagemaker.containers import (
     framework_python,
     get_object,
     job_root,
-    kill_group,
+)
+from driftline_localcloud.sagemaker.serving import (
+    Shim,
+    ShimError,
+    ShimTimeout,
+    Warm,
+    WarmShims,
+    last_line,
 )
 from driftline_localcloud.sagemaker.store import Description, Stores, now
 
@@ -56,102 +62,6 @@ MODEL_LOAD_TIMEOUT_SECONDS = 600.0
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_INVOCATION_TIMEOUT_SECONDS = 600.0
 FAILURE_REASON_LIMIT = 1024
-
-
-class ShimError(Exception):
-    """The serving process answered a request with an error, or not at all."""
-
-
-class ShimTimeout(ShimError):
-    """No answer in time: a late answer would be taken for the next request's, so the
-    serving process takes no more requests."""
-
-
-class Shim:
-    """The serving process and its framed pipe."""
-
-    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], logs: LogStream) -> None:
-        self.process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        self.replies: queue.Queue[tuple[dict[str, Any], bytes] | None] = queue.Queue()
-        threading.Thread(target=self._read_replies, name="shim-replies", daemon=True).start()
-        threading.Thread(
-            target=self._read_logs, args=(logs,), name="shim-logs", daemon=True
-        ).start()
-
-    def _read_replies(self) -> None:
-        out: IO[bytes] | None = self.process.stdout
-        assert out is not None
-        while line := out.readline():
-            header = json.loads(line)
-            payload = out.read(int(header.get("length", 0)))
-            self.replies.put((header, payload))
-        self.replies.put(None)  # the process has ended
-
-    def _read_logs(self, logs: LogStream) -> None:
-        err: IO[bytes] | None = self.process.stderr
-        assert err is not None
-        for raw in err:
-            logs.write(raw.decode(errors="replace"))
-
-    def wait_reply(self, timeout: float, stop: threading.Event) -> tuple[dict[str, Any], bytes]:
-        deadline = time.monotonic() + timeout
-        while True:
-            if stop.is_set():
-                raise JobStopped
-            try:
-                item = self.replies.get(timeout=0.2)
-            except queue.Empty:
-                item = None
-                if time.monotonic() <= deadline:
-                    continue
-            if time.monotonic() > deadline:  # an answer after the deadline is too late too
-                raise ShimTimeout(f"the model timed out: no answer within {timeout:g} seconds")
-            if item is None:
-                raise ShimError(f"the serving process exited with code {self.process.wait()}")
-            return item
-
-    def invoke(
-        self, body: bytes, content_type: str, accept: str, timeout: float, stop: threading.Event
-    ) -> bytes:
-        header = {"content_type": content_type, "accept": accept, "length": len(body)}
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(header).encode() + b"\n" + body)
-            self.process.stdin.flush()
-        except BrokenPipeError as error:
-            raise ShimError("the serving process has exited") from error
-        answer, payload = self.wait_reply(timeout, stop)
-        if not answer.get("ok"):
-            raise ShimError(last_line(str(answer.get("error", "unknown error"))))
-        return payload
-
-    def close(self, *, graceful: bool) -> None:
-        """Ends the process: by closing its input when all went well, else by SIGTERM
-        (what SageMaker sends), and SIGKILL if it has not gone after a few seconds."""
-        if self.process.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):
-                self.process.stdin.close()
-        if not graceful:
-            kill_group(self.process, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            kill_group(self.process, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-def last_line(text: str) -> str:
-    """A traceback's verdict (its last line); the whole of it is in the job's logs."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else text
 
 
 def split_records(data: bytes, split_type: str | None) -> list[bytes]:
@@ -200,9 +110,11 @@ class TransformRun(JobRun):
         job: Description,
         model: Description,
         stop: threading.Event,
+        warm: WarmShims,
     ) -> None:
         super().__init__(stores, processes, account, region, job, stop)
         self.model = model
+        self.warm = warm
         self.fault: Fault | None = None
 
     def __call__(self) -> None:
@@ -246,17 +158,44 @@ class TransformRun(JobRun):
 
     def _run(self, python: Path, container: dict[str, Any], root: Path) -> None:
         s3 = self.s3()
-        model_dir, code_dir = root / "model", root / "code"
-        model_dir.mkdir()
-        environment: dict[str, str] = dict(container.get("Environment") or {})
-        if container.get("ModelDataUrl"):
-            archive = root / "model.tar.gz"
-            download(s3, S3Uri.parse(container["ModelDataUrl"]), archive)
-            extract_tarball(archive, model_dir, f"ModelDataUrl {container['ModelDataUrl']}")
-        self._prepare_code(s3, environment, root, model_dir, code_dir)
         self.logs = LogStream(
             self.account, self.region, LOG_GROUP, f"{self.name}/algo-1-{int(time.time())}"
         )
+        key = serving_key(python, container, self.spec, self.role_arn())
+        warm = self.warm.take(key)
+        if warm is None:
+            warm = self._start_serving(s3, python, container)
+        else:
+            warm.shim.logs = self.logs
+            self.logs.write(f"Reusing the warm serving process {warm.shim.process.pid}\n")
+        finished = False
+        try:
+            finished = self._transform_all(s3, warm.shim)
+        except ShimError as error:
+            raise JobFailure(f"ClientError: the model could not be loaded: {error}") from error
+        finally:
+            if finished:
+                self.warm.give(key, warm)
+            else:
+                self.warm.close(warm, graceful=False)
+
+    def _start_serving(self, s3: Any, python: Path, container: dict[str, Any]) -> Warm:
+        """A serving process with the model loaded; its folder lives as long as it does."""
+        folder = job_root("serving", self.name)
+        model_dir, code_dir = folder / "model", folder / "code"
+        model_dir.mkdir()
+        environment: dict[str, str] = dict(container.get("Environment") or {})
+        try:
+            if container.get("ModelDataUrl"):
+                archive = folder / "model.tar.gz"
+                download(s3, S3Uri.parse(container["ModelDataUrl"]), archive)
+                extract_tarball(archive, model_dir, f"ModelDataUrl {container['ModelDataUrl']}")
+                archive.unlink()
+            self._prepare_code(s3, environment, folder, model_dir, code_dir)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        assert self.logs is not None
         env = {
             **self.environment(python),
             **environment,
@@ -264,18 +203,19 @@ class TransformRun(JobRun):
             "SM_MODEL_DIR": str(model_dir),
         }
         shim = Shim([str(python), "-I", str(SHIM)], code_dir, env, self.logs)
-        finished = False
-        with self.processes.track(shim.process):
-            try:
-                ready, _ = shim.wait_reply(MODEL_LOAD_TIMEOUT_SECONDS, self.stop)
-                if not ready.get("ok"):
-                    error = last_line(str(ready.get("error")))
-                    raise JobFailure(f"ClientError: Loading the model failed: {error}")
-                finished = self._transform_all(s3, shim)
-            except ShimError as error:
-                raise JobFailure(f"ClientError: the model could not be loaded: {error}") from error
-            finally:
-                shim.close(graceful=finished)
+        warm = self.warm.start(folder.name, folder, shim)
+        try:
+            ready, _ = shim.wait_reply(MODEL_LOAD_TIMEOUT_SECONDS, self.stop)
+        except (ShimError, JobStopped) as error:
+            self.warm.close(warm, graceful=False)
+            if isinstance(error, JobStopped):
+                raise
+            raise JobFailure(f"ClientError: the model could not be loaded: {error}") from error
+        if not ready.get("ok"):
+            self.warm.close(warm, graceful=False)
+            reason = last_line(str(ready.get("error")))
+            raise JobFailure(f"ClientError: Loading the model failed: {reason}")
+        return warm
 
     def _prepare_code(
         self, s3: Any, environment: dict[str, str], root: Path, model_dir: Path, code_dir: Path
@@ -354,3 +294,20 @@ class TransformRun(JobRun):
 
     def _finish(self, status: str, **fields: Any) -> None:
         self.stores.update(self.job, TransformJobStatus=status, TransformEndTime=now(), **fields)
+
+
+def serving_key(
+    python: Path, container: dict[str, Any], spec: dict[str, Any], role: str | None
+) -> str:
+    """What shapes a serving process: jobs with equal keys may share a warm one. The role
+    is part of it: the process holds that role's session credentials (12 hours, far
+    beyond how long a process waits)."""
+    shaped = {
+        "role": role,
+        "python": str(python),
+        "image": container.get("Image"),
+        "model": container.get("ModelDataUrl"),
+        "container": container.get("Environment") or {},
+        "job": spec.get("Environment") or {},
+    }
+    return hashlib.sha256(json.dumps(shaped, sort_keys=True).encode()).hexdigest()
