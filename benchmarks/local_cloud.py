@@ -14,7 +14,13 @@ absolute times on shared machines say little:
   rule, model resolution, Distributed Map of transform jobs, predictions, drift monitor),
   vs its transform jobs alone (first start to last end);
 - a drift report until the retraining it causes has started (DriftDetected, rule,
-  cooldown gate, StartExecution), vs the same event's delivery to a plain SQS queue.
+  cooldown gate, StartExecution), vs the same event's delivery to a plain SQS queue;
+- a 100,000-row scoring batch dropped until its predictions are written, vs a
+  10,000-row one in the same run (``BENCH_SCORE_ROWS`` sets the larger size).
+
+Figures go to ``build/bench.json``: ``drop_to_version_vs_upload``,
+``drop_to_model_vs_training_job``, ``scoring_vs_transform_jobs``,
+``drift_to_retraining_vs_queue`` and ``score_100k_vs_10k``.
 
 Run with ``make bench``; ``BENCH_RUNS`` sets the number of repetitions (default 5).
 """
@@ -34,6 +40,7 @@ from typing import Any
 from driftline_runtime import names
 from driftline_runtime.events import DriftDetected
 
+from benchmarks.results import figure, record
 from driftline import deploy
 from driftline.actions import (
     EventRecorder,
@@ -49,6 +56,7 @@ from driftline.samples import generate_transactions, write_table
 from driftline.target import Target
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+SCORE_ROWS = int(os.environ.get("BENCH_SCORE_ROWS", "100000"))
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -159,7 +167,14 @@ def main() -> None:
             "the training job alone",
             statistics.median(job_times),
         )
+        record(
+            {
+                "drop_to_version_vs_upload": figure(latency, upload),
+                "drop_to_model_vs_training_job": figure(to_model, statistics.median(job_times)),
+            }
+        )
         scoring_and_drift(target)
+        scoring_at_scale(target)
     finally:
         cloud.stop()
 
@@ -221,6 +236,43 @@ def scoring_and_drift(target: Target) -> None:
         statistics.median(to_queue),
         "ms",
     )
+    record(
+        {
+            "scoring_vs_transform_jobs": figure(
+                statistics.median(to_predictions), statistics.median(transform)
+            ),
+            "drift_to_retraining_vs_queue": figure(
+                statistics.median(to_retraining), statistics.median(to_queue)
+            ),
+        }
+    )
+
+
+def scoring_at_scale(target: Target) -> None:
+    """Drop -> predictions for ``SCORE_ROWS`` rows against a tenth of them (one run each:
+    the large one takes minutes). Batch inference on drift-free rows, so no retraining."""
+    small_rows = max(1, SCORE_ROWS // 10)
+
+    def score(rows: int, seed: int, folder: Path) -> tuple[float, int]:
+        table = generate_transactions(rows, seed=seed, labelled=False)
+        path = write_table(table, folder / f"scale-{rows}.csv")
+        started = time.perf_counter()
+        _, key, _ = drop_file(target, path, "scoring", "inference")
+        version = wait_for_version(target, key, timeout=600)["version"]
+        scored = wait_for_inference(target, version, timeout=3600)
+        return time.perf_counter() - started, len(scored["transform_jobs"])
+
+    with tempfile.TemporaryDirectory() as folder:
+        small, small_jobs = score(small_rows, 4_200, Path(folder))
+        large, large_jobs = score(SCORE_ROWS, 4_201, Path(folder))
+    report(
+        f"drop -> predictions, {SCORE_ROWS:,} rows",
+        large,
+        f"{small_rows:,} rows ({small_jobs} jobs; {large_jobs})",
+        small,
+    )
+    name = f"score_{SCORE_ROWS // 1000}k_vs_{small_rows // 1000}k"
+    record({name: figure(large, small)})
 
 
 def drift_document(target: Target, run: dict[str, Any]) -> dict[str, Any]:
