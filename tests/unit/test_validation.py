@@ -513,6 +513,60 @@ def test_an_integer_key_read_from_parquet_is_checked_without_copying_errors(
     assert rule(clean, "table.unique_key").failed == 0
 
 
+@pytest.mark.parametrize("text", [False, True])
+def test_the_unique_key_spills_past_its_budget_and_finds_the_same_repeats(
+    tmp_path: Any, text: bool
+) -> None:
+    # Given 30,000 keys (integers, or variable-width text) with repeats planted far apart,
+    # fed in batches of 1,000 rows to a validation whose key budget is a few KiB
+    from driftline_runtime.validation import ValidationLimits
+
+    randomness = random.Random(7)
+    numbers = list(range(30_000))
+    for _ in range(40):
+        numbers[randomness.randrange(30_000)] = numbers[randomness.randrange(30_000)]
+    keys: list[Any] = [f"k{n * 7919}" if text else n for n in numbers]
+
+    class Keyed(BaseModel):
+        key: str if text else int  # type: ignore[valid-type]
+
+    spec = spec_of(contract=Keyed, rules=TableRules(unique_key=("key",)), pii=())
+    table = pa.table({"key": keys})
+    small = ValidationLimits(memory_bytes=64 * 1024, workdir=tmp_path)
+    # When validated with spilling and entirely in memory
+    spilled = validate(table, spec, NOW, batch_rows=1_000, limits=small)
+    in_memory = validate(table, spec, NOW)
+    # Then both find exactly the rows that repeat an earlier key, with the same examples
+    seen: set[Any] = set()
+    expected = []
+    for row, key in enumerate(keys, start=1):
+        if key in seen:
+            expected.append(row)
+        seen.add(key)
+    assert rule(spilled, "table.unique_key").failed == len(expected)
+    assert examples(spilled, "table.unique_key") == examples(in_memory, "table.unique_key")
+    assert [row for row, _ in examples(spilled, "table.unique_key")] == expected[:5]
+    assert spilled.report.valid_rows == in_memory.report.valid_rows == 30_000 - len(expected)
+    # And nothing is left in the working folder
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spilled_key_partitions_come_back_one_at_a_time(tmp_path: Any) -> None:
+    # Given a key index over its budget, spilled to partitions on disk
+    from driftline_runtime.validation.keys import KeyIndex
+
+    index = KeyIndex(("key",), budget=4 * 1024, workdir=tmp_path)
+    for start in range(0, 20_000, 1_000):
+        index.add([pa.chunked_array([pa.array(range(start, start + 1_000))])], start)
+    assert index._spill is not None
+    # When the partitions are read back
+    parts = index._spill.parts(index.budget)
+    first = next(parts)
+    # Then they come as a generator, each a fraction of the keys, not all at once
+    assert 0 < first.num_rows < 20_000
+    assert first.num_rows + sum(part.num_rows for part in parts) == 20_000
+
+
 # --- row policies ----------------------------------------------------------------------
 
 

@@ -103,10 +103,11 @@ class KeyIndex:
 
     def repeats(self) -> Repeats:
         found = Repeats(budget=max(1, self.budget // 8), workdir=self.workdir)
+        parts: Iterator[pa.Table]
         if self._spill is None:
-            parts = [pa.concat_tables(self._tables)] if self._tables else []
+            parts = iter([pa.concat_tables(self._tables)] if self._tables else [])
         else:
-            parts = self._spill.parts(self.budget)
+            parts = self._spill.parts(self.budget)  # one partition in memory at a time
         for part in parts:
             _collect(found, _repeating(part, self.names))
         return found
@@ -183,11 +184,12 @@ class _Partitions:
             self.writers[number].write_table(piece)
             self.sizes[number] = self.sizes.get(number, 0) + piece.nbytes
 
-    def parts(self, budget: int, depth: int = 1) -> list[pa.Table]:
-        """Each partition's rows, as tables that fit in ``budget`` where hashing allows."""
+    def parts(self, budget: int, depth: int = 1) -> Iterator[pa.Table]:
+        """Each partition's rows, one table at a time (each fits in ``budget`` where
+        hashing allows): together they are the whole file's keys, which memory need not
+        hold."""
         for writer in self.writers.values():
             writer.close()
-        tables: list[pa.Table] = []
         for number, path in sorted(self.paths.items()):
             with pa.OSFile(str(path)) as source:
                 table = pa.ipc.open_stream(source).read_all()
@@ -196,10 +198,10 @@ class _Partitions:
                 finer = _Partitions(self.folder, self.names, seed=self.seed + 1)
                 finer.write(table)
                 del table
-                tables += finer.parts(budget, depth + 1)
+                yield from finer.parts(budget, depth + 1)
             else:
-                tables.append(table)
-        return tables
+                yield table
+                del table
 
 
 def key_hashes(columns: list[pa.ChunkedArray], seed: int) -> np.ndarray:
@@ -213,9 +215,9 @@ def key_hashes(columns: list[pa.ChunkedArray], seed: int) -> np.ndarray:
 
 def _column_hashes(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        matrix = fixed_width_bytes(column) if pa.types.is_string(column.type) else None
-        if matrix is not None:
-            return row_hashes(matrix)
+        # One hash for every batch: a batch whose values happen to share a width must not
+        # hash them another way (fixed_width's) than a batch where widths vary, or equal
+        # keys would land in different partitions and never meet.
         return _text_hashes(column.combine_chunks())
     if pa.types.is_floating(column.type):
         values = np.asarray(column.to_numpy(), dtype=np.float64) + 0.0  # -0.0 == 0.0
