@@ -67,7 +67,7 @@ def test_a_timed_out_invocation_is_retried_and_ingested_once(
     pipeline: Pipeline, local_cloud: LocalCloud, figures: Figures
 ) -> None:
     # Given the ingest function will hang during its next invocation (frozen, as if stuck
-    # in C code) with a 3 s time limit instead of its 5 minutes
+    # in C code) with a 3 s time limit instead of its 15 minutes
     run = pipeline.salt()
     key = f"scoring/faults-{run}/hang-{run}.csv"
     fault = {"kind": "lambda", "function": pipeline.function, "action": "timeout"}
