@@ -52,6 +52,8 @@ def scoring_file(path: Path, at_least: int, salt: int) -> int:
 def test_a_file_twenty_times_the_batch_bound_is_validated_in_bounded_memory(
     pipeline: Pipeline, figures: Figures, tmp_path: Path
 ) -> None:
+    # The deployment as it is now: the restart test redeploys, and buckets get new names
+    pipeline = Pipeline(pipeline.target, pipeline.target.outputs("data"), pipeline.cloud)
     # Given the deployed function's validation memory and the batch bound it implies
     variables = pipeline.target.client("lambda").get_function_configuration(
         FunctionName=pipeline.function
