@@ -567,6 +567,92 @@ def test_spilled_key_partitions_come_back_one_at_a_time(tmp_path: Any) -> None:
     assert first.num_rows + sum(part.num_rows for part in parts) == 20_000
 
 
+class Reading(BaseModel):
+    reading_id: int = Field(ge=0)
+    meter: str
+    read_at: datetime
+    site: str | None = None
+    kwh: float = Field(ge=0)
+
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "integer": ("reading_id",),
+    "string": ("meter",),
+    "datetime": ("read_at",),
+    "composite": ("meter", "read_at"),
+    "nullable": ("site",),
+}
+
+
+def readings_file(extension: str) -> bytes:
+    """Six readings whose every key kind repeats once, on row 6 (the last), as a file."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    table = pa.table(
+        {
+            "reading_id": pa.array([1, 2, 3, 4, 5, 1], pa.int64()),
+            "meter": ["a", "b", "c", "d", "e", "a"],
+            "read_at": [start + timedelta(hours=h) for h in (0, 1, 2, 3, 4, 0)],
+            "site": ["s1", None, "s3", None, "s5", "s1"],
+            "kwh": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    if extension == "parquet":
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        return bytes(sink.getvalue().to_pybytes())
+    if extension == "jsonl":
+        rows = table.to_pylist()
+        return "".join(
+            json.dumps({**row, "read_at": row["read_at"].isoformat()}) + "\n" for row in rows
+        ).encode()
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+@pytest.mark.parametrize("extension", ["csv", "parquet", "jsonl"])
+@pytest.mark.parametrize("kind", list(KEYS))
+def test_every_kind_of_unique_key_validates_in_every_format(kind: str, extension: str) -> None:
+    # Given a key of this kind (an int key reads into a read-only Arrow buffer from
+    # Parquet), repeated once on the last row, in a file of this format
+    spec = DatasetSpec(
+        name="readings",
+        kind="inference",
+        model_dataset="reading-history",
+        contract=Reading,
+        contract_version="1.0.0",
+        id_column="reading_id",
+        row_policy="drop_bad_rows",
+        rules=TableRules(unique_key=KEYS[kind], max_bad_row_share=0.5),
+    )
+    table = read_table(readings_file(extension), f"readings/a.{extension}", spec)
+    # When validated
+    result = validate(table, spec, NOW)
+    # Then the repeat is the one bad row (null parts of a nullable key never collide)
+    assert rule(result, "table.unique_key").failed == 1
+    assert [row for row, _ in examples(result, "table.unique_key")] == [6]
+    assert result.report.outcome == "accepted" and result.report.valid_rows == 5
+
+
+def test_an_integer_key_in_a_read_only_buffer_validates() -> None:
+    # Given distinct integers whose numpy view is read-only (as Arrow hands it out)
+    class Keyed(BaseModel):
+        key: int
+
+    keys = pa.array(range(1_000, 0, -1), pa.int64())
+    assert not keys.to_numpy().flags.writeable
+    spec = spec_of(contract=Keyed, rules=TableRules(unique_key=("key",)), pii=())
+    # When validated
+    result = validate(pa.table({"key": keys}), spec, NOW)
+    # Then it passes the unique key rule instead of failing to sort in place
+    assert rule(result, "table.unique_key").failed == 0
+    assert result.report.outcome == "accepted"
+
+
 # --- row policies ----------------------------------------------------------------------
 
 
