@@ -13,9 +13,11 @@ import shlex
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from driftline_runtime import layout, names
 from driftline_runtime.cooldown import SUPPRESSED_PREFIX
 from driftline_runtime.lineage import LineageStore
+from driftline_runtime.objects import read_object
 from driftline_runtime.reasons import texts
 from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.steps.batch_inference import (
@@ -205,6 +207,20 @@ def drift_events(reports: list[DriftReportDocument]) -> list[dict[str, Any]]:
     ]
 
 
+def model_features(target: Target, metadata: dict[str, str]) -> list[str] | None:
+    """The model's input columns in order, from its training baseline (None: none recorded
+    or it cannot be read)."""
+    uri = metadata.get(names.BASELINE_METADATA_KEY)
+    if not uri:
+        return None
+    try:
+        baseline = json.loads(read_object(target.client("s3"), uri))
+    except (ClientError, ValueError):
+        return None
+    columns = baseline.get("feature_columns") if isinstance(baseline, dict) else None
+    return [str(column) for column in columns] if isinstance(columns, list) else None
+
+
 def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
     sagemaker = target.client("sagemaker")
     registry = ModelRegistry(sagemaker)
@@ -234,6 +250,10 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
                         for k, v in metadata.items()
                         if k.startswith(names.METRIC_METADATA_PREFIX)
                     },
+                    # None for a package registered before these were recorded.
+                    "problem": metadata.get(names.PROBLEM_METADATA_KEY),
+                    "primary_metric": metadata.get(names.PRIMARY_METRIC_METADATA_KEY),
+                    "features": model_features(target, metadata),
                     "dataset": metadata.get("dataset"),
                     "dataset_version": metadata.get("dataset_version"),
                     "training_job": metadata.get("training_job"),

@@ -42,8 +42,8 @@ class StageConfig(BaseModel):
     quarantine_retention_days: int = Field(gt=0)
     training_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     training_max_runtime_seconds: int = Field(gt=0, le=432_000)
-    # The evaluation gate (see driftline_runtime.approval).
-    approval_minimum: float = Field(ge=0, le=1)
+    # The evaluation gate (see driftline_runtime.approval): the margin a challenger must
+    # beat its champion by; the metric and its minimum are each dataset's spec's.
     approval_min_improvement: float = Field(ge=0)
     approval_when_not_better: Literal["Rejected", "PendingManualApproval"]
     destroy_on_removal: bool

@@ -93,7 +93,12 @@ def _check(path: Path, dataset: str, as_json: bool) -> None:
     data = path.read_bytes()
     now = datetime.now(UTC)
     key = raw_key(dataset, path, now)
-    verdict = checking.check_file(data, key, loaded_contract(dataset), now)
+    spec = loaded_contract(dataset)
+    verdict = checking.check_file(data, key, spec, now)
+    validation = verdict.validation
+    if verdict.clean is not None and validation is not None:
+        # As the ingest function records them: accepted, left out of the curated data.
+        validation = {**validation, "dropped_columns": spec.undeclared(verdict.clean)}
     document = checking.report(
         dataset=dataset,
         # The version the ingest function would name: the content's digest.
@@ -102,7 +107,7 @@ def _check(path: Path, dataset: str, as_json: bool) -> None:
         reasons=verdict.reasons,
         source={"path": str(path), "key": key},
         checked_at=now,
-        validation=verdict.validation,
+        validation=validation,
     )
     if as_json:
         print_json(document)

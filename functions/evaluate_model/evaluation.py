@@ -2,13 +2,15 @@
 
 The metrics come from the training job itself (measured on the held-out test split and
 reported through the job's metric definitions), so evaluation needs no copy of the
-model here; the decision is ``driftline_runtime.approval.decide``.
+model here; the decision is ``driftline_runtime.approval.decide``, under the stage's
+margin and the dataset's own metric, direction and minimum (its ``DatasetSpec``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from driftline_contracts import contract
 from driftline_runtime import layout
 from driftline_runtime.approval import ApprovalPolicy, decide
 from driftline_runtime.observability import Observability
@@ -29,6 +31,24 @@ class Services:
     obs: Observability
 
 
+class UnknownDataset(ValueError):
+    pass
+
+
+def dataset_policy(stage: ApprovalPolicy, dataset: str) -> ApprovalPolicy:
+    """The stage's margin with the dataset's primary metric, direction and minimum."""
+    spec = contract(dataset)
+    if spec is None or spec.kind != "training":
+        raise UnknownDataset(f"{dataset!r} is not a declared training dataset")
+    return stage.model_copy(
+        update={
+            "primary_metric": spec.primary_metric_name,
+            "direction": spec.metric_direction,
+            "minimum": spec.approval_minimum,
+        }
+    )
+
+
 class ModelEvaluation:
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
@@ -38,7 +58,8 @@ class ModelEvaluation:
         return layout.model_group(self.settings.model_package_group_prefix, dataset)
 
     def evaluate(self, request: EvaluateModelInput) -> Evaluation:
-        registry, policy = self.services.registry, self.settings.approval_policy
+        registry = self.services.registry
+        policy = dataset_policy(self.settings.approval_policy, request.dataset)
         group = self.group(request.dataset)
         registry.ensure_group(group, f"Models trained on the {request.dataset} dataset")
         champion = registry.champion(group, policy.primary_metric)

@@ -89,6 +89,8 @@ class Outputs:
             "dropped_rows": validation.get("bad_rows", 0),
             "schema": _schema(verdict),
             "schema_changes": validation.get("schema_changes"),
+            # Accepted, recorded and left out of the curated data (see DeclaredOnly).
+            "dropped_columns": validation.get("dropped_columns", []),
             "source": _source(ref),
             "data_uri": f"s3://{self.curated}/{data_key}",
             "report_uri": f"s3://{self.curated}/{report_key}",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from channels import split
 from driftline_contracts import contract
@@ -73,6 +74,22 @@ def spec_of(dataset: str) -> DatasetSpec:
     return spec
 
 
+def model_columns(table: pa.Table, spec: DatasetSpec) -> pa.Table:
+    """The id, the features and the target, in that order: what the model may see.
+
+    Columns the contract does not declare (another model's score, a copy of the label),
+    PII, the time column and excluded columns stay in the curated bucket.
+    """
+    wanted = [spec.id_column, *spec.feature_columns, *([spec.target] if spec.target else [])]
+    missing = [column for column in wanted if column not in table.column_names]
+    if missing:
+        raise UnknownDatasetVersion(
+            f"the curated {spec.name} data lacks the model's column(s) {', '.join(missing)}; "
+            "was it validated against another contract version?"
+        )
+    return table.select(wanted)
+
+
 def job_name(stage: str, dataset: str, version: str, now: datetime) -> str:
     return names.sagemaker_name(stage, dataset, f"{version[:8]}-{now:%Y%m%d%H%M%S}")
 
@@ -94,8 +111,7 @@ class TrainingPreparation:
         table = pq.read_table(io.BytesIO(body))
         name = job_name(self.settings.driftline_stage, dataset, version, now)
         spec = spec_of(dataset)
-        # Personal data is not a feature: it stays in the curated bucket.
-        table = table.drop_columns([c for c in spec.pii_columns if c in table.column_names])
+        table = model_columns(table, spec)
         channels = split(table, spec.id_column)
         for channel in channels:
             self.services.s3.put_object(
@@ -122,10 +138,11 @@ class TrainingPreparation:
         bucket = self.settings.artifacts_bucket
         hyperparameters = {
             **job.hyperparameters,
+            "problem": spec.problem or "binary",
             "target_column": spec.target or "",
             "id_column": spec.id_column,
-            # The event time orders rows but is not a feature; PII columns are dropped earlier.
-            "exclude_columns": json.dumps(["event_time"]),
+            # The contract's features, in order: the channels hold nothing else.
+            "features": json.dumps(spec.feature_columns),
             "sagemaker_program": job.program,
             "sagemaker_submit_directory": job.source_dir,
         }

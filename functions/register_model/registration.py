@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from driftline_contracts import contract
 from driftline_runtime import names
 from driftline_runtime.baseline import Baseline
 from driftline_runtime.objects import split_uri
@@ -64,6 +65,18 @@ def baseline_from_archive(archive: IO[bytes], model_data_url: str) -> bytes:
     )
 
 
+def problem_metadata(dataset: str) -> dict[str, str]:
+    """The problem the model solves and the metric that judged it, from the dataset's spec
+    when it was trained (status and reports show them beside the metrics)."""
+    spec = contract(dataset)
+    if spec is None or spec.kind != "training":
+        raise ValueError(f"{dataset!r} is not a declared training dataset")
+    return {
+        names.PROBLEM_METADATA_KEY: spec.problem or "binary",
+        names.PRIMARY_METRIC_METADATA_KEY: spec.primary_metric_name,
+    }
+
+
 class ModelRegistration:
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
@@ -88,6 +101,7 @@ class ModelRegistration:
                 "training_job": training.TrainingJobName,
                 "execution": request.execution,
                 names.BASELINE_METADATA_KEY: baseline_uri,
+                **problem_metadata(request.dataset),
             },
         )
         arn = str(response["ModelPackageArn"])

@@ -75,10 +75,9 @@ class TrainingPipeline(Construct):
                 "vpc_config": sagemaker.vpc_config,
             }
         )
+        # The primary metric, its direction and the minimum are each dataset's (its spec).
         policy = json.dumps(
             {
-                "primary_metric": names.PRIMARY_METRIC,
-                "minimum": config.approval_minimum,
                 "min_improvement": config.approval_min_improvement,
                 "when_not_better": config.approval_when_not_better,
             }

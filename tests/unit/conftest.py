@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from driftline_contracts import datasets
 
 from driftline.samples import generate_transactions
 from tests.unit.test_training import END, run_training, write_channels
@@ -54,6 +55,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, labelled: pa.Table) -> P
     """A model folder (model.joblib, baseline.json, ...) that train.py really trained."""
     root = tmp_path_factory.mktemp("job")
     write_channels(root, labelled)
-    job = run_training(root)
+    # The hyperparameters the prepare step derives from the transactions spec
+    spec = datasets()["transactions"]
+    columns = {"target_column": spec.target, "id_column": spec.id_column}
+    job = run_training(root, hyperparameters={**columns, "features": spec.feature_columns})
     assert job.result.returncode == 0, job.result.stderr
     return job.model_dir

@@ -217,6 +217,42 @@ def test_a_few_bad_rows_are_dropped_under_the_datasets_policy(
     assert manifest["rows"] == 1980
 
 
+def with_extra_columns(**extras: str) -> bytes:
+    """The sample with added columns, each a copy of an existing column."""
+    rows = list(csv.DictReader(io.StringIO(SAMPLE.read_text())))
+    for row in rows:
+        row.update({name: row[source] for name, source in extras.items()})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def test_undeclared_columns_are_accepted_recorded_and_left_out_of_the_curated_data(
+    cloud: Cloud, handler: ModuleType
+) -> None:
+    # Given a training file that also carries a copy of the label and another model's
+    # score, neither declared by the contract
+    body = with_extra_columns(label_copy="is_fraud", other_score="amount_ratio_to_avg")
+    # When the function handles it
+    outcome = invoke(handler, cloud.drop("transactions/extras.csv", body))
+    # Then the file is accepted, and the manifest and the report name what was dropped
+    assert outcome["status"] == "validated"
+    version = outcome["version"]
+    manifest = cloud.read_json(CURATED, f"manifests/transactions/{version}.json")
+    assert manifest["dropped_columns"] == ["label_copy", "other_score"]
+    report = cloud.read_json(CURATED, f"reports/transactions/{version}.json")
+    assert report["validation"]["dropped_columns"] == ["label_copy", "other_score"]
+    # And the curated data holds exactly the declared columns
+    data_key = manifest["data_uri"].removeprefix(f"s3://{CURATED}/")
+    table = pq.read_table(
+        io.BytesIO(cloud.s3.get_object(Bucket=CURATED, Key=data_key)["Body"].read())
+    )
+    assert "label_copy" not in table.column_names and "other_score" not in table.column_names
+    assert [field["name"] for field in manifest["schema"]] == table.column_names
+
+
 def test_same_event_twice_and_same_content_again_make_one_version(
     cloud: Cloud, handler: ModuleType
 ) -> None:

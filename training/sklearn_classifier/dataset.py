@@ -48,6 +48,15 @@ def select_features(train: pd.DataFrame, settings: Hyperparameters) -> FeatureSe
             f"header ({', '.join(map(str, train.columns))}); set the target_column "
             f"hyperparameter to the label's column."
         )
+    if settings.features:
+        absent = [column for column in settings.features if column not in train.columns]
+        if absent:
+            raise TrainingError(
+                f"The train channel lacks the feature column(s) {', '.join(absent)} "
+                f"that the features hyperparameter names."
+            )
+        columns = list(settings.features)
+        return FeatureSet({column: infer_kind(train[column]) for column in columns})
     not_features = {settings.target_column, settings.id_column, *settings.exclude_columns}
     columns = [column for column in train.columns if column not in not_features]
     if not columns:

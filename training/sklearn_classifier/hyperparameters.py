@@ -12,6 +12,8 @@ from typing import Any
 
 from .container import JobPaths, TrainingError
 
+PROBLEMS = ("binary", "multiclass", "regression")
+
 
 def _text(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -89,10 +91,15 @@ class Hyperparameters:
     """The job's settings. SageMaker passes every value as a string (``"0.05"``, ``"4"``,
     ``'["card_id"]'``, ``"true"``); values the toolkit already decoded work as well."""
 
-    target_column: str = "is_fraud"
-    id_column: str = "transaction_id"
-    # Not features: personal data (the card and the e-mail address) and the event time.
-    exclude_columns: tuple[str, ...] = ("card_id", "customer_email", "event_time")
+    # The dataset's columns come from its spec (the prepare step sets them): the script
+    # names no column of any dataset.
+    target_column: str = ""
+    id_column: str = ""
+    problem: str = "binary"  # binary | multiclass | regression
+    # The model's input columns in order; empty: every column of the train channel but
+    # the target, the id and exclude_columns.
+    features: tuple[str, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
     learning_rate: float = 0.05
     max_iter: int = 300  # boosting iterations at most (early stopping may stop sooner)
     max_depth: int | None = 4  # "none" for no limit (the 31-leaf limit still applies)
@@ -123,6 +130,18 @@ class Hyperparameters:
         return parsed
 
     def check(self) -> None:
+        for name in ("target_column", "id_column"):
+            if not getattr(self, name):
+                raise TrainingError(f"Hyperparameter {name} is required: the dataset's column.")
+        if self.problem not in PROBLEMS:
+            raise TrainingError(
+                f"Hyperparameter problem={self.problem!r} is invalid: one of {', '.join(PROBLEMS)}."
+            )
+        clash = {self.target_column, self.id_column} & set(self.features)
+        if clash:
+            raise TrainingError(
+                f"Hyperparameter features lists the target or id column: {sorted(clash)}."
+            )
         if self.target_column == self.id_column:
             raise TrainingError("Hyperparameters target_column and id_column name one column.")
         if self.target_column in self.exclude_columns:
@@ -133,12 +152,15 @@ class Hyperparameters:
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["exclude_columns"] = list(self.exclude_columns)
+        document["features"] = list(self.features)
         return document
 
 
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "target_column": _text,
     "id_column": _text,
+    "problem": _text,
+    "features": _columns,
     "exclude_columns": _columns,
     "learning_rate": _positive(_number),
     "max_iter": _positive(_integer),

@@ -52,8 +52,10 @@ def train(paths: JobPaths, settings: Hyperparameters) -> TrainingResult:
 
 
 def print_metrics(values: Mapping[str, float]) -> None:
+    """The measured metrics, in the regexes' order: a problem type measures only some."""
     for name in METRIC_NAMES:
-        print(format_metric(name, values[name]), flush=True)
+        if name in values:
+            print(format_metric(name, values[name]), flush=True)
 
 
 def run(environ: Mapping[str, str]) -> int:

@@ -1,7 +1,9 @@
 """The evaluation gate: does a freshly trained model replace the champion?
 
 Plain logic, no AWS: the policy compares the challenger's primary metric (measured by
-the training job on the held-out test split) with the current approved champion's.
+the training job on the held-out test split) with the current approved champion's. The
+metric, its direction and the minimum are the dataset's (``DatasetSpec``); the margin and
+what a challenger that is not better becomes are the stage's.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ class ApprovalPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     primary_metric: str = PRIMARY_METRIC
-    # Higher is better for the primary metric (AUC, average precision, accuracy).
-    minimum: float = Field(default=0.6, description="No model below this is approved")
+    # Higher is better for AUC, F1 and accuracy; lower for RMSE, MAE and log loss.
+    direction: Literal["higher", "lower"] = "higher"
+    # The worst metric approved (at least it when higher is better, at most it when
+    # lower is); None: no bound, the champion's margin alone decides.
+    minimum: float | None = Field(default=0.6, description="No model worse than this")
     min_improvement: float = Field(default=0.005, ge=0)
     # What a challenger that is not better by the margin becomes.
     when_not_better: Literal["Rejected", "PendingManualApproval"] = "Rejected"
@@ -52,26 +57,35 @@ def decide(
         )
     metric = metrics[policy.primary_metric]
     name = policy.primary_metric
-    if metric < policy.minimum:
+    higher = policy.direction == "higher"
+    bound, worse = ("minimum", "below") if higher else ("maximum", "above")
+    if policy.minimum is not None and (
+        metric < policy.minimum if higher else metric > policy.minimum
+    ):
         return Decision(
             status="Rejected",
-            reason=f"{name} {metric:.4f} is below the minimum {policy.minimum:.4f}",
+            reason=f"{name} {metric:.4f} is {worse} the {bound} {policy.minimum:.4f}",
             metric=metric,
             champion=champion,
         )
     if champion is None:
+        meets = (
+            f"meets the {bound} {policy.minimum:.4f}"
+            if policy.minimum is not None
+            else "(no bound set)"
+        )
         return Decision(
             status="Approved",
-            reason=f"first model: {name} {metric:.4f} meets the minimum {policy.minimum:.4f}",
+            reason=f"first model: {name} {metric:.4f} {meets}",
             metric=metric,
             champion=None,
         )
-    gain = metric - champion.metric
+    gain = metric - champion.metric if higher else champion.metric - metric
     if gain >= policy.min_improvement:
         return Decision(
             status="Approved",
             reason=f"{name} {metric:.4f} beats the champion's {champion.metric:.4f} by "
-            f"{gain:.4f} (margin {policy.min_improvement:.4f})",
+            f"{gain:.4f} (margin {policy.min_improvement:.4f}, {policy.direction} is better)",
             metric=metric,
             champion=champion,
         )

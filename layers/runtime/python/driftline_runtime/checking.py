@@ -32,6 +32,7 @@ from driftline_runtime.readers import (
 from driftline_runtime.reasons import Reason
 from driftline_runtime.reports import Outcome, report
 from driftline_runtime.validation import (
+    DeclaredOnly,
     MemorySpool,
     ParquetSpool,
     Spool,
@@ -99,19 +100,20 @@ def check_source(
         return Verdict([error.as_reason()], None)
     if max_text_bytes is not None and table_file.text_bytes > max_text_bytes:
         raise TooMuchText(table_file.text_bytes)
-    spool = ParquetSpool(workdir / "curated.parquet")
+    parquet = ParquetSpool(workdir / "curated.parquet")
+    spool = DeclaredOnly(parquet, spec.columns)
     try:
         report = _validate(table_file, spec, now, spool, limits.validation(workdir))
     except UnreadableFile as error:
         spool.discard()
         return Verdict([error.as_reason()], None)
     finally:
-        spool.close()
-    validation = json.loads(report.model_dump_json())
+        parquet.close()
+    validation = {**json.loads(report.model_dump_json()), "dropped_columns": spool.dropped}
     if report.outcome == "rejected":
         return Verdict(list(report.reasons), validation, rows=report.rows)
     return Verdict(
-        [], validation, curated=spool.path, rows=report.rows, valid_rows=report.valid_rows
+        [], validation, curated=parquet.path, rows=report.rows, valid_rows=report.valid_rows
     )
 
 
@@ -122,14 +124,15 @@ def check_file(
     ``limits`` (the ingest function's defaults otherwise)."""
     try:
         table_file = open_table_file(BytesSource(data), key, spec, limits or ReaderLimits())
-        spool = MemorySpool()
+        memory = MemorySpool()
+        spool = DeclaredOnly(memory, spec.columns)
         report = _validate(table_file, spec, now, spool, ValidationLimits())
     except UnreadableFile as error:
         return Verdict([error.as_reason()], None)
-    validation = json.loads(report.model_dump_json())
+    validation = {**json.loads(report.model_dump_json()), "dropped_columns": spool.dropped}
     if report.outcome == "rejected":
         return Verdict(list(report.reasons), validation, rows=report.rows)
-    clean = spool.table()
+    clean = memory.table()
     return Verdict([], validation, clean=clean, rows=report.rows, valid_rows=report.valid_rows)
 
 

@@ -6,18 +6,52 @@ for a nullable column). The validator derives vectorised checks from the model; 
 are never built as model instances. Table-level rules that no field can express
 (a unique key, a minimum number of rows, the share of bad rows tolerated, freshness)
 live in :class:`TableRules`. A :class:`DatasetSpec` ties both to a dataset name, with
-the settings of the drift verdicts on its batches (:class:`DriftSettings`).
+the ML problem a training dataset poses (``problem``, ``target``, ``features``,
+``time_column``, ``primary_metric``, ``approval_minimum``) and the settings of the drift
+verdicts on its batches (:class:`DriftSettings`).
+
+The model's features come from the contract, never from the file: ``features`` names them,
+or by default every declared column but the id, the target, the time column, the PII
+columns and ``exclude_columns``. A column a file carries that the contract does not declare
+is never a feature (it could be another model's score, or the label itself).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from driftline_runtime import names
+
 DatasetKind = Literal["training", "inference"]
 RowPolicy = Literal["drop_bad_rows", "reject_file"]
+
+
+class HasColumns(Protocol):
+    """A table (a pyarrow.Table) as far as its column names go."""
+
+    @property
+    def column_names(self) -> list[str]: ...
+
+
+ProblemType = Literal["binary", "multiclass", "regression"]
+MetricDirection = Literal["higher", "lower"]
+
+# The primary metric and approval minimum a training dataset gets when it names none.
+# A regression metric (RMSE) is in the target's own units, so no minimum fits every
+# dataset: a regression model is held to its champion alone unless the spec sets one.
+DEFAULT_PRIMARY_METRIC: dict[str, str] = {
+    "binary": names.AUC_MEASURE,
+    "multiclass": names.MACRO_F1_MEASURE,
+    "regression": names.RMSE_MEASURE,
+}
+DEFAULT_APPROVAL_MINIMUM: dict[str, float | None] = {
+    "binary": 0.6,  # ROC AUC: 0.5 is a coin toss
+    "multiclass": 0.3,  # macro F1: a third of the classes' F1, on average, above nothing
+    "regression": None,
+}
 
 
 class TableRules(BaseModel):
@@ -70,7 +104,25 @@ class DatasetSpec(BaseModel):
     # Bump when the contract changes; every manifest and report records it.
     contract_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     id_column: str
+    # -- the ML problem (training datasets; an inference dataset takes its model's) -----
+    problem: ProblemType | None = None  # a training dataset without one is "binary"
+    # The label column. binary: 0/1, booleans or two labels; multiclass: integers or
+    # strings; regression: numbers.
     target: str | None = None
+    # The model's input columns in order; None: every declared column but the id, the
+    # target, the time column, the PII columns and exclude_columns.
+    features: tuple[str, ...] | None = None
+    exclude_columns: tuple[str, ...] = ()
+    # The column that says when a row happened (any name); never a feature.
+    time_column: str | None = None
+    # A measure of driftline_runtime.names.MEASURES fit for the problem, measured on the
+    # held-out test split; its direction is names.MEASURE_DIRECTIONS'. None: the
+    # problem's default (DEFAULT_PRIMARY_METRIC).
+    primary_metric: str | None = None
+    # The worst primary metric a model may have and be approved: at least this when
+    # higher is better, at most this when lower is better. Left out: the problem's
+    # default (DEFAULT_APPROVAL_MINIMUM); None: no bound, only the champion's margin.
+    approval_minimum: float | None = None
     pii_columns: tuple[str, ...] = ()
     # CSV specifics; Parquet and JSON Lines carry their own structure.
     delimiter: str = Field(default=",", min_length=1, max_length=1)
@@ -81,20 +133,36 @@ class DatasetSpec(BaseModel):
     model_dataset: str | None = None
     drift: DriftSettings = DriftSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _problem_defaults(cls, data: object) -> object:
+        """A training dataset's problem, primary metric and approval minimum, when unset."""
+        if not isinstance(data, dict) or data.get("kind") != "training":
+            return data
+        filled = dict(data)
+        problem = filled.setdefault("problem", "binary")
+        if problem in DEFAULT_PRIMARY_METRIC:
+            filled.setdefault("primary_metric", DEFAULT_PRIMARY_METRIC[problem])
+            filled.setdefault("approval_minimum", DEFAULT_APPROVAL_MINIMUM[problem])
+        return filled
+
     @model_validator(mode="after")
     def _columns_exist(self) -> DatasetSpec:
         columns = set(self.contract.model_fields)
         named = {
             "id_column": [self.id_column],
             "target": [self.target] if self.target else [],
+            "features": list(self.features or ()),
+            "exclude_columns": list(self.exclude_columns),
+            "time_column": [self.time_column] if self.time_column else [],
             "pii_columns": list(self.pii_columns),
             "unique_key": list(self.rules.unique_key),
             "freshness_column": [self.rules.freshness_column]
             if self.rules.freshness_column
             else [],
         }
-        for setting, names in named.items():
-            missing = [name for name in names if name not in columns]
+        for setting, columns_named in named.items():
+            missing = [name for name in columns_named if name not in columns]
             if missing:
                 raise ValueError(f"{setting} names columns the contract lacks: {missing}")
         if self.kind == "training" and not self.target:
@@ -103,8 +171,80 @@ class DatasetSpec(BaseModel):
             raise ValueError("an inference dataset needs model_dataset: the models that score it")
         if self.kind == "training" and self.model_dataset:
             raise ValueError("model_dataset is for inference datasets only")
+        self._check_features()
+        self._check_problem()
         return self
+
+    def _check_features(self) -> None:
+        if self.features is None:
+            return
+        if not self.features:
+            raise ValueError("features is empty: name at least one column, or leave it out")
+        if len(set(self.features)) != len(self.features):
+            raise ValueError(f"features names a column twice: {list(self.features)}")
+        roles = {
+            "the id column": {self.id_column},
+            "the target": {self.target} if self.target else set(),
+            "the time column": {self.time_column} if self.time_column else set(),
+            "a PII column": set(self.pii_columns),
+            "an excluded column": set(self.exclude_columns),
+        }
+        for role, held in roles.items():
+            clash = [column for column in self.features if column in held]
+            if clash:
+                raise ValueError(f"features names {role}, which is never a feature: {clash}")
+
+    def _check_problem(self) -> None:
+        if self.kind != "training":
+            settings = ("problem", "primary_metric", "approval_minimum")
+            set_here = [name for name in settings if name in self.model_fields_set]
+            if set_here:
+                raise ValueError(
+                    f"{', '.join(set_here)} belong to the training dataset (model_dataset "
+                    f"{self.model_dataset!r}); an inference dataset's model brings them"
+                )
+            return
+        if not self.feature_columns:
+            raise ValueError("the contract leaves no feature column (see features)")
+        problem = self.problem or "binary"
+        fitting = names.PROBLEM_MEASURES[problem]
+        if self.primary_metric not in fitting:
+            raise ValueError(
+                f"primary_metric {self.primary_metric!r} does not measure a {problem} "
+                f"model; one of {', '.join(fitting)}"
+            )
 
     @property
     def columns(self) -> list[str]:
         return list(self.contract.model_fields)
+
+    def undeclared(self, table: HasColumns) -> list[str]:
+        """The table's columns that the contract does not declare, in the table's order."""
+        declared = set(self.columns)
+        return [name for name in table.column_names if name not in declared]
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """The model's input columns, in order (see ``features``)."""
+        if self.features is not None:
+            return list(self.features)
+        never = {
+            self.id_column,
+            *([self.target] if self.target else []),
+            *([self.time_column] if self.time_column else []),
+            *self.pii_columns,
+            *self.exclude_columns,
+        }
+        return [column for column in self.columns if column not in never]
+
+    @property
+    def metric_direction(self) -> MetricDirection:
+        """Whether a higher or a lower primary metric is better."""
+        measure = self.primary_metric or names.AUC_MEASURE
+        return names.MEASURE_DIRECTIONS[measure]
+
+    @property
+    def primary_metric_name(self) -> str:
+        """The primary metric as the training job reports it (``test:auc``)."""
+        measure = self.primary_metric or names.AUC_MEASURE
+        return names.training_metric(names.HELD_OUT_SPLIT, measure)

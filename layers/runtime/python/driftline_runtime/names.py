@@ -17,7 +17,7 @@ name as everything else; a second, hand-kept copy of the metric names would drif
 from __future__ import annotations
 
 import hashlib
-from typing import Final
+from typing import Final, Literal
 
 PROJECT: Final = "driftline"
 
@@ -158,15 +158,41 @@ SPLITS: Final = (TRAIN_SPLIT, VALIDATION_SPLIT, HELD_OUT_SPLIT)
 AUC_MEASURE: Final = "auc"  # ROC AUC
 AVERAGE_PRECISION_MEASURE: Final = "average_precision"  # area under the PR curve
 LOG_LOSS_MEASURE: Final = "log_loss"  # cross-entropy of the predicted probabilities
-ACCURACY_MEASURE: Final = "accuracy"  # at a 0.5 threshold
+ACCURACY_MEASURE: Final = "accuracy"  # binary: at a 0.5 threshold; multiclass: top class
+MACRO_F1_MEASURE: Final = "macro_f1"  # the mean of the classes' F1 scores
+RMSE_MEASURE: Final = "rmse"  # root mean squared error, in the target's units
+MAE_MEASURE: Final = "mae"  # mean absolute error, in the target's units
+R2_MEASURE: Final = "r2"  # coefficient of determination (1 - SSE / SST)
 ROWS_MEASURE: Final = "rows"  # a count
 MEASURES: Final = (
     AUC_MEASURE,
     AVERAGE_PRECISION_MEASURE,
     LOG_LOSS_MEASURE,
     ACCURACY_MEASURE,
+    MACRO_F1_MEASURE,
+    RMSE_MEASURE,
+    MAE_MEASURE,
+    R2_MEASURE,
     ROWS_MEASURE,
 )
+# Whether a higher or a lower value is better, per measure (the evaluation gate's sense).
+MEASURE_DIRECTIONS: Final[dict[str, Literal["higher", "lower"]]] = {
+    AUC_MEASURE: "higher",
+    AVERAGE_PRECISION_MEASURE: "higher",
+    LOG_LOSS_MEASURE: "lower",
+    ACCURACY_MEASURE: "higher",
+    MACRO_F1_MEASURE: "higher",
+    RMSE_MEASURE: "lower",
+    MAE_MEASURE: "lower",
+    R2_MEASURE: "higher",
+}
+# The measures a training job reports for each problem type (rows besides), in the
+# order reports show them.
+PROBLEM_MEASURES: Final[dict[str, tuple[str, ...]]] = {
+    "binary": (AUC_MEASURE, AVERAGE_PRECISION_MEASURE, LOG_LOSS_MEASURE, ACCURACY_MEASURE),
+    "multiclass": (MACRO_F1_MEASURE, LOG_LOSS_MEASURE, ACCURACY_MEASURE),
+    "regression": (RMSE_MEASURE, MAE_MEASURE, R2_MEASURE),
+}
 
 
 def training_metric(split: str, measure: str) -> str:
@@ -190,6 +216,9 @@ MODEL_METRICS: Final = {
 METRIC_METADATA_PREFIX: Final = "metric:"
 # The S3 URI of the package's training baseline.
 BASELINE_METADATA_KEY: Final = "baseline"
+# The dataset's problem type and the metric the gate judged the model by (test:auc).
+PROBLEM_METADATA_KEY: Final = "problem"
+PRIMARY_METRIC_METADATA_KEY: Final = "primary_metric"
 
 # -- the training baseline (baseline.json) ------------------------------------------------
 BASELINE_FILE: Final = "baseline.json"

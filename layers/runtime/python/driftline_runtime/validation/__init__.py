@@ -31,7 +31,7 @@ from driftline_runtime.validation.contract import (
     compile_contract,
 )
 from driftline_runtime.validation.fixed_width import fixed_width_bytes, fixed_width_classes
-from driftline_runtime.validation.output import MemorySpool, ParquetSpool, Spool
+from driftline_runtime.validation.output import DeclaredOnly, MemorySpool, ParquetSpool, Spool
 from driftline_runtime.validation.parsing import Typed, coerce
 from driftline_runtime.validation.report import (
     RuleExample,
@@ -48,6 +48,7 @@ __all__ = [
     "ColumnContract",
     "Constraint",
     "Kind",
+    "DeclaredOnly",
     "MemorySpool",
     "ParquetSpool",
     "RuleExample",

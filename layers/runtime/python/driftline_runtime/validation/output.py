@@ -14,7 +14,7 @@ batch more, not a queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -150,3 +150,34 @@ class ParquetSpool:
         self.discarded = True
         self._groups = []
         self.path.unlink(missing_ok=True)
+
+
+class DeclaredOnly:
+    """Spools only the columns the contract declares.
+
+    A column the contract does not declare is accepted (schema evolution, recorded as an
+    added column) but left out of the curated data, so a copy of the label or another
+    model's score in the file never reaches a model; ``dropped`` names them.
+    """
+
+    def __init__(self, inner: Spool, declared: Iterable[str]) -> None:
+        self.inner = inner
+        self.declared = set(declared)
+        self.dropped: list[str] = []
+
+    def start(self, schema: pa.Schema) -> None:
+        self.dropped = [name for name in schema.names if name not in self.declared]
+        kept = [found for found in schema if found.name in self.declared]
+        self.inner.start(pa.schema(kept, metadata=schema.metadata))
+
+    def write(self, batch: int, table: pa.Table) -> None:
+        self.inner.write(batch, table.drop_columns(self.dropped) if self.dropped else table)
+
+    def tables(self) -> Iterator[tuple[int, pa.Table]]:
+        return self.inner.tables()
+
+    def rewrite(self, keep: Keep) -> None:
+        self.inner.rewrite(keep)
+
+    def discard(self) -> None:
+        self.inner.discard()

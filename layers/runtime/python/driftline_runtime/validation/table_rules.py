@@ -65,7 +65,8 @@ def check_schema(
             )
     for found in schema:
         if found.name not in known:
-            # Schema evolution: an extra column is kept and recorded, never a failure.
+            # Schema evolution: an extra column is recorded, never a failure; it is left
+            # out of the curated data (validation.output.DeclaredOnly).
             findings.changes.append(
                 SchemaChange(change="added", column=found.name, found=str(found.type))
             )
