@@ -60,6 +60,7 @@ from training import inference
 from training.sklearn_classifier.baseline import build_baseline
 from training.sklearn_classifier.dataset import FeatureSet
 from training.sklearn_classifier.hyperparameters import Hyperparameters
+from training.sklearn_classifier.target import Target
 
 SIZES = (100, 300, 1_000, 10_000)
 DRIFTS = (0.3, 1.0)
@@ -165,10 +166,11 @@ def ours(trained: Trained, case: Case, batch: Any, probabilities: Any) -> dict[s
     settings = Hyperparameters(
         target_column=str(case.training.target), id_column=case.training.id_column
     )
+    target = Target("binary", str(case.training.target), ("0", "1"))
     seconds = []
     for _ in range(RUNS):
         started = time.perf_counter()
-        baseline = build_baseline(x, y, reference, FeatureSet(kinds), settings)
+        baseline = build_baseline(x, y, reference, FeatureSet(kinds), settings, target)
         drift_report(baseline, batch, probabilities, case.scoring.drift)
         seconds.append(time.perf_counter() - started)
     return {"best": min(seconds), "median": statistics.median(seconds)}

@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAINING = ROOT / "training"
 # A fixed clock: the generated data never depends on the day.
 END = datetime(2026, 11, 27, tzinfo=UTC)
-NOT_FEATURES = ("event_time",)
 SCORING_CHUNK = 100_000
 
 sys.path.insert(0, str(ROOT / "functions" / "prepare_training"))
@@ -127,7 +126,8 @@ def score(model: Any, table: pa.Table) -> npt.NDArray[np.float64]:
 
 
 def _run_training(spec: DatasetSpec, table: pa.Table, root: Path) -> Path:
-    table = table.drop_columns([c for c in spec.pii_columns if c in table.column_names])
+    # As the prepare step does: the id, the spec's features and the target.
+    table = table.select([spec.id_column, *spec.feature_columns, str(spec.target)])
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
     for channel in split(table, spec.id_column):
         folder = root / "input" / "data" / channel.name
@@ -138,7 +138,8 @@ def _run_training(spec: DatasetSpec, table: pa.Table, root: Path) -> Path:
         **HYPERPARAMETERS,
         "target_column": spec.target or "",
         "id_column": spec.id_column,
-        "exclude_columns": json.dumps([c for c in NOT_FEATURES if c in table.column_names]),
+        "problem": spec.problem or "binary",
+        "features": json.dumps(spec.feature_columns),
     }
     environment.update(
         SAGEMAKER_BASE_DIR=str(root),

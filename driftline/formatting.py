@@ -128,3 +128,10 @@ def top_drifted(event: Mapping[str, Any], count: int, *, else_all: bool = False)
     ]
     more = f" (+{len(ranked) - count} more)" if len(ranked) > count else ""
     return ", ".join(shown) + more if shown else "none"
+
+
+def leading_metric(models: list[Mapping[str, Any]], default: str) -> str:
+    """The primary metric the models share (their datasets' specs say it), else default;
+    each model's other held-out metrics have columns of their own."""
+    found = {str(m["primary_metric"]) for m in models if m.get("primary_metric")}
+    return found.pop() if len(found) == 1 else default

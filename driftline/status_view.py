@@ -23,6 +23,7 @@ from driftline.formatting import (
     duration,
     execution_name,
     items,
+    leading_metric,
     number,
     package_name,
     short_version,
@@ -119,8 +120,9 @@ def executions_table(status: Mapping[str, Any]) -> Table:
     )
 
 
-def models_table(status: Mapping[str, Any], metric: str = PRIMARY_METRIC) -> Table:
+def models_table(status: Mapping[str, Any], metric: str | None = None) -> Table:
     models = items(status, "models")
+    metric = metric or leading_metric(models, PRIMARY_METRIC)
     others = sorted(
         {
             name

@@ -27,11 +27,15 @@ Input: ``application/json``
 Input: ``application/x-parquet`` (or ``application/parquet``)
     A Parquet file with named columns, as for JSON (reading it needs pyarrow).
 
-Output: one prediction per input record, in input order; the prediction is the model's
-probability of fraud (``is_fraud = 1``).
-    ``text/csv``: lines ``<id>,<probability>`` (eight decimals), no header, no trailing
-    newline (batch transform's ``AssembleWith=Line`` separates the requests' outputs).
-    ``application/json``: ``{"predictions": [{"<id column>": id, "probability": p}, ...]}``.
+Output: one prediction per input record, in input order; its columns depend on the
+model's problem type (``driftline_runtime.names.prediction_columns``): binary
+``probability`` (of the positive class, label 1); regression ``prediction`` (the value);
+multiclass ``prediction`` (the most probable class's label), then ``probability:<label>``
+for each class in the model's order (``classes`` in ``baseline.json``).
+    ``text/csv``: lines ``<id>,<column 1>,...`` (numbers with eight decimals), no header, no
+    trailing newline (batch transform's ``AssembleWith=Line`` separates the requests' outputs).
+    ``application/json``: ``{"predictions": [{"<id column>": id, "probability": p}, ...]}``,
+    one key per column.
 ``output_fn`` returns ``(body, content_type)``, which both of the container's serving
 stacks accept. Unsupported content types raise :class:`UnsupportedContentTypeError`; records
 that do not fit the model raise :class:`InvalidInputError` (a ``ValueError``), with a

@@ -173,14 +173,17 @@ def sample(
         Path,
         typer.Argument(metavar="OUT", help="Where to write: .csv, .csv.gz, .parquet or .jsonl."),
     ],
-    rows: Annotated[int, typer.Option(min=1, help="How many transactions.")] = 2000,
+    dataset: Annotated[
+        str, typer.Option(help="A declared dataset: its contract says the columns.")
+    ] = "transactions",
+    rows: Annotated[int, typer.Option(min=1, help="How many rows.")] = 2000,
     seed: Annotated[int, typer.Option(help="The same seed writes the same file.")] = 7,
     drift: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="0 = the training distribution, 1 = a strong shift."),
     ] = 0.0,
     unlabelled: Annotated[
-        bool, typer.Option("--unlabelled", help="Leave out is_fraud (a batch to score).")
+        bool, typer.Option("--unlabelled", help="Leave out the target (a batch to score).")
     ] = False,
     end: Annotated[
         datetime | None,
@@ -190,21 +193,26 @@ def sample(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write seeded sample card transactions, to drop or to train on.
+    """Write seeded sample rows of a declared dataset, to drop or to train on.
+
+    Card transactions come from their own generator; any other dataset's rows are drawn
+    from its contract (types, ranges, enums, patterns), with a target its features
+    predict (binary, multiclass or regression, as its spec says).
 
     Example:
 
     ```
     driftline sample build/train.csv --rows 20000
     driftline sample build/today.parquet --unlabelled --drift 0.5
+    driftline sample build/sales.csv --dataset store-sales
     ```
     """
     # Imported here: numpy and pyarrow would slow every other command's start.
-    from driftline.samples import fraud_rate, generate_transactions, write_table
+    from driftline.samples import fraud_rate, write_table
 
-    table = generate_transactions(rows, seed=seed, drift=drift, labelled=not unlabelled, end=end)
+    table = _sample_rows(dataset, rows, seed, drift, not unlabelled, end)
     path = write_table(table, out)
-    summary: dict[str, Any] = {"path": str(path), "rows": table.num_rows}
+    summary: dict[str, Any] = {"path": str(path), "dataset": dataset, "rows": table.num_rows}
     rate = fraud_rate(table)
     if rate is not None:
         summary["fraud_rate"] = round(rate, 4)
@@ -212,4 +220,31 @@ def sample(
         print_json(summary)
         return
     fraud = f", fraud rate {rate:.2%}" if rate is not None else ""
-    say(f"wrote {table.num_rows} transactions to {path}{fraud}")
+    say(f"wrote {table.num_rows} rows of {dataset} to {path}{fraud}")
+
+
+def _sample_rows(
+    dataset: str, rows: int, seed: int, drift: float, labelled: bool, end: datetime | None
+) -> Any:
+    """Rows from the dataset's own generator (its model dataset's, for a batch to score),
+    else drawn from its contract."""
+    from driftline.preconditions import loaded_contract
+    from driftline.samples import generator_for
+    from driftline.samples.contract_rows import UnsampleableContract, generate_rows
+
+    spec = loaded_contract(dataset)
+    model = loaded_contract(spec.model_dataset) if spec.model_dataset else None
+    own = generator_for((model or spec).name)
+    if own is not None:
+        labelled = labelled and spec.kind == "training"
+        return own(rows, seed=seed, drift=drift, labelled=labelled, end=end)
+    try:
+        return generate_rows(
+            spec, rows, seed=seed, drift=drift, labelled=labelled, end=end, model=model
+        )
+    except UnsampleableContract as error:
+        raise PreconditionFailed(
+            f"{dataset}: {error}",
+            "Give the column bounds or allowed values, or write the file yourself.",
+            code="unsampleable_contract",
+        ) from error

@@ -15,6 +15,7 @@ from driftline.formatting import (
     duration,
     execution_name,
     items,
+    leading_metric,
     number,
     short_version,
 )
@@ -109,28 +110,30 @@ def models_section(data: ReportData) -> str:
     models = items(data.status, "models")
     if not models:
         return section("models", "Model versions", empty("No model has been registered yet."))
-    metric = data.primary_metric
+    metric = leading_metric(models, data.primary_metric)
     charts = []
     for group in dict.fromkeys(str(m.get("group")) for m in models):
+        # Each group's chart shows its own dataset's primary metric.
+        group_metric = leading_metric([m for m in models if str(m.get("group")) == group], metric)
         bars = [
             Bar(
                 f"v{m.get('version')}",
-                float(m["metrics"][metric]),
+                float(m["metrics"][group_metric]),
                 APPROVAL_COLOURS.get(str(m.get("approval")), EXPECTED_COLOUR),
                 str(m.get("approval") or ""),
             )
             for m in models
             if str(m.get("group")) == group
-            and isinstance((m.get("metrics") or {}).get(metric), int | float)
+            and isinstance((m.get("metrics") or {}).get(group_metric), int | float)
         ]
         if bars:
             maximum = 1.0 if all(0 <= b.value <= 1 for b in bars) else None
             chart = column_chart(
-                "metric", f"{metric} per version of {group}", bars, maximum=maximum
+                "metric", f"{group_metric} per version of {group}", bars, maximum=maximum
             )
             charts.append(
                 f"<figure>{chart}"
-                f"<figcaption>{esc(metric)} per model version of <b>{esc(group)}</b>, "
+                f"<figcaption>{esc(group_metric)} per model version of <b>{esc(group)}</b>, "
                 f"coloured by approval</figcaption></figure>"
             )
     names = sorted({name for m in models for name in (m.get("metrics") or {})})

@@ -57,17 +57,34 @@ def _write_csv_gz(table: pa.Table, path: Path) -> None:
 
 
 def _csv_to(table: pa.Table, sink: io.BufferedIOBase) -> None:
-    # Values never hold delimiters, quotes or line breaks, so nothing needs quoting.
-    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")
+    # Unquoted, unless a value holds a delimiter, a quote or a line break (text drawn
+    # from a contract's pattern may; the transactions' values never do): then Arrow
+    # quotes every text value.
+    style = "needed" if _needs_quotes(table) else "none"
+    options = pa_csv.WriteOptions(quoting_style=style, quoting_header="none")
     pa_csv.write_csv(_with_iso_times(table), sink, write_options=options)
 
 
+def _needs_quotes(table: pa.Table) -> bool:
+    return any(
+        pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py()
+        for column, field in zip(table.columns, table.schema, strict=True)
+        if pa.types.is_string(field.type)
+    )
+
+
 def _with_iso_times(table: pa.Table) -> pa.Table:
-    """``event_time`` as ISO 8601 text (``2026-10-31T08:15:00Z``) for text formats."""
-    index = table.schema.get_field_index("event_time")
-    # Arrow's own cast gives "2026-10-31 08:15:00" for whole seconds in naive UTC,
-    # an order of magnitude faster than formatting in numpy or with strftime.
-    naive = table["event_time"].cast(pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s"))
-    spaced = pc.cast(naive, pa.string())
-    text = pc.binary_join_element_wise(pc.replace_substring(spaced, " ", "T"), "Z", "")
-    return table.set_column(index, "event_time", text)
+    """Every timestamp column as ISO 8601 text (``2026-10-31T08:15:00Z``) for text formats."""
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_timestamp(field.type):
+            continue
+        # Arrow's own cast gives "2026-10-31 08:15:00" for whole seconds in naive UTC,
+        # an order of magnitude faster than formatting in numpy or with strftime.
+        column = table.column(index)
+        if field.type.tz is None:
+            column = column.cast(pa.timestamp("us", tz="UTC"))
+        naive = column.cast(pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s"))
+        spaced = pc.cast(naive, pa.string())
+        text = pc.binary_join_element_wise(pc.replace_substring(spaced, " ", "T"), "Z", "")
+        table = table.set_column(index, field.name, text)
+    return table

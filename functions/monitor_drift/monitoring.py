@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from aws_lambda_powertools.metrics import MetricUnit
 from driftline_contracts import contract
@@ -34,6 +35,12 @@ from driftline_runtime.steps.batch_inference import (
     DriftReportDocument,
     MonitorDriftInput,
 )
+
+
+def predicted(scored: pa.Table, problem: str) -> Any:
+    """The predictions' drift column: numbers (binary, regression) or class labels."""
+    column = scored.column(names.drift_column(problem))
+    return column if problem == "multiclass" else column.to_numpy()
 
 
 class Settings(FunctionSettings):
@@ -83,7 +90,7 @@ class DriftMonitor:
         report = drift_report(
             baseline,
             table,
-            scored.column(names.PROBABILITY_COLUMN).to_numpy(),
+            predicted(scored, baseline.problem),
             settings,
         )
         feature_scores = scores(report)

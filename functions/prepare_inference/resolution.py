@@ -123,6 +123,9 @@ class InferenceResolution:
                 "manifest_uri": self._manifest_uri(dataset, version),
                 "model_package_arn": package["ModelPackageArn"],
                 "baseline_uri": baseline_uri,
+                "prediction_columns": names.prediction_columns(
+                    baseline.problem, baseline.classes or ()
+                ),
                 "model": {
                     "ModelName": job_prefix,
                     "ExecutionRoleArn": self.settings.model.role_arn,

@@ -1,7 +1,8 @@
 """Writing a run's predictions: the transform jobs' ``.out`` files -> one table with lineage.
 
-Every output line is ``<id>,<probability>`` (``training/inference.py`` writes the input's
-id first, so each prediction is joined to its input row by id, not by position). The
+Every output line is ``<id>,<prediction columns>`` (``<id>,<probability>`` for a binary
+model; ``ResolvedInference.prediction_columns`` names them; ``training/inference.py`` writes
+the input's id first, so each prediction is joined to its input row by id, not by position). The
 writer checks that every input row has exactly one prediction — none missing, none
 extra, none twice — before it writes ``predictions.parquet`` and a manifest recording
 the dataset version, the model package and the transform jobs that produced it.
@@ -103,9 +104,14 @@ def check_coverage(inputs: pa.Array, predictions: pa.Table, id_column: str) -> N
     extra = pc.sum(pc.invert(pc.is_in(ids, value_set=inputs))).as_py() or 0
     if extra:
         problems.append(f"{extra} prediction(s) for ids not in the input")
-    bad = pc.sum(pc.invert(pc.fill_null(pc.is_finite(predictions.column(PROBABILITY)), False)))
-    if bad.as_py():
-        problems.append(f"{bad.as_py()} probabilities that are not finite numbers")
+    for column in predictions.column_names[1:]:
+        values = predictions.column(column)
+        if pa.types.is_floating(values.type):
+            bad = pc.sum(pc.invert(pc.fill_null(pc.is_finite(values), False))).as_py()
+            if bad:
+                problems.append(f"{bad} {column} value(s) that are not finite numbers")
+        elif values.null_count:
+            problems.append(f"{values.null_count} missing {column} value(s)")
     if problems:
         raise IncompletePredictions(
             f"{len(inputs)} input rows, {predictions.num_rows} predictions: " + "; ".join(problems)
@@ -145,7 +151,9 @@ class PredictionWriter:
         jobs_results = self.read_map_results(request.results)
         details = request.results.ResultWriterDetails
         check_jobs(jobs_results, resolved.parts, f"s3://{details.Bucket}/{details.Key}")
-        predictions = self.read_outputs(resolved.transform.output_path, id_column)
+        predictions = self.read_outputs(
+            resolved.transform.output_path, id_column, resolved.prediction_columns
+        )
         check_coverage(inputs, predictions, id_column)
         jobs = sorted(job.job for job in jobs_results if job is not None)
         lineage = {
@@ -188,12 +196,20 @@ class PredictionWriter:
             keys += [item["Key"] for item in contents if item["Key"].endswith(".out")]
         return sorted(keys)
 
-    def read_outputs(self, output_path: str, id_column: str) -> pa.Table:
+    def read_outputs(
+        self, output_path: str, id_column: str, columns: list[str] | None = None
+    ) -> pa.Table:
         bucket, _ = split_uri(output_path)
-        options = pacsv.ReadOptions(column_names=[id_column, PROBABILITY])
-        convert = pacsv.ConvertOptions(
-            column_types={id_column: pa.string(), PROBABILITY: pa.float64()}
-        )
+        columns = columns or [PROBABILITY]
+        options = pacsv.ReadOptions(column_names=[id_column, *columns])
+        # The predicted class (multiclass) is a label, everything else a number.
+        types = {
+            column: pa.string()
+            if column == names.PREDICTION_COLUMN and len(columns) > 1
+            else (pa.float64())
+            for column in columns
+        }
+        convert = pacsv.ConvertOptions(column_types={id_column: pa.string(), **types})
         tables = []
         for key in self.output_objects(output_path):
             body = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -91,6 +91,10 @@ def test_the_layer_holds_the_manifest_of_every_module(contracts_layer: Contracts
         "meter-readings": "meter_readings",
         "transactions": "transactions",
         "scoring": "transactions",
+        "store-sales": "store_sales",
+        "store-sales-batches": "store_sales",
+        "tickets": "support_tickets",
+        "ticket-triage": "support_tickets",
     }
     assert f"{PACKAGE}.meter_readings" not in sys.modules
 

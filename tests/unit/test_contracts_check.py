@@ -128,7 +128,7 @@ def test_the_project_contracts_pass_and_each_dataset_is_listed(
     assert "amount                 float     required  > 0; <= 50000" in out
     assert "rules: unique_key transaction_id; min_rows 5; max_bad_row_share 0.05" in out
     assert "model_dataset transactions" in out
-    assert "2 dataset(s) in 1 module(s): every contract loads and can be checked" in out
+    assert "6 dataset(s) in 3 module(s): every contract loads and can be checked" in out
 
 
 @pytest.mark.parametrize("module", sorted(MISTAKES))
@@ -165,6 +165,17 @@ def test_one_broken_module_fails_the_command_and_says_why(
     assert "1 problem(s), listed below" in captured.out
 
 
+# The project's datasets, by module name, then in each module's order.
+PROJECT_DATASETS = [
+    "store-sales",
+    "store-sales-batches",
+    "tickets",
+    "ticket-triage",
+    "transactions",
+    "scoring",
+]
+
+
 def test_json_output_lists_datasets_and_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -172,8 +183,8 @@ def test_json_output_lists_datasets_and_problems(
     write_module(tmp_path, "helpers", source)
     assert main(["contracts", "check", "--json", "--extra", str(tmp_path)]) == 1
     document = json.loads(capsys.readouterr().out)
-    assert [d["name"] for d in document["datasets"]] == ["transactions", "scoring"]
-    assert document["datasets"][0]["source"].endswith("driftline_contracts/transactions.py")
+    assert [d["name"] for d in document["datasets"]] == PROJECT_DATASETS
+    assert document["datasets"][0]["source"].endswith("driftline_contracts/store_sales.py")
     (problem,) = document["problems"]
     assert "helpers.py: defines no DATASETS" in problem
 
@@ -184,7 +195,7 @@ def test_a_helper_module_with_a_leading_underscore_declares_nothing(tmp_path: Pa
     # When checked, Then it is no problem
     checked = check([tmp_path])
     assert checked.problems == []
-    assert [d["name"] for d in checked.datasets] == ["transactions", "scoring"]
+    assert [d["name"] for d in checked.datasets] == PROJECT_DATASETS
 
 
 def test_an_extra_module_may_not_replace_a_project_module(

@@ -15,6 +15,7 @@ from driftline_runtime import names
 from .dataset import FeatureSet
 from .features import BOOLEAN, CATEGORICAL, NUMERIC
 from .hyperparameters import Hyperparameters
+from .target import BINARY, MULTICLASS, Target
 
 BASELINE_QUANTILES = tuple(i / 10 for i in range(1, 10))  # the deciles
 # The drift monitor's KS test compares a batch with the training values themselves:
@@ -73,13 +74,16 @@ def numeric_profile(values: np.ndarray[Any, Any]) -> dict[str, Any]:
     return profile
 
 
-def categorical_profile(values: pd.Series, kind: str = CATEGORICAL) -> dict[str, Any]:
-    """Category shares of one categorical column (see build_baseline)."""
+def categorical_profile(
+    values: pd.Series, kind: str = CATEGORICAL, *, every_category: bool = False
+) -> dict[str, Any]:
+    """Category shares of one categorical column (see build_baseline); a boolean column,
+    or ``every_category``, lists every category however rare."""
     total = len(values)
     counts = values.value_counts(sort=True)
     nulls = int(counts.get(NULL_CATEGORY, 0))
     counts = counts.drop(NULL_CATEGORY, errors="ignore")
-    keep_all = kind == BOOLEAN
+    keep_all = kind == BOOLEAN or every_category
     kept = [
         (str(category), int(count))
         for category, count in counts.items()
@@ -111,19 +115,24 @@ def boolean_profile(values: pd.Series) -> dict[str, Any]:
 def build_baseline(
     x: pd.DataFrame,
     y: np.ndarray[Any, Any],
-    probabilities: np.ndarray[Any, Any],
+    predicted: np.ndarray[Any, Any],
     features: FeatureSet,
     settings: Hyperparameters,
+    target: Target,
 ) -> dict[str, Any]:
     """The training baseline the drift monitor compares scoring data with.
 
     The features are profiled on the train split, on the values the model sees (after
     :func:`prepare_features`, before imputation); the prediction on the test split
-    (``probabilities``), rows the model did not learn from, as a batch will be::
+    (``predicted``: the positive class's probability, the predicted class or the predicted
+    value, by problem), rows the model did not learn from, as a batch will be::
 
         {
           "schema_version": 2,
-          "split": "train", "rows": int, "positive_rate": float,
+          "split": "train", "rows": int,
+          "positive_rate": float | null,          # binary only
+          "problem": "binary" | "multiclass" | "regression",
+          "classes": [str, ...] | null,            # multiclass: the model's class order
           "target_column": str, "id_column": str,
           "feature_columns": [str, ...],          # model input order
           "binning": {"quantiles": [0.1, ..., 0.9], "bins": "...", "assign": "..."},
@@ -158,9 +167,11 @@ def build_baseline(
                                  categories "false" and "true" always listed}
           },
           "prediction": {...numeric form..., "kind": "numeric",
-                         "split": "test"}          # predicted fraud probability of the
-                                                   # test split (v1: of the train split,
-                                                   # and no "split" key)
+                         "split": "test"}          # the predicted probability (binary) or
+                                                   # value (regression) of the test split
+                                                   # (v1: of the train split, no "split");
+                                                   # multiclass: the categorical form over
+                                                   # the predicted classes
         }
 
     Version 2 only adds keys; a reader of version 1 still finds everything it knew.
@@ -176,13 +187,21 @@ def build_baseline(
             profiles[column] = boolean_profile(x[column])
         else:
             profiles[column] = categorical_profile(x[column])
-    prediction = numeric_profile(probabilities)
+    if target.problem == MULTICLASS:
+        predicted_classes = pd.Series(predicted, dtype=object)
+        prediction = categorical_profile(predicted_classes, every_category=True)
+        for label in target.classes:  # every class listed, predicted or not
+            prediction["frequencies"].setdefault(label, 0.0)
+    else:
+        prediction = numeric_profile(np.asarray(predicted, dtype=np.float64))
     prediction["split"] = names.HELD_OUT_SPLIT
     return {
         "schema_version": names.BASELINE_SCHEMA_VERSION,
         "split": names.TRAIN_SPLIT,
         "rows": len(y),
-        "positive_rate": float(np.mean(y)),
+        "positive_rate": float(np.mean(y)) if target.problem == BINARY else None,
+        "problem": target.problem,
+        "classes": list(target.classes) if target.problem == MULTICLASS else None,
         "target_column": settings.target_column,
         "id_column": settings.id_column,
         "feature_columns": features.columns,

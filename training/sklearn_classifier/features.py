@@ -52,6 +52,18 @@ def positive_probabilities(pipeline: Any, features: pd.DataFrame) -> np.ndarray[
     return probabilities[:, classes.index(1)]
 
 
+def class_probabilities(
+    pipeline: Any, features: pd.DataFrame, classes: int
+) -> np.ndarray[Any, Any]:
+    """Each row's probability of every class, one column per class index ``0..classes-1``
+    (a class the model never saw gets 0)."""
+    probabilities = np.asarray(pipeline.predict_proba(features), dtype=np.float64)
+    full = np.zeros((len(probabilities), classes), dtype=np.float64)
+    for column, label in enumerate(pipeline.classes_):
+        full[:, int(label)] = probabilities[:, column]
+    return full
+
+
 def is_missing(value: Any) -> bool:
     if value is None:
         return True

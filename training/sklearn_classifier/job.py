@@ -16,11 +16,11 @@ from .baseline import build_baseline
 from .channels import read_channel
 from .container import CHANNELS, JobPaths, TrainingError, write_failure
 from .dataset import select_features, split_xy
-from .features import positive_probabilities
 from .hyperparameters import Hyperparameters, read_hyperparameters
 from .metrics import METRIC_NAMES, format_metric
 from .outputs import TrainingResult, write_outputs
-from .pipeline import build_pipeline, evaluate
+from .pipeline import build_pipeline, evaluate, iterations, predictions
+from .target import BINARY, target_of
 
 LOG = logging.getLogger("train")
 
@@ -29,25 +29,33 @@ def train(paths: JobPaths, settings: Hyperparameters) -> TrainingResult:
     frames = {name: read_channel(name, paths.channels[name]) for name in CHANNELS}
     features = select_features(frames["train"], settings)
     LOG.info("features: %s", ", ".join(f"{c} ({k})" for c, k in features.kinds.items()))
-    splits = {name: split_xy(frames[name], name, features, settings) for name in CHANNELS}
-    pipeline = build_pipeline(features, settings)
+    target = target_of(
+        frames["train"][settings.target_column], settings.problem, settings.target_column
+    )
+    if target.classes:
+        LOG.info("%s problem, classes: %s", target.problem, ", ".join(target.classes))
+    splits = {
+        name: split_xy(frames[name], name, features, target, settings.min_rows) for name in CHANNELS
+    }
+    pipeline = build_pipeline(features, settings, target)
     started = time.monotonic()
     pipeline.fit(*splits["train"])
     LOG.info(
         "fitted in %.1f s, %d boosting iterations",
         time.monotonic() - started,
-        pipeline.named_steps["classifier"].n_iter_,
+        iterations(pipeline),
     )
-    result = TrainingResult(pipeline, features, settings)
+    result = TrainingResult(pipeline, features, settings, target)
     for name, (x, y) in splits.items():
-        for measure, value in evaluate(pipeline, x, y).items():
+        for measure, value in evaluate(pipeline, x, y, target).items():
             result.metrics[names.training_metric(name, measure)] = value
-        result.positive_rates[name] = float(np.mean(y))
+        if target.problem == BINARY:
+            result.positive_rates[name] = float(np.mean(y))
     # The prediction's profile is of the held-out test split: a model scores the rows it
     # learned from more confidently than a new batch's.
     x_train, y_train = splits["train"]
-    probabilities = positive_probabilities(pipeline, splits[names.HELD_OUT_SPLIT][0])
-    result.baseline = build_baseline(x_train, y_train, probabilities, features, settings)
+    predicted = predictions(pipeline, splits[names.HELD_OUT_SPLIT][0], target)
+    result.baseline = build_baseline(x_train, y_train, predicted, features, settings, target)
     return result
 
 

@@ -25,7 +25,34 @@ from driftline_runtime import names
 from .container import JobPaths
 from .dataset import FeatureSet
 from .hyperparameters import Hyperparameters
+from .pipeline import iterations
 from .serving import MODEL_FILE, MODEL_FORMAT
+from .target import Target
+
+# SageMaker's model-quality keys -> the measures, per problem type (the test split's).
+QUALITY_KEYS: dict[str, tuple[str, dict[str, str]]] = {
+    "binary": (
+        "binary_classification_metrics",
+        {
+            "auc": names.AUC_MEASURE,
+            "au_prc": names.AVERAGE_PRECISION_MEASURE,
+            "accuracy": names.ACCURACY_MEASURE,
+            "log_loss": names.LOG_LOSS_MEASURE,
+        },
+    ),
+    "multiclass": (
+        "multiclass_classification_metrics",
+        {
+            "macro_f1": names.MACRO_F1_MEASURE,
+            "accuracy": names.ACCURACY_MEASURE,
+            "log_loss": names.LOG_LOSS_MEASURE,
+        },
+    ),
+    "regression": (
+        "regression_metrics",
+        {"rmse": names.RMSE_MEASURE, "mae": names.MAE_MEASURE, "r2": names.R2_MEASURE},
+    ),
+}
 
 
 @dataclass
@@ -33,6 +60,7 @@ class TrainingResult:
     pipeline: Any
     features: FeatureSet
     settings: Hyperparameters
+    target: Target
     metrics: dict[str, float] = field(default_factory=dict)  # "<split>:<measure>" -> value
     positive_rates: dict[str, float] = field(default_factory=dict)
     baseline: dict[str, Any] = field(default_factory=dict)
@@ -55,43 +83,43 @@ def evaluation_document(result: TrainingResult) -> dict[str, Any]:
     {
       "schema_version": 1,
       "metrics": {"train:auc": float, ..., "test:rows": int},   # as printed
+      "problem": "binary" | "multiclass" | "regression",
+      "classes": [str, ...] | null,                             # classification
       "binary_classification_metrics": {                        # the test split, in
         "auc": {"value": float, "standard_deviation": "NaN"},  # SageMaker's model-
-        "au_prc": {...}, "accuracy": {...}, "log_loss": {...}  # quality form
-      },
-      "positive_rate": {"train": float, "validation": float, "test": float},
+        "au_prc": {...}, "accuracy": {...}, "log_loss": {...}  # quality form; or
+      },                                                        # multiclass_classifi-
+                                                                # cation_metrics or
+                                                                # regression_metrics
+      "positive_rate": {"train": float, "validation": float, "test": float} | null,
       "target_column": str, "id_column": str,
       "feature_columns": [str, ...], "feature_kinds": {str: str},
       "hyperparameters": {...}, "iterations": int, "library_versions": {str: str}
     }
     """
-    # SageMaker's model-quality keys -> the measures
-    quality = {
-        "auc": names.AUC_MEASURE,
-        "au_prc": names.AVERAGE_PRECISION_MEASURE,
-        "accuracy": names.ACCURACY_MEASURE,
-        "log_loss": names.LOG_LOSS_MEASURE,
-    }
+    section, quality = QUALITY_KEYS[result.target.problem]
     return {
         "schema_version": 1,
+        "problem": result.target.problem,
+        "classes": list(result.target.classes) or None,
         "metrics": {
             name: int(value) if name.endswith(f":{names.ROWS_MEASURE}") else value
             for name, value in result.metrics.items()
         },
-        "binary_classification_metrics": {
+        section: {
             key: {
                 "value": result.metrics[names.training_metric(names.HELD_OUT_SPLIT, measure)],
                 "standard_deviation": "NaN",
             }
             for key, measure in quality.items()
         },
-        "positive_rate": result.positive_rates,
+        "positive_rate": result.positive_rates or None,
         "target_column": result.settings.target_column,
         "id_column": result.settings.id_column,
         "feature_columns": result.features.columns,
         "feature_kinds": result.features.kinds,
         "hyperparameters": result.settings.to_json(),
-        "iterations": int(result.pipeline.named_steps["classifier"].n_iter_),
+        "iterations": iterations(result.pipeline),
         "library_versions": library_versions(),
     }
 
@@ -108,6 +136,8 @@ def write_outputs(result: TrainingResult, paths: JobPaths) -> None:
         "pipeline": result.pipeline,
         "id_column": result.settings.id_column,
         "target_column": result.settings.target_column,
+        "problem": result.target.problem,
+        "classes": list(result.target.classes),
         "feature_columns": result.features.columns,
         "feature_kinds": result.features.kinds,
         "library_versions": library_versions(),

@@ -1,6 +1,7 @@
 """The model: numeric features median-imputed (with missing-value indicators), booleans
 as 0/1, categoricals one-hot (rare and unseen categories share one column), then a
-``HistGradientBoostingClassifier``; and its measures on a split.
+``HistGradientBoostingClassifier`` (binary, multiclass) or ``HistGradientBoostingRegressor``
+(regression); and its measures on a split, by problem type.
 
 scikit-learn (and SciPy beneath it) is imported where it is used: it takes seconds to
 import, and a job whose input is wrong fails without waiting for it.
@@ -15,8 +16,15 @@ import pandas as pd
 from driftline_runtime import names
 
 from .dataset import FeatureSet
-from .features import BOOLEAN, CATEGORICAL, NUMERIC, positive_probabilities
+from .features import (
+    BOOLEAN,
+    CATEGORICAL,
+    NUMERIC,
+    class_probabilities,
+    positive_probabilities,
+)
 from .hyperparameters import Hyperparameters
+from .target import BINARY, MULTICLASS, REGRESSION, Target
 
 # Categories below this share of the train split share one one-hot column...
 MIN_CATEGORY_SHARE = 0.01
@@ -24,9 +32,9 @@ MAX_CATEGORIES = 30  # ...and so do all beyond the 29 most frequent.
 DECISION_THRESHOLD = 0.5
 
 
-def build_pipeline(features: FeatureSet, settings: Hyperparameters) -> Any:
+def build_pipeline(features: FeatureSet, settings: Hyperparameters, target: Target) -> Any:
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
@@ -54,7 +62,12 @@ def build_pipeline(features: FeatureSet, settings: Hyperparameters) -> Any:
             features.of_kind(CATEGORICAL),
         ),
     ]
-    classifier = HistGradientBoostingClassifier(
+    boosting = (
+        HistGradientBoostingClassifier
+        if target.is_classification
+        else (HistGradientBoostingRegressor)
+    )
+    model = boosting(
         learning_rate=settings.learning_rate,
         max_iter=settings.max_iter,
         max_depth=settings.max_depth,
@@ -64,12 +77,33 @@ def build_pipeline(features: FeatureSet, settings: Hyperparameters) -> Any:
         random_state=settings.random_state,
     )
     preprocess = ColumnTransformer([step for step in steps if step[2]], remainder="drop")
-    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+    step = "classifier" if target.is_classification else "regressor"
+    return Pipeline([("preprocess", preprocess), (step, model)])
 
 
-def evaluate(pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any]) -> dict[str, float]:
+def iterations(pipeline: Any) -> int:
+    """The boosting iterations the fitted model ran (early stopping may stop sooner)."""
+    return int(pipeline.steps[-1][1].n_iter_)
+
+
+def evaluate(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any], target: Target
+) -> dict[str, float]:
+    """The problem's measures (``names.PROBLEM_MEASURES``) and the row count."""
+    measured = {
+        BINARY: _binary_measures,
+        MULTICLASS: _multiclass_measures,
+        REGRESSION: _regression_measures,
+    }[target.problem](pipeline, x, y, target)
+    return {**measured, names.ROWS_MEASURE: float(len(y))}
+
+
+def _binary_measures(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any], target: Target
+) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, average_precision_score, log_loss, roc_auc_score
 
+    del target  # 0/1 labels
     probabilities = positive_probabilities(pipeline, x)
     predicted = (probabilities >= DECISION_THRESHOLD).astype(np.int64)
     return {
@@ -77,5 +111,47 @@ def evaluate(pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any]) -> dict[st
         names.AVERAGE_PRECISION_MEASURE: float(average_precision_score(y, probabilities)),
         names.LOG_LOSS_MEASURE: float(log_loss(y, probabilities, labels=[0, 1])),
         names.ACCURACY_MEASURE: float(accuracy_score(y, predicted)),
-        names.ROWS_MEASURE: float(len(y)),
     }
+
+
+def _multiclass_measures(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any], target: Target
+) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+    labels = list(range(len(target.classes)))
+    probabilities = class_probabilities(pipeline, x, len(labels))
+    predicted = probabilities.argmax(axis=1)
+    return {
+        names.MACRO_F1_MEASURE: float(
+            f1_score(y, predicted, labels=labels, average="macro", zero_division=0)
+        ),
+        names.LOG_LOSS_MEASURE: float(log_loss(y, probabilities, labels=labels)),
+        names.ACCURACY_MEASURE: float(accuracy_score(y, predicted)),
+    }
+
+
+def _regression_measures(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray[Any, Any], target: Target
+) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    del target
+    predicted = np.asarray(pipeline.predict(x), dtype=np.float64)
+    return {
+        names.RMSE_MEASURE: float(np.sqrt(mean_squared_error(y, predicted))),
+        names.MAE_MEASURE: float(mean_absolute_error(y, predicted)),
+        names.R2_MEASURE: float(r2_score(y, predicted)),
+    }
+
+
+def predictions(pipeline: Any, x: pd.DataFrame, target: Target) -> np.ndarray[Any, Any]:
+    """What the model serves per row, the distribution the drift monitor compares: the
+    positive class's probability (binary), the predicted class's label (multiclass) or the
+    predicted value (regression)."""
+    if target.problem == BINARY:
+        return positive_probabilities(pipeline, x)
+    if target.problem == MULTICLASS:
+        chosen = class_probabilities(pipeline, x, len(target.classes)).argmax(axis=1)
+        return np.asarray([target.classes[index] for index in chosen], dtype=object)
+    return np.asarray(pipeline.predict(x), dtype=np.float64)

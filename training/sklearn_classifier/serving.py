@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
+from driftline_runtime import names
 
-from .features import InvalidInputError, is_missing, positive_probabilities, prepare_features
+from .features import (
+    InvalidInputError,
+    class_probabilities,
+    is_missing,
+    positive_probabilities,
+    prepare_features,
+)
 
 MODEL_FILE = "model.joblib"
 MODEL_FORMAT = "driftline-fraud-model/1"
@@ -36,10 +44,16 @@ class UnsupportedContentTypeError(ValueError):
 class FraudModel:
     """What :func:`model_fn` returns: the fitted pipeline and how to feed it."""
 
-    pipeline: Any  # sklearn.pipeline.Pipeline: a preprocessor, then the classifier
+    pipeline: Any  # sklearn.pipeline.Pipeline: a preprocessor, then the model
     id_column: str
     feature_columns: tuple[str, ...]
     feature_kinds: Mapping[str, str]  # column -> numeric | boolean | categorical
+    problem: str = "binary"  # binary | multiclass | regression
+    classes: tuple[str, ...] = ("0", "1")  # classification: labels in the model's order
+
+    @property
+    def output_columns(self) -> list[str]:
+        return names.prediction_columns(self.problem, self.classes)
 
 
 @dataclass(frozen=True)
@@ -55,11 +69,21 @@ class Records:
 
 @dataclass(frozen=True)
 class Prediction:
-    """What :func:`predict_fn` returns: one fraud probability per input record, in order."""
+    """What :func:`predict_fn` returns: one row of ``columns`` per input record, in order
+    (binary: the positive class's probability; regression: the predicted value;
+    multiclass: the predicted class, then each class's probability)."""
 
     id_column: str
     ids: list[str | None]
-    probabilities: list[float]
+    columns: list[str]
+    rows: list[tuple[float | str, ...]]
+
+    @property
+    def probabilities(self) -> list[float]:
+        """A binary model's probabilities of the positive class."""
+        if self.columns != [names.PROBABILITY_COLUMN]:
+            raise ValueError(f"a prediction of {self.columns} holds no single probability")
+        return [float(row[0]) for row in self.rows]
 
 
 # -- the four handlers -------------------------------------------------------------------
@@ -78,6 +102,9 @@ def model_fn(model_dir: str) -> FraudModel:
         id_column=str(bundle["id_column"]),
         feature_columns=columns,
         feature_kinds={column: kinds[column] for column in columns},
+        # Bundles from before problem types are binary fraud models.
+        problem=str(bundle.get("problem", "binary")),
+        classes=tuple(str(label) for label in bundle.get("classes") or ("0", "1")),
     )
 
 
@@ -96,13 +123,20 @@ def input_fn(request_body: str | bytes, request_content_type: str | None) -> Rec
 
 
 def predict_fn(input_data: Records, model: FraudModel) -> Prediction:
-    """The probability of fraud for every record."""
+    """The model's prediction for every record (see :class:`Prediction`)."""
     ids, frame = _ids_and_features(input_data, model)
     if not ids:
-        return Prediction(model.id_column, [], [])
+        return Prediction(model.id_column, [], model.output_columns, [])
     features = prepare_features(frame, model.feature_kinds)
-    probabilities = positive_probabilities(model.pipeline, features)
-    return Prediction(model.id_column, ids, [float(p) for p in probabilities])
+    rows: list[tuple[float | str, ...]]
+    if model.problem == "binary":
+        rows = [(float(p),) for p in positive_probabilities(model.pipeline, features)]
+    elif model.problem == "regression":
+        rows = [(float(v),) for v in np.asarray(model.pipeline.predict(features), np.float64)]
+    else:
+        matrix = class_probabilities(model.pipeline, features, len(model.classes))
+        rows = [(model.classes[int(row.argmax())], *(float(p) for p in row)) for row in matrix]
+    return Prediction(model.id_column, ids, model.output_columns, rows)
 
 
 def output_fn(prediction: Prediction, accept: str | None) -> tuple[str, str]:
@@ -202,18 +236,24 @@ def _csv_ids_and_features(
 def _format_csv(prediction: Prediction) -> str:
     sink = io.StringIO()
     writer = csv.writer(sink, lineterminator="\n")
-    for record_id, probability in zip(prediction.ids, prediction.probabilities, strict=True):
-        writer.writerow(["" if record_id is None else record_id, _decimal(probability)])
+    for record_id, row in zip(prediction.ids, prediction.rows, strict=True):
+        writer.writerow(["" if record_id is None else record_id, *map(_field, row)])
     return sink.getvalue().rstrip("\n")
 
 
 def _format_json(prediction: Prediction) -> str:
     predictions = [
-        {prediction.id_column: record_id, "probability": round(probability, PROBABILITY_DECIMALS)}
-        for record_id, probability in zip(prediction.ids, prediction.probabilities, strict=True)
+        {
+            prediction.id_column: record_id,
+            **{
+                column: round(value, PROBABILITY_DECIMALS) if isinstance(value, float) else value
+                for column, value in zip(prediction.columns, row, strict=True)
+            },
+        }
+        for record_id, row in zip(prediction.ids, prediction.rows, strict=True)
     ]
     return json.dumps({"predictions": predictions}, allow_nan=False)
 
 
-def _decimal(probability: float) -> str:
-    return f"{probability:.{PROBABILITY_DECIMALS}f}"
+def _field(value: float | str) -> str:
+    return f"{value:.{PROBABILITY_DECIMALS}f}" if isinstance(value, float) else value

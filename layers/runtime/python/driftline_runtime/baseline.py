@@ -6,11 +6,14 @@ copies it next to the model, batch inference reads the model's feature order fro
 the drift monitor compares each batch with it. This model is the document's one schema;
 a unit test validates a real training job's output against it.
 
-Numeric features (and the prediction) are profiled by deciles of the train split: bins
-are right-closed with open ends, ``(-inf, e0], (e0, e1], ..., (e_last, +inf)``, and the
-bin of a value ``v`` is ``numpy.searchsorted(bin_edges, v, side="left")``. Categorical
-and boolean features list the share of each category among all rows, with every rarer
-category under ``__other__`` and missing values under ``__null__``.
+Numeric features (and a binary or regression model's prediction) are profiled by deciles
+of the train split: bins are right-closed with open ends,
+``(-inf, e0], (e0, e1], ..., (e_last, +inf)``, and the bin of a value ``v`` is
+``numpy.searchsorted(bin_edges, v, side="left")``. Categorical and boolean features (and
+a multiclass model's predicted classes) list the share of each category among all rows,
+with every rarer category under ``__other__`` and missing values under ``__null__``.
+``problem`` and ``classes`` say what the model predicts; a baseline
+without them is a binary model's.
 
 Version 2 (``names.BASELINE_SCHEMA_VERSION``) only adds keys, which the drift monitor's
 tests need: every profile's ``rows`` (nulls included), each numeric profile's
@@ -92,7 +95,8 @@ class CategoricalProfile(_Document):
 
 
 class PredictionProfile(NumericProfile):
-    """The predicted probability's profile; v2 names the split it was profiled on."""
+    """The predicted probability's (binary) or value's (regression) profile; v2 names the
+    split it was profiled on."""
 
     split: str | None = Field(
         default=None,
@@ -100,6 +104,15 @@ class PredictionProfile(NumericProfile):
     )
 
 
+class ClassPredictionProfile(CategoricalProfile):
+    """A multiclass model's predicted classes, every class listed, on the held-out split."""
+
+    split: str | None = None
+
+
+AnyPredictionProfile = Annotated[
+    PredictionProfile | ClassPredictionProfile, Field(discriminator="kind")
+]
 FeatureProfile = Annotated[NumericProfile | CategoricalProfile, Field(discriminator="kind")]
 
 
@@ -117,13 +130,30 @@ class Baseline(_Document):
     schema_version: Literal[1, 2]
     split: str
     rows: int = Field(gt=0)
-    positive_rate: float = Field(ge=0, le=1)
+    # The train split's share of the positive class (binary models only).
+    positive_rate: float | None = Field(default=None, ge=0, le=1)
+    # Absent in baselines from before problem types: binary.
+    problem: Literal["binary", "multiclass", "regression"] = "binary"
+    classes: list[str] | None = Field(default=None, description="multiclass: the model's order")
     target_column: str
     id_column: str
     feature_columns: list[str] = Field(min_length=1, description="the model's input order")
     binning: Binning
     features: dict[str, FeatureProfile]
-    prediction: PredictionProfile = Field(description="the predicted probability's profile")
+    prediction: AnyPredictionProfile = Field(
+        description="the profile of what the model predicts (names.drift_column)"
+    )
+
+    @model_validator(mode="after")
+    def _prediction_fits_the_problem(self) -> Baseline:
+        categorical = isinstance(self.prediction, ClassPredictionProfile)
+        if categorical != (self.problem == "multiclass"):
+            raise ValueError(f"a {self.problem} model's prediction profile is of the wrong kind")
+        if self.problem == "multiclass" and not self.classes:
+            raise ValueError("a multiclass baseline lists its classes")
+        if self.problem == "binary" and self.positive_rate is None:
+            raise ValueError("a binary baseline gives the positive rate")
+        return self
 
     @model_validator(mode="after")
     def _every_feature_is_profiled(self) -> Baseline:

@@ -235,8 +235,26 @@ OTHER_CATEGORY: Final = "__other__"
 NULL_CATEGORY: Final = "__null__"
 # The name the prediction's drift carries beside the features.
 PREDICTION_FEATURE: Final = "__prediction__"
-# The predictions table's column of predicted probabilities.
+# The predictions table's column of predicted probabilities (binary)...
 PROBABILITY_COLUMN: Final = "probability"
+# ...of the predicted value (regression) or class (multiclass, beside one probability
+# column per class: PROBABILITY_COLUMN + ":" + the class's label).
+PREDICTION_COLUMN: Final = "prediction"
+
+
+def prediction_columns(problem: str, classes: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The columns a model's predictions have after the id, in the serving CSV's order."""
+    if problem == "binary":
+        return [PROBABILITY_COLUMN]
+    if problem == "regression":
+        return [PREDICTION_COLUMN]
+    return [PREDICTION_COLUMN, *(f"{PROBABILITY_COLUMN}:{label}" for label in classes)]
+
+
+def drift_column(problem: str) -> str:
+    """The predictions column whose distribution the drift monitor compares."""
+    return PROBABILITY_COLUMN if problem == "binary" else PREDICTION_COLUMN
+
 
 # -- the local cloud's gateway routes -----------------------------------------------------
 FAULTS_ROUTE: Final = f"/_{PROJECT}/faults"

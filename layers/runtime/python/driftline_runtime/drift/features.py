@@ -250,21 +250,34 @@ def categorical_drift(
 
 def prediction_drift(
     baseline_prediction: Mapping[str, Any],
-    probabilities: npt.ArrayLike,
+    probabilities: npt.ArrayLike | Values,
     *,
     reference_rows: int | None = None,
     epsilon: float = DEFAULT_EPSILON,
 ) -> FeatureDrift:
-    """The predicted-probability distribution plus the shift of its mean.
+    """The distribution of what the model predicts: the predicted probability (binary) or
+    value (regression) with the shift of its mean, or the predicted classes' shares
+    (multiclass, a categorical profile).
 
     Tested only when the profile names a held-out ``split``: a model scores the rows it
     learned from more confidently than new ones, so a baseline of its own training
     rows would flag every batch once the batch is large enough.
     """
     held_out = baseline_prediction.get("split") in HELD_OUT_SPLITS
+    if baseline_prediction.get("kind") == "categorical":
+        return categorical_drift(
+            baseline_prediction,
+            probabilities,  # the predicted classes' labels
+            feature=PREDICTION_FEATURE,
+            kind="prediction",
+            reference_rows=(reference_rows or baseline_prediction.get("rows"))
+            if held_out
+            else None,
+            epsilon=epsilon,
+        )
     drift = numeric_drift(
         baseline_prediction,
-        probabilities,
+        probabilities,  # type: ignore[arg-type]  # numbers, for a numeric profile
         feature=PREDICTION_FEATURE,
         kind="prediction",
         reference_rows=reference_rows or baseline_prediction.get("rows"),

@@ -106,12 +106,13 @@ def judge(drifts: list[FeatureDrift], settings: DriftSettings) -> list[FeatureDr
 def drift_report(
     baseline: Baseline | Mapping[str, Any],
     table: pa.Table,
-    probabilities: npt.ArrayLike | None = None,
+    probabilities: npt.ArrayLike | pa.Array | pa.ChunkedArray | None = None,
     settings: DriftSettings | None = None,
     *,
     epsilon: float = DEFAULT_EPSILON,
 ) -> DriftReport:
-    """Drift of every baseline feature column (and of the prediction, when given).
+    """Drift of every baseline feature column (and of the prediction, when given:
+    ``probabilities`` is the predictions table's ``names.drift_column`` of the problem).
 
     Raises :class:`MissingFeatureError` naming every feature column the table lacks, and
     pydantic's ``ValidationError`` for a document that is no :class:`Baseline`.

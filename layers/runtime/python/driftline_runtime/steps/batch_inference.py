@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftline_runtime import names
 from driftline_runtime.drift import DriftReport, Outcome
 from driftline_runtime.events import DatasetValidated, EventEnvelope
 from driftline_runtime.steps import AwsAnswer as AwsAnswerModel
@@ -97,6 +98,9 @@ class ResolvedInference(StepModel):
     manifest_uri: str
     model_package_arn: str
     baseline_uri: str
+    # The columns each prediction has after the id (names.prediction_columns of the
+    # model's problem); absent in runs resolved before problem types: a binary model's.
+    prediction_columns: list[str] = Field(default_factory=lambda: [names.PROBABILITY_COLUMN])
     # What the CreateModel state creates for this run.
     model: CreateModelRequest
     input: TransformInputLocation

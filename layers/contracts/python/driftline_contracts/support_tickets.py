@@ -1,0 +1,63 @@
+"""Support tickets routed to a team: a multiclass example (the training set with the team
+that resolved each ticket, and the new tickets to route)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from driftline_runtime.contracts import DatasetSpec, TableRules
+from pydantic import BaseModel, Field
+
+
+class Ticket(BaseModel):
+    ticket_id: str = Field(pattern=r"^tk-\d{8}$")
+    opened_at: datetime
+    customer_id: str = Field(pattern=r"^cu-\d{6}$")
+    channel: Literal["email", "chat", "phone", "web"]
+    product: Literal["app", "website", "api", "billing-portal"]
+    customer_tier: Literal["free", "pro", "enterprise"]
+    message_words: int = Field(ge=1, le=2_000)
+    attachments: int = Field(ge=0, le=10)
+    previous_tickets: int = Field(ge=0, le=200)
+    sentiment: float = Field(ge=-1, le=1)
+
+
+class RoutedTicket(Ticket):
+    team: Literal["billing", "technical", "account", "shipping"]
+
+
+DATASETS = (
+    DatasetSpec(
+        name="tickets",
+        kind="training",
+        contract=RoutedTicket,
+        contract_version="1.0.0",
+        id_column="ticket_id",
+        problem="multiclass",
+        target="team",
+        time_column="opened_at",
+        primary_metric="macro_f1",
+        approval_minimum=0.3,
+        pii_columns=("customer_id",),
+        row_policy="drop_bad_rows",
+        rules=TableRules(unique_key=("ticket_id",), min_rows=50, max_bad_row_share=0.05),
+    ),
+    DatasetSpec(
+        name="ticket-triage",
+        kind="inference",
+        contract=Ticket,
+        contract_version="1.0.0",
+        model_dataset="tickets",
+        id_column="ticket_id",
+        time_column="opened_at",
+        pii_columns=("customer_id",),
+        row_policy="drop_bad_rows",
+        rules=TableRules(
+            unique_key=("ticket_id",),
+            max_bad_row_share=0.05,
+            freshness_column="opened_at",
+            max_age=timedelta(days=3650),
+        ),
+    ),
+)
