@@ -138,6 +138,8 @@ class TrainingPreparation:
         bucket = self.settings.artifacts_bucket
         hyperparameters = {
             **job.hyperparameters,
+            # The dataset's own settings override the stage's.
+            **spec.training.as_strings(),
             "problem": spec.problem or "binary",
             "target_column": spec.target or "",
             "id_column": spec.id_column,

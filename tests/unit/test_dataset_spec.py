@@ -4,6 +4,7 @@ the settings it refuses, and what the prepare and evaluate steps take from it.""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from datetime import datetime
 from types import ModuleType
@@ -186,3 +187,44 @@ def test_the_gate_takes_the_datasets_metric_direction_and_minimum(load_logic: Lo
     assert (policy.min_improvement, policy.when_not_better) == (0.02, "PendingManualApproval")
     with pytest.raises(evaluation.UnknownDataset, match="scoring"):
         evaluation.dataset_policy(stage, "scoring")
+
+
+def test_a_datasets_hyperparameters_override_the_stages_but_not_the_specs_own(
+    load_logic: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a spec that sets two hyperparameters, and a stage that sets max_iter too
+    preparation = load_logic("prepare_training", "preparation")
+    spec = sales(
+        problem="regression",
+        training={"hyperparameters": {"max_iter": 50, "early_stopping": False}},
+    )
+    job = {
+        "role_arn": "arn:aws:iam::123456789012:role/sagemaker",
+        "image": "image",
+        "instance_type": "ml.m5.large",
+        "max_runtime_seconds": 900,
+        "volume_kms_key": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "source_dir": "s3://assets/source.tar.gz",
+        "program": "train.py",
+        "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
+        "metric_definitions": [],
+    }
+    settings = preparation.Settings(
+        driftline_stage="test",
+        curated_bucket="curated",
+        artifacts_bucket="artifacts",
+        training_job=json.dumps(job),
+    )
+    logic = preparation.TrainingPreparation(settings, preparation.Services(s3=None, obs=None))
+    # When the job request is built
+    monkeypatch.setattr(preparation, "spec_of", lambda dataset: spec)
+    request = logic.training_request("sales", "job", ["train", "validation", "test"])
+    # Then the dataset's values win over the stage's, as strings, beside the spec's columns
+    hyperparameters = request.HyperParameters
+    assert hyperparameters["max_iter"] == "50" and hyperparameters["learning_rate"] == "0.1"
+    assert hyperparameters["early_stopping"] == "false"
+    assert hyperparameters["problem"] == "regression"
+    assert json.loads(hyperparameters["features"]) == spec.feature_columns
+    # And a spec may not set what the spec's own fields say
+    with pytest.raises(ValidationError, match="come from the spec itself"):
+        sales(training={"hyperparameters": {"target_column": "price"}})

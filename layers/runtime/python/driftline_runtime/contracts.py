@@ -93,6 +93,45 @@ class DriftSettings(BaseModel):
     min_psi: float = Field(default=0.1, ge=0.0)
 
 
+# Hyperparameters the prepare step sets from the spec itself; a dataset cannot set them.
+RESERVED_HYPERPARAMETERS = frozenset(
+    {"problem", "target_column", "id_column", "features", "exclude_columns"}
+)
+
+
+class TrainingSpec(BaseModel):
+    """How a training dataset's model is trained: the algorithm and its hyperparameters
+    (the training script's names, ``training/sklearn_classifier/hyperparameters.py``;
+    they override the stage's, and an unknown one fails the job with its name)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # scikit-learn's histogram gradient boosting, in SageMaker's scikit-learn container.
+    algorithm: Literal["hist_gradient_boosting"] = "hist_gradient_boosting"
+    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _no_reserved_names(self) -> TrainingSpec:
+        reserved = sorted(
+            name
+            for name in self.hyperparameters
+            if name in RESERVED_HYPERPARAMETERS or name.startswith("sagemaker_")
+        )
+        if reserved:
+            raise ValueError(
+                f"hyperparameters {reserved} come from the spec itself (problem, target, "
+                "id_column, features) or from SageMaker; set those fields instead"
+            )
+        return self
+
+    def as_strings(self) -> dict[str, str]:
+        """As CreateTrainingJob takes them: every value a string (booleans lower case)."""
+        return {
+            name: str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in self.hyperparameters.items()
+        }
+
+
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -123,6 +162,8 @@ class DatasetSpec(BaseModel):
     # higher is better, at most this when lower is better. Left out: the problem's
     # default (DEFAULT_APPROVAL_MINIMUM); None: no bound, only the champion's margin.
     approval_minimum: float | None = None
+    # Training datasets: the algorithm and hyperparameters of their models.
+    training: TrainingSpec = TrainingSpec()
     pii_columns: tuple[str, ...] = ()
     # CSV specifics; Parquet and JSON Lines carry their own structure.
     delimiter: str = Field(default=",", min_length=1, max_length=1)
@@ -196,7 +237,7 @@ class DatasetSpec(BaseModel):
 
     def _check_problem(self) -> None:
         if self.kind != "training":
-            settings = ("problem", "primary_metric", "approval_minimum")
+            settings = ("problem", "primary_metric", "approval_minimum", "training")
             set_here = [name for name in settings if name in self.model_fields_set]
             if set_here:
                 raise ValueError(
