@@ -229,3 +229,36 @@ def test_regression_prediction_drift_compares_the_predicted_values(
     moved = drift_report(baseline, batch, rng.choice(sketch, 1_000) * 3 + 50)
     assert moved.prediction is not None and moved.prediction.test == "ks"
     assert moved.prediction.drifted
+
+
+# -- XGBoost ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dataset", ["tickets", "store-sales"])
+def test_the_xgboost_algorithm_trains_and_serves_each_problem_type(
+    tmp_path: Path, dataset: str
+) -> None:
+    # Given the example dataset's rows, and algorithm=xgboost (as a spec's training sets it)
+    spec = datasets()[dataset]
+    # When the job trains
+    job, table = train(tmp_path, dataset, algorithm="xgboost")
+    # Then it succeeds with XGBoost's booster inside the pipeline, and the problem's metrics
+    assert job.result.returncode == 0, job.result.stderr
+    evaluation = job.json("evaluation.json")
+    assert evaluation["hyperparameters"]["algorithm"] == "xgboost"
+    assert "xgboost" in evaluation["library_versions"]
+    assert 0 < evaluation["iterations"] <= 80
+    printed = printed_metrics(job.result.stdout)
+    if spec.problem == "multiclass":
+        assert printed["test:macro_f1"] > 0.45
+    else:
+        assert printed["test:r2"] > 0.6
+    # And the same serving code scores with it
+    model = inference.model_fn(str(job.model_dir))
+    assert type(model.pipeline.steps[-1][1]).__module__.startswith("xgboost")
+    prediction = inference.predict_fn(inference.Records(frame=table.slice(0, 3).to_pandas()), model)
+    assert len(prediction.rows) == 3
+
+
+def test_an_unknown_algorithm_fails_the_job_with_its_name(tmp_path: Path) -> None:
+    job, _ = train(tmp_path, "store-sales", algorithm="lightgbm")
+    assert job.result.returncode != 0
+    assert "algorithm='lightgbm' is invalid" in job.failure.read_text()

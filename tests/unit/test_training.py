@@ -201,6 +201,7 @@ def test_hyperparameters_given_as_strings_are_parsed(trained: Job) -> None:
         "problem": "binary",
         "features": [],
         "exclude_columns": ["card_id", "customer_email", "event_time", "merchant_id"],
+        "algorithm": "hist_gradient_boosting",
         "learning_rate": 0.1,
         "max_iter": 120,
         "max_depth": 3,

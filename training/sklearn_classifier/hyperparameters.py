@@ -13,6 +13,8 @@ from typing import Any
 from .container import JobPaths, TrainingError
 
 PROBLEMS = ("binary", "multiclass", "regression")
+HIST_GRADIENT_BOOSTING, XGBOOST = "hist_gradient_boosting", "xgboost"
+ALGORITHMS = (HIST_GRADIENT_BOOSTING, XGBOOST)
 
 
 def _text(value: object) -> str:
@@ -100,6 +102,8 @@ class Hyperparameters:
     # the target, the id and exclude_columns.
     features: tuple[str, ...] = ()
     exclude_columns: tuple[str, ...] = ()
+    # scikit-learn's HistGradientBoosting*, or XGBoost (in SageMaker's XGBoost container).
+    algorithm: str = HIST_GRADIENT_BOOSTING
     learning_rate: float = 0.05
     max_iter: int = 300  # boosting iterations at most (early stopping may stop sooner)
     max_depth: int | None = 4  # "none" for no limit (the 31-leaf limit still applies)
@@ -133,6 +137,11 @@ class Hyperparameters:
         for name in ("target_column", "id_column"):
             if not getattr(self, name):
                 raise TrainingError(f"Hyperparameter {name} is required: the dataset's column.")
+        if self.algorithm not in ALGORITHMS:
+            raise TrainingError(
+                f"Hyperparameter algorithm={self.algorithm!r} is invalid: one of "
+                f"{', '.join(ALGORITHMS)}."
+            )
         if self.problem not in PROBLEMS:
             raise TrainingError(
                 f"Hyperparameter problem={self.problem!r} is invalid: one of {', '.join(PROBLEMS)}."
@@ -160,6 +169,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "target_column": _text,
     "id_column": _text,
     "problem": _text,
+    "algorithm": _text,
     "features": _columns,
     "exclude_columns": _columns,
     "learning_rate": _positive(_number),

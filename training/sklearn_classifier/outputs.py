@@ -67,14 +67,19 @@ class TrainingResult:
 
 
 def library_versions() -> dict[str, str]:
+    import sys
+
     import sklearn
 
-    return {
+    versions = {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
         "pandas": pd.__version__,
         "numpy": np.__version__,
     }
+    if "xgboost" in sys.modules:  # imported only when the job trains with it
+        versions["xgboost"] = sys.modules["xgboost"].__version__
+    return versions
 
 
 def evaluation_document(result: TrainingResult) -> dict[str, Any]:

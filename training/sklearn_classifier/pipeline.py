@@ -23,7 +23,7 @@ from .features import (
     class_probabilities,
     positive_probabilities,
 )
-from .hyperparameters import Hyperparameters
+from .hyperparameters import XGBOOST, Hyperparameters
 from .target import BINARY, MULTICLASS, REGRESSION, Target
 
 # Categories below this share of the train split share one one-hot column...
@@ -34,7 +34,6 @@ DECISION_THRESHOLD = 0.5
 
 def build_pipeline(features: FeatureSet, settings: Hyperparameters, target: Target) -> Any:
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
@@ -62,12 +61,24 @@ def build_pipeline(features: FeatureSet, settings: Hyperparameters, target: Targ
             features.of_kind(CATEGORICAL),
         ),
     ]
+    if settings.algorithm == XGBOOST:
+        model = xgboost_model(settings, target)
+    else:
+        model = hist_gradient_boosting(settings, target)
+    preprocess = ColumnTransformer([step for step in steps if step[2]], remainder="drop")
+    step = "classifier" if target.is_classification else "regressor"
+    return Pipeline([("preprocess", preprocess), (step, model)])
+
+
+def hist_gradient_boosting(settings: Hyperparameters, target: Target) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
     boosting = (
         HistGradientBoostingClassifier
         if target.is_classification
-        else (HistGradientBoostingRegressor)
+        else HistGradientBoostingRegressor
     )
-    model = boosting(
+    return boosting(
         learning_rate=settings.learning_rate,
         max_iter=settings.max_iter,
         max_depth=settings.max_depth,
@@ -76,14 +87,30 @@ def build_pipeline(features: FeatureSet, settings: Hyperparameters, target: Targ
         n_iter_no_change=20,
         random_state=settings.random_state,
     )
-    preprocess = ColumnTransformer([step for step in steps if step[2]], remainder="drop")
-    step = "classifier" if target.is_classification else "regressor"
-    return Pipeline([("preprocess", preprocess), (step, model)])
+
+
+def xgboost_model(settings: Hyperparameters, target: Target) -> Any:
+    """XGBoost's scikit-learn estimator, as SageMaker's XGBoost container has it: the same
+    settings by their XGBoost names (max_depth 0 is no limit; no early stopping)."""
+    from xgboost import XGBClassifier, XGBRegressor
+
+    boosting = XGBClassifier if target.is_classification else XGBRegressor
+    return boosting(
+        n_estimators=settings.max_iter,
+        learning_rate=settings.learning_rate,
+        max_depth=settings.max_depth or 0,
+        random_state=settings.random_state,
+        tree_method="hist",
+        n_jobs=1,
+    )
 
 
 def iterations(pipeline: Any) -> int:
     """The boosting iterations the fitted model ran (early stopping may stop sooner)."""
-    return int(pipeline.steps[-1][1].n_iter_)
+    model = pipeline.steps[-1][1]
+    if hasattr(model, "get_booster"):  # XGBoost
+        return int(model.get_booster().num_boosted_rounds())
+    return int(model.n_iter_)
 
 
 def evaluate(
