@@ -37,6 +37,8 @@ class TrainingJobSettings(BaseModel):
 
     role_arn: str
     image: str
+    # The image per training algorithm (TrainingSpec.algorithm); absent: ``image``.
+    images: dict[str, str] = {}
     instance_type: str
     max_runtime_seconds: int
     volume_kms_key: str
@@ -141,6 +143,7 @@ class TrainingPreparation:
             # The dataset's own settings override the stage's.
             **spec.training.as_strings(),
             "problem": spec.problem or "binary",
+            "algorithm": spec.training.algorithm,
             "target_column": spec.target or "",
             "id_column": spec.id_column,
             # The contract's features, in order: the channels hold nothing else.
@@ -153,7 +156,7 @@ class TrainingPreparation:
                 "TrainingJobName": name,
                 "RoleArn": job.role_arn,
                 "AlgorithmSpecification": {
-                    "TrainingImage": job.image,
+                    "TrainingImage": job.images.get(spec.training.algorithm, job.image),
                     "TrainingInputMode": "File",
                     "MetricDefinitions": job.metric_definitions,
                 },

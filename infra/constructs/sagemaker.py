@@ -32,17 +32,27 @@ BUNDLED_FROM_LAYER = ("driftline_runtime/__init__.py", "driftline_runtime/names.
 # The SageMaker scikit-learn framework container; its scikit-learn matches the one the
 # local cloud's framework environment and the unit tests use.
 SKLEARN_FRAMEWORK_VERSION = "1.9-0"
+# SageMaker's XGBoost framework container, for datasets whose spec trains with XGBoost
+# (TrainingSpec.algorithm); it runs the same script-mode entry points.
+XGBOOST_FRAMEWORK_VERSION = "3.2-0"
 TRAINING_PROGRAM = "train.py"
 INFERENCE_PROGRAM = "inference.py"
 
 
 @cache
 def sklearn_images() -> dict[str, dict[str, str]]:
-    """Image URI per region, from the SageMaker SDK (imported here: it is slow to load)."""
+    """Image URIs per region, from the SageMaker SDK (imported here: it is slow to load):
+    ``uri`` the scikit-learn image, ``xgboost`` the XGBoost one, in the regions that
+    publish both."""
     from sagemaker.core import image_uris  # noqa: PLC0415
 
-    config = image_uris.config_for_framework("sklearn")["training"]["versions"]
-    regions = config[SKLEARN_FRAMEWORK_VERSION]["registries"]
+    def regions_of(framework: str, version: str) -> set[str]:
+        config = image_uris.config_for_framework(framework)["training"]["versions"]
+        return set(config[version]["registries"])
+
+    regions = regions_of("sklearn", SKLEARN_FRAMEWORK_VERSION) & regions_of(
+        "xgboost", XGBOOST_FRAMEWORK_VERSION
+    )
     return {
         region: {
             "uri": image_uris.retrieve(
@@ -50,7 +60,13 @@ def sklearn_images() -> dict[str, dict[str, str]]:
                 region=region,
                 version=SKLEARN_FRAMEWORK_VERSION,
                 image_scope="training",
-            )
+            ),
+            "xgboost": image_uris.retrieve(
+                framework="xgboost",
+                region=region,
+                version=XGBOOST_FRAMEWORK_VERSION,
+                image_scope="training",
+            ),
         }
         for region in sorted(regions)
     }
@@ -111,6 +127,11 @@ class SageMakerJobs(Construct):
         self._require_image_region(sorted(regions))
         images = CfnMapping(self, "Images", mapping=regions, lazy=True)
         self.image = images.find_in_map(Stack.of(self).region, "uri")
+        # The image per training algorithm a dataset's spec may choose.
+        self.images = {
+            "hist_gradient_boosting": self.image,
+            "xgboost": images.find_in_map(Stack.of(self).region, "xgboost"),
+        }
         self.role = self._role()
 
     def _require_image_region(self, regions: list[str]) -> None:
@@ -120,8 +141,9 @@ class SageMakerJobs(Construct):
         failed mapping lookup)."""
         region = Stack.of(self).region
         message = (
-            f"SageMaker's scikit-learn {SKLEARN_FRAMEWORK_VERSION} image, which driftline's "
-            f"training and inference run in, is not published in this region; deploy to one "
+            f"SageMaker's scikit-learn {SKLEARN_FRAMEWORK_VERSION} and XGBoost "
+            f"{XGBOOST_FRAMEWORK_VERSION} images, which driftline's training and inference "
+            f"run in, are not both published in this region; deploy to one "
             f"of: {', '.join(regions)}"
         )
         if not Token.is_unresolved(region):
@@ -180,6 +202,7 @@ class SageMakerJobs(Construct):
         )
         # AWS publishes the framework images from a different account per region.
         images = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/sagemaker-scikit-learn"
+        xgboost_images = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/sagemaker-xgboost"
         source = self.source.bucket.arn_for_objects(self.source.s3_object_key)
         for actions, resources in (
             (["s3:GetObject"], [channels, source, models, inference]),
@@ -196,7 +219,7 @@ class SageMakerJobs(Construct):
                 [self.key.key_arn],
             ),
             (["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [job_logs]),
-            (["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [images]),
+            (["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [images, xgboost_images]),
             (["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], ["*"]),
         ):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
@@ -208,11 +231,12 @@ class SageMakerJobs(Construct):
             "Training jobs read their channels and write models, transform jobs read models "
             "and inference input and write their output, under fixed prefixes of the "
             "artifacts bucket; jobs log to SageMaker's own log groups, and pull the scikit-learn "
-            "image from the account AWS publishes it from in each region. PutMetricData and "
+            "and XGBoost images from the account AWS publishes them from in each region. "
+            "PutMetricData and "
             "GetAuthorizationToken support no resource-level permissions.",
             *(
                 resource_finding(self, arn)
-                for arn in (channels, models, inference, job_logs, images)
+                for arn in (channels, models, inference, job_logs, images, xgboost_images)
             ),
             f"{PACK}-IAM5[Resource::*]",
         )

@@ -65,6 +65,7 @@ class TrainingPipeline(Construct):
             {
                 "role_arn": sagemaker.role.role_arn,
                 "image": sagemaker.image,
+                "images": sagemaker.images,
                 "instance_type": config.training_instance_type,
                 "max_runtime_seconds": config.training_max_runtime_seconds,
                 "volume_kms_key": shared.key.key_arn,

@@ -44,6 +44,7 @@ def train(root: Path, dataset: str, **extra: Any) -> tuple[Job, pa.Table]:
     write_channels(root, table.select(columns))
     hyperparameters = {
         "problem": spec.problem,
+        "algorithm": spec.training.algorithm,
         "target_column": spec.target,
         "id_column": spec.id_column,
         "features": json.dumps(spec.feature_columns),

@@ -43,7 +43,7 @@ LOG = logging.getLogger(__name__)
 
 FRAMEWORKS_VARIABLE = "DRIFTLINE_SAGEMAKER_FRAMEWORKS"
 # Repository-name fragment of each supported image -> framework environment name.
-SUPPORTED_IMAGES = {"sagemaker-scikit-learn": "sklearn"}
+SUPPORTED_IMAGES = {"sagemaker-scikit-learn": "sklearn", "sagemaker-xgboost": "xgboost"}
 # SageMaker sends SIGTERM and waits 120 s before it kills a stopped job's container.
 STOP_GRACE_SECONDS = 120.0
 LOG_FLUSH_SECONDS = 1.0

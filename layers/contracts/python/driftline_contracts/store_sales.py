@@ -1,12 +1,13 @@
 """Units sold per store and day: a regression example (the training set with the units
-sold, and the store-days to forecast). Its integer key exercises integer unique keys."""
+sold, and the store-days to forecast), trained with XGBoost. Its integer key exercises
+integer unique keys."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Literal
 
-from driftline_runtime.contracts import DatasetSpec, TableRules
+from driftline_runtime.contracts import DatasetSpec, TableRules, TrainingSpec
 from pydantic import BaseModel, Field
 
 
@@ -42,6 +43,8 @@ DATASETS = (
         # region describe it.
         exclude_columns=("store_id",),
         primary_metric="rmse",
+        # XGBoost, in SageMaker's XGBoost container (the other examples use scikit-learn).
+        training=TrainingSpec(algorithm="xgboost", hyperparameters={"max_iter": 200}),
         row_policy="drop_bad_rows",
         rules=TableRules(unique_key=("sale_id",), min_rows=50, max_bad_row_share=0.05),
     ),

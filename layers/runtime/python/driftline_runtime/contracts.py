@@ -95,7 +95,7 @@ class DriftSettings(BaseModel):
 
 # Hyperparameters the prepare step sets from the spec itself; a dataset cannot set them.
 RESERVED_HYPERPARAMETERS = frozenset(
-    {"problem", "target_column", "id_column", "features", "exclude_columns"}
+    {"problem", "algorithm", "target_column", "id_column", "features", "exclude_columns"}
 )
 
 
@@ -106,8 +106,9 @@ class TrainingSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # scikit-learn's histogram gradient boosting, in SageMaker's scikit-learn container.
-    algorithm: Literal["hist_gradient_boosting"] = "hist_gradient_boosting"
+    # scikit-learn's histogram gradient boosting in SageMaker's scikit-learn container,
+    # or XGBoost in SageMaker's XGBoost container (the same script-mode entry points).
+    algorithm: Literal["hist_gradient_boosting", "xgboost"] = "hist_gradient_boosting"
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -119,8 +120,8 @@ class TrainingSpec(BaseModel):
         )
         if reserved:
             raise ValueError(
-                f"hyperparameters {reserved} come from the spec itself (problem, target, "
-                "id_column, features) or from SageMaker; set those fields instead"
+                f"hyperparameters {reserved} come from the spec itself (problem, algorithm, "
+                "target, id_column, features) or from SageMaker; set those fields instead"
             )
         return self
 
