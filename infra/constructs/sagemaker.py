@@ -143,7 +143,7 @@ class SageMakerJobs(Construct):
         message = (
             f"SageMaker's scikit-learn {SKLEARN_FRAMEWORK_VERSION} and XGBoost "
             f"{XGBOOST_FRAMEWORK_VERSION} images, which driftline's training and inference "
-            f"run in, are not both published in this region; deploy to one "
+            f"run in, are not published in this region; deploy to one "
             f"of: {', '.join(regions)}"
         )
         if not Token.is_unresolved(region):
