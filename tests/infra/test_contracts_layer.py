@@ -102,6 +102,10 @@ def test_every_stage_deploys_the_checked_modules_with_their_manifest(
     assert manifest["datasets"] == {
         "scoring": {"module": "transactions", "kind": "inference"},
         "transactions": {"module": "transactions", "kind": "training"},
+        "store-sales": {"module": "store_sales", "kind": "training"},
+        "store-sales-batches": {"module": "store_sales", "kind": "inference"},
+        "tickets": {"module": "support_tickets", "kind": "training"},
+        "ticket-triage": {"module": "support_tickets", "kind": "inference"},
     }
     source = ROOT / "layers" / "contracts" / "python" / "driftline_contracts"
     assert (package / "transactions.py").read_bytes() == (source / "transactions.py").read_bytes()

@@ -199,11 +199,17 @@ def test_prod_rescores_every_inference_dataset_on_its_schedule(prod_app: Synthes
     scheduled = prod_app.pipeline.find_resources(
         "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
     )
-    (rule,) = scheduled.values()
-    assert rule["Properties"]["ScheduleExpression"] == prod_app.config.inference_schedule
-    (target,) = rule["Properties"]["Targets"]
-    assert json.loads(target["Input"]) == {"dataset": "scoring", "scheduled": True}
-    assert "DeadLetterConfig" in target
+    # One rule per declared inference dataset
+    inputs = []
+    for rule in scheduled.values():
+        assert rule["Properties"]["ScheduleExpression"] == prod_app.config.inference_schedule
+        (target,) = rule["Properties"]["Targets"]
+        assert "DeadLetterConfig" in target
+        inputs.append(json.loads(target["Input"]))
+    assert sorted(inputs, key=lambda document: document["dataset"]) == [
+        {"dataset": name, "scheduled": True}
+        for name in ("scoring", "store-sales-batches", "ticket-triage")
+    ]
 
 
 def test_only_step_functions_of_this_account_assume_a_state_machines_role(
