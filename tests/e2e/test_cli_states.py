@@ -333,7 +333,14 @@ BAD_ARGUMENTS: dict[str, tuple[list[list[str]], Expect]] = {
             ["train", "nosuch"],
             ["infer", "nosuch"],
         ],
-        Expect(2, ("'nosuch' is not a declared dataset.", "Declared: scoring, transactions")),
+        Expect(
+            2,
+            (
+                "'nosuch' is not a declared dataset.",
+                "Declared: scoring, store-sales, store-sales-batches, ticket-triage, tickets, "
+                "transactions",
+            ),
+        ),
     ),
     "a dataset of the other kind": (
         [
