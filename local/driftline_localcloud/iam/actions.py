@@ -134,24 +134,24 @@ S3_OBJECT_ACTIONS = {
 }
 
 
+# SQS batch calls are checked as the single call's action.
+SQS_BATCHES = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
 def _sqs(call: Call) -> list[Check] | None:
-    url = call.parameters.get("QueueUrl")
-    name = call.parameters.get("QueueName")
-    if url:
+    name, account = call.parameters.get("QueueName"), call.account
+    if url := call.parameters.get("QueueUrl"):
         parts = urlparse(str(url)).path.strip("/").split("/")
         name = parts[-1]
         account = parts[-2] if len(parts) > 1 else call.account
-    else:
-        account = call.account
     if not name:
         return None
-    arn = f"arn:{call.partition}:sqs:{call.region}:{account}:{name}"
-    action = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage"}.get(
-        call.operation, call.operation
-    )
-    if call.operation == "ChangeMessageVisibilityBatch":
-        action = "ChangeMessageVisibility"
-    return [Check(f"sqs:{action}", arn)]
+    action = SQS_BATCHES.get(call.operation, call.operation)
+    return [Check(f"sqs:{action}", f"arn:{call.partition}:sqs:{call.region}:{account}:{name}")]
 
 
 def _sns(call: Call) -> list[Check] | None:
@@ -159,25 +159,28 @@ def _sns(call: Call) -> list[Check] | None:
     return [Check(f"sns:{call.operation}", str(arn))] if arn else None
 
 
+EVENT_RULE_OPERATIONS = ("PutRule", "PutTargets", "DescribeRule", "DeleteRule")
+
+
+def _bus_arn(call: Call, bus: str) -> str:
+    return bus if bus.startswith("arn:") else call.arn("events", f"event-bus/{bus}")
+
+
 def _events(call: Call) -> list[Check] | None:
-    if call.operation != "PutEvents":
-        name = call.parameters.get("EventBusName") or call.parameters.get("Name")
-        if call.operation in ("PutRule", "PutTargets", "DescribeRule", "DeleteRule"):
-            rule = call.parameters.get("Name") or call.parameters.get("Rule")
-            bus = call.parameters.get("EventBusName") or "default"
-            prefix = "" if bus == "default" else f"{bus}/"
-            return [Check(f"events:{call.operation}", call.arn("events", f"rule/{prefix}{rule}"))]
-        return (
-            [Check(f"events:{call.operation}", call.arn("events", f"event-bus/{name}"))]
-            if name
-            else None
-        )
-    found = []
-    for entry in call.parameters.get("Entries") or []:
-        bus = str(entry.get("EventBusName") or "default")
-        arn = bus if bus.startswith("arn:") else call.arn("events", f"event-bus/{bus}")
-        found.append(Check("events:PutEvents", arn))
-    return found
+    p = call.parameters
+    if call.operation == "PutEvents":
+        return [
+            Check("events:PutEvents", _bus_arn(call, str(entry.get("EventBusName") or "default")))
+            for entry in p.get("Entries") or []
+        ]
+    action = f"events:{call.operation}"
+    if call.operation in EVENT_RULE_OPERATIONS:
+        bus = p.get("EventBusName") or "default"
+        prefix = "" if bus == "default" else f"{bus}/"
+        rule = p.get("Name") or p.get("Rule")
+        return [Check(action, call.arn("events", f"rule/{prefix}{rule}"))]
+    bus = p.get("EventBusName") or p.get("Name")
+    return [Check(action, _bus_arn(call, str(bus)))] if bus else None
 
 
 def _states(call: Call) -> list[Check] | None:

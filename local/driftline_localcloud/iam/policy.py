@@ -130,9 +130,8 @@ def _as_list(value: Any) -> list[Any]:
 def _applies(statement: Mapping[str, Any], request: Request, resource_policy: bool) -> bool:
     action = _element(statement, "Action", lambda p: _any_action(p, request.action))
     resource = _element(statement, "Resource", lambda p: _any_match(p, request.resource))
-    if action is None or not action or (resource is None and not resource_policy):
-        return False
-    if resource is False:
+    # An identity policy's statement needs a Resource; a resource policy's may omit it.
+    if not action or resource is False or (resource is None and not resource_policy):
         return False
     if resource_policy:
         effect = str(statement.get("Effect", ""))
