@@ -28,6 +28,7 @@ from driftline_runtime.steps.batch_inference import (
 from driftline_runtime.steps.training import TrainingRequest, TrainingState
 from pydantic import BaseModel, ValidationError
 
+from driftline.evaluations import evaluation, training_versions
 from driftline.lineage_chains import lineage_chains
 from driftline.target import Target
 
@@ -145,6 +146,10 @@ def retrainings(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "execution": execution["name"],
                 "status": execution["status"],
                 "outcome": state.evaluation.result.status if state.evaluation else None,
+                "trigger": "drift",
+                "training_versions": state.prepared.result.training_versions
+                if state.prepared
+                else [],
                 "started": execution["started"],
                 "stopped": execution["stopped"],
             }
@@ -257,6 +262,8 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
                     "dataset": metadata.get("dataset"),
                     "dataset_version": metadata.get("dataset_version"),
                     "training_job": metadata.get("training_job"),
+                    "training_versions": training_versions(metadata),
+                    "evaluation": evaluation(metadata),
                     "reason": described.get("ModelPackageDescription"),
                     "arn": summary["ModelPackageArn"],
                 }

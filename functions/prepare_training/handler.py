@@ -12,12 +12,16 @@ from datetime import UTC, datetime
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime.observability import observability
+from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.steps import step
 from driftline_runtime.steps.training import PreparedTraining, PrepareTrainingInput
 from preparation import Services, Settings, TrainingPreparation
 
 OBS = observability("prepare_training")
-PREPARATION = TrainingPreparation(Settings.from_environ(), Services(s3=boto3.client("s3"), obs=OBS))
+PREPARATION = TrainingPreparation(
+    Settings.from_environ(),
+    Services(s3=boto3.client("s3"), registry=ModelRegistry(boto3.client("sagemaker")), obs=OBS),
+)
 
 
 @OBS.logger.inject_lambda_context(log_event=True, correlation_id_path="execution")

@@ -1,4 +1,9 @@
-"""Preparing a training run: a validated dataset version -> channels and a job request.
+"""Preparing a training run: a window of validated versions -> channels and a job request.
+
+The run learns from a window of versions (``window.py``), not only the one that started
+it; its manifest (``training/<dataset>/<job>/manifest.json``) lists them, with the
+holdout's identity and the champion the job scores on that holdout (``champion``
+channel), so the evaluation gate compares two numbers measured on the same rows.
 
 The whole CreateTrainingJob request is built here and passed on by the state machine as
 it is, so job settings live in one typed place (the ``TRAINING_JOB`` setting CDK writes)
@@ -22,14 +27,17 @@ from driftline_runtime import layout, names
 from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.objects import split_uri
 from driftline_runtime.observability import Observability
+from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.settings import FunctionSettings
 from driftline_runtime.steps import JobNetwork
 from driftline_runtime.steps.training import (
+    ChampionCandidate,
     CreateTrainingJobRequest,
     PreparedTraining,
     TrainingRequest,
 )
 from pydantic import BaseModel, Json
+from window import ValidatedVersion, choose, combine, explicit
 
 
 class TrainingJobSettings(BaseModel):
@@ -54,12 +62,14 @@ class Settings(FunctionSettings):
     driftline_stage: str
     curated_bucket: str
     artifacts_bucket: str
+    model_package_group_prefix: str
     training_job: Json[TrainingJobSettings]
 
 
 @dataclass(frozen=True)
 class Services:
     s3: Any
+    registry: ModelRegistry
     obs: Observability
 
 
@@ -76,7 +86,7 @@ def spec_of(dataset: str) -> DatasetSpec:
     return spec
 
 
-def model_columns(table: pa.Table, spec: DatasetSpec) -> pa.Table:
+def model_column_names(table: pa.Table, spec: DatasetSpec) -> list[str]:
     """The id, the features and the target, in that order: what the model may see.
 
     Columns the contract does not declare (another model's score, a copy of the label),
@@ -89,7 +99,12 @@ def model_columns(table: pa.Table, spec: DatasetSpec) -> pa.Table:
             f"the curated {spec.name} data lacks the model's column(s) {', '.join(missing)}; "
             "was it validated against another contract version?"
         )
-    return table.select(wanted)
+    return wanted
+
+
+def model_columns(table: pa.Table, spec: DatasetSpec) -> pa.Table:
+    """``table`` with only the model's columns (``model_column_names``)."""
+    return table.select(model_column_names(table, spec))
 
 
 def job_name(stage: str, dataset: str, version: str, now: datetime) -> str:
@@ -108,13 +123,19 @@ class TrainingPreparation:
             raise UnknownDatasetVersion(
                 f"{dataset} is a {manifest.get('kind')} dataset, not training"
             )
-        bucket, key = split_uri(manifest["data_uri"])
-        body = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        table = pq.read_table(io.BytesIO(body))
-        name = job_name(self.settings.driftline_stage, dataset, version, now)
         spec = spec_of(dataset)
-        table = model_columns(table, spec)
-        channels = split(table, spec.id_column)
+        champion, champion_versions = self._champion(dataset)
+        versions = self._validated_versions(dataset)
+        if request.versions is None:
+            chosen = choose(versions, version, spec.training_window, champion_versions, now)
+        else:
+            chosen = explicit(versions, version, request.versions)
+        table, replaced = combine([self._read(v.data_uri) for v in chosen], spec.id_column)
+        name = job_name(self.settings.driftline_stage, dataset, version, now)
+        # The time column orders the holdout, then only the model's columns reach the job.
+        channels, holdout = split(
+            table, spec.id_column, spec.time_column, columns=model_column_names(table, spec)
+        )
         for channel in channels:
             self.services.s3.put_object(
                 Bucket=self.settings.artifacts_bucket,
@@ -123,17 +144,96 @@ class TrainingPreparation:
                 ContentType="text/csv",
             )
         rows = {channel.name: channel.rows for channel in channels}
-        self.services.obs.logger.info("Channels written", extra=rows)
+        training_manifest = {
+            "dataset": dataset,
+            "training_job": name,
+            "requested_version": version,
+            "versions": [
+                {"version": v.version, "ingested_at": v.ingested_at.isoformat(), "rows": v.rows}
+                for v in chosen
+            ],
+            "rows": table.num_rows,
+            "rows_replaced_by_newer_versions": replaced,
+            "channels": rows,
+            "holdout": holdout.model_dump(mode="json"),
+            "champion": champion.model_dump(mode="json") if champion else None,
+        }
+        manifest_key = layout.training_manifest_key(dataset, name)
+        self.services.s3.put_object(
+            Bucket=self.settings.artifacts_bucket,
+            Key=manifest_key,
+            Body=json.dumps(training_manifest, indent=2).encode(),
+            ContentType="application/json",
+        )
+        self.services.obs.logger.info(
+            "Channels written",
+            extra={**rows, "versions": [v.version for v in chosen], "replaced": replaced},
+        )
+        names_ = [c.name for c in channels]
         return PreparedTraining(
             dataset=dataset,
             version=version,
             manifest_uri=self._manifest_uri(dataset, version),
             rows=rows,
-            request=self.training_request(dataset, name, [c.name for c in channels]),
+            request=self.training_request(dataset, name, names_, champion),
+            training_versions=[v.version for v in chosen],
+            training_manifest_uri=f"s3://{self.settings.artifacts_bucket}/{manifest_key}",
+            holdout=holdout,
+            champion=champion,
         )
 
+    def _champion(self, dataset: str) -> tuple[ChampionCandidate | None, list[str] | None]:
+        """The approved champion the job scores on its holdout, and its training versions
+        (from its run's manifest; an older champion without one: its dataset version)."""
+        group = layout.model_group(self.settings.model_package_group_prefix, dataset)
+        package = self.services.registry.newest_approved_package(group)
+        if package is None:
+            return None, None
+        arn = str(package["ModelPackageArn"])
+        metadata = package.get("CustomerMetadataProperties", {})
+        container = package["InferenceSpecification"]["Containers"][0]
+        candidate = ChampionCandidate(
+            model_package_arn=arn,
+            model_version=arn.rsplit("/", 1)[-1],
+            model_data_url=container["ModelDataUrl"],
+        )
+        manifest_uri = metadata.get(names.TRAINING_MANIFEST_METADATA_KEY)
+        if manifest_uri:
+            bucket, key = split_uri(manifest_uri)
+            body = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return candidate, [v["version"] for v in json.loads(body)["versions"]]
+        own = metadata.get("dataset_version")
+        return candidate, [own] if own else []
+
+    def _validated_versions(self, dataset: str) -> list[ValidatedVersion]:
+        """Every validated version of ``dataset``, from its manifests."""
+        s3, bucket = self.services.s3, self.settings.curated_bucket
+        found = []
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=layout.manifest_prefix(dataset)):
+            for item in page.get("Contents", []):
+                manifest = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                found.append(
+                    ValidatedVersion(
+                        version=manifest["version"],
+                        ingested_at=datetime.fromisoformat(manifest["ingested_at"]),
+                        data_uri=manifest["data_uri"],
+                        rows=int(manifest["rows"]),
+                    )
+                )
+        return found
+
+    def _read(self, data_uri: str) -> pa.Table:
+        bucket, key = split_uri(data_uri)
+        body = self.services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return pq.read_table(io.BytesIO(body))
+
     def training_request(
-        self, dataset: str, name: str, channels: list[str]
+        self,
+        dataset: str,
+        name: str,
+        channels: list[str],
+        champion: ChampionCandidate | None = None,
     ) -> CreateTrainingJobRequest:
         job = self.settings.training_job
         spec = spec_of(dataset)
@@ -175,7 +275,25 @@ class TrainingPreparation:
                         },
                     }
                     for channel in channels
-                ],
+                ]
+                + (
+                    # The champion's model artefact, scored by the job on its own holdout.
+                    [
+                        {
+                            "ChannelName": names.CHAMPION_CHANNEL,
+                            "ContentType": "application/x-gzip",
+                            "DataSource": {
+                                "S3DataSource": {
+                                    "S3DataType": "S3Prefix",
+                                    "S3Uri": champion.model_data_url,
+                                    "S3DataDistributionType": "FullyReplicated",
+                                }
+                            },
+                        }
+                    ]
+                    if champion
+                    else []
+                ),
                 "OutputDataConfig": {
                     "S3OutputPath": f"s3://{bucket}/{layout.model_output_prefix(dataset)}",
                     "KmsKeyId": job.volume_kms_key,

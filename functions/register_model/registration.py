@@ -77,6 +77,35 @@ def problem_metadata(dataset: str) -> dict[str, str]:
     }
 
 
+# SageMaker's limit on a customer metadata value.
+METADATA_VALUE_LIMIT = 256
+
+
+def evaluation_metadata(request: RegisterModelInput) -> dict[str, str]:
+    """The paired evaluation and the training window, as package metadata: the holdout's
+    identity, the champion and its metric on that holdout, the versions learned from."""
+    metadata: dict[str, str] = {}
+    paired = request.evaluation.evaluation
+    if paired is not None and paired.holdout is not None:
+        metadata[names.HOLDOUT_METADATA_KEY] = paired.holdout.id
+        metadata[names.HOLDOUT_ROWS_METADATA_KEY] = str(paired.holdout.rows)
+        metadata[names.HOLDOUT_SPLIT_METADATA_KEY] = paired.holdout.split
+    if paired is not None and paired.champion is not None:
+        metadata[names.CHAMPION_VERSION_METADATA_KEY] = paired.champion.model_version
+        metadata[names.CHAMPION_METRIC_METADATA_KEY] = f"{paired.champion.metric:.6g}"
+    versions = ",".join(request.training_versions)
+    if versions:
+        # A long window is listed in full in the run's manifest only.
+        metadata[names.TRAINING_VERSIONS_METADATA_KEY] = (
+            versions
+            if len(versions) <= METADATA_VALUE_LIMIT
+            else f"{len(request.training_versions)} versions"
+        )
+    if request.training_manifest_uri:
+        metadata[names.TRAINING_MANIFEST_METADATA_KEY] = request.training_manifest_uri
+    return metadata
+
+
 class ModelRegistration:
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
@@ -102,6 +131,7 @@ class ModelRegistration:
                 "execution": request.execution,
                 names.BASELINE_METADATA_KEY: baseline_uri,
                 **problem_metadata(request.dataset),
+                **evaluation_metadata(request),
             },
         )
         arn = str(response["ModelPackageArn"])

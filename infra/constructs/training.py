@@ -88,13 +88,14 @@ class TrainingPipeline(Construct):
                 self,
                 "PrepareTraining",
                 source="prepare_training",
-                description="Splits a validated dataset version into training channels",
+                description="Splits a window of validated training versions into channels",
                 memory_size=1769,
                 timeout=Duration.minutes(5),
                 environment={
                     "CURATED_BUCKET": shared.buckets.curated.bucket_name,
                     "ARTIFACTS_BUCKET": shared.buckets.artifacts.bucket_name,
                     "TRAINING_JOB": training_job,
+                    "MODEL_PACKAGE_GROUP_PREFIX": shared.model_group_prefix,
                 },
             ),
             "evaluate": shared.function(
@@ -128,8 +129,9 @@ class TrainingPipeline(Construct):
         prepare.add_managed_policy(shared.curated_reader)
         writes = [artifacts.arn_for_objects(f"{layout.TRAINING_PREFIX}/*")]
         for actions, resources in (
-            (["s3:PutObject"], writes),
-            (["kms:GenerateDataKey"], [key.key_arn]),
+            # Reads back the champion's run manifest (its training window).
+            (["s3:PutObject", "s3:GetObject"], writes),
+            (["kms:GenerateDataKey", "kms:Decrypt"], [key.key_arn]),
         ):
             prepare.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=resources)
@@ -147,20 +149,23 @@ class TrainingPipeline(Construct):
                 ],
             ),
             ("register", ["sagemaker:CreateModelPackage"]),
+            # The champion whose model the job scores on the challenger's holdout.
+            ("prepare", ["sagemaker:DescribeModelPackage"]),
         ):
             functions[name].role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=[groups, packages])
             )
         # SageMaker's List* actions take no resource: Resource "*" is the only form.
-        functions["evaluate"].role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])
-        )
-        acknowledge(
-            functions["evaluate"].role,
-            "sagemaker:ListModelPackages supports no resource-level permissions; the function "
-            "lists only its dataset's group.",
-            f"{PACK}-IAM5[Resource::*]",
-        )
+        for name in ("evaluate", "prepare"):
+            functions[name].role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])
+            )
+            acknowledge(
+                functions[name].role,
+                "sagemaker:ListModelPackages supports no resource-level permissions; the "
+                "function lists only its dataset's group.",
+                f"{PACK}-IAM5[Resource::*]",
+            )
         register = functions["register"].role
         models = artifacts.arn_for_objects(f"{layout.MODELS_PREFIX}/*")
         for actions, resources in (
@@ -178,11 +183,12 @@ class TrainingPipeline(Construct):
         )
         acknowledge(
             prepare,
-            "Writes the channels of whichever version it is asked to train on, under the "
-            "artifacts bucket's training/ prefix only.",
+            "Writes the channels and manifest of whichever window it is asked to train on, "
+            "and reads the champion's run manifest, under the artifacts bucket's training/ "
+            "prefix only.",
             *(resource_finding(self, arn) for arn in writes),
         )
-        for name in ("evaluate", "register"):
+        for name in ("evaluate", "register", "prepare"):
             acknowledge(
                 functions[name].role,
                 "Model package groups and packages are created per dataset at run time; the "

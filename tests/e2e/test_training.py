@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from driftline_runtime.steps.training import TrainingRequest
 
 from driftline.actions import drop_file
 from driftline.samples import generate_transactions
@@ -62,6 +63,27 @@ def execution_for(target: Target, version: str) -> dict[str, Any]:
         return None
 
     return wait_for(finished, 240, f"the training execution for version {version}", 1.0)
+
+
+def start_training(target: Target, version: str, *, versions: list[str]) -> str:
+    """Start the training state machine by hand on an explicit window; its ARN."""
+    request = TrainingRequest(dataset="transactions", version=version, versions=versions)
+    started = target.client("stepfunctions").start_execution(
+        stateMachineArn=target.outputs("pipeline")["TrainingStateMachineArn"],
+        name=f"window-{version}-{datetime.now(UTC):%H%M%S%f}",
+        input=request.model_dump_json(),
+    )
+    return str(started["executionArn"])
+
+
+def finished(target: Target, arn: str) -> dict[str, Any]:
+    sfn = target.client("stepfunctions")
+
+    def done() -> dict[str, Any] | None:
+        described = sfn.describe_execution(executionArn=arn)
+        return dict(described) if described["status"] != "RUNNING" else None
+
+    return wait_for(done, 240, f"the training execution {arn}", 1.0)
 
 
 def packages_for(target: Target, version: str) -> list[dict[str, Any]]:
@@ -110,6 +132,14 @@ def test_valid_training_file_becomes_a_registered_model(
         assert outcome["status"] == "Approved"
     elif outcome["status"] != "Approved":
         assert "does not beat the champion" in outcome["reason"]
+    # And the champion, if there was one, was measured on the challenger's own holdout
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["holdout"].startswith("sha256:") and metadata["holdout_split"] == "time"
+    if champion_before is not None:
+        assert 0.5 < float(metadata["champion_metric"]) <= 1.0
+        assert outcome["metrics"]["champion:auc"] == pytest.approx(
+            float(metadata["champion_metric"]), abs=1e-5
+        )
     # And the registry holds an approved model trained in this session, with real metrics
     champion = newest_approved(target)
     assert champion is not None
@@ -167,8 +197,10 @@ def test_failing_training_is_caught_and_announced_without_a_package(
         table.schema.get_field_index("is_fraud"), "is_fraud", pa.array([0] * 1000, pa.int64())
     )
     version, _ = drop_training_file(target, events, write(tmp_path / "one-class.csv", single_class))
-    # When the pipeline runs / Then the execution fails through its Catch
-    execution = execution_for(target, version)
+    # When a training run learns from that version alone (the window of the run its drop
+    # started also holds the champion's data, which has both classes)
+    execution = finished(target, start_training(target, version, versions=[version]))
+    # Then the execution fails through its Catch
     assert execution["status"] == "FAILED"
     failed = events.wait_for(
         "TrainingFailed", execution["executionArn"], timeout=60, key="execution"

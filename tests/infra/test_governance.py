@@ -123,7 +123,8 @@ STATE_MACHINE = (
 )
 WILDCARD_ACTIONS: dict[str, set[str]] = {
     "data/IngestRole": XRAY,
-    "pipeline/PrepareTrainingRole": XRAY,
+    # Finds the champion its job scores on the challenger's holdout.
+    "pipeline/PrepareTrainingRole": XRAY | {"sagemaker:ListModelPackages"},
     "pipeline/EvaluateModelRole": XRAY | {"sagemaker:ListModelPackages"},
     "pipeline/RegisterModelRole": XRAY,
     "pipeline/SageMakerRole": {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"},

@@ -32,7 +32,7 @@ def distinctive_names() -> dict[str, str]:
         for constant, value in vars(names).items()
         if constant.isupper() and isinstance(value, str)
     }
-    found.update({f"metric {m}": m for m in names.TRAINING_METRICS})
+    found.update({f"metric {m}": m for m in names.TRAINING_METRICS + names.CHAMPION_METRICS})
     found.update(
         {
             f"event {model.__name__}": model.detail_type()
@@ -126,7 +126,7 @@ def test_the_training_source_tarball_bundles_the_names_module(source_dir: Path) 
         "from sklearn_classifier import metrics\n"
         "import driftline_runtime.names as n\n"
         "print(n.__file__)\n"
-        "print(metrics.METRIC_NAMES == n.TRAINING_METRICS)\n"
+        "print(metrics.METRIC_NAMES == n.TRAINING_METRICS + n.CHAMPION_METRICS)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from driftline_runtime.names import PROBLEM_MEASURES, champion_metric
 
 from driftline.samples import generate_transactions, write_table
 from training.sklearn_classifier import baseline as baseline_module
@@ -115,7 +116,7 @@ def run_training(
             SM_OUTPUT_DIR=str(root / "output"),
             SM_HPS=json.dumps(hyperparameters),
         )
-        for channel in CHANNELS:
+        for channel in (*CHANNELS, "champion"):
             folder = root / "input" / "data" / channel
             if folder.exists():
                 environment[f"SM_CHANNEL_{channel.upper()}"] = str(folder)
@@ -440,3 +441,47 @@ def test_the_model_carries_the_code_that_serves_it(trained: Job, tmp_path: Path)
     prediction, *modules = result.stdout.splitlines()
     assert prediction.startswith(str(row["transaction_id"].iloc[0]) + ",")
     assert all(module.startswith(str(model / "code")) for module in modules), modules
+
+
+def pack_model(model_dir: Path, archive: Path) -> None:
+    """``model.tar.gz`` as SageMaker packs a job's model folder."""
+    import tarfile
+
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)
+
+
+def test_the_champion_is_scored_on_the_challengers_own_test_split(
+    tmp_path: Path, transactions: pa.Table, trained: Job
+) -> None:
+    # Given a second job on the same channels, with the first job's model as its champion
+    write_channels(tmp_path, transactions)
+    pack_model(trained.model_dir, tmp_path / "input" / "data" / "champion" / "model.tar.gz")
+    hyperparameters = {**STRING_HYPERPARAMETERS, "max_iter": "30"}
+    # When it runs
+    job = run_training(tmp_path, hyperparameters=hyperparameters)
+    # Then it also reports the champion's measures, from its own test split: on the same
+    # rows the champion scores exactly what the champion's own job measured there
+    assert job.result.returncode == 0, job.result.stderr
+    printed = printed_metrics(job.result.stdout)
+    first = printed_metrics(trained.result.stdout)
+    binary = (*PROBLEM_MEASURES["binary"], "rows")
+    assert {champion_metric(measure) for measure in binary} <= set(printed)
+    assert printed["champion:auc"] == pytest.approx(first["test:auc"], abs=1e-6)
+    assert printed["champion:rows"] == printed["test:rows"] == 1_000
+    # And the challenger's own number is another model's on those rows
+    assert printed["test:auc"] != printed["champion:auc"]
+
+
+def test_a_champion_channel_without_a_model_fails_with_a_reason(
+    tmp_path: Path, transactions: pa.Table
+) -> None:
+    write_channels(tmp_path, transactions)
+    broken = tmp_path / "input" / "data" / "champion" / "model.tar.gz"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not a tarball")
+    job = run_training(tmp_path, hyperparameters=STRING_HYPERPARAMETERS)
+    assert job.result.returncode == 1
+    assert "champion's model.tar.gz is not readable" in job.failure.read_text()

@@ -47,8 +47,9 @@ def prepare(module: ModuleType, job: dict[str, Any]) -> Any:
         curated_bucket="curated",
         artifacts_bucket="artifacts",
         training_job=json.dumps(job),
+        model_package_group_prefix="driftline-test",
     )
-    services = module.Services(s3=None, obs=observability("prepare_training"))
+    services = module.Services(s3=None, registry=None, obs=observability("prepare_training"))
     return module.TrainingPreparation(settings, services)
 
 
@@ -151,3 +152,145 @@ def test_training_time_falls_back_to_the_jobs_timestamps() -> None:
     )
     assert timed.training.seconds == 95.5
     assert register_input({}).training.seconds is None
+
+
+class FakeRegistry:
+    """The registry the evaluate function sees: one group, its newest approved package."""
+
+    def __init__(self, newest_approved: str | None) -> None:
+        self.newest = newest_approved
+
+    def ensure_group(self, group: str, description: str) -> None:
+        pass
+
+    def newest_approved_arn(self, group: str) -> str | None:
+        return self.newest
+
+
+CHAMPION_ARN = "arn:aws:sagemaker:us-east-1:1:model-package/driftline-test-transactions/1"
+
+
+def evaluate_input(metrics: dict[str, float], *, champion: bool) -> Any:
+    from driftline_runtime.steps.training import EvaluateModelInput
+
+    prepared = {
+        "dataset": "transactions",
+        "version": "a3f2d89373014dfb",
+        "manifest_uri": "s3://curated/manifests/transactions/a3f2d89373014dfb.json",
+        "rows": {"train": 70, "validation": 15, "test": 15},
+        "request": {
+            "TrainingJobName": "dl-job",
+            "RoleArn": "arn:role",
+            "AlgorithmSpecification": {
+                "TrainingImage": "image",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [],
+            },
+            "HyperParameters": {},
+            "InputDataConfig": [],
+            "OutputDataConfig": {"S3OutputPath": "s3://a/m/", "KmsKeyId": "k"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 10,
+                "VolumeKmsKeyId": "k",
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+            "EnableInterContainerTrafficEncryption": True,
+            "Tags": [],
+        },
+        "training_versions": ["v1", "v2"],
+        "holdout": {"id": "sha256:00ff", "rows": 15, "split": "time"},
+    }
+    if champion:
+        prepared["champion"] = {
+            "model_package_arn": CHAMPION_ARN,
+            "model_version": "1",
+            "model_data_url": "s3://a/models/x/output/model.tar.gz",
+        }
+    return EvaluateModelInput.model_validate(
+        {
+            "dataset": "transactions",
+            "execution": "arn:aws:states:us-east-1:1:execution:training:run",
+            "training": {
+                "TrainingJobName": "dl-job",
+                "ModelArtifacts": {"S3ModelArtifacts": "s3://a/models/y/output/model.tar.gz"},
+                "AlgorithmSpecification": {"TrainingImage": "image"},
+                "FinalMetricDataList": [{"MetricName": k, "Value": v} for k, v in metrics.items()],
+            },
+            "prepared": prepared,
+        }
+    )
+
+
+def evaluation_logic(load_logic: Loader, newest: str | None) -> Any:
+    module = load_logic("evaluate_model", "evaluation")
+    policy = '{"minimum": 0.6, "min_improvement": 0.01}'
+    settings = module.Settings(model_package_group_prefix="driftline-test", approval_policy=policy)
+    services = module.Services(registry=FakeRegistry(newest), obs=observability("evaluate_model"))
+    return module.ModelEvaluation(settings, services)
+
+
+def test_the_gate_compares_both_models_on_the_same_holdout(load_logic: Loader) -> None:
+    # Given a job that scored the challenger 0.80 and the champion 0.70 on its holdout
+    # (the champion's own training recorded a higher number on another split: not used)
+    logic = evaluation_logic(load_logic, CHAMPION_ARN)
+    request = evaluate_input({"test:auc": 0.80, "champion:auc": 0.70}, champion=True)
+    # When it is evaluated
+    evaluation = logic.evaluate(request)
+    # Then the challenger is approved on the paired numbers, the holdout recorded with them
+    assert evaluation.status == "Approved"
+    assert "on the same holdout" in evaluation.reason
+    paired = evaluation.evaluation
+    assert paired.holdout.id == "sha256:00ff" and paired.challenger == 0.80
+    assert paired.champion.model_version == "1" and paired.champion.metric == 0.70
+
+
+def test_a_challenger_not_better_on_the_same_holdout_is_rejected(load_logic: Loader) -> None:
+    logic = evaluation_logic(load_logic, CHAMPION_ARN)
+    request = evaluate_input({"test:auc": 0.805, "champion:auc": 0.80}, champion=True)
+    assert logic.evaluate(request).status == "Rejected"
+
+
+def test_a_job_that_did_not_score_its_champion_is_an_error(load_logic: Loader) -> None:
+    from driftline_runtime.approval import MissingMetric
+
+    logic = evaluation_logic(load_logic, CHAMPION_ARN)
+    with pytest.raises(MissingMetric, match="champion:auc"):
+        logic.evaluate(evaluate_input({"test:auc": 0.9}, champion=True))
+
+
+def test_a_champion_approved_while_the_job_ran_is_not_replaced_unseen(load_logic: Loader) -> None:
+    # Given a job that beat champion 1, while package 2 was approved in the meantime
+    logic = evaluation_logic(load_logic, CHAMPION_ARN.replace("/1", "/2"))
+    request = evaluate_input({"test:auc": 0.9, "champion:auc": 0.7}, champion=True)
+    # Then it is rejected, saying why
+    evaluation = logic.evaluate(request)
+    assert evaluation.status == "Rejected" and "approved while this model trained" in (
+        evaluation.reason
+    )
+
+
+def test_the_package_metadata_records_the_holdout_champion_and_window(load_logic: Loader) -> None:
+    # Given an evaluated challenger with its prepared window
+    module = load_logic("register_model", "registration")
+    evaluation = evaluation_logic(load_logic, CHAMPION_ARN).evaluate(
+        evaluate_input({"test:auc": 0.80, "champion:auc": 0.70}, champion=True)
+    )
+    request = register_input({}).model_copy(
+        update={
+            "evaluation": evaluation,
+            "prepared": evaluate_input({}, champion=True).prepared,
+        }
+    )
+    # When its metadata is built
+    metadata = module.evaluation_metadata(request)
+    # Then the holdout, the champion's number on it and the versions are all there
+    assert metadata == {
+        "holdout": "sha256:00ff",
+        "holdout_rows": "15",
+        "holdout_split": "time",
+        "champion_version": "1",
+        "champion_metric": "0.7",
+        "training_versions": "v1,v2",
+    }

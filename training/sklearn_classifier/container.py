@@ -31,6 +31,8 @@ class JobPaths:
     output_dir: Path
     config_dir: Path
     channels: dict[str, Path]
+    # The optional channel with the approved champion's model.tar.gz (see champion.py).
+    champion: Path | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> JobPaths:
@@ -49,6 +51,9 @@ class JobPaths:
             channels={
                 name: path(f"SM_CHANNEL_{name.upper()}", data_dir / name) for name in CHANNELS
             },
+            champion=path(
+                f"SM_CHANNEL_{names.CHAMPION_CHANNEL.upper()}", data_dir / names.CHAMPION_CHANNEL
+            ),
         )
 
 

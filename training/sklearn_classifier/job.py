@@ -13,6 +13,7 @@ import numpy as np
 from driftline_runtime import names
 
 from .baseline import build_baseline
+from .champion import champion_archive, score_champion
 from .channels import read_channel
 from .container import CHANNELS, JobPaths, TrainingError, write_failure
 from .dataset import select_features, split_xy
@@ -56,11 +57,16 @@ def train(paths: JobPaths, settings: Hyperparameters) -> TrainingResult:
     x_train, y_train = splits["train"]
     predicted = predictions(pipeline, splits[names.HELD_OUT_SPLIT][0], target)
     result.baseline = build_baseline(x_train, y_train, predicted, features, settings, target)
+    archive = champion_archive(paths.champion)
+    if archive is not None:
+        test = frames[names.HELD_OUT_SPLIT]
+        result.metrics.update(score_champion(archive, test, settings.target_column))
     return result
 
 
 def print_metrics(values: Mapping[str, float]) -> None:
-    """The measured metrics, in the regexes' order: a problem type measures only some."""
+    """The measured metrics, in the regexes' order: a problem type measures only some, and
+    the champion's appear only when the job was given one."""
     for name in METRIC_NAMES:
         if name in values:
             print(format_metric(name, values[name]), flush=True)

@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 import re
 
-from driftline_runtime.names import ROWS_MEASURE, TRAINING_METRICS
+from driftline_runtime.names import CHAMPION_METRICS, ROWS_MEASURE, TRAINING_METRICS
 
-METRIC_NAMES: tuple[str, ...] = TRAINING_METRICS
+# The champion's measures appear only when the job was given a champion to score.
+METRIC_NAMES: tuple[str, ...] = TRAINING_METRICS + CHAMPION_METRICS
 
 # A decimal number as format_metric writes it (and as Python's float() reads it).
 NUMBER = r"[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"

@@ -1,9 +1,10 @@
 """The evaluation gate: does a freshly trained model replace the champion?
 
-Plain logic, no AWS: the policy compares the challenger's primary metric (measured by
-the training job on the held-out test split) with the current approved champion's. The
-metric, its direction and the minimum are the dataset's (``DatasetSpec``); the margin and
-what a challenger that is not better becomes are the stage's.
+Plain logic, no AWS: the policy compares the challenger's primary metric with the
+current approved champion's, both measured by the challenger's training job on the same
+held-out split (a paired comparison: the champion's model is one of the job's inputs).
+The metric, its direction and the minimum are the dataset's (``DatasetSpec``); the margin
+and what a challenger that is not better becomes are the stage's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class ApprovalPolicy(BaseModel):
 
 class Champion(BaseModel):
     model_package_arn: str
+    # Measured on the challenger's holdout, not the number recorded at its own training.
     metric: float
+    model_version: str | None = None
 
 
 class Decision(BaseModel):
@@ -84,15 +87,16 @@ def decide(
     if gain >= policy.min_improvement:
         return Decision(
             status="Approved",
-            reason=f"{name} {metric:.4f} beats the champion's {champion.metric:.4f} by "
-            f"{gain:.4f} (margin {policy.min_improvement:.4f}, {policy.direction} is better)",
+            reason=f"{name} {metric:.4f} beats the champion's {champion.metric:.4f} on the "
+            f"same holdout by {gain:.4f} (margin {policy.min_improvement:.4f}, "
+            f"{policy.direction} is better)",
             metric=metric,
             champion=champion,
         )
     return Decision(
         status=policy.when_not_better,
-        reason=f"{name} {metric:.4f} does not beat the champion's {champion.metric:.4f} by "
-        f"the margin {policy.min_improvement:.4f}",
+        reason=f"{name} {metric:.4f} does not beat the champion's {champion.metric:.4f} on "
+        f"the same holdout by the margin {policy.min_improvement:.4f}",
         metric=metric,
         champion=champion,
     )

@@ -133,6 +133,23 @@ class TrainingSpec(BaseModel):
         }
 
 
+class TrainingWindow(BaseModel):
+    """Which validated versions of a training dataset a training run learns from.
+
+    Neither set (the default): the champion's versions plus every version validated
+    since, so a retraining keeps what the champion knew and adds what is new; without a
+    champion, the version that started the run. ``last_versions`` and ``last_days`` take
+    the newest N versions, or those validated in the last D days (both: a version must
+    meet both). The version that started the run is always in the window. Rows are
+    deduplicated by id, the newest version's row winning.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    last_versions: int | None = Field(default=None, ge=1)
+    last_days: int | None = Field(default=None, ge=1)
+
+
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -174,6 +191,8 @@ class DatasetSpec(BaseModel):
     # (its model package group) and whose baseline its drift is measured against.
     model_dataset: str | None = None
     drift: DriftSettings = DriftSettings()
+    # Training datasets: the versions a training run learns from.
+    training_window: TrainingWindow = TrainingWindow()
 
     @model_validator(mode="before")
     @classmethod

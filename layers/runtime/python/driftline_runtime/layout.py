@@ -26,6 +26,11 @@ def manifest_key(dataset: str, version: str) -> str:
     return f"manifests/{dataset}/{version}.json"
 
 
+def manifest_prefix(dataset: str) -> str:
+    """Curated bucket: the manifests of every validated version of ``dataset``."""
+    return f"manifests/{dataset}/"
+
+
 def report_key(dataset: str, version: str) -> str:
     return f"reports/{dataset}/{version}.json"
 
@@ -43,6 +48,11 @@ def inference_run_id(version: str, started: datetime) -> str:
 def training_channel_prefix(dataset: str, job: str, channel: str) -> str:
     """Artifacts bucket: one channel of one training job (``part-0.csv``)."""
     return f"{TRAINING_PREFIX}/{dataset}/{job}/{channel}/"
+
+
+def training_manifest_key(dataset: str, job: str) -> str:
+    """Artifacts bucket: a training run's manifest (its window, holdout and champion)."""
+    return f"{TRAINING_PREFIX}/{dataset}/{job}/manifest.json"
 
 
 def model_output_prefix(dataset: str) -> str:

@@ -203,6 +203,21 @@ def training_metric(split: str, measure: str) -> str:
 
 
 TRAINING_METRICS: Final = tuple(training_metric(s, m) for s in SPLITS for m in MEASURES)
+
+# The champion, scored by the challenger's training job on the challenger's own held-out
+# split (a "champion" input channel carries its model.tar.gz): ``champion:<measure>``.
+# The gate compares these with ``test:<measure>``, a paired comparison on the same rows.
+CHAMPION_CHANNEL: Final = "champion"
+
+
+def champion_metric(measure: str) -> str:
+    """``champion:<measure>``: the champion's measure on the challenger's test split."""
+    if measure not in MEASURES:
+        raise ValueError(f"no champion metric {measure}")
+    return f"{CHAMPION_CHANNEL}:{measure}"
+
+
+CHAMPION_METRICS: Final = tuple(champion_metric(m) for m in MEASURES)
 # What the evaluation gate compares (higher is better) and reports show first.
 PRIMARY_METRIC: Final = training_metric(HELD_OUT_SPLIT, AUC_MEASURE)
 HELD_OUT_ROWS_METRIC: Final = training_metric(HELD_OUT_SPLIT, ROWS_MEASURE)
@@ -219,6 +234,16 @@ BASELINE_METADATA_KEY: Final = "baseline"
 # The dataset's problem type and the metric the gate judged the model by (test:auc).
 PROBLEM_METADATA_KEY: Final = "problem"
 PRIMARY_METRIC_METADATA_KEY: Final = "primary_metric"
+# The paired evaluation: the holdout's identity (a digest of its ids), its size and how
+# it was drawn, the champion it was compared with and the champion's metric on it.
+HOLDOUT_METADATA_KEY: Final = "holdout"
+HOLDOUT_ROWS_METADATA_KEY: Final = "holdout_rows"
+HOLDOUT_SPLIT_METADATA_KEY: Final = "holdout_split"
+CHAMPION_VERSION_METADATA_KEY: Final = "champion_version"
+CHAMPION_METRIC_METADATA_KEY: Final = "champion_metric"
+# The training window: the versions the model learned from, and the run's manifest.
+TRAINING_VERSIONS_METADATA_KEY: Final = "training_versions"
+TRAINING_MANIFEST_METADATA_KEY: Final = "training_manifest"
 
 # -- the training baseline (baseline.json) ------------------------------------------------
 BASELINE_FILE: Final = "baseline.json"

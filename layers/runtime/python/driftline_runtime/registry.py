@@ -40,6 +40,10 @@ class ModelRegistry:
                 # Another execution may have created it in between; if so, all is well.
                 self._sagemaker.describe_model_package_group(ModelPackageGroupName=group)
 
+    def newest_approved_arn(self, group: str) -> str | None:
+        """The ARN of the newest approved package of ``group``; None if none (or no group)."""
+        return self._newest_approved(group)
+
     def _newest_approved(self, group: str) -> str | None:
         """The ARN of the newest approved package of ``group``; None if none (or no group)."""
         try:
@@ -72,6 +76,15 @@ class ModelRegistry:
                 "reject challengers by hand until it is re-registered with that metric"
             )
         return Champion(model_package_arn=arn, metric=float(value))
+
+    def newest_approved_package(self, group: str) -> dict[str, Any] | None:
+        """The newest approved package of ``group``, described; None if none (or no group)."""
+        arn = self._newest_approved(group)
+        if arn is None:
+            return None
+        described: dict[str, Any] = self._sagemaker.describe_model_package(ModelPackageName=arn)
+        described.pop("ResponseMetadata", None)
+        return described
 
     def latest_approved(self, group: str) -> dict[str, Any]:
         """The newest approved package of ``group``, described; NoApprovedModel if none."""

@@ -49,6 +49,9 @@ class TrainingRequest(StepModel):
     dataset: str
     version: str
     retraining: RetrainingTrigger | None = None
+    # An explicit window (validated versions of the dataset, ``version`` among them)
+    # instead of the dataset's training_window setting: to repeat a run exactly.
+    versions: list[str] | None = None
 
     @classmethod
     def from_execution_input(cls, value: Mapping[str, Any]) -> TrainingRequest:
@@ -134,12 +137,36 @@ class CreateTrainingJobRequest(StepModel):
     VpcConfig: JobNetwork | None = None
 
 
+class Holdout(StepModel):
+    """The test split's identity: both models of a paired evaluation were measured on it."""
+
+    id: str = Field(description="sha256 of its sorted ids (first 16 hex digits)")
+    rows: int
+    split: str = Field(description="time: the window's newest rows; hash: by the id's hash")
+    time_column: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+class ChampionCandidate(StepModel):
+    """The approved champion Prepare gave the job to score on the challenger's holdout."""
+
+    model_package_arn: str
+    model_version: str
+    model_data_url: str
+
+
 class PreparedTraining(StepModel):
     dataset: str
     version: str
     manifest_uri: str
     rows: dict[str, int] = Field(description="rows per channel")
     request: CreateTrainingJobRequest
+    # The window: the validated versions the job learns from, and the run's manifest.
+    training_versions: list[str] = []
+    training_manifest_uri: str | None = None
+    holdout: Holdout | None = None
+    champion: ChampionCandidate | None = None
 
 
 # -- Train (sagemaker:createTrainingJob.sync) -------------------------------------------
@@ -188,6 +215,29 @@ class EvaluateModelInput(StepModel):
     dataset: str
     execution: str
     training: TrainingJob
+    # Prepare's result: the holdout and the champion the job scored on it.
+    prepared: PreparedTraining | None = None
+
+    @property
+    def holdout(self) -> Holdout | None:
+        return self.prepared.holdout if self.prepared else None
+
+    @property
+    def champion(self) -> ChampionCandidate | None:
+        return self.prepared.champion if self.prepared else None
+
+
+class ChampionScore(StepModel):
+    model_version: str
+    metric: float = Field(description="the champion's primary metric on the same holdout")
+
+
+class PairedEvaluation(StepModel):
+    """What ``status --json`` shows as ``models[].evaluation``."""
+
+    holdout: Holdout | None
+    challenger: float
+    champion: ChampionScore | None
 
 
 class Evaluation(StepModel):
@@ -199,6 +249,7 @@ class Evaluation(StepModel):
     reason: str
     metric: float = Field(description="the challenger's primary metric")
     champion: Champion | None = None
+    evaluation: PairedEvaluation | None = None
 
 
 # -- Register ---------------------------------------------------------------------------
@@ -209,6 +260,16 @@ class RegisterModelInput(StepModel):
     execution: str
     training: TrainingJob
     evaluation: Evaluation
+    # Prepare's result: the training window.
+    prepared: PreparedTraining | None = None
+
+    @property
+    def training_versions(self) -> list[str]:
+        return self.prepared.training_versions if self.prepared else []
+
+    @property
+    def training_manifest_uri(self) -> str | None:
+        return self.prepared.training_manifest_uri if self.prepared else None
 
 
 class Registration(StepModel):

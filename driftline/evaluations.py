@@ -1,0 +1,47 @@
+"""A model package's paired evaluation, as ``status --json`` shows it.
+
+``models[].evaluation`` is ``{holdout, challenger, champion: {model_version, metric} |
+null}``: the holdout both models were measured on (its identity, rows and how it was
+drawn), the package's primary metric on it and, when there was a champion, the
+champion's metric on the same rows. Packages registered before the paired gate have no
+holdout in their metadata: their ``holdout`` is null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from driftline_runtime import names
+
+
+def evaluation(metadata: Mapping[str, str]) -> dict[str, Any]:
+    """``models[].evaluation`` from a package's customer metadata."""
+    holdout = None
+    if names.HOLDOUT_METADATA_KEY in metadata:
+        holdout = {
+            "id": metadata[names.HOLDOUT_METADATA_KEY],
+            "rows": int(metadata.get(names.HOLDOUT_ROWS_METADATA_KEY, "0")),
+            "split": metadata.get(names.HOLDOUT_SPLIT_METADATA_KEY),
+        }
+    challenger = metadata.get(f"{names.METRIC_METADATA_PREFIX}{names.PRIMARY_METRIC}")
+    champion = None
+    if names.CHAMPION_VERSION_METADATA_KEY in metadata:
+        champion = {
+            "model_version": metadata[names.CHAMPION_VERSION_METADATA_KEY],
+            "metric": float(metadata[names.CHAMPION_METRIC_METADATA_KEY]),
+        }
+    return {
+        "holdout": holdout,
+        "challenger": float(challenger) if challenger is not None else None,
+        "champion": champion,
+    }
+
+
+def training_versions(metadata: Mapping[str, str]) -> list[str]:
+    """The versions a package learned from, as its metadata lists them."""
+    listed = metadata.get(names.TRAINING_VERSIONS_METADATA_KEY)
+    if listed is None:
+        own = metadata.get("dataset_version")
+        return [own] if own else []
+    return [] if listed.endswith(" versions") else listed.split(",")
