@@ -294,3 +294,17 @@ def test_the_package_metadata_records_the_holdout_champion_and_window(load_logic
         "champion_metric": "0.7",
         "training_versions": "v1,v2",
     }
+
+
+def test_a_first_models_evaluation_passes_between_steps(load_logic: Loader) -> None:
+    # Given the evaluation of a first model (no champion), as the step hands it on: its
+    # None fields left out
+    from driftline_runtime.steps.training import Evaluation
+
+    logic = evaluation_logic(load_logic, None)
+    evaluation = logic.evaluate(evaluate_input({"test:auc": 0.8}, champion=False))
+    passed = evaluation.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # Then the register step reads it back whole
+    again = Evaluation.model_validate(passed)
+    assert again.status == "Approved" and again.evaluation is not None
+    assert again.evaluation.champion is None and again.evaluation.holdout is not None

@@ -12,7 +12,7 @@ Publish*  ModelRegistered | ModelRejected | TrainingFailed (driftline_runtime.ev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,15 +32,17 @@ from driftline_runtime.steps import (
 
 # -- the execution's input --------------------------------------------------------------
 class RetrainingTrigger(StepModel):
-    """The drift that made the retraining gate start a training (its execution input)."""
+    """What made the retraining gate start a training (its execution input): drift of a
+    scored batch, or its labels showing the model degraded (``model_quality``)."""
 
     event_id: str
-    dataset: str = Field(description="the drifted inference dataset")
-    version: str = Field(description="the drifted batch's version")
+    dataset: str = Field(description="the drifted (or labelled) inference dataset")
+    version: str = Field(description="the batch's version")
     model_package_arn: str
     drifted_features: list[str]
-    report_uri: str
+    report_uri: str = Field(description="the drift report, or the quality record")
     time: str
+    trigger: Literal["drift", "model_quality"] = "drift"
 
 
 class TrainingRequest(StepModel):
@@ -235,9 +237,10 @@ class ChampionScore(StepModel):
 class PairedEvaluation(StepModel):
     """What ``status --json`` shows as ``models[].evaluation``."""
 
-    holdout: Holdout | None
+    # Absent (not null) between steps: step outputs leave None out.
+    holdout: Holdout | None = None
     challenger: float
-    champion: ChampionScore | None
+    champion: ChampionScore | None = None
 
 
 class Evaluation(StepModel):
