@@ -30,7 +30,9 @@ from pydantic import BaseModel, ValidationError
 
 from driftline.evaluations import evaluation, training_versions
 from driftline.lineage_chains import lineage_chains
+from driftline.quality_status import model_quality
 from driftline.target import Target
+from driftline.waiting_status import waiting_retrainings
 
 STATE_MACHINES = {
     "training": names.TRAINING_STATE_MACHINE_OUTPUT,
@@ -146,7 +148,7 @@ def retrainings(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "execution": execution["name"],
                 "status": execution["status"],
                 "outcome": state.evaluation.result.status if state.evaluation else None,
-                "trigger": "drift",
+                "trigger": trigger.trigger,
                 "training_versions": state.prepared.result.training_versions
                 if state.prepared
                 else [],
@@ -155,6 +157,30 @@ def retrainings(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def training_runs(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every training execution: its dataset, version, window and outcome."""
+    runs = []
+    for execution in described:
+        request = _training_request(execution)
+        if request is None:
+            continue
+        state = _state(TrainingState, execution)
+        runs.append(
+            {
+                "dataset": request.dataset,
+                "version": request.version,
+                "execution": execution["name"],
+                "outcome": state.evaluation.result.status if state.evaluation else None,
+                "training_versions": state.prepared.result.training_versions
+                if state.prepared
+                else [],
+                "started": execution["started"],
+                "stopped": execution["stopped"],
+            }
+        )
+    return runs
 
 
 def suppressed_retrainings(target: Target, table_name: str) -> list[dict[str, Any]]:
@@ -314,7 +340,11 @@ def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
         "models": models(target, pipeline[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]),
         "inference_runs": inference_runs(described["batch_inference"]),
         "drift_events": drift_events(reports),
-        "retrainings": retrainings(described["training"]),
+        "model_quality": model_quality(target, pipeline[names.PREDICTIONS_BUCKET_OUTPUT]),
+        "retrainings": retrainings(described["training"])
+        + waiting_retrainings(
+            target, pipeline[names.COOLDOWN_TABLE_OUTPUT], training_runs(described["training"])
+        ),
         "suppressed_retrainings": suppressed_retrainings(
             target, pipeline[names.COOLDOWN_TABLE_OUTPUT]
         ),

@@ -133,13 +133,23 @@ def models_table(status: Mapping[str, Any], metric: str | None = None) -> Table:
     )
     return _table(
         "Models",
-        ("group", "version", "approval", metric, *others, "dataset version", "reason"),
+        (
+            "group",
+            "version",
+            "approval",
+            metric,
+            *others,
+            "champion, same holdout",
+            "dataset version",
+            "reason",
+        ),
         (
             (
                 _text(m.get("group")),
                 _text(m.get("version")),
                 _state(m.get("approval")),
                 *(_metric((m.get("metrics") or {}).get(name)) for name in (metric, *others)),
+                _champion(m.get("evaluation")),
                 _short(m.get("dataset_version")),
                 _text(m.get("reason")),
             )
@@ -191,6 +201,33 @@ def drift_table(status: Mapping[str, Any]) -> Table:
                 _text(e.get("report_uri")),
             )
             for e in items(status, "drift_events")
+        ),
+    )
+
+
+def _champion(evaluation: object) -> str:
+    """``v<version>: <metric>``, the champion's metric on this model's holdout."""
+    champion = evaluation.get("champion") if isinstance(evaluation, Mapping) else None
+    if not isinstance(champion, Mapping):
+        return "-"
+    return f"v{champion.get('model_version')}: {_metric(champion.get('metric'))}"
+
+
+def quality_table(status: Mapping[str, Any]) -> Table:
+    return _table(
+        "Model quality measured on labels",
+        ("dataset", "batch version", "model", "labelled rows", "measured", "test", "degraded"),
+        (
+            (
+                _text(q.get("dataset")),
+                _short(q.get("version")),
+                f"{_text(q.get('model_group'))} v{_text(q.get('model_version'))}",
+                _text(q.get("labelled_rows")),
+                _metric((q.get("metrics") or {}).get(q.get("primary_metric"))),
+                _metric(q.get("reference_metric")),
+                Text("degraded", style="red") if q.get("degraded") else Text("no", style="green"),
+            )
+            for q in items(status, "model_quality")
         ),
     )
 
@@ -252,6 +289,7 @@ SECTIONS = (
     ("models", models_table),
     ("inference_runs", inference_table),
     ("drift_events", drift_table),
+    ("model_quality", quality_table),
     ("retrainings", retrainings_table),
     ("suppressed_retrainings", suppressed_table),
     ("executions", executions_table),

@@ -45,7 +45,7 @@ def drop(
     ],
     dataset: Annotated[str, typer.Option(help="The declared dataset the file belongs to.")],
     kind: Annotated[
-        Literal["training", "inference"] | None,
+        Literal["training", "inference", "labels"] | None,
         typer.Option(help="The dataset's kind, as a safeguard: refused if it is not."),
     ] = None,
     check: Annotated[

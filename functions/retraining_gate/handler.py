@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_runtime.cooldown import CooldownGuard
 from driftline_runtime.lineage import LineageStore
 from driftline_runtime.observability import observability
+from driftline_runtime.registry import ModelRegistry
 from driftline_runtime.steps import step
 from driftline_runtime.steps.retraining import RetrainingDecision, RetrainingGateInput
 from gate import RetrainingGate, Services, Settings
@@ -27,6 +28,7 @@ GATE = RetrainingGate(
         lineage=LineageStore(DYNAMODB.Table(SETTINGS.lineage_table)),
         sfn=boto3.client("stepfunctions"),
         events=boto3.client("events"),
+        registry=ModelRegistry(boto3.client("sagemaker")),
     ),
 )
 

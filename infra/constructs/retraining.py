@@ -1,20 +1,21 @@
-"""Drift-triggered retraining: at most one training per training dataset per cooldown window.
+"""Drift- and quality-triggered retraining: at most one training per training dataset per
+cooldown window.
 
-DriftDetected --rule--> the retraining gate (a function; cooldown in DynamoDB) --> the
-training state machine, with the drift as context (RetrainingStarted), or a record and
-RetrainingSuppressed when the window is taken.
+DriftDetected | ModelQualityDegraded --rules--> the retraining gate (a function; cooldown
+in DynamoDB) --> the training state machine, with the trigger as context
+(RetrainingStarted), or a record and RetrainingSuppressed when the window is taken.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from driftline_runtime.events import DriftDetected
+from driftline_runtime.events import DriftDetected, ModelQualityDegraded
 
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.nag import HIPAA, PACK, acknowledge, resource_finding
@@ -70,9 +71,12 @@ class DriftRetraining(Construct):
                 "TRAINING_STATE_MACHINE_ARN": self.training.arn,
                 "EVENT_BUS_NAME": shared.bus.event_bus_name,
                 "COOLDOWN_MINUTES": str(shared.config.retraining_cooldown_minutes),
+                "MODEL_PACKAGE_GROUP_PREFIX": shared.model_group_prefix,
             },
         )
         executions = f"{self.training.executions_arn}:*"
+        registry = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        packages = f"{registry}:model-package/{shared.model_group_prefix}-*/*"
         for actions, resources in (
             (
                 ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
@@ -83,6 +87,10 @@ class DriftRetraining(Construct):
             (["states:StartExecution"], [self.training.arn]),
             (["states:DescribeExecution"], [executions]),
             (["events:PutEvents"], [shared.bus.event_bus_arn]),
+            # The champion's training versions: is there anything new to learn from?
+            (["sagemaker:DescribeModelPackage"], [packages]),
+            # ListModelPackages supports no resource-level permissions.
+            (["sagemaker:ListModelPackages"], ["*"]),
         ):
             gate.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=resources)
@@ -90,8 +98,11 @@ class DriftRetraining(Construct):
         acknowledge(
             gate.role,
             "Describes the training executions it started (their names derive from the event "
-            "that started them).",
+            "that started them), and reads this stage's model packages (ListModelPackages "
+            "supports no resource-level permissions).",
             resource_finding(self, executions),
+            resource_finding(self, packages),
+            f"{PACK}-IAM5[Resource::*]",
         )
         return gate
 
@@ -138,6 +149,24 @@ class DriftRetraining(Construct):
             event_pattern=events.EventPattern(
                 source=[DriftDetected.SOURCE], detail_type=[DriftDetected.detail_type()]
             ),
+        )
+        degraded = events.Rule(
+            self,
+            "RetrainOnModelQuality",
+            event_bus=shared.bus,
+            description="Labels showing a degraded model ask the retraining gate for a retraining",
+            event_pattern=events.EventPattern(
+                source=[ModelQualityDegraded.SOURCE],
+                detail_type=[ModelQualityDegraded.detail_type()],
+            ),
+        )
+        degraded.add_target(
+            targets.LambdaFunction(
+                gate,
+                dead_letter_queue=undelivered,
+                retry_attempts=START_RETRIES,
+                max_event_age=START_MAX_AGE,
+            )
         )
         rule.add_target(
             targets.LambdaFunction(

@@ -28,6 +28,8 @@ from infra.constructs.sagemaker import SageMakerJobs
 class Buckets:
     # Validated dataset versions (the data stack's).
     curated: s3.IBucket
+    # Where files arrive (the data stack's): labelled rows are fed back here.
+    raw: s3.IBucket
     # The pipeline stack's own: job inputs, models and their baselines, transform output.
     artifacts: s3.IBucket
     # Server access log target of the stack's buckets (CDK needs it in the same stack).
@@ -48,9 +50,12 @@ class DataResources:
     bus: events.IEventBus
     layers: SharedLayers
     curated: s3.IBucket
+    raw: s3.IBucket
     lineage: dynamodb.ITable
     # Read access to manifests and curated data: consumers attach it.
     curated_reader: iam.IManagedPolicy
+    # Writes labelled rows back to the raw bucket as feedback files.
+    feedback_writer: iam.IManagedPolicy
 
     def with_pipeline(
         self,
@@ -67,9 +72,12 @@ class DataResources:
             key=self.key,
             bus=self.bus,
             layers=layers,
-            buckets=Buckets(curated=self.curated, artifacts=artifacts, access_logs=access_logs),
+            buckets=Buckets(
+                curated=self.curated, raw=self.raw, artifacts=artifacts, access_logs=access_logs
+            ),
             tables=Tables(lineage=self.lineage),
             curated_reader=self.curated_reader,
+            feedback_writer=self.feedback_writer,
             sagemaker=sagemaker,
         )
 
@@ -85,6 +93,7 @@ class SharedResources:
     buckets: Buckets
     tables: Tables
     curated_reader: iam.IManagedPolicy
+    feedback_writer: iam.IManagedPolicy
     sagemaker: SageMakerJobs
 
     @property

@@ -86,6 +86,7 @@ class DataStack(Stack):
         self.layers = SharedLayers(self, "Layers", config=config)
         self.ingest = self._ingest_function()
         self.curated_reader = self._curated_reader()
+        self.feedback_writer = self._feedback_writer()
         # What the monitoring stack alarms on: every function, and every queue where
         # failed work waits (dead-letter and on-failure queues). Add new ones here.
         self.functions: dict[str, PipelineFunction] = {"ingest": self.ingest}
@@ -97,8 +98,10 @@ class DataStack(Stack):
             bus=self.bus,
             layers=self.layers,
             curated=self.curated_bucket,
+            raw=self.raw_bucket,
             lineage=self.lineage_table,
             curated_reader=self.curated_reader,
+            feedback_writer=self.feedback_writer,
         )
 
         for key, value in (
@@ -270,6 +273,32 @@ class DataStack(Stack):
             "curated object, under those two prefixes only.",
             wildcard_resource(self.curated_bucket.node.default_child, "/manifests/*"),  # type: ignore[arg-type]
             wildcard_resource(self.curated_bucket.node.default_child, "/curated/*"),  # type: ignore[arg-type]
+        )
+        return policy
+
+    def _feedback_writer(self) -> iam.ManagedPolicy:
+        """Write labelled scored rows back as ``<dataset>/feedback-*`` files to be ingested.
+
+        Owned by this stack for the reason the curated reader is: the raw bucket's ARN
+        stays here, and the consumer (the join-labels function) attaches the policy.
+        """
+        policy = iam.ManagedPolicy(
+            self,
+            "FeedbackWriter",
+            description="Drop labelled scored rows as training files (<dataset>/feedback-*)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"],
+                    resources=[self.raw_bucket.arn_for_objects("*/feedback-*")],
+                ),
+                iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[self.key.key_arn]),
+            ],
+        )
+        acknowledge(
+            policy,
+            "Feedback files go to whichever training dataset the labels' inference dataset "
+            "is scored by, named <dataset>/feedback-<labels version>, nothing else.",
+            wildcard_resource(self.raw_bucket.node.default_child, "/*/feedback-*"),  # type: ignore[arg-type]
         )
         return policy
 

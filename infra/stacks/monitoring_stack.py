@@ -31,6 +31,7 @@ from driftline_runtime.events import (
     DatasetRejected,
     DriftDetected,
     InferenceFailed,
+    ModelQualityDegraded,
     ModelRejected,
     TrainingFailed,
 )
@@ -38,6 +39,7 @@ from driftline_runtime.events import (
 from infra.config import StageConfig
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.nag import PACK, acknowledge, acknowledge_inline_policy
+from infra.constructs.quality_monitoring import quality_alarms, quality_metrics
 from infra.constructs.queues import failure_queue
 from infra.stacks.data_stack import DataStack
 from infra.stacks.pipeline_stack import PipelineStack
@@ -69,6 +71,11 @@ NOTIFICATIONS: dict[str, str] = {
     ),
     DriftDetected.detail_type(): (
         f"driftline: drift detected at {_field('$.time')}: {_field('$.detail')}"
+    ),
+    ModelQualityDegraded.detail_type(): (
+        f"driftline: labels show the model {_field('$.detail.model_package_arn')} degraded "
+        f"on batch {_field('$.detail.version')} of {_field('$.detail.dataset')}: "
+        f"{_field('$.detail.metrics')} against its test {_field('$.detail.reference_metric')}"
     ),
     InferenceFailed.detail_type(): (
         f"driftline: batch inference failed at {_field('$.time')}: {_field('$.detail')}"
@@ -130,6 +137,14 @@ class MonitoringStack(Stack):
         functions = {**data.functions, **pipeline.functions}
         queues = {**data.queues, **pipeline.queues, "undelivered_notifications": self.undelivered}
         self.alarms = self._alarms(functions, queues, pipeline.state_machines)
+        self.alarms |= quality_alarms(
+            self,
+            stage=config.stage,
+            prefix=config.prefix,
+            datasets=data.layers.datasets,
+            topic=self.topic,
+            period=PERIOD,
+        )
         self.dashboard = self._dashboard(functions, queues, pipeline.state_machines)
         CfnOutput(self, names.NOTIFICATION_TOPIC_OUTPUT, value=self.topic.topic_arn)
         CfnOutput(self, names.DASHBOARD_OUTPUT, value=self.dashboard.dashboard_name)
@@ -329,6 +344,13 @@ class MonitoringStack(Stack):
                 "Drift detected, per dataset",
                 [search(config, names.DRIFT_DETECTED_METRIC, "Sum", "drift detected")],
                 "events",
+            ),
+        )
+        dashboard.add_widgets(
+            graph("Model quality measured on labels", quality_metrics(config.stage, PERIOD)),
+            graph(
+                "Model quality degraded, per dataset",
+                [search(config, names.MODEL_QUALITY_DEGRADED_METRIC, "Maximum", "degraded")],
             ),
         )
         dashboard.add_widgets(

@@ -6,6 +6,7 @@ failure queues, over the resources they share (``infra.constructs.shared``):
     TrainingPipeline   DatasetValidated(kind=training) -> a registered model
     BatchInference     DatasetValidated(kind=inference) -> predictions, drift report
     DriftRetraining    DriftDetected -> at most one retraining per cooldown window
+    LabelsJoin         DatasetValidated(labels) -> model quality, feedback training data
 
 The stack owns what they share beyond the data stack's resources: the artifacts bucket
 and SageMaker's execution environment (role, image, code).
@@ -23,6 +24,7 @@ from infra.config import StageConfig
 from infra.constructs.batch_inference import BatchInference
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.functions import PipelineFunction, SharedLayers
+from infra.constructs.labels import LabelsJoin
 from infra.constructs.logical_ids import Moved, legacy_id
 from infra.constructs.retraining import DriftRetraining
 from infra.constructs.sagemaker import SageMakerJobs
@@ -83,6 +85,9 @@ class PipelineStack(Stack):
         self.retraining = DriftRetraining(
             self, "DriftRetraining", shared=self.shared, training=self.training.state_machine
         )
+        self.labels = LabelsJoin(
+            self, "Labels", shared=self.shared, predictions=self.inference.predictions_bucket
+        )
         self.sagemaker_logs = (
             SageMakerLogGroups(self, "SageMakerLogs", shared=self.shared)
             if config.manage_sagemaker_log_groups
@@ -94,12 +99,14 @@ class PipelineStack(Stack):
             **self.training.functions,
             **self.inference.functions,
             **self.retraining.functions,
+            **self.labels.functions,
             **({"sagemaker_logs": self.sagemaker_logs.function} if self.sagemaker_logs else {}),
         }
         self.queues: dict[str, sqs.IQueue] = {
             **self.training.queues,
             **self.inference.queues,
             **self.retraining.queues,
+            **self.labels.queues,
         }
         self.state_machines: dict[str, sfn.StateMachine] = {
             "training": self.training.state_machine.state_machine,

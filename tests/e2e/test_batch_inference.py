@@ -9,6 +9,7 @@ retraining rule and its cooldown gate to the training state machine.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ import pytest
 
 from driftline import status as status_of
 from driftline.actions import drop_file
+from driftline.faults import arm, armed
+from driftline.localcloud import LocalCloud
 from driftline.samples import generate_transactions, random_rows
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for, write_salted
@@ -31,7 +34,13 @@ pytestmark = pytest.mark.e2e
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 BATCH_ROWS = 3_000  # three transform jobs at the dev stage's 1,000 rows per part
-SOURCES = ["driftline.ingest", "driftline.inference", "driftline.monitor", "driftline.retraining"]
+SOURCES = [
+    "driftline.ingest",
+    "driftline.inference",
+    "driftline.monitor",
+    "driftline.retraining",
+    "driftline.training",
+]
 
 
 @pytest.fixture
@@ -99,6 +108,27 @@ def retrainings_for(target: Target, version: str) -> list[dict[str, Any]]:
     arn = target.outputs("pipeline")["TrainingStateMachineArn"]
     described = status_of.executions(target, arn, "training", described=True)
     return [r for r in status_of.retrainings(described) if r["trigger_version"] == version]
+
+
+def unseen_training_version(
+    target: Target, events: EventRecorder, local_cloud: LocalCloud, tmp_path: Path
+) -> str:
+    """A validated training version the champion never learned from, as after labels
+    arrived: its own training run fails (an injected fault), so a drift retrains on it
+    instead of waiting for labels."""
+    path = write_salted(tmp_path / "unseen.csv", generate_transactions(1_000, seed=505, end=END))
+    version = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    fault = {"kind": "training-job", "action": "fail", "match": f"-{version[:8]}-", "count": 1}
+    arm(local_cloud, **fault)
+    drop_file(target, path, "transactions", "training")
+    events.wait_for("DatasetValidated", version, timeout=90, key="version")
+    wait_for(
+        lambda: [a for a in armed(local_cloud) if a["match"] == fault["match"]] == [] or None,
+        240,
+        "the unseen version's training to fail",
+        1.0,
+    )
+    return version
 
 
 def reset_cooldown(target: Target) -> None:
@@ -171,9 +201,14 @@ def test_a_clean_batch_gets_a_prediction_per_row_and_no_retraining(
 
 
 def test_a_clean_100_row_batch_starts_no_retraining_and_a_drifted_1000_row_batch_does(
-    target: Target, events: EventRecorder, approved_model: str, tmp_path: Path
+    target: Target,
+    events: EventRecorder,
+    approved_model: str,
+    local_cloud: LocalCloud,
+    tmp_path: Path,
 ) -> None:
     reset_cooldown(target)
+    unseen_training_version(target, events, local_cloud, tmp_path)
     # Given 100 rows drawn like the training data
     path = write_salted(tmp_path / "clean-100.csv", batch_of(100, drift=0.0, seed=2201))
     _, key, _ = drop_file(target, path, "scoring", "inference")
@@ -207,9 +242,15 @@ def test_a_clean_100_row_batch_starts_no_retraining_and_a_drifted_1000_row_batch
 
 
 def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none(
-    target: Target, events: EventRecorder, approved_model: str, tmp_path: Path
+    target: Target,
+    events: EventRecorder,
+    approved_model: str,
+    local_cloud: LocalCloud,
+    tmp_path: Path,
 ) -> None:
     reset_cooldown(target)
+    # Given labelled data the champion has not learned from (else drift waits for labels)
+    unseen_training_version(target, events, local_cloud, tmp_path)
     # Given a strongly drifted batch
     first, _ = drop_batch(target, events, tmp_path, drift=1.0, seed=43)
     drift_event = events.wait_for("DriftDetected", first, timeout=240, key="version")

@@ -101,6 +101,7 @@ def test_every_stage_deploys_the_checked_modules_with_their_manifest(
     manifest = json.loads((package / "catalog.json").read_text())
     assert manifest["datasets"] == {
         "scoring": {"module": "transactions", "kind": "inference"},
+        "scoring-labels": {"module": "transactions", "kind": "labels"},
         "transactions": {"module": "transactions", "kind": "training"},
         "store-sales": {"module": "store_sales", "kind": "training"},
         "store-sales-batches": {"module": "store_sales", "kind": "inference"},

@@ -95,6 +95,7 @@ def test_the_layer_holds_the_manifest_of_every_module(contracts_layer: Contracts
         "store-sales-batches": "store_sales",
         "tickets": "support_tickets",
         "ticket-triage": "support_tickets",
+        "scoring-labels": "transactions",
     }
     assert f"{PACKAGE}.meter_readings" not in sys.modules
 

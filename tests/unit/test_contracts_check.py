@@ -91,6 +91,14 @@ MISTAKES = {
         "dataset 'unknown-model-dataset': model_dataset 'nothing' is not a declared training "
         "dataset (training datasets: ",
     ),
+    "labels_for_not_inference": (
+        CONTRACT + spec(kind='"labels"', labels_for='"transactions"'),
+        "labels_for 'transactions' is not a declared inference dataset",
+    ),
+    "labels_without_labels_for": (
+        CONTRACT + spec(kind='"labels"'),
+        "a labels dataset needs labels_for",
+    ),
     "model_dataset_not_training": (
         CONTRACT + spec(kind='"inference"', target="None", model_dataset='"scoring"'),
         "model_dataset 'scoring' is not a declared training dataset",
@@ -124,11 +132,13 @@ def test_the_project_contracts_pass_and_each_dataset_is_listed(
     assert code == 0, out
     assert "transactions: training, declared in layers/contracts/python/" in out
     assert "scoring: inference, declared in" in out
+    assert "scoring-labels: labels, declared in" in out
+    assert "labels_for scoring" in out
     assert "currency               str       required  one of EUR, USD, GBP" in out
     assert "amount                 float     required  > 0; <= 50000" in out
     assert "rules: unique_key transaction_id; min_rows 5; max_bad_row_share 0.05" in out
     assert "model_dataset transactions" in out
-    assert "6 dataset(s) in 3 module(s): every contract loads and can be checked" in out
+    assert "7 dataset(s) in 3 module(s): every contract loads and can be checked" in out
 
 
 @pytest.mark.parametrize("module", sorted(MISTAKES))
@@ -173,6 +183,7 @@ PROJECT_DATASETS = [
     "ticket-triage",
     "transactions",
     "scoring",
+    "scoring-labels",
 ]
 
 

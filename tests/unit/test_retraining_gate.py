@@ -16,8 +16,9 @@ from typing import Any
 import boto3
 import pytest
 from driftline_runtime.cooldown import CooldownGuard
-from driftline_runtime.events import DriftDetected
+from driftline_runtime.events import DriftDetected, ModelQualityDegraded
 from driftline_runtime.lineage import LineageStore
+from driftline_runtime.registry import ModelRegistry
 from moto import mock_aws
 
 LINEAGE, COOLDOWN, BUS = "lineage", "cooldown", "driftline-test"
@@ -86,6 +87,7 @@ def machine(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             "TRAINING_STATE_MACHINE_ARN": arn,
             "EVENT_BUS_NAME": BUS,
             "COOLDOWN_MINUTES": "60",
+            "MODEL_PACKAGE_GROUP_PREFIX": "driftline-test",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }.items():
             monkeypatch.setenv(name, value)
@@ -138,12 +140,14 @@ def test_the_first_drift_retrains_on_the_newest_version_and_a_burst_is_held_back
             training_state_machine_arn=machine,
             event_bus_name=BUS,
             cooldown_minutes=60,
+            model_package_group_prefix="driftline-test",
         ),
         module.Services(
             guard=guard,
             lineage=LineageStore(boto3.resource("dynamodb").Table(LINEAGE)),
             sfn=boto3.client("stepfunctions"),
             events=boto3.client("events"),
+            registry=ModelRegistry(boto3.client("sagemaker")),
         ),
     )
     now = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -183,3 +187,78 @@ def test_drift_with_nothing_to_retrain_on_fails_loudly(
     validated_version("v1", "2026-10-01T00:00:00+00:00")
     assert gate.handler(drift_event("e-1", "batch-1"), Context())["started"]
     assert len(executions(machine)) == 1
+
+
+def test_a_degraded_model_starts_a_retraining_that_says_why(
+    machine: str, load_function: Callable[[str], ModuleType]
+) -> None:
+    # Given a validated training version and the gate as the quality rule invokes it
+    validated_version("v1", "2026-10-01T00:00:00+00:00")
+    gate = load_function("retraining_gate")
+    event = {
+        **drift_event("q-1", "batch-9"),
+        "detail-type": ModelQualityDegraded.detail_type(),
+        "source": ModelQualityDegraded.SOURCE,
+        "detail": {
+            "dataset": "scoring",
+            "version": "batch-9",
+            "training_dataset": "transactions",
+            "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1",
+            "labelled_rows": 900,
+            "metrics": {"auc": 0.71},
+            "primary_metric": "auc",
+            "reference_metric": 0.86,
+            "quality_uri": "s3://predictions/quality/scoring/batch-9/run.json",
+        },
+    }
+    # When ModelQualityDegraded arrives
+    assert gate.handler(event, Context())["started"]
+    # Then the retraining's request names the quality record as its trigger
+    (request,) = executions(machine)
+    assert request["retraining"]["trigger"] == "model_quality"
+    assert request["retraining"]["report_uri"].startswith("s3://predictions/quality/")
+
+
+def approve_champion(training_versions: str) -> None:
+    """An approved champion of the transactions group that learned from those versions."""
+    registry = ModelRegistry(boto3.client("sagemaker"))
+    registry.ensure_group("driftline-test-transactions", "models")
+    registry.register(
+        group="driftline-test-transactions",
+        status="Approved",
+        description="champion",
+        image="image",
+        model_data_url="s3://artifacts/models/j/output/model.tar.gz",
+        environment={},
+        metrics={"test:auc": 0.86},
+        lineage={
+            "dataset_version": training_versions.split(",")[-1],
+            "training_versions": training_versions,
+        },
+    )
+
+
+def test_drift_with_nothing_new_since_the_champion_waits_for_labels(
+    machine: str, load_function: Callable[[str], ModuleType]
+) -> None:
+    # Given a champion that learned from every validated version there is
+    validated_version("v1", "2026-10-01T00:00:00+00:00")
+    validated_version("v2", "2026-10-02T00:00:00+00:00")
+    approve_champion("v1,v2")
+    gate = load_function("retraining_gate")
+    # When drift arrives (twice: a redelivery)
+    first = gate.handler(drift_event("e-1", "batch-1"), Context())
+    gate.handler(drift_event("e-1", "batch-1"), Context())
+    # Then nothing starts (it would reproduce the champion): the request is recorded as
+    # waiting for labels, once, and no cooldown window is taken
+    assert first["started"] is False and first["waiting_for_labels"] is True
+    assert executions(machine) == []
+    items = boto3.resource("dynamodb").Table(COOLDOWN).scan()["Items"]
+    assert [i["sk"] for i in items] == ["waiting#e-1"]
+    assert items[0]["trigger"]["version"] == "batch-1"
+    # When labelled data the champion never saw is validated, the next drift retrains
+    validated_version("v3", "2026-10-03T00:00:00+00:00")
+    second = gate.handler(drift_event("e-2", "batch-2"), Context())
+    assert second["started"] is True
+    (request,) = executions(machine)
+    assert request["version"] == "v3"

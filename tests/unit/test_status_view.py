@@ -141,3 +141,48 @@ def test_a_batch_too_small_for_a_verdict_is_shown_as_such() -> None:
     text = shown(status)
     assert row(text, "scoring", "b542644e", "Completed", "g-transactions v1", "20", "too few rows")
     assert "no drift" not in text
+
+
+def test_model_quality_and_the_paired_champion_are_shown() -> None:
+    from rich.console import Console
+
+    from driftline.status_view import status_tables
+
+    # Given a model evaluated against a champion, and a measured batch
+    status = {
+        "models": [
+            {
+                "group": "driftline-dev-transactions",
+                "version": 2,
+                "approval": "Approved",
+                "metrics": {"test:auc": 0.83},
+                "evaluation": {
+                    "holdout": {"id": "sha256:00", "rows": 900, "split": "time"},
+                    "challenger": 0.83,
+                    "champion": {"model_version": "1", "metric": 0.71},
+                },
+            }
+        ],
+        "model_quality": [
+            {
+                "dataset": "scoring",
+                "version": "abcdef0123456789",
+                "model_group": "driftline-dev-transactions",
+                "model_version": "1",
+                "labelled_rows": 600,
+                "metrics": {"auc": 0.44},
+                "primary_metric": "auc",
+                "reference_metric": 0.86,
+                "degraded": True,
+            }
+        ],
+    }
+    # When the tables are printed
+    console = Console(width=200, record=True)
+    for table in status_tables(status):
+        console.print(table)
+    text = console.export_text()
+    # Then the champion's number on the same holdout and the measured quality are there
+    assert "v1: 0.710" in text
+    assert "Model quality measured on labels" in text and "degraded" in text
+    assert "0.440" in text and "0.860" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from driftline_runtime.contracts import DatasetSpec, TableRules
+from driftline_runtime.contracts import DatasetSpec, QualitySettings, TableRules
 from pydantic import BaseModel, Field
 
 Country = Literal["DE", "FR", "NL", "ES", "IT", "GB", "US", "CA", "PL", "SE", "BR", "IN"]
@@ -50,6 +50,13 @@ class LabelledTransaction(TransactionFeatures):
     is_fraud: int = Field(ge=0, le=1)
 
 
+class TransactionOutcome(BaseModel):
+    """What was learnt of a scored transaction later: fraud or not (a chargeback)."""
+
+    transaction_id: str = Field(pattern=r"^t-[0-9a-f]{12}$")
+    is_fraud: int = Field(ge=0, le=1)
+
+
 DATASETS = (
     DatasetSpec(
         name="transactions",
@@ -87,5 +94,19 @@ DATASETS = (
             freshness_column="event_time",
             max_age=timedelta(days=3650),
         ),
+    ),
+    DatasetSpec(
+        name="scoring-labels",
+        kind="labels",
+        contract=TransactionOutcome,
+        contract_version="1.0.0",
+        labels_for="scoring",
+        id_column="transaction_id",
+        target="is_fraud",
+        # Two points of AUC lost on a few hundred outcomes is already money lost on fraud.
+        quality=QualitySettings(max_drop=0.02, min_labelled_rows=200),
+        # A repeated id is reported by the join and counted once, not a reason to reject.
+        row_policy="drop_bad_rows",
+        rules=TableRules(min_rows=1, max_bad_row_share=0.05),
     ),
 )

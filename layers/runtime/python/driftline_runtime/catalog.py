@@ -220,7 +220,8 @@ def inspect_package(package: str) -> Inspection:
 
 
 def _reference_problems(specs: dict[str, tuple[str, DatasetSpec]]) -> list[Problem]:
-    """Each ``model_dataset`` must name a training dataset declared somewhere."""
+    """Each ``model_dataset`` must name a declared training dataset, each
+    ``labels_for`` a declared inference dataset."""
     training = sorted(name for name, (_, spec) in specs.items() if spec.kind == "training")
     problems = []
     for name, (module, spec) in specs.items():
@@ -231,6 +232,18 @@ def _reference_problems(specs: dict[str, tuple[str, DatasetSpec]]) -> list[Probl
                     module,
                     f"dataset {name!r}: model_dataset {scored_by!r} is not a declared training "
                     f"dataset (training datasets: {', '.join(training) or 'none'})",
+                    dataset=name,
+                )
+            )
+    inference = sorted(name for name, (_, spec) in specs.items() if spec.kind == "inference")
+    for name, (module, spec) in specs.items():
+        labelled = getattr(spec, "labels_for", None)
+        if labelled and labelled not in inference:
+            problems.append(
+                Problem(
+                    module,
+                    f"dataset {name!r}: labels_for {labelled!r} is not a declared inference "
+                    f"dataset (inference datasets: {', '.join(inference) or 'none'})",
                     dataset=name,
                 )
             )

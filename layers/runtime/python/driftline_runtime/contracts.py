@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from driftline_runtime import names
 
-DatasetKind = Literal["training", "inference"]
+DatasetKind = Literal["training", "inference", "labels"]
 RowPolicy = Literal["drop_bad_rows", "reject_file"]
 
 
@@ -133,6 +133,19 @@ class TrainingSpec(BaseModel):
         }
 
 
+class QualitySettings(BaseModel):
+    """When labels say a deployed model has degraded (a labels dataset's setting)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # How far the primary metric on labelled rows may fall below the model's own test
+    # metric (absolute, e.g. AUC 0.86 -> 0.81 at 0.05) before ModelQualityDegraded.
+    max_drop: float = Field(default=0.05, ge=0.0)
+    # Fewer labelled rows of a batch say too little: no verdict. At 200 rows and a few
+    # percent positives an AUC still moves by several hundredths from noise alone.
+    min_labelled_rows: int = Field(default=200, ge=1)
+
+
 class TrainingWindow(BaseModel):
     """Which validated versions of a training dataset a training run learns from.
 
@@ -193,6 +206,10 @@ class DatasetSpec(BaseModel):
     drift: DriftSettings = DriftSettings()
     # Training datasets: the versions a training run learns from.
     training_window: TrainingWindow = TrainingWindow()
+    # Labels datasets only: the inference dataset whose scored rows they label (joined
+    # by id_column; target holds the outcome), and when its model counts as degraded.
+    labels_for: str | None = None
+    quality: QualitySettings = QualitySettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -232,6 +249,13 @@ class DatasetSpec(BaseModel):
             raise ValueError("an inference dataset needs model_dataset: the models that score it")
         if self.kind == "training" and self.model_dataset:
             raise ValueError("model_dataset is for inference datasets only")
+        if self.kind == "labels" and not (self.labels_for and self.target):
+            raise ValueError(
+                "a labels dataset needs labels_for (the inference dataset it labels) and a "
+                "target column (the outcome)"
+            )
+        if self.kind != "labels" and self.labels_for:
+            raise ValueError("labels_for is for labels datasets only")
         self._check_features()
         self._check_problem()
         return self

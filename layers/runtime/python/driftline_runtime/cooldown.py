@@ -45,6 +45,8 @@ from pydantic import BaseModel, ConfigDict
 
 COOLDOWN_SK = "cooldown"
 SUPPRESSED_PREFIX = "suppressed#"
+# A retraining asked for when no labelled data was newer than the champion's.
+WAITING_PREFIX = "waiting#"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ATTEMPTS = 3
 
@@ -210,4 +212,18 @@ class CooldownGuard:
         )
         return Claim(
             started=False, until=datetime.fromisoformat(window["until"]), suppressed_count=count
+        )
+
+    def record_waiting(
+        self, dataset: str, now: datetime, trigger: dict[str, Any], *, trigger_id: str
+    ) -> None:
+        """Record a retraining that waits for labels (its key is the trigger's: a
+        redelivered event records it once)."""
+        self._table.put_item(
+            Item={
+                "dataset": dataset,
+                "sk": f"{WAITING_PREFIX}{trigger_id}",
+                "time": now.isoformat(),
+                "trigger": _item_value(trigger),
+            }
         )

@@ -37,7 +37,7 @@ class DatasetEvent(DriftlineEvent):
     SOURCE = names.INGEST_SOURCE
 
     dataset: str
-    kind: Literal["training", "inference"] | None
+    kind: Literal["training", "inference", "labels"] | None
     version: str
     contract_version: str | None
     source_bucket: str
@@ -162,6 +162,23 @@ class DriftDetected(DriftlineEvent):
     execution: str | None = None
 
 
+class ModelQualityDegraded(DriftlineEvent):
+    """Labels showed a deployed model doing worse than its test metric by more than the
+    labels dataset's ``quality.max_drop``, on at least ``quality.min_labelled_rows``."""
+
+    SOURCE = names.QUALITY_SOURCE
+
+    dataset: str  # the inference dataset
+    version: str  # the scored batch
+    training_dataset: str
+    model_package_arn: str
+    labelled_rows: int
+    metrics: dict[str, float]
+    primary_metric: str
+    reference_metric: float
+    quality_uri: str
+
+
 class RetrainingStarted(DriftlineEvent):
     """Drift started a training execution.
 
@@ -177,6 +194,21 @@ class RetrainingStarted(DriftlineEvent):
     execution_arn: str
     trigger: dict[str, Any]
     until: str
+
+
+class RetrainingWaiting(DriftlineEvent):
+    """Drift (or degraded quality) asked for a retraining, but no labelled data is newer
+    than the champion's: retraining would reproduce the champion. Recorded; the next
+    validated training version (labels fed back among them) starts a training run."""
+
+    SOURCE = names.RETRAINING_SOURCE
+
+    dataset: str
+    trigger_dataset: str
+    trigger_version: str
+    trigger: dict[str, Any]
+    newest_version: str
+    champion_versions: list[str]
 
 
 class RetrainingSuppressed(DriftlineEvent):

@@ -38,6 +38,32 @@ def report_key(dataset: str, version: str) -> str:
 # Key prefixes of the predictions bucket (IAM grants are scoped to them).
 PREDICTIONS_PREFIX = "predictions"
 DRIFT_PREFIX = "drift"
+LABELS_PREFIX = "labels"
+QUALITY_PREFIX = "quality"
+
+
+def labels_prefix(dataset: str) -> str:
+    """Predictions bucket: the labels of an inference dataset, one folder per labels file."""
+    return f"{LABELS_PREFIX}/{dataset}/"
+
+
+def labels_accepted_key(dataset: str, labels_version: str) -> str:
+    """A labels file's accepted labels (id, label): a page of the dataset's ledger."""
+    return f"{labels_prefix(dataset)}{labels_version}/accepted.parquet"
+
+
+def labels_report_key(dataset: str, labels_version: str) -> str:
+    return f"{labels_prefix(dataset)}{labels_version}/report.json"
+
+
+def feedback_manifest_key(dataset: str, labels_version: str) -> str:
+    """The lineage of the training file a labels file fed back."""
+    return f"{labels_prefix(dataset)}{labels_version}/feedback.json"
+
+
+def quality_key(dataset: str, version: str, run: str) -> str:
+    """A scored run's measured quality on its labelled rows so far."""
+    return f"{QUALITY_PREFIX}/{dataset}/{version}/{run}.json"
 
 
 def inference_run_id(version: str, started: datetime) -> str:

@@ -23,7 +23,7 @@ class DatasetVersionRecord(BaseModel):
 
     dataset: str
     version: str
-    kind: Literal["training", "inference"] | None
+    kind: Literal["training", "inference", "labels"] | None
     state: Literal["validated", "rejected"]
     rows: int
     valid_rows: int

@@ -126,6 +126,7 @@ TRAINING_SOURCE: Final = f"{PROJECT}.training"
 INFERENCE_SOURCE: Final = f"{PROJECT}.inference"
 MONITOR_SOURCE: Final = f"{PROJECT}.monitor"
 RETRAINING_SOURCE: Final = f"{PROJECT}.retraining"
+QUALITY_SOURCE: Final = f"{PROJECT}.quality"
 
 # -- business metrics (CloudWatch embedded metric format) ---------------------------------
 METRICS_NAMESPACE: Final = PROJECT
@@ -140,6 +141,11 @@ MODEL_AVERAGE_PRECISION_METRIC: Final = "ModelAveragePrecision"
 TRAINING_DURATION_METRIC: Final = "TrainingDuration"
 DRIFT_SCORE_METRIC: Final = "DriftScore"
 DRIFT_DETECTED_METRIC: Final = "DriftDetected"
+# A deployed model's quality measured on labelled scored rows (per dataset).
+MODEL_QUALITY_AUC_METRIC: Final = "ModelQualityAuc"
+MODEL_QUALITY_AVERAGE_PRECISION_METRIC: Final = "ModelQualityAveragePrecision"
+MODEL_QUALITY_DEGRADED_METRIC: Final = "ModelQualityDegraded"
+LABELLED_ROWS_METRIC: Final = "LabelledRows"
 # Their dimensions (the dashboard's SEARCH expressions name them)...
 STAGE_DIMENSION: Final = "stage"
 DATASET_DIMENSION: Final = "dataset"
@@ -225,6 +231,12 @@ HELD_OUT_ROWS_METRIC: Final = training_metric(HELD_OUT_SPLIT, ROWS_MEASURE)
 MODEL_METRICS: Final = {
     PRIMARY_METRIC: MODEL_AUC_METRIC,
     training_metric(HELD_OUT_SPLIT, AVERAGE_PRECISION_MEASURE): MODEL_AVERAGE_PRECISION_METRIC,
+}
+
+# The measured quality metrics, by measure (see driftline_runtime.quality).
+MODEL_QUALITY_METRICS: Final = {
+    AUC_MEASURE: MODEL_QUALITY_AUC_METRIC,
+    AVERAGE_PRECISION_MEASURE: MODEL_QUALITY_AVERAGE_PRECISION_METRIC,
 }
 
 # -- the model registry's package metadata ------------------------------------------------

@@ -1,6 +1,6 @@
-"""The retraining gate's seam: a DriftDetected event in, a decision out.
+"""The retraining gate's seam: a DriftDetected or ModelQualityDegraded event in, a decision out.
 
-The gate is invoked by the ``DriftDetected`` rule, not by a state machine: its input is
+The gate is invoked by the rules on those events, not by a state machine: its input is
 the event as EventBridge delivers it, and what it starts is the training state machine
 with a :class:`~driftline_runtime.steps.training.TrainingRequest` that carries a
 :class:`~driftline_runtime.steps.training.RetrainingTrigger`.
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from driftline_runtime.events import DriftDetected, EventEnvelope
+from driftline_runtime.events import DriftDetected, EventEnvelope, ModelQualityDegraded
 from driftline_runtime.steps import StepModel
 
-RetrainingGateInput = EventEnvelope[DriftDetected]
+# Drift, or labels showing the deployed model degraded: both ask for a retraining.
+RetrainingGateInput = EventEnvelope[DriftDetected | ModelQualityDegraded]
 
 
 class RetrainingDecision(StepModel):
@@ -24,4 +25,7 @@ class RetrainingDecision(StepModel):
     execution: str | None = Field(default=None, description="the training execution started")
     suppressed_count: int | None = Field(
         default=None, description="drifts held back in this window, this one included"
+    )
+    waiting_for_labels: bool = Field(
+        default=False, description="no labelled data newer than the champion's: recorded"
     )
