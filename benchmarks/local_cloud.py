@@ -13,14 +13,19 @@ absolute times on shared machines say little:
 - a scoring batch dropped until its predictions and drift report are written (ingest,
   rule, model resolution, Distributed Map of transform jobs, predictions, drift monitor),
   vs its transform jobs alone (first start to last end);
-- a drift report until the retraining it causes has started (DriftDetected, rule,
-  cooldown gate, StartExecution), vs the same event's delivery to a plain SQS queue;
+- a drift report until the retraining gate has decided (DriftDetected, rule, cooldown
+  gate, then RetrainingStarted, or RetrainingWaiting when no labelled data is newer than
+  the champion's), vs the same event's delivery to a plain SQS queue;
+- a labels file dropped until the model's quality on the batch it labels is recorded
+  (ingest, rule, join with the predictions, measures, feedback file), vs the plain ingest
+  of the same file (until its dataset version is recorded), from the same drop;
 - a 100,000-row scoring batch dropped until its predictions are written, vs a
   10,000-row one in the same run (``BENCH_SCORE_ROWS`` sets the larger size).
 
 Figures go to ``build/bench.json``: ``drop_to_version_vs_upload``,
 ``drop_to_model_vs_training_job``, ``scoring_vs_transform_jobs``,
-``drift_to_retraining_vs_queue`` and ``score_100k_vs_10k``.
+``drift_to_retraining_vs_queue``, ``labels_to_quality_vs_ingest`` and
+``score_100k_vs_10k``.
 
 Run with ``make bench``; ``BENCH_RUNS`` sets the number of repetitions (default 5).
 """
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline_runtime import names
-from driftline_runtime.events import DriftDetected
+from driftline_runtime.events import DriftDetected, RetrainingStarted, RetrainingWaiting
 
 from benchmarks.results import figure, record
 from driftline import deploy
@@ -184,14 +189,17 @@ def scoring_and_drift(target: Target) -> None:
     pipeline = target.outputs(names.PIPELINE_STACK)
     cooldown = target.resource("dynamodb").Table(pipeline[names.COOLDOWN_TABLE_OUTPUT])
     sagemaker = target.client("sagemaker")
-    sfn = target.client("stepfunctions")
     recorder = EventRecorder(
-        target, target.outputs(names.DATA_STACK)[names.EVENT_BUS_OUTPUT], [names.MONITOR_SOURCE]
+        target,
+        target.outputs(names.DATA_STACK)[names.EVENT_BUS_OUTPUT],
+        [names.MONITOR_SOURCE, names.RETRAINING_SOURCE],
     )
     to_predictions: list[float] = []
     transform: list[float] = []
     to_retraining: list[float] = []
     to_queue: list[float] = []
+    to_quality: list[float] = []
+    to_labels_version: list[float] = []
     try:
         with tempfile.TemporaryDirectory() as folder:
             for run in range(RUNS):
@@ -219,8 +227,16 @@ def scoring_and_drift(target: Target) -> None:
                     DriftDetected.detail_type(), version, 120, key="version"
                 )
                 to_queue.append(arrived["queued"] - drifted_at.timestamp())
-                retraining = wait_for_retraining_start(sfn, pipeline, version)
-                to_retraining.append((retraining - drifted_at).total_seconds())
+                decided = recorder.wait_for(
+                    (RetrainingStarted.detail_type(), RetrainingWaiting.detail_type()),
+                    version,
+                    120,
+                    key="trigger_version",
+                )
+                to_retraining.append(decided["queued"] - drifted_at.timestamp())
+                labelled, versioned = labels_to_quality(target, table, scored, Path(folder), run)
+                to_quality.append(labelled)
+                to_labels_version.append(versioned)
     finally:
         recorder.close()
     report(
@@ -230,11 +246,17 @@ def scoring_and_drift(target: Target) -> None:
         statistics.median(transform),
     )
     report(
-        "drift report -> retraining started",
+        "drift report -> retraining decided",
         statistics.median(to_retraining),
         "DriftDetected -> an SQS queue",
         statistics.median(to_queue),
         "ms",
+    )
+    report(
+        "labels drop -> model quality recorded",
+        statistics.median(to_quality),
+        "the plain ingest of the same file",
+        statistics.median(to_labels_version),
     )
     record(
         {
@@ -243,6 +265,9 @@ def scoring_and_drift(target: Target) -> None:
             ),
             "drift_to_retraining_vs_queue": figure(
                 statistics.median(to_retraining), statistics.median(to_queue)
+            ),
+            "labels_to_quality_vs_ingest": figure(
+                statistics.median(to_quality), statistics.median(to_labels_version)
             ),
         }
     )
@@ -275,28 +300,38 @@ def scoring_at_scale(target: Target) -> None:
     record({name: figure(large, small)})
 
 
+def labels_to_quality(
+    target: Target, batch: Any, scored: dict[str, Any], folder: Path, run: int
+) -> tuple[float, float]:
+    """Drop outcomes for every row of a scored batch; (seconds until the model's quality
+    on it is recorded, seconds until the labels file's own version is recorded)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    ids = batch.column("transaction_id")
+    outcomes = pa.table({"transaction_id": ids, "is_fraud": [i % 7 == 0 for i in range(len(ids))]})
+    outcomes = outcomes.set_column(1, "is_fraud", outcomes.column(1).cast(pa.int64()))
+    path = write_table(outcomes, folder / f"labels-{run}.csv")
+    bucket = target.outputs(names.PIPELINE_STACK)[names.PREDICTIONS_BUCKET_OUTPUT]
+    s3 = target.client("s3")
+    started = time.perf_counter()
+    _, key, _ = drop_file(target, path, "scoring-labels", "labels")
+    wait_for_version(target, key)
+    versioned = time.perf_counter() - started
+    quality_prefix = f"quality/scoring/{scored['version']}/"
+
+    def recorded() -> bool | None:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=quality_prefix)
+        return True if listed.get("KeyCount", 0) else None
+
+    wait_until(recorded, 180, f"the measured quality of batch {scored['version']}", 0.2)
+    return time.perf_counter() - started, versioned
+
+
 def drift_document(target: Target, run: dict[str, Any]) -> dict[str, Any]:
     bucket, _, key = str(run["drift_report_uri"]).removeprefix("s3://").partition("/")
     body = target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     document: dict[str, Any] = json.loads(body)
     return document
-
-
-def wait_for_retraining_start(sfn: Any, pipeline: dict[str, str], version: str) -> datetime:
-    def probe() -> datetime | None:
-        arn = pipeline[names.TRAINING_STATE_MACHINE_OUTPUT]
-        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
-            if not execution["name"].startswith("retrain-"):
-                continue
-            request = json.loads(
-                sfn.describe_execution(executionArn=execution["executionArn"])["input"]
-            )
-            if request["retraining"]["version"] == version:
-                started: datetime = execution["startDate"]
-                return started
-        return None
-
-    return wait_until(probe, 120, f"the retraining for {version}", 0.2)
 
 
 if __name__ == "__main__":

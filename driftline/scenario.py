@@ -1,9 +1,12 @@
 """``driftline demo``: the whole story on the local cloud, stage by stage.
 
 train -> a model (v1 on a fresh local cloud); a clean batch -> predictions, no drift;
-a bad file -> quarantine; a drifted batch -> DriftDetected -> retraining -> model v2
-(approved or rejected by the approval policy). Each stage waits with a deadline and
-checks what it claims; the demo exits 0 only when every stage happened.
+a bad file -> quarantine; then the learning loop (``learning_loop``): a drifted batch ->
+DriftDetected, the retraining waits for labels -> its labels show a concept change
+(ModelQualityDegraded) -> the labelled rows train v2 on the window, which beats v1 on the
+same recent holdout -> the next batch is scored by v2, measured better. Each stage waits
+with a deadline and checks what it claims; the demo exits 0 only when every stage
+happened.
 
 The data is generated for each run (seeded by the time unless ``--seed`` is given):
 dataset versions are content hashes, so a second run against a kept local cloud brings
@@ -13,7 +16,7 @@ new versions instead of duplicates of the first run's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from rich.console import Console
 from driftline import actions
 from driftline import status as status_of
 from driftline.actions import CommandError
+from driftline.learning_loop import LOOP_STAGES, LearningLoop
 from driftline.localcloud import ROOT
 from driftline.progress import StageProgress
 from driftline.target import Target
@@ -36,29 +40,56 @@ CLEAN_POPULATION_ROWS = 200_000
 BAD_FILE = ROOT / "samples" / "transactions-bad.csv"
 
 
+# The training data ends this long before the batches: what is scored is newer than what
+# the model learned from, and the retraining's time-ordered holdout is the newest rows.
+TRAINING_LEAD = timedelta(days=10)
+
+
 @dataclass(frozen=True)
 class DemoFiles:
     training: Path
     clean: Path
     drifted: Path
     bad: Path
+    drifted_labels: Path
+    following: Path
+    following_labels: Path
 
 
 def generate(folder: Path, seed: int) -> DemoFiles:
     from driftline.samples import generate_transactions, random_rows, write_table  # noqa: PLC0415
 
     folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
 
     def write(name: str, rows: int, offset: int, drift: float, labelled: bool) -> Path:
-        table = generate_transactions(rows, seed=seed + offset, drift=drift, labelled=labelled)
+        table = generate_transactions(
+            rows, seed=seed + offset, drift=drift, labelled=labelled, end=now - TRAINING_LEAD
+        )
         return write_table(table, folder / name)
 
-    clean = generate_transactions(CLEAN_POPULATION_ROWS, seed=seed + 1, labelled=False)
+    def changed(name: str, offset: int) -> tuple[Path, Path]:
+        """A drifted batch whose outcomes follow a new fraud pattern, and its labels."""
+        table = generate_transactions(
+            BATCH_ROWS, seed=seed + offset, drift=1.0, concept=1.0, end=now
+        )
+        labels = table.select(["transaction_id", "is_fraud"])
+        return (
+            write_table(table.drop_columns(["is_fraud"]), folder / f"{name}.csv"),
+            write_table(labels, folder / f"{name}-labels.csv"),
+        )
+
+    clean = generate_transactions(CLEAN_POPULATION_ROWS, seed=seed + 1, labelled=False, end=now)
+    drifted, drifted_labels = changed("scoring-drifted", 2)
+    following, following_labels = changed("scoring-next", 3)
     return DemoFiles(
         training=write("transactions.csv", TRAINING_ROWS, 0, 0.0, True),
         clean=write_table(random_rows(clean, BATCH_ROWS, seed + 1), folder / "scoring.csv"),
-        drifted=write("scoring-drifted.csv", BATCH_ROWS, 2, 1.0, False),
+        drifted=drifted,
         bad=BAD_FILE,
+        drifted_labels=drifted_labels,
+        following=following,
+        following_labels=following_labels,
     )
 
 
@@ -95,7 +126,8 @@ class Demo:
                 raise CommandError(f"the training file was rejected: {version['reasons']}")
             model = actions.wait_for_model(self.target, version["version"])
             name = f"{model['group']} v{model['version']}"
-            if model["approval"] == "Approved":
+            own_champion = model["approval"] == "Approved"
+            if own_champion:
                 stage.outcome(f"{name} Approved, {_auc(model)}")
             elif self._champion() is not None:
                 # A kept local cloud may hold a better champion from an earlier run.
@@ -118,26 +150,13 @@ class Demo:
                 self.progress.note(f"reason: {reason}")
             self.progress.note(f"report: {bad['report_key']}")
             stage.outcome(f"quarantined with a report of {len(bad['reasons'])} reason(s)")
-        with self.progress.stage("Score a drifted batch") as stage:
-            drifted = self.drop(self.files.drifted, "scoring", "inference")
-            run = actions.wait_for_inference(self.target, drifted["version"])
-            self._check_scored(run, drifted)
-            if not run["drifted"]:
-                raise CommandError("the drifted batch was not reported as drifted")
-            features = [f for f in run["drifted_features"] if f != names.PREDICTION_FEATURE]
-            stage.outcome(f"DriftDetected: {len(features)} features drifted, prediction too")
-        with self.progress.stage("Retrain on drift") as stage:
-            retraining = actions.wait_for_retraining(self.target, drifted["version"])
-            if retraining["status"] != "SUCCEEDED":
-                raise CommandError(
-                    f"the retraining {retraining['execution']} {retraining['status']}"
-                )
-            pipeline = self.target.outputs(names.PIPELINE_STACK)
-            models = status_of.models(
-                self.target, pipeline[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
-            )
-            v2 = max(models, key=lambda model: int(model["version"]))
-            stage.outcome(f"{v2['group']} v{v2['version']} {v2['approval']} by policy, {_auc(v2)}")
+        LearningLoop(
+            self.target,
+            self.progress,
+            (self.files.drifted, self.files.drifted_labels),
+            (self.files.following, self.files.following_labels),
+            own_champion,
+        ).run()
 
     def _champion(self) -> dict[str, Any] | None:
         prefix = self.target.outputs(names.PIPELINE_STACK)[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
@@ -157,8 +176,7 @@ STAGES = (
     "Train a model",
     "Score a clean batch",
     "Quarantine a bad file",
-    "Score a drifted batch",
-    "Retrain on drift",
+    *LOOP_STAGES,
 )
 
 
@@ -168,7 +186,8 @@ def run_demo(target: Target, console: Console, folder: Path, seed: int) -> Stage
         with progress.stage("Generate sample data") as stage:
             files = generate(folder, seed)
             stage.outcome(
-                f"{TRAINING_ROWS} labelled, 2 x {BATCH_ROWS} to score (clean, drifted), seed {seed}"
+                f"{TRAINING_ROWS} labelled, 3 x {BATCH_ROWS} to score (clean, 2 drifted with "
+                f"a new fraud pattern) and their labels, seed {seed}"
             )
         try:
             Demo(target, files, progress).run()

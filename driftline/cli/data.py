@@ -182,6 +182,14 @@ def sample(
         float,
         typer.Option(min=0.0, max=1.0, help="0 = the training distribution, 1 = a strong shift."),
     ] = 0.0,
+    concept: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="0 = fraud as the training data has it, 1 = a new fraud pattern (labels only).",
+        ),
+    ] = 0.0,
     unlabelled: Annotated[
         bool, typer.Option("--unlabelled", help="Leave out the target (a batch to score).")
     ] = False,
@@ -210,7 +218,7 @@ def sample(
     # Imported here: numpy and pyarrow would slow every other command's start.
     from driftline.samples import fraud_rate, write_table
 
-    table = _sample_rows(dataset, rows, seed, drift, not unlabelled, end)
+    table = _sample_rows(dataset, rows, seed, drift, not unlabelled, end, concept)
     path = write_table(table, out)
     summary: dict[str, Any] = {"path": str(path), "dataset": dataset, "rows": table.num_rows}
     rate = fraud_rate(table)
@@ -224,10 +232,16 @@ def sample(
 
 
 def _sample_rows(
-    dataset: str, rows: int, seed: int, drift: float, labelled: bool, end: datetime | None
+    dataset: str,
+    rows: int,
+    seed: int,
+    drift: float,
+    labelled: bool,
+    end: datetime | None,
+    concept: float = 0.0,
 ) -> Any:
     """Rows from the dataset's own generator (its model dataset's, for a batch to score),
-    else drawn from its contract."""
+    else drawn from its contract (which knows no concept change)."""
     from driftline.preconditions import loaded_contract
     from driftline.samples import generator_for
     from driftline.samples.contract_rows import UnsampleableContract, generate_rows
@@ -237,7 +251,14 @@ def _sample_rows(
     own = generator_for((model or spec).name)
     if own is not None:
         labelled = labelled and spec.kind == "training"
-        return own(rows, seed=seed, drift=drift, labelled=labelled, end=end)
+        return own(rows, seed=seed, drift=drift, labelled=labelled, end=end, concept=concept)
+    if concept:
+        raise PreconditionFailed(
+            f"{dataset}: --concept needs a sample generator that models the label "
+            "(transactions has one); rows drawn from a contract keep one relation",
+            "Leave out --concept for this dataset.",
+            code="unsampleable_contract",
+        )
     try:
         return generate_rows(
             spec, rows, seed=seed, drift=drift, labelled=labelled, end=end, model=model

@@ -50,8 +50,12 @@ def generate_transactions(
     drift: float = 0.0,
     labelled: bool = True,
     end: datetime | None = None,
+    concept: float = 0.0,
 ) -> pa.Table:
     """``rows`` transactions ordered by ``event_time`` within the 30 days up to ``end``.
+
+    ``concept`` in [0, 1] changes how fraud follows from the features (a new fraud
+    pattern, ``parameters.CONCEPT_*``) without moving the features: only labels show it.
 
     ``end`` defaults to now (UTC, whole minutes); a naive ``end`` is taken as UTC.
     ``labelled=False`` leaves out ``is_fraud``; the features are the same either way.
@@ -60,6 +64,8 @@ def generate_transactions(
         raise ValueError(f"rows must be >= 0, not {rows}")
     if not 0.0 <= drift <= 1.0:
         raise ValueError(f"drift must be within [0, 1], not {drift}")
+    if not 0.0 <= concept <= 1.0:
+        raise ValueError(f"concept must be within [0, 1], not {concept}")
     end = as_utc(end) if end is not None else datetime.now(UTC).replace(second=0, microsecond=0)
     # Independent streams per concern, so e.g. the label draws never move the features.
     card_rng, row_rng, time_rng, label_rng = (
@@ -68,7 +74,7 @@ def generate_transactions(
     cards = draw_cards(card_rng, card_pool_size(rows), drift)
     rows_ = draw_rows(row_rng, cards, rows, drift)
     seconds = draw_times(time_rng, rows_.hour, end)
-    labels = fraud_labels(label_rng, rows_)
+    labels = fraud_labels(label_rng, rows_, concept)
     # Rows in time order, as a day's extract would be.
     order = np.argsort(seconds, kind="stable")
     columns = columns_of(rows_.take(order), cards, seconds[order])
@@ -87,7 +93,8 @@ def fraud_rate(table: pa.Table) -> float | None:
 
 class SampleGenerator(Protocol):
     """Rows of one declared training dataset: ``labelled=False`` leaves out the target
-    (rows for its inference datasets), ``drift`` in [0, 1] moves the features."""
+    (rows for its inference datasets), ``drift`` in [0, 1] moves the features and
+    ``concept`` in [0, 1] the relation between the features and the label."""
 
     def __call__(
         self,
@@ -97,6 +104,7 @@ class SampleGenerator(Protocol):
         drift: float = ...,
         labelled: bool = ...,
         end: datetime | None = ...,
+        concept: float = ...,
     ) -> pa.Table: ...
 
 

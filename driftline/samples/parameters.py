@@ -181,6 +181,13 @@ FRAUD_WEIGHTS = {
     "log_velocity": 0.25,
 }
 FRAUD_NOISE = 0.9
+# A concept change (``concept=1``): fraudsters move to card-not-present purchases of
+# electronics, travel and fashion, and stop working at night or from distrusted devices
+# (the trust score stops telling). The features' distributions do not change with it;
+# only outcomes (labels) reveal it.
+CONCEPT_CATEGORIES = np.array([1, 2, 5])  # electronics, travel, fashion (CATEGORIES' order)
+CONCEPT_TARGETED_WEIGHT = 4.0
+CONCEPT_WEIGHTS = {"night": 0.0, "distrust": -1.0, "failed_logins": 0.0, "log_amount_ratio": 0.3}
 # A missing device trust score counts as a mediocre one.
 TRUST_WHEN_MISSING = 0.45
 FAILED_LOGINS_CAP_IN_MODEL = 6

@@ -21,6 +21,9 @@ from driftline.samples.parameters import (
     CENTROIDS,
     CHANNEL_SHARE,
     CHANNEL_SHARE_DRIFTED,
+    CONCEPT_CATEGORIES,
+    CONCEPT_TARGETED_WEIGHT,
+    CONCEPT_WEIGHTS,
     COUNTRIES,
     FAILED_LOGINS_CAP_IN_MODEL,
     FRAUD_INTERCEPT,
@@ -191,7 +194,9 @@ def draw_times(rng: np.random.Generator, hour: Ints, end: datetime) -> Ints:
 
 
 # -- label -------------------------------------------------------------------------------
-def fraud_labels(rng: np.random.Generator, rows: Rows) -> Ints:
+def fraud_labels(rng: np.random.Generator, rows: Rows, concept: float = 0.0) -> Ints:
+    """0/1 fraud from a noisy logistic model of the row; ``concept`` in [0, 1] moves the
+    model itself toward a new pattern (``CONCEPT_*``): the same features, other labels."""
     trust = np.where(np.isnan(rows.trust), TRUST_WHEN_MISSING, rows.trust)
     risk = {
         "log_amount_ratio": np.log(rows.amount_ratio + 1e-3),
@@ -205,6 +210,10 @@ def fraud_labels(rng: np.random.Generator, rows: Rows) -> Ints:
     }
     logit = FRAUD_INTERCEPT + rng.normal(0.0, FRAUD_NOISE, size=len(trust))
     for name, value in risk.items():
-        logit += FRAUD_WEIGHTS[name] * value
+        weight = FRAUD_WEIGHTS[name]
+        logit += (weight + concept * (CONCEPT_WEIGHTS.get(name, weight) - weight)) * value
+    # The new pattern: card-not-present purchases in the targeted categories.
+    targeted = np.isin(rows.category, CONCEPT_CATEGORIES) & ~rows.card_present
+    logit += concept * CONCEPT_TARGETED_WEIGHT * targeted
     probability = 1.0 / (1.0 + np.exp(-logit))
     return (rng.random(len(trust)) < probability).astype(np.int64)

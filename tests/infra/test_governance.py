@@ -85,7 +85,7 @@ def test_every_log_group_expires_and_is_encrypted(dev_app: SynthesizedApp) -> No
 def test_every_queue_topic_and_table_is_encrypted_with_the_key(dev_app: SynthesizedApp) -> None:
     queues = resources(dev_app, "AWS::SQS::Queue")
     topics = resources(dev_app, "AWS::SNS::Topic")
-    assert len(queues) == 6 and len(topics) == 1
+    assert len(queues) == 8 and len(topics) == 1
     for key, resource in {**queues, **topics}.items():
         assert "KmsMasterKeyId" in resource["Properties"], key
     for key, table in resources(dev_app, "AWS::DynamoDB::Table").items():
@@ -132,7 +132,9 @@ WILDCARD_ACTIONS: dict[str, set[str]] = {
     "pipeline/BatchInferencePrepareInferenceRole": XRAY | {"sagemaker:ListModelPackages"},
     "pipeline/BatchInferenceWritePredictionsRole": XRAY,
     "pipeline/BatchInferenceMonitorDriftRole": XRAY,
-    "pipeline/BatchInferenceRetrainingGateRole": XRAY,
+    # Reads the champion's training versions: is there anything new to learn from?
+    "pipeline/BatchInferenceRetrainingGateRole": XRAY | {"sagemaker:ListModelPackages"},
+    "pipeline/LabelsJoinLabelsRole": XRAY,
     "pipeline/BatchInferenceStateMachineRole": STATE_MACHINE,
     "pipeline/SageMakerLogsConfigureRole": XRAY,
 }
@@ -211,7 +213,7 @@ def test_prod_functions_reserve_concurrency_and_dev_functions_do_not(
             for f in template.find_resources("AWS::Lambda::Function").values()
             if f["Properties"].get("FunctionName", "").startswith(app.config.prefix)
         ]
-        assert len(functions) == 9
+        assert len(functions) == 10
         for function in functions:
             assert function["Properties"].get("ReservedConcurrentExecutions") == expected
 
@@ -272,10 +274,17 @@ def test_every_function_queue_and_state_machine_has_its_alarms(dev_app: Synthesi
     functions = len(project_functions(dev_app))
     queues = sum(len(t.find_resources("AWS::SQS::Queue")) for t in dev_app.templates.values())
     machines = len(dev_app.pipeline.find_resources("AWS::StepFunctions::StateMachine"))
-    assert len(targets["AWS/Lambda:Errors"]) == functions == 9
+    assert len(targets["AWS/Lambda:Errors"]) == functions == 10
     assert len(targets["AWS/Lambda:Throttles"]) == functions
-    assert len(targets["AWS/SQS:ApproximateNumberOfMessagesVisible"]) == queues == 6
+    assert len(targets["AWS/SQS:ApproximateNumberOfMessagesVisible"]) == queues == 8
     assert len(targets["AWS/States:ExecutionsFailed"]) == machines == 2
+    # And labels measuring a degraded model alarm, per inference dataset
+    (quality,) = targets["driftline:ModelQualityDegraded"]
+    assert sorted(json.loads(quality), key=lambda d: d["Name"]) == [
+        {"Name": "dataset", "Value": "scoring"},
+        {"Name": "service", "Value": "join_labels"},
+        {"Name": "stage", "Value": "dev"},
+    ]
     for dimensions in targets.values():
         assert len(set(dimensions)) == len(dimensions)  # no resource watched twice
 
@@ -308,6 +317,7 @@ def test_failure_events_reach_the_topic_as_readable_messages(dev_app: Synthesize
     assert detail_types == {
         "TrainingFailed",
         "ModelRejected",
+        "ModelQualityDegraded",
         "DatasetRejected",
         "DriftDetected",
         "InferenceFailed",

@@ -68,6 +68,8 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "BatchInferenceRetrainingGateFailures3B29EB9A",
             "BatchInferenceUndeliveredDriftEvents502F8DF1",
             "BatchInferenceUndeliveredInferenceStarts920FBD8E",
+            "LabelsJoinLabelsFailuresE41F5B2F",
+            "LabelsUndeliveredLabels3D2C4F22",
             "UndeliveredTrainingStarts4ABB6DD5",
         },
         "AWS::Logs::LogGroup": {
@@ -77,10 +79,11 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "BatchInferenceRetrainingGateLogs2311A9DD",
             "BatchInferenceWritePredictionsLogsBD4F9FC1",
             "EvaluateModelLogs4D2A5488",
+            "LabelsJoinLabelsLogsBCAA0737",
             "PrepareTrainingLogsC6E6FCA4",
             "RegisterModelLogs7A676BCA",
-            "TrainingLogs764E0E32",
             "SageMakerLogsConfigureLogs5AC8D98B",
+            "TrainingLogs764E0E32",
         },
         "AWS::Lambda::Function": {
             "BatchInferenceMonitorDriftFunctionF07EC35A",
@@ -88,12 +91,14 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "BatchInferenceRetrainingGateFunction89F684E9",
             "BatchInferenceWritePredictionsFunctionDF9829AC",
             "EvaluateModelFunction5784CA0F",
+            "LabelsJoinLabelsFunction60D248D1",
             "PrepareTrainingFunctionA05E255E",
             "RegisterModelFunction94712359",
             "SageMakerLogsConfigureFunction00910C6D",
         },
         "AWS::Lambda::EventInvokeConfig": {
-            "BatchInferenceRetrainingGateFunctionEventInvokeConfigC38C9B67"
+            "BatchInferenceRetrainingGateFunctionEventInvokeConfigC38C9B67",
+            "LabelsJoinLabelsFunctionEventInvokeConfigDAF90CAD",
         },
         "AWS::StepFunctions::StateMachine": {
             "BatchInferenceStateMachine7E59A9E7",
@@ -107,12 +112,13 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "BatchInferenceStateMachineRole8C2A7172",
             "BatchInferenceWritePredictionsRole4AD5162E",
             "EvaluateModelRoleB400D17F",
+            "LabelsJoinLabelsRole3992449F",
             "PrepareTrainingRoleF28FD6E2",
             "RegisterModelRole283A513D",
+            "SageMakerLogsConfigureRole801A3FF5",
             "SageMakerRoleD4FCFA3F",
             "TrainingStateMachineEventsRole8B9F607F",
             "TrainingStateMachineRole67FFEED7",
-            "SageMakerLogsConfigureRole801A3FF5",
         },
     },
     "monitoring": {

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -300,3 +302,26 @@ def test_random_rows_draws_distinct_rows_in_table_order() -> None:
     assert len(set(drawn["card_id"].to_pylist())) > 2 * len(set(own["card_id"].to_pylist()))
     with pytest.raises(ValueError, match="cannot draw 1001 rows from 1000"):
         random_rows(table, 1_001, seed=5)
+
+
+def test_a_concept_change_moves_the_labels_and_not_the_features() -> None:
+    # Given the same seed with and without the concept change
+    before = generate_transactions(20_000, seed=31, end=datetime(2026, 11, 1, tzinfo=UTC))
+    after = generate_transactions(
+        20_000, seed=31, end=datetime(2026, 11, 1, tzinfo=UTC), concept=1.0
+    )
+    # Then every feature is the same, row for row
+    assert before.drop_columns(["is_fraud"]).equals(after.drop_columns(["is_fraud"]))
+    # And the labels follow the new pattern: card-not-present electronics, travel and
+    # fashion purchases turn into fraud more than twice as often
+    targeted = pc.and_(
+        pc.is_in(before["merchant_category"], pa.array(["electronics", "travel", "fashion"])),
+        pc.invert(before["card_present"]),
+    )
+    rate = {
+        name: pc.mean(table.filter(targeted)["is_fraud"]).as_py()
+        for name, table in (("before", before), ("after", after))
+    }
+    assert rate["after"] > 2 * rate["before"]
+    with pytest.raises(ValueError, match="concept must be within"):
+        generate_transactions(10, concept=1.5)
