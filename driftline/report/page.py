@@ -5,6 +5,7 @@ from __future__ import annotations
 from driftline.report.document import ReportData
 from driftline.report.drift import drift_section
 from driftline.report.html import at_time, esc
+from driftline.report.quality import quality_section
 from driftline.report.sections import (
     datasets_section,
     executions_section,
@@ -25,6 +26,7 @@ def render_report(data: ReportData) -> str:
         models_section(data),
         inference_section(data.status),
         drift_section(data),
+        quality_section(data.status),
         retraining_section(data.status),
         lineage_section(data.lineage),
         executions_section(data.status),
@@ -36,6 +38,7 @@ def render_report(data: ReportData) -> str:
             ("models", "Models"),
             ("inference", "Inference"),
             ("drift", "Drift"),
+            ("quality", "Quality"),
             ("retraining", "Retraining"),
             ("lineage", "Lineage"),
             ("executions", "Executions"),

@@ -97,6 +97,7 @@ def test_every_section_is_on_the_page(opened: Any, sample_data: ReportData) -> N
         "Model versions",
         "Inference runs",
         "Drift per feature",
+        "Model quality on labels",
         "Retraining",
         "Lineage: from a dropped file to a prediction",
     ):

@@ -369,3 +369,43 @@ def test_a_report_without_prediction_and_with_odd_values_still_renders() -> None
     assert all(0 < float(x) + float(w) <= float(psi.group(1)) for x, w in bars)
     assert "soon" in page
     assert "drifted: amount, channel" in page
+
+
+def test_measured_quality_is_plotted_per_model_version_over_time() -> None:
+    # Given v1 measured degraded on one batch and v2 measured on the next
+    measurement = {
+        "dataset": "scoring",
+        "model_group": "driftline-dev-transactions",
+        "labelled_rows": 3000,
+        "primary_metric": "auc",
+    }
+    status = {
+        "model_quality": [
+            {
+                **measurement,
+                "version": "aaaaaaaa11111111",
+                "model_version": "1",
+                "metrics": {"auc": 0.844},
+                "reference_metric": 0.895,
+                "degraded": True,
+                "time": "2026-11-29T17:58:40+00:00",
+            },
+            {
+                **measurement,
+                "version": "bbbbbbbb22222222",
+                "model_version": "2",
+                "metrics": {"auc": 0.863},
+                "reference_metric": 0.924,
+                "degraded": False,
+                "time": "2026-11-29T18:00:20+00:00",
+            },
+        ]
+    }
+    # When the report is rendered
+    page = render_report(
+        ReportData(generated_at=NOW, target="t", status=status, drift_reports=[], lineage=[])
+    )
+    # Then the quality section plots both, in time order, the degraded one marked
+    assert 'id="quality"' in page and 'data-plot="quality"' in page
+    assert page.index("v1 · aaaaaa") < page.index("v2 · bbbbbb")
+    assert "0.844" in page and "0.863" in page and "degraded" in page
