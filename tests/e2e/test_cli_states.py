@@ -337,8 +337,8 @@ BAD_ARGUMENTS: dict[str, tuple[list[list[str]], Expect]] = {
             2,
             (
                 "'nosuch' is not a declared dataset.",
-                "Declared: scoring, store-sales, store-sales-batches, ticket-triage, tickets, "
-                "transactions",
+                "Declared: scoring, scoring-labels, store-sales, store-sales-batches, "
+                "ticket-triage, tickets, transactions",
             ),
         ),
     ),
