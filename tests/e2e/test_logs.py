@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from driftline_runtime.steps.training import TrainingRequest
 
 from driftline import status as status_of
 from driftline.actions import drop_file, wait_for_version
@@ -61,6 +62,18 @@ def training_execution(target: Target, version: str, timeout: float) -> dict[str
         )
 
     return wait_for(probe, timeout, f"a training execution for version {version}", 1.0)
+
+
+def training_on(target: Target, version: str) -> dict[str, str]:
+    """Start a training run on exactly ``version`` (an explicit window); its name and ARN."""
+    request = TrainingRequest(dataset="transactions", version=version, versions=[version])
+    name = f"only-{version}-{uuid.uuid4().hex[:8]}"
+    started = target.client("stepfunctions").start_execution(
+        stateMachineArn=target.outputs("pipeline")["TrainingStateMachineArn"],
+        name=name,
+        input=request.model_dump_json(),
+    )
+    return {"name": name, "arn": str(started["executionArn"])}
 
 
 def finished(target: Target, name: str, timeout: float = 240) -> dict[str, Any]:
@@ -124,8 +137,9 @@ def test_logs_show_a_drops_ingest_lines_and_its_failed_training_jobs_log(
     assert code == 0
     assert f"ingest [{request}] ({key}) INFO Ingested status=validated" in out
 
-    # When its training has failed, and the execution's log is asked for
-    execution = training_execution(target, version["version"], timeout=120)
+    # When a training run on that version alone has failed (the run its drop started
+    # learns from the champion's data too), and the execution's log is asked for
+    execution = training_on(target, version["version"])
     assert finished(target, execution["name"])["status"] == "FAILED"
     code, out, _ = run(capsys, "logs", execution["name"], "--json")
     lines = json_lines(out)
@@ -233,4 +247,4 @@ def test_a_name_that_is_nothing_of_the_app_lists_what_there_is(
     code, _, err = run(capsys, "logs", "nosuch")
     assert code == 2
     assert err.startswith("error: 'nosuch' is not a function, execution, SageMaker job")
-    assert "Functions: evaluate-model, ingest, monitor-drift," in err
+    assert "Functions: evaluate-model, ingest, join-labels, monitor-drift," in err
