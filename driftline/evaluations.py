@@ -9,7 +9,8 @@ holdout in their metadata: their ``holdout`` is null.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from driftline_runtime import names
@@ -38,10 +39,19 @@ def evaluation(metadata: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def training_versions(metadata: Mapping[str, str]) -> list[str]:
-    """The versions a package learned from, as its metadata lists them."""
+def training_versions(
+    metadata: Mapping[str, str], read_manifest: Callable[[str], bytes] | None = None
+) -> list[str]:
+    """The versions a package learned from: its metadata's list, or, for a window too
+    long for a metadata value, the list in its run's manifest (``read_manifest`` reads an
+    S3 URI)."""
     listed = metadata.get(names.TRAINING_VERSIONS_METADATA_KEY)
     if listed is None:
         own = metadata.get("dataset_version")
         return [own] if own else []
-    return [] if listed.endswith(" versions") else listed.split(",")
+    if not listed.endswith(" versions"):
+        return listed.split(",")
+    manifest = metadata.get(names.TRAINING_MANIFEST_METADATA_KEY)
+    if manifest is None or read_manifest is None:
+        return []
+    return [str(v["version"]) for v in json.loads(read_manifest(manifest))["versions"]]

@@ -288,7 +288,9 @@ def models(target: Target, group_prefix: str) -> list[dict[str, Any]]:
                     "dataset": metadata.get("dataset"),
                     "dataset_version": metadata.get("dataset_version"),
                     "training_job": metadata.get("training_job"),
-                    "training_versions": training_versions(metadata),
+                    "training_versions": training_versions(
+                        metadata, lambda uri: read_object(target.client("s3"), uri)
+                    ),
                     "evaluation": evaluation(metadata),
                     "reason": described.get("ModelPackageDescription"),
                     "arn": summary["ModelPackageArn"],

@@ -186,3 +186,27 @@ def test_model_quality_and_the_paired_champion_are_shown() -> None:
     assert "v1: 0.710" in text
     assert "Model quality measured on labels" in text and "degraded" in text
     assert "0.440" in text and "0.860" in text
+
+
+def test_a_window_too_long_for_the_metadata_is_read_from_the_runs_manifest() -> None:
+    import json
+
+    from driftline.evaluations import training_versions
+
+    # Given a package whose window did not fit a metadata value
+    metadata = {
+        "training_versions": "40 versions",
+        "training_manifest": "s3://artifacts/training/transactions/job/manifest.json",
+    }
+    manifest = {"versions": [{"version": f"v{n}"} for n in range(40)]}
+    read: list[str] = []
+
+    def reader(uri: str) -> bytes:
+        read.append(uri)
+        return json.dumps(manifest).encode()
+
+    # Then the versions come from the run's manifest; a short window from the metadata
+    assert training_versions(metadata, reader) == [f"v{n}" for n in range(40)]
+    assert read == [metadata["training_manifest"]]
+    assert training_versions({"training_versions": "a,b"}, reader) == ["a", "b"]
+    assert training_versions({"dataset_version": "a"}) == ["a"]
