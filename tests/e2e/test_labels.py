@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +86,9 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     fraud = set(ranked[: len(ranked) // 10])
     outcomes = [{"transaction_id": i, "is_fraud": int(i in fraud)} for i in ids]
     # And the file repeats one id and names one nobody scored
-    outcomes += [outcomes[0], {"transaction_id": "t-ffffffffffff", "is_fraud": 1}]
+    # (an id of its own: an earlier run on a kept local cloud labelled another)
+    unknown = f"t-{uuid.uuid4().hex[:12]}"
+    outcomes += [outcomes[0], {"transaction_id": unknown, "is_fraud": 1}]
     # (Written as they are: the ids are the scored batch's, already unique to this run.)
     labels_path = tmp_path / "labels.csv"
     pacsv.write_csv(pa.Table.from_pylist(outcomes), labels_path)
@@ -105,7 +108,7 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     )
     assert report["rows"] == ROWS + 2 and report["accepted"] == ROWS + 1
     assert report["duplicate_in_file"]["rows"] == 1
-    assert report["never_scored"]["examples"] == ["t-ffffffffffff"]
+    assert report["never_scored"]["examples"] == [unknown]
     assert report["batches"] == {batch: ROWS}
     # And status shows the measurement with the labels dataset's kind
     facts = status_of.collect(target)
