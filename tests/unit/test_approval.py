@@ -60,7 +60,7 @@ def test_a_lower_error_by_the_margin_replaces_the_champion() -> None:
     decision = decide(RMSE_POLICY, {"test:rmse": 2.8}, RMSE_CHAMPION)
     # Then it is approved: lower is better
     assert decision.status == "Approved"
-    assert "beats the champion's 3.0000 by 0.2000" in decision.reason
+    assert "beats the champion's 3.0000 on the same holdout by 0.2000" in decision.reason
 
 
 @pytest.mark.parametrize("rmse", [2.95, 3.0, 3.5])

@@ -213,9 +213,12 @@ def test_a_datasets_hyperparameters_override_the_stages_but_not_the_specs_own(
         driftline_stage="test",
         curated_bucket="curated",
         artifacts_bucket="artifacts",
+        model_package_group_prefix="driftline-test",
         training_job=json.dumps(job),
     )
-    logic = preparation.TrainingPreparation(settings, preparation.Services(s3=None, obs=None))
+    logic = preparation.TrainingPreparation(
+        settings, preparation.Services(s3=None, registry=None, obs=None)
+    )
     # When the job request is built
     monkeypatch.setattr(preparation, "spec_of", lambda dataset: spec)
     request = logic.training_request("sales", "job", ["train", "validation", "test"])
