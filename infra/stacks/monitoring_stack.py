@@ -75,7 +75,9 @@ NOTIFICATIONS: dict[str, str] = {
     ModelQualityDegraded.detail_type(): (
         f"driftline: labels show the model {_field('$.detail.model_package_arn')} degraded "
         f"on batch {_field('$.detail.version')} of {_field('$.detail.dataset')}: "
-        f"{_field('$.detail.metrics')} against its test {_field('$.detail.reference_metric')}"
+        # (no bare number in a text template: LocalStack's transformer cannot place one;
+        # the quality record holds the test metric it was held to)
+        f"{_field('$.detail.metrics')}, see {_field('$.detail.quality_uri')}"
     ),
     InferenceFailed.detail_type(): (
         f"driftline: batch inference failed at {_field('$.time')}: {_field('$.detail')}"

@@ -102,9 +102,17 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     assert degraded["labelled_rows"] == ROWS
     assert degraded["metrics"]["auc"] < 0.5 < degraded["reference_metric"]
     # And the join report says what became of every row, none counted twice
+    # (written once every scored run is measured: it may follow the event by a moment)
     predictions_bucket = target.outputs("pipeline")["PredictionsBucketName"]
     report = json.loads(
-        read_s3(target, f"s3://{predictions_bucket}/labels/scoring/{labels_version}/report.json")
+        wait_for(
+            lambda: read_s3_or_none(
+                target, f"s3://{predictions_bucket}/labels/scoring/{labels_version}/report.json"
+            ),
+            60,
+            "the labels file's join report",
+            0.5,
+        )
     )
     assert report["rows"] == ROWS + 2 and report["accepted"] == ROWS + 1
     assert report["duplicate_in_file"]["rows"] == 1
@@ -145,6 +153,13 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     assert evaluation["holdout"]["split"] == "time"
     assert evaluation["champion"] is not None
     assert evaluation["challenger"] == pytest.approx(outcome["metrics"]["test:auc"], abs=1e-5)
+
+
+def read_s3_or_none(target: Target, uri: str) -> bytes | None:
+    try:
+        return read_s3(target, uri)
+    except target.client("s3").exceptions.NoSuchKey:
+        return None
 
 
 def drift_retrainings(target: Target, batch: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from driftline_runtime.observability import observability
 from driftline_runtime.steps.training import RegisterModelInput
 
 from tests.unit.test_ingest_handler import emf_records
+from training.sklearn_classifier.metrics import METRIC_DEFINITIONS, METRIC_NAMES, NUMBER
 
 # The role models run as; no VPC (driftline_runtime.steps.ModelSettings).
 MODEL_SETTINGS = '{"role_arn": "arn:aws:iam::000000000000:role/sagemaker", "vpc_config": null}'
@@ -30,7 +31,8 @@ TRAINING_JOB: dict[str, Any] = {
     "source_dir": "s3://assets/source.tar.gz",
     "program": "train.py",
     "hyperparameters": {"max_iter": "200"},
-    "metric_definitions": [{"Name": names.PRIMARY_METRIC, "Regex": "test:auc=(.*);"}],
+    "metric_names": list(METRIC_NAMES),
+    "metric_value_pattern": NUMBER,
 }
 
 Loader = Callable[[str, str], ModuleType]
@@ -70,6 +72,32 @@ def test_training_request_is_whole_and_leaves_the_vpc_out_by_default(
     ]
     # And what the state machine passes to SageMaker has no VpcConfig at all (not null)
     assert "VpcConfig" not in request.model_dump(mode="json", exclude_none=True)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "measures"),
+    [
+        ("transactions", ("auc", "average_precision", "log_loss", "accuracy", "rows")),
+        ("tickets", ("macro_f1", "log_loss", "accuracy", "rows")),
+        ("store-sales", ("rmse", "mae", "r2", "rows")),
+    ],
+)
+def test_a_job_reads_its_problems_metrics_with_the_scripts_own_regexes(
+    preparation: ModuleType, dataset: str, measures: tuple[str, ...]
+) -> None:
+    # Given the stage's settings, which name every metric the script prints
+    logic = prepare(preparation, {**TRAINING_JOB, "vpc_config": None})
+    # When a job of the dataset's problem is requested
+    request = logic.training_request(dataset, "dl-job", ["train", "test"])
+    definitions = request.model_dump(mode="json")["AlgorithmSpecification"]["MetricDefinitions"]
+    # Then it reads the problem's measures of every split and of the champion, with exactly
+    # the regexes the training script's metrics module writes
+    wanted = {
+        f"{split}:{m}" for split in ("train", "validation", "test", "champion") for m in measures
+    }
+    assert {d["Name"] for d in definitions} == wanted
+    assert definitions == [d for d in METRIC_DEFINITIONS if d["Name"] in wanted]
+    assert len(definitions) <= 40  # SageMaker's limit
 
 
 def test_training_request_places_the_job_in_the_configured_vpc(preparation: ModuleType) -> None:
