@@ -20,6 +20,9 @@ STAGES_KEY = "driftline:stages"
 # Lambda's largest ephemeral storage; a threshold above what fits twice is refused.
 LAMBDA_MAX_STORAGE_MIB = 10_240
 MAX_LARGE_FILE_MIB = (LAMBDA_MAX_STORAGE_MIB - 512) // 2
+# The prepare function (1,769 MB) holds the version's table and a part being cut, twice
+# while it is joined: a part above this would not fit beside a table of any size.
+MAX_INFERENCE_PART_MIB = 512
 OVERRIDE_PREFIX = "driftline:"
 
 
@@ -47,11 +50,14 @@ class StageConfig(BaseModel):
     approval_min_improvement: float = Field(ge=0)
     approval_when_not_better: Literal["Rejected", "PendingManualApproval"]
     destroy_on_removal: bool
-    # Batch inference: one transform job per part of at most this many rows, this many
-    # jobs at a time; an optional EventBridge schedule expression re-scores the newest
-    # version of every inference dataset (None: only new drops are scored).
+    # Batch inference: one transform job per part of the version's CSV of at most this many
+    # MiB (rows kept whole, each part with the header line), this many jobs at a time; an
+    # optional EventBridge schedule expression re-scores the newest version of every
+    # inference dataset (None: only new drops are scored). Parts are cut by bytes, not rows,
+    # so that a job's input and run time do not depend on how wide the rows are; with
+    # SplitType=Line a part may be larger than one request (MaxPayloadInMB).
     inference_instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    inference_rows_per_part: int = Field(gt=0)
+    inference_part_size_mib: int = Field(gt=0, le=MAX_INFERENCE_PART_MIB)
     inference_max_concurrency: int = Field(gt=0, le=1000)
     inference_schedule: str | None = Field(default=None, pattern=r"^(rate|cron)\(.+\)$")
     # Ingestion. What validating one file may hold in memory (its batches, the unique key's

@@ -5,9 +5,10 @@ on DatasetValidated or by hand; a scheduled run names only the dataset and score
 newest validated version). The model is the newest *approved* package of the model
 dataset's group (``NoApprovedModel`` otherwise: the state machine turns it into an
 InferenceFailed event), and the version's rows are written as transform input: CSV
-parts of at most ``rows_per_part`` lines ``<id>,<features...>`` in the model's feature
-order (from the package's training baseline), no header, which the state machine's
-Distributed Map scores with one transform job per part.
+parts of at most ``part_size_bytes`` (``transform_parts.write_parts``), each a header line and then
+lines ``<id>,<features...>`` in the model's feature order (from the package's training
+baseline), which the state machine's Distributed Map scores with one transform job per
+part.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from driftline_contracts import contract
 from driftline_runtime import layout, names
@@ -32,6 +32,9 @@ from driftline_runtime.settings import FunctionSettings
 from driftline_runtime.steps import ModelSettings
 from driftline_runtime.steps.batch_inference import InferenceRequest, ResolvedInference
 from pydantic import BaseModel, Field, Json
+from transform_parts import PartSizeError, write_parts
+
+MIB = 1024 * 1024
 
 
 class TransformJobSettings(BaseModel):
@@ -41,7 +44,9 @@ class TransformJobSettings(BaseModel):
     volume_kms_key: str
     max_payload_mb: int = Field(ge=1, le=100)
     max_concurrency: int = Field(ge=1, le=1000)
-    rows_per_part: int = Field(ge=1)
+    # A part's size bounds one job's input (the stage's inference_part_size_mib); with
+    # SplitType=Line it may exceed max_payload_mb, which bounds one request.
+    part_size_bytes: int = Field(ge=1)
 
 
 class Settings(FunctionSettings):
@@ -103,7 +108,7 @@ class InferenceResolution:
         scored = transform_input(table, baseline.id_column, baseline.feature_columns)
         transform = self.settings.transform
         run = layout.inference_run_id(version, now)
-        parts = self._write_parts(scored, dataset, run, transform.rows_per_part)
+        parts = self._write_parts(scored, dataset, run, transform)
         (container,) = package["InferenceSpecification"]["Containers"]
         artifacts = self.settings.artifacts_bucket
         # Transform jobs append "-<part index>" (the Distributed Map's index, 5 digits).
@@ -181,17 +186,21 @@ class InferenceResolution:
             raise InferenceRequestError(f"No validated version {version} of {dataset}") from error
         return spec, version, manifest
 
-    def _write_parts(self, table: pa.Table, dataset: str, run: str, rows_per_part: int) -> int:
-        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        parts = 0
-        for offset in range(0, table.num_rows, rows_per_part):
-            sink = io.BytesIO()
-            pacsv.write_csv(table.slice(offset, rows_per_part), sink, options)
+    def _write_parts(
+        self, table: pa.Table, dataset: str, run: str, transform: TransformJobSettings
+    ) -> int:
+        def put(index: int, body: bytes) -> None:
             self.services.s3.put_object(
                 Bucket=self.settings.artifacts_bucket,
-                Key=layout.inference_part_key(dataset, run, parts),
-                Body=sink.getvalue(),
+                Key=layout.inference_part_key(dataset, run, index),
+                Body=body,
                 ContentType="text/csv",
             )
-            parts += 1
+
+        try:
+            parts: int = write_parts(
+                table, transform.part_size_bytes, transform.max_payload_mb * MIB, put
+            )
+        except PartSizeError as error:
+            raise InferenceRequestError(str(error)) from error
         return parts

@@ -70,7 +70,7 @@ class BatchInference(Construct):
                 "volume_kms_key": shared.key.key_arn,
                 "max_payload_mb": MAX_PAYLOAD_MB,
                 "max_concurrency": config.inference_max_concurrency,
-                "rows_per_part": config.inference_rows_per_part,
+                "part_size_bytes": config.inference_part_size_mib * 1024 * 1024,
             }
         )
         functions = {

@@ -33,7 +33,8 @@ from tests.e2e.conftest import EventRecorder, wait_for, write_salted
 pytestmark = pytest.mark.e2e
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
-BATCH_ROWS = 3_000  # three transform jobs at the dev stage's 1,000 rows per part
+BATCH_ROWS = 3_000  # one part at the dev stage's part size (2 MiB, about 20,000 rows)
+LARGE_ROWS = 50_000  # more than two parts at the dev stage's part size
 SOURCES = [
     "driftline.ingest",
     "driftline.inference",
@@ -104,6 +105,44 @@ def read_s3(target: Target, uri: str) -> bytes:
     return body
 
 
+def part_size_bytes(target: Target) -> int:
+    """The deployed stage's part size, as the prepare function reads it."""
+    lambda_ = target.client("lambda")
+    arns = [
+        f["FunctionArn"]
+        for page in lambda_.get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if "prepareinference" in f["FunctionName"].lower().replace("-", "")
+    ]
+    (arn,) = arns
+    variables = lambda_.get_function_configuration(FunctionName=arn)["Environment"]["Variables"]
+    size: int = json.loads(variables["TRANSFORM"])["part_size_bytes"]
+    return size
+
+
+def scored_parts(target: Target, jobs: list[str]) -> list[int]:
+    """Each job's part checked against its ``.out``: the part starts with the header and
+    holds whole rows, the output has one prediction per row; the parts' row counts."""
+    sagemaker = target.client("sagemaker")
+    rows: list[int] = []
+    for job in sorted(jobs):
+        described = sagemaker.describe_transform_job(TransformJobName=job)
+        assert described["TransformJobStatus"] == "Completed"
+        output = described["TransformOutput"]["S3OutputPath"]
+        source = described["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        part = pacsv.read_csv(io.BytesIO(read_s3(target, source)))
+        assert part.column_names[0] == "transaction_id"
+        out = read_s3(target, f"{output}{source.rsplit('/', 1)[1]}.out")
+        options = pacsv.ReadOptions(autogenerate_column_names=True)
+        predicted = pacsv.read_csv(io.BytesIO(out), options)
+        assert (
+            predicted.column(0).cast(pa.string()).to_pylist()
+            == part.column("transaction_id").cast(pa.string()).to_pylist()
+        )
+        rows.append(part.num_rows)
+    return rows
+
+
 def retrainings_for(target: Target, version: str) -> list[dict[str, Any]]:
     arn = target.outputs("pipeline")["TrainingStateMachineArn"]
     described = status_of.executions(target, arn, "training", described=True)
@@ -166,9 +205,8 @@ def test_a_clean_batch_gets_a_prediction_per_row_and_no_retraining(
     version, validated = drop_batch(target, events, tmp_path, drift=0.0, seed=42)
     completed = events.wait_for("InferenceCompleted", version, timeout=240, key="version")
     detail = completed["detail"]
-    # Then every row was scored, in three transform jobs, by an approved model
+    # Then every row was scored, by an approved model
     assert detail["rows"] == validated["rows"] == BATCH_ROWS
-    assert len(detail["transform_jobs"]) == 3
     assert detail["model_package_arn"] in approved_packages(target)
     predictions = pq.read_table(io.BytesIO(read_s3(target, detail["predictions_uri"])))
     inputs = pq.read_table(io.BytesIO(read_s3(target, validated["data_uri"])))
@@ -181,16 +219,9 @@ def test_a_clean_batch_gets_a_prediction_per_row_and_no_retraining(
     assert lineage["version"] == version
     assert lineage["model_package_arn"] == detail["model_package_arn"]
     assert sorted(lineage["transform_jobs"]) == sorted(detail["transform_jobs"])
-    # And the transform jobs wrote SageMaker's .out files, one per input part
-    sagemaker = target.client("sagemaker")
-    for job in detail["transform_jobs"]:
-        described = sagemaker.describe_transform_job(TransformJobName=job)
-        assert described["TransformJobStatus"] == "Completed"
-        output = described["TransformOutput"]["S3OutputPath"]
-        source = described["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
-        out = read_s3(target, f"{output}{source.rsplit('/', 1)[1]}.out")
-        options = pacsv.ReadOptions(autogenerate_column_names=True)
-        assert pacsv.read_csv(io.BytesIO(out), options).num_rows == 1_000
+    # And its one part (the batch is far below the part size) went through one transform
+    # job that wrote SageMaker's .out file with a prediction per row
+    assert scored_parts(target, detail["transform_jobs"]) == [BATCH_ROWS]
     # And no drift: the report says so, no DriftDetected was put, no retraining started
     assert detail["drifted"] is False
     report = json.loads(read_s3(target, detail["drift_report_uri"]))
@@ -298,3 +329,33 @@ def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none
     assert "FunctionError" not in response, decision
     assert decision["started"] is True and decision["execution"] == execution
     assert len(retrainings_for(target, first)) == 1
+
+
+def test_a_batch_larger_than_the_part_size_is_scored_in_parts_cut_by_bytes(
+    target: Target, events: EventRecorder, approved_model: str, tmp_path: Path
+) -> None:
+    # Given a batch whose transform input is more than the stage's part size
+    table = batch_of(LARGE_ROWS, drift=0.0, seed=2301)
+    path = write_salted(tmp_path / "large.csv", table)
+    _, key, _ = drop_file(target, path, "scoring", "inference")
+    validated = events.wait_for("DatasetValidated", key, timeout=120)["detail"]
+    # When it is scored
+    completed = events.wait_for("InferenceCompleted", validated["version"], 600, key="version")
+    detail = completed["detail"]
+    # Then every row was scored once, one transform job per part, each output with a
+    # prediction for each row of its part (which starts with the header, rows whole)
+    rows = scored_parts(target, detail["transform_jobs"])
+    assert len(rows) >= 2
+    assert sum(rows) == detail["rows"] == LARGE_ROWS
+    # And the parts are cut by bytes: each at most the part size, all but the last more
+    # than half of it
+    budget = part_size_bytes(target)
+    sagemaker = target.client("sagemaker")
+    sizes: dict[int, int] = {}
+    for job in detail["transform_jobs"]:
+        described = sagemaker.describe_transform_job(TransformJobName=job)
+        source = described["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        sizes[int(job.rsplit("-", 1)[1])] = len(read_s3(target, source))
+    ordered = [sizes[index] for index in sorted(sizes)]
+    assert max(ordered) <= budget
+    assert all(size > budget / 2 for size in ordered[:-1])

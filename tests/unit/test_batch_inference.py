@@ -51,7 +51,7 @@ CURATED, ARTIFACTS, PREDICTIONS = "curated", "artifacts", "predictions"
 LINEAGE, BUS = "lineage", "driftline-test"
 PREFIX = "driftline-test"
 GROUP = layout.model_group(PREFIX, "transactions")
-ROWS_PER_PART = 400
+PART_BYTES = 32 * 1024  # a version of 500 rows or more is two or more parts
 
 
 class Cloud:
@@ -183,7 +183,7 @@ TRANSFORM = {
     "volume_kms_key": "arn:aws:kms:us-east-1:123456789012:key/k",
     "max_payload_mb": 6,
     "max_concurrency": 2,
-    "rows_per_part": ROWS_PER_PART,
+    "part_size_bytes": PART_BYTES,
 }
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:batch-inference:run"
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -345,18 +345,24 @@ def test_the_handlers_score_a_version_in_parts_and_every_row_gets_its_prediction
     # When the state machine's payloads reach the handlers around a transform job
     request = {"request": {"dataset": "scoring"}, "execution": EXECUTION}
     resolved = load_function("prepare_inference").handler(request, Context())
-    # Then the newest version is scored with the approved package, in parts of 400 rows
+    # Then the newest version is scored with the approved package, in parts of at most
+    # PART_BYTES, each the header line and then whole rows, every row in one part
     assert resolved["version"] == "v-clean"
     assert resolved["model_package_arn"] == package
-    assert resolved["parts"] == 3
     assert resolved["model"]["ModelName"].startswith("dl-test-scoring-v-clean-")
     parts = cloud.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=resolved["input"]["prefix"])
-    first = cloud.s3.get_object(Bucket=ARTIFACTS, Key=parts["Contents"][0]["Key"])["Body"].read()
-    records = list(csv.reader(io.StringIO(first.decode())))
-    assert len(records) == ROWS_PER_PART
+    assert resolved["parts"] == len(parts["Contents"]) >= 2
     baseline = json.loads((cloud.model_dir / names.BASELINE_FILE).read_text())
-    assert len(records[0]) == 1 + len(baseline["feature_columns"])  # the id, then features
-    assert records[0][0] == table.column("transaction_id")[0].as_py()
+    header = ["transaction_id", *baseline["feature_columns"]]
+    ids: list[str] = []
+    for item in parts["Contents"]:
+        assert item["Size"] <= PART_BYTES
+        body = cloud.s3.get_object(Bucket=ARTIFACTS, Key=item["Key"])["Body"].read()
+        records = list(csv.reader(io.StringIO(body.decode())))
+        assert records[0] == header
+        assert all(len(record) == len(header) for record in records[1:])
+        ids += [record[0] for record in records[1:]]
+    assert ids == table.column("transaction_id").to_pylist()
     cloud.transform(ResolvedInference.model_validate(resolved))
     completed = completed_jobs(ResolvedInference.model_validate(resolved))
     jobs = [j.model_dump() for j in completed]
@@ -484,9 +490,10 @@ def test_a_missing_prediction_fails_the_run_instead_of_writing_a_partial_table(
     cloud.register_model()
     cloud.ingest(scoring(500, drift=0.0), "v-partial")
     resolved = resolve(steps, "scoring", "v-partial")
+    assert resolved.parts >= 2
     cloud.transform(resolved, drop_last_line=True)  # each part loses its last prediction
     error = steps.modules["predictions"].IncompletePredictions
-    with pytest.raises(error, match="2 input row\\(s\\) without a prediction"):
+    with pytest.raises(error, match=f"{resolved.parts} input row\\(s\\) without a prediction"):
         write(steps, resolved, completed_jobs(resolved))
     listed = cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", [])
     assert listed == []
@@ -504,7 +511,7 @@ def test_a_failed_transform_job_is_named_with_sagemakers_reason(cloud: Cloud, st
         cause=json.dumps({"TransformJobStatus": "Failed", "FailureReason": "ClientError: OOM"}),
     )
     error = steps.modules["predictions"].TransformJobsFailed
-    with pytest.raises(error, match=f"1 of 3 .*{jobs[1].job}: ClientError: OOM"):
+    with pytest.raises(error, match=f"1 of {resolved.parts} .*{jobs[1].job}: ClientError: OOM"):
         write(steps, resolved, jobs)
     assert cloud.s3.list_objects_v2(Bucket=PREDICTIONS).get("Contents", []) == []
 

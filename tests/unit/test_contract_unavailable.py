@@ -184,7 +184,7 @@ def test_training_and_scoring_steps_of_such_a_dataset_fail_naming_the_module(
                     "volume_kms_key": "k",
                     "max_payload_mb": 6,
                     "max_concurrency": 2,
-                    "rows_per_part": 1000,
+                    "part_size_bytes": 2 * 1024 * 1024,
                 }
             ),
         ),
