@@ -20,7 +20,8 @@ absolute times on shared machines say little:
   (ingest, rule, join with the predictions, measures, feedback file), vs the plain ingest
   of the same file (until its dataset version is recorded), from the same drop;
 - a 100,000-row scoring batch dropped until its predictions are written, vs a
-  10,000-row one in the same run (``BENCH_SCORE_ROWS`` sets the larger size).
+  10,000-row one in the same run (``benchmarks.scoring_scale``; ``BENCH_SCORE_ROWS`` sets
+  the larger size).
 
 Figures go to ``build/bench.json``: ``drop_to_version_vs_upload``,
 ``drop_to_model_vs_training_job``, ``scoring_vs_transform_jobs``,
@@ -46,6 +47,7 @@ from driftline_runtime import names
 from driftline_runtime.events import DriftDetected, RetrainingStarted, RetrainingWaiting
 
 from benchmarks.results import figure, record
+from benchmarks.scoring_scale import scoring_at_scale
 from driftline import deploy
 from driftline.actions import (
     EventRecorder,
@@ -61,7 +63,6 @@ from driftline.samples import generate_transactions, write_table
 from driftline.target import Target
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-SCORE_ROWS = int(os.environ.get("BENCH_SCORE_ROWS", "100000"))
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -271,33 +272,6 @@ def scoring_and_drift(target: Target) -> None:
             ),
         }
     )
-
-
-def scoring_at_scale(target: Target) -> None:
-    """Drop -> predictions for ``SCORE_ROWS`` rows against a tenth of them (one run each:
-    the large one takes minutes). Batch inference on drift-free rows, so no retraining."""
-    small_rows = max(1, SCORE_ROWS // 10)
-
-    def score(rows: int, seed: int, folder: Path) -> tuple[float, int]:
-        table = generate_transactions(rows, seed=seed, labelled=False)
-        path = write_table(table, folder / f"scale-{rows}.csv")
-        started = time.perf_counter()
-        _, key, _ = drop_file(target, path, "scoring", "inference")
-        version = wait_for_version(target, key, timeout=600)["version"]
-        scored = wait_for_inference(target, version, timeout=3600)
-        return time.perf_counter() - started, len(scored["transform_jobs"])
-
-    with tempfile.TemporaryDirectory() as folder:
-        small, small_jobs = score(small_rows, 4_200, Path(folder))
-        large, large_jobs = score(SCORE_ROWS, 4_201, Path(folder))
-    report(
-        f"drop -> predictions, {SCORE_ROWS:,} rows",
-        large,
-        f"{small_rows:,} rows ({small_jobs} jobs; {large_jobs})",
-        small,
-    )
-    name = f"score_{SCORE_ROWS // 1000}k_vs_{small_rows // 1000}k"
-    record({name: figure(large, small)})
 
 
 def labels_to_quality(
