@@ -105,6 +105,18 @@ class StageConfig(BaseModel):
             )
         return values
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_rows_per_part(cls, values: Any) -> Any:
+        """Batch inference parts were sized by rows; they are sized by bytes now."""
+        if isinstance(values, dict) and "inference_rows_per_part" in values:
+            raise ValueError(
+                "inference_rows_per_part is no stage setting any more: batch inference parts "
+                "are cut by bytes; set inference_part_size_mib (MiB per part, 1 to "
+                f"{MAX_INFERENCE_PART_MIB}) instead of it in cdk.json"
+            )
+        return values
+
     @field_validator(
         "sagemaker_subnet_ids",
         "sagemaker_security_group_ids",

@@ -99,6 +99,24 @@ def test_batch_inference_fans_out_over_the_input_parts() -> None:
     assert states[catch["Next"]]["Parameters"]["status"] == "Failed"
 
 
+@pytest.mark.parametrize("app", ["dev_app", "prod_app"])
+def test_the_prepare_function_cuts_parts_of_the_stages_size_in_bytes(
+    app: str, request: pytest.FixtureRequest
+) -> None:
+    synthesized: SynthesizedApp = request.getfixturevalue(app)
+    stage = synthesized.config.stage
+    (function,) = synthesized.pipeline.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"FunctionName": f"driftline-{stage}-prepare-inference"}},
+    ).values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    rendered = json.dumps(variables["TRANSFORM"]).replace("\\", "")
+    # Then the part size is the stage's MiB in bytes, and no row count bounds a part
+    size = synthesized.config.inference_part_size_mib * 1024 * 1024
+    assert re.search(rf'"part_size_bytes":{size}\b', rendered), rendered
+    assert "rows_per_part" not in rendered
+
+
 @pytest.mark.parametrize(
     ("role", "job"),
     [

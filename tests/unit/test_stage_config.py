@@ -98,6 +98,22 @@ def test_a_cdk_json_with_the_old_drift_thresholds_says_where_they_went() -> None
         load_stage_config(lookup({"driftline:stages": stages}), None, None)
 
 
+def test_a_cdk_json_with_rows_per_part_says_parts_are_sized_by_bytes_now() -> None:
+    # Given a stage still carrying the row count that used to size batch inference parts
+    stages = json.loads(json.dumps(CONTEXT["driftline:stages"]))
+    stages["dev"]["inference_rows_per_part"] = 1000
+    # Then the synth fails and names the setting that replaced it
+    with pytest.raises(ValidationError, match=r"set inference_part_size_mib"):
+        load_stage_config(lookup({"driftline:stages": stages}), None, None)
+
+
+@pytest.mark.parametrize("size", ["0", "513"])
+def test_the_part_size_is_at_least_1_mib_and_at_most_512(size: str) -> None:
+    with pytest.raises(ValidationError, match="inference_part_size_mib"):
+        load_stage_config(lookup({"driftline:inference_part_size_mib": size}), None, None)
+    assert load_stage_config(lookup({"driftline:inference_part_size_mib": "512"}), None, None)
+
+
 @pytest.mark.parametrize("stage", ["dev-x", "Dev", "averyverylongstage"])
 def test_a_stage_name_that_could_overlap_another_or_overflow_a_job_name_is_refused(
     stage: str,
