@@ -15,12 +15,13 @@ scikit-learn (in the container) they need only the package beside this file and
 values into model input with the same ``sklearn_classifier/features.py``.
 
 Input: ``text/csv`` — what batch transform sends, and how the batch pipeline writes its input
-    No header; one record per line; several records per request (``SplitType=Line``,
+    One record per line; several records per request (``SplitType=Line``,
     ``BatchStrategy=MultiRecord``). Each line is ``<id>,<feature 1>,...,<feature n>``: the
     id first, then the features in the order of ``feature_columns`` in ``model.joblib``
     (``evaluation.json`` and ``baseline.json`` list the same order). An empty field is a
     missing value; booleans are ``true``/``false`` (or ``1``/``0``); standard CSV quoting.
-    A first line that equals the header (``<id column>,<feature names>``) is skipped.
+    A first line that equals the header (``<id column>,<feature names>``) is skipped: the
+    batch pipeline starts each input part with it, so a part's first request carries it.
 Input: ``application/json``
     A list of objects with named fields (or ``{"instances": [...]}``); every feature must be
     present (``null`` is a missing value); the id field is optional, other fields are ignored.
