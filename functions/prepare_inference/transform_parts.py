@@ -1,13 +1,13 @@
-"""Transform input parts sized by bytes: CSV objects of at most a byte budget, each with
-the header line, rows never cut.
+"""Transform input parts sized by bytes: headerless CSV objects of at most a byte budget,
+rows never cut.
 
 A part's size bounds what one transform job reads and how long it runs, whatever the
-width of the rows, so parts are cut by bytes rather than rows. Each part starts with the
-header (``<id column>,<features...>``) so that it describes itself; the serving code
-skips a first line equal to it, and with ``SplitType=Line`` batch transform splits a part
-into requests of at most ``MaxPayloadInMB`` on line ends, so a part may be far larger
-than one request. Only a single row larger than a request cannot be sent: that is an
-error before any job starts.
+width of the rows, so parts are cut by bytes rather than rows. Parts carry no header:
+with ``SplitType=Line`` batch transform splits a part into requests of at most
+``MaxPayloadInMB`` on line ends, and only the first request would carry a header, so
+serving code (ours or a dataset's own) gets the same ``<id column>,<features...>`` rows
+in every request. A part may be far larger than one request; only a single row larger
+than a request cannot be sent: that is an error before any job starts.
 
 Rows are found in the encoded CSV, not estimated: a line end is a row's end when an even
 number of quotes precede it (pyarrow doubles quotes inside quoted fields, so a line end
@@ -29,19 +29,11 @@ OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 class PartSizeError(ValueError):
-    """A row (with the header) does not fit in one transform request."""
-
-
-def header_line(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pacsv.write_csv(
-        table.slice(0, 0), sink, pacsv.WriteOptions(include_header=True, quoting_style="needed")
-    )
-    return sink.getvalue()
+    """A row does not fit in one transform request."""
 
 
 def row_ends(encoded: bytes) -> np.ndarray:
-    """The offsets just past each row's line end in ``encoded`` (CSV rows, no header)."""
+    """The offsets just past each row's line end in ``encoded`` (CSV rows)."""
     data = np.frombuffer(encoded, dtype=np.uint8)
     quotes = np.cumsum(data == ord('"'))
     newlines = np.flatnonzero(data == ord("\n"))
@@ -61,23 +53,22 @@ def encoded_rows(table: pa.Table) -> Iterator[tuple[bytes, np.ndarray]]:
 def write_parts(
     table: pa.Table, budget_bytes: int, request_bytes: int, put: Callable[[int, bytes], None]
 ) -> int:
-    """Cut ``table`` into CSV parts of at most ``budget_bytes`` (header included; a row
-    alone larger than that gets a part of its own) and hand each to ``put(index, body)``;
-    returns the number of parts. Raises :class:`PartSizeError` for a row that, with the
-    header, exceeds ``request_bytes`` (MaxPayloadInMB)."""
-    header = header_line(table)
+    """Cut ``table`` into CSV parts of at most ``budget_bytes`` (a row alone larger than
+    that gets a part of its own) and hand each to ``put(index, body)``; returns the number
+    of parts. Raises :class:`PartSizeError` for a row that exceeds ``request_bytes``
+    (MaxPayloadInMB)."""
     parts = 0
     pending: list[bytes] = []
-    size = len(header)
+    size = 0
     rows_before = 0  # rows in the steps before this one
     for encoded, ends in encoded_rows(table):
         lengths = np.diff(ends, prepend=0)
-        too_long = np.flatnonzero(lengths + len(header) > request_bytes)
+        too_long = np.flatnonzero(lengths > request_bytes)
         if too_long.size:
             index = int(too_long[0])
             raise PartSizeError(
                 f"row {rows_before + index + 1} takes {int(lengths[index])} bytes as CSV: "
-                f"with the header it exceeds the {request_bytes}-byte request a transform "
+                f"more than the {request_bytes}-byte request a transform "
                 "job may send (MaxPayloadInMB)"
             )
         start = 0
@@ -88,8 +79,8 @@ def write_parts(
             fits = int(np.searchsorted(ends, start + room, side="right"))
             stop = int(ends[fits - 1]) if fits and int(ends[fits - 1]) > start else start
             if stop == start and pending:
-                put(parts, b"".join([header, *pending]))
-                parts, pending, size = parts + 1, [], len(header)
+                put(parts, b"".join(pending))
+                parts, pending, size = parts + 1, [], 0
                 continue
             stop = max(stop, first_end)
             pending.append(encoded[start:stop])
@@ -97,6 +88,6 @@ def write_parts(
             start = stop
         rows_before += len(ends)
     if pending:
-        put(parts, b"".join([header, *pending]))
+        put(parts, b"".join(pending))
         parts += 1
     return parts

@@ -1,5 +1,5 @@
 """Transform input parts cut by bytes (functions/prepare_inference/transform_parts.py):
-every part within its budget, the header in each, rows whole, every row once, in order."""
+every part within its budget, headerless, rows whole, every row once, in order."""
 
 from __future__ import annotations
 
@@ -46,20 +46,20 @@ def wide_and_narrow(rows: int) -> pa.Table:
     )
 
 
-def test_parts_stay_within_the_budget_with_the_header_and_every_row_once_in_order(
+def test_parts_stay_within_the_budget_without_a_header_and_every_row_once_in_order(
     parts: ModuleType,
 ) -> None:
     # Given 50,000 rows of uneven width (more than one encoding step) and a 256 KiB budget
     table = wide_and_narrow(50_000)
     # When the table is cut into parts
     bodies = cut(parts, table, 256 * 1024)
-    # Then every part is within the budget and starts with the header line
+    # Then every part is within the budget and starts with a row, not a header
     assert len(bodies) > 4
     assert all(len(body) <= 256 * 1024 for body in bodies)
-    assert all(records(body)[0] == ["id", "note", "amount"] for body in bodies)
+    assert all(records(body)[0][0].startswith("r") for body in bodies)
     # And the rows come back whole (line ends inside quoted values included), each once,
     # in the table's order
-    rows = [row for body in bodies for row in records(body)[1:]]
+    rows = [row for body in bodies for row in records(body)]
     assert [row[0] for row in rows] == table.column("id").to_pylist()
     assert [row[1] for row in rows] == table.column("note").to_pylist()
     # And parts are filled: all but the last hold more than half the budget
@@ -69,7 +69,7 @@ def test_parts_stay_within_the_budget_with_the_header_and_every_row_once_in_orde
 def test_a_table_within_the_budget_is_one_part(parts: ModuleType) -> None:
     # Given 100 rows and a budget far above their size; when cut, then one part holds all
     (body,) = cut(parts, wide_and_narrow(100), 8 * MIB)
-    assert len(records(body)) == 101
+    assert len(records(body)) == 100
 
 
 def test_a_row_larger_than_the_budget_gets_a_part_of_its_own(parts: ModuleType) -> None:
@@ -78,8 +78,8 @@ def test_a_row_larger_than_the_budget_gets_a_part_of_its_own(parts: ModuleType) 
     # When the table is cut
     bodies = cut(parts, table, 4_096)
     # Then the wide row is whole, alone in its part; the others are in parts of their own
-    assert [[row[0] for row in records(body)[1:]] for body in bodies] == [["a"], ["b"], ["c"]]
-    assert records(bodies[1])[1][1] == "y" * 10_000
+    assert [[row[0] for row in records(body)] for body in bodies] == [["a"], ["b"], ["c"]]
+    assert records(bodies[1])[0][1] == "y" * 10_000
 
 
 def test_a_row_larger_than_one_request_is_refused_before_any_part_is_written(
