@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from driftline_runtime import names
 from pydantic import BaseModel, ConfigDict
 
 ID = "id"
@@ -34,7 +33,8 @@ class ScoredRun:
     run: str
     model_package_arn: str
     data_uri: str
-    predictions: pa.Table  # ID (string), names.PROBABILITY_COLUMN (float64)
+    # ID (string), then the model's output columns (names.prediction_columns)
+    predictions: pa.Table
 
     @property
     def model_version(self) -> str:
@@ -67,12 +67,10 @@ class LabelsJoinReport(BaseModel):
 
 
 def labels_table(table: pa.Table, id_column: str, target: str) -> pa.Table:
-    """The file's id and label, as strings and 0/1 integers."""
+    """The file's id as a string and its label as the labels contract types it (what a
+    label means depends on the model's problem: ``measuring.py`` reads it)."""
     return pa.table(
-        {
-            ID: pc.cast(table.column(id_column), pa.string()),
-            LABEL: pc.cast(table.column(target), pa.int64()),
-        }
+        {ID: pc.cast(table.column(id_column), pa.string()), LABEL: table.column(target)}
     )
 
 
@@ -138,7 +136,8 @@ def join(
 
 
 def labelled_predictions(run: ScoredRun, labels: pa.Table) -> pa.Table:
-    """The run's predictions that have a label: ID, probability, LABEL (one row per id)."""
+    """The run's predictions that have a label: ID, the model's outputs, LABEL (one row
+    per id)."""
     return run.predictions.join(labels, keys=ID, join_type="inner").select(
-        [ID, names.PROBABILITY_COLUMN, LABEL]
+        [*run.predictions.column_names, LABEL]
     )

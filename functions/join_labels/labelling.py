@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,9 +39,10 @@ from driftline_runtime.contracts import DatasetSpec
 from driftline_runtime.events import DatasetValidated, ModelQualityDegraded, put_event
 from driftline_runtime.objects import read_object
 from driftline_runtime.observability import Observability
-from driftline_runtime.quality import ModelQuality, calibration, measure
+from driftline_runtime.quality import ModelQuality, allowed_worsening, is_degraded
 from driftline_runtime.settings import FunctionSettings
 from joining import ID, LABEL, Joined, ScoredRun, join, labelled_predictions, labels_table
+from measuring import ModelFacts, measure_rows, prediction_columns
 
 
 class Settings(FunctionSettings):
@@ -90,7 +90,7 @@ class LabelJoining:
         assert labels_spec.target is not None  # the spec's validator requires it
         labels = labels_table(table, labels_spec.id_column, labels_spec.target)
         runs = self.scored_runs(scored.name, scored.id_column)
-        ledger = self.ledger(scored.name, exclude=event.version)
+        ledger = self.ledger(scored.name, exclude=event.version, label=labels.schema.field(LABEL))
         joined = join(
             dataset=scored.name,
             labels_dataset=event.dataset,
@@ -133,23 +133,29 @@ class LabelJoining:
                     predictions=pa.table(
                         {
                             ID: pc.cast(predictions.column(id_column), pa.string()),
-                            names.PROBABILITY_COLUMN: predictions.column(names.PROBABILITY_COLUMN),
+                            **{
+                                column: predictions.column(column)
+                                for column in prediction_columns(predictions, id_column)
+                            },
                         }
                     ),
                 )
             )
         return runs
 
-    def ledger(self, dataset: str, *, exclude: str) -> pa.Table:
-        """Every label accepted before, from other labels versions' pages."""
+    def ledger(self, dataset: str, *, exclude: str, label: pa.Field) -> pa.Table:
+        """Every label accepted before, from other labels versions' pages (typed as
+        ``label``, the labels contract's type)."""
         s3, bucket = self.services.s3, self.settings.predictions_bucket
         pages = [
             pq.read_table(io.BytesIO(read_object(s3, f"s3://{bucket}/{key}")))
             for key in self.keys(bucket, layout.labels_prefix(dataset), "accepted.parquet")
             if key != layout.labels_accepted_key(dataset, exclude)
         ]
-        empty = pa.table({ID: pa.array([], pa.string()), LABEL: pa.array([], pa.int64())})
-        return pa.concat_tables([empty, *(p.select([ID, LABEL]) for p in pages)])
+        empty = pa.table({ID: pa.array([], pa.string()), LABEL: pa.array([], label.type)})
+        return pa.concat_tables(
+            [empty, *(p.select([ID, LABEL]) for p in pages)], promote_options="permissive"
+        )
 
     def keys(self, bucket: str, prefix: str, name: str) -> list[str]:
         paginator = self.services.s3.get_paginator("list_objects_v2")
@@ -161,14 +167,12 @@ class LabelJoining:
         )
 
     # -- model quality -------------------------------------------------------------------
-    def reference_metric(self, model_package_arn: str) -> float | None:
+    def model_facts(self, model_package_arn: str) -> ModelFacts:
+        """The model's problem, primary metric and its own test value of it."""
         described = self.services.sagemaker.describe_model_package(
             ModelPackageName=model_package_arn
         )
-        value = described.get("CustomerMetadataProperties", {}).get(
-            f"{names.METRIC_METADATA_PREFIX}{names.PRIMARY_METRIC}"
-        )
-        return float(value) if value is not None else None
+        return ModelFacts.of_package(described)
 
     def quality(
         self,
@@ -180,19 +184,17 @@ class LabelJoining:
         now: datetime,
     ) -> ModelQuality:
         rows = labelled_predictions(run, labels)
-        y = rows.column(LABEL).to_numpy().astype(np.float64)
-        p = rows.column(names.PROBABILITY_COLUMN).to_numpy().astype(np.float64)
-        metrics = measure(y, p)
-        reference = self.reference_metric(run.model_package_arn)
-        primary = names.PRIMARY_METRIC.split(":", 1)[1]
-        settings = spec.quality
-        value = metrics.get(primary)
-        degraded = (
-            reference is not None
-            and value is not None
-            and rows.num_rows >= settings.min_labelled_rows
-            and reference - value > settings.max_drop
+        facts = self.model_facts(run.model_package_arn)
+        metrics, calibrated = measure_rows(
+            facts.problem, rows, [c for c in run.predictions.column_names if c != ID]
         )
+        reference, primary, direction = (
+            facts.reference_metric,
+            facts.primary_metric,
+            facts.direction,
+        )
+        settings = spec.quality
+        degraded = is_degraded(direction, metrics.get(primary), reference, rows.num_rows, settings)
         quality = ModelQuality(
             dataset=dataset,
             version=run.version,
@@ -204,10 +206,12 @@ class LabelJoining:
             metrics=metrics,
             primary_metric=primary,
             reference_metric=reference,
-            max_drop=settings.max_drop,
+            max_drop=allowed_worsening(direction, reference or 0.0, settings),
+            direction=direction,
+            problem=facts.problem,
             min_labelled_rows=settings.min_labelled_rows,
             degraded=degraded,
-            calibration=calibration(y, p),
+            calibration=calibrated,
             time=now.isoformat(),
         )
         self.put_json(
@@ -240,6 +244,11 @@ class LabelJoining:
             for measure_, name in names.MODEL_QUALITY_METRICS.items()
             if measure_ in quality.metrics
         }
+        if quality.primary_metric in quality.metrics:
+            values[names.MODEL_QUALITY_PRIMARY_METRIC] = (
+                float(quality.metrics[quality.primary_metric]),
+                MetricUnit.NoUnit,
+            )
         values[names.MODEL_QUALITY_DEGRADED_METRIC] = (float(quality.degraded), MetricUnit.Count)
         values[names.LABELLED_ROWS_METRIC] = (float(quality.labelled_rows), MetricUnit.Count)
         self.services.obs.record(

@@ -67,7 +67,8 @@ def quality_alarms(
 
 
 def quality_metrics(stage: str, period: Duration) -> list[cloudwatch.IMetric]:
-    """Every inference dataset's measured AUC, as a SEARCH (new datasets appear alone)."""
+    """Every inference dataset's measured primary metric (whatever its problem type's is)
+    and AUC, as SEARCHes (new datasets appear alone)."""
     return [
         cloudwatch.MathExpression(
             expression=(
@@ -80,7 +81,7 @@ def quality_metrics(stage: str, period: Duration) -> list[cloudwatch.IMetric]:
             period=period,
         )
         for metric, label in (
-            (names.MODEL_QUALITY_AUC_METRIC, "measured AUC"),
-            (names.MODEL_QUALITY_AVERAGE_PRECISION_METRIC, "measured average precision"),
+            (names.MODEL_QUALITY_PRIMARY_METRIC, "measured primary metric"),
+            (names.MODEL_QUALITY_AUC_METRIC, "measured AUC (binary)"),
         )
     ]

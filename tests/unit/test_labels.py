@@ -20,7 +20,7 @@ from driftline_contracts.transactions import LabelledTransaction
 from driftline_runtime import names
 from driftline_runtime.events import DatasetValidated
 from driftline_runtime.observability import observability
-from driftline_runtime.quality import calibration, measure
+from driftline_runtime.quality_measures import binary_measures, calibration
 from moto import mock_aws
 
 from driftline.samples import generate_transactions
@@ -116,7 +116,7 @@ def test_quality_measures_match_scikit_learn() -> None:
     y = rng.integers(0, 2, 2_000).astype(np.float64)
     p = np.round(np.clip(0.3 * y + rng.uniform(0, 0.7, 2_000), 0, 1), 2)
     # When they are measured
-    measured = measure(y, p)
+    measured = binary_measures(y, p)
     # Then the numbers are scikit-learn's, which the training job reports
     assert measured["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert measured["average_precision"] == pytest.approx(average_precision_score(y, p), abs=1e-12)
@@ -128,7 +128,7 @@ def test_quality_measures_match_scikit_learn() -> None:
 def test_one_class_leaves_auc_out_and_calibration_compares_rates() -> None:
     y = np.zeros(100)
     p = np.linspace(0.0, 0.99, 100)
-    measured = measure(y, p)
+    measured = binary_measures(y, p)
     assert "auc" not in measured and "average_precision" not in measured
     bins = calibration(np.r_[np.zeros(50), np.ones(50)], np.linspace(0, 1, 100))
     assert len(bins) == 10 and sum(b.rows for b in bins) == 100

@@ -138,9 +138,13 @@ class QualitySettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # How far the primary metric on labelled rows may fall below the model's own test
-    # metric (absolute, e.g. AUC 0.86 -> 0.81 at 0.05) before ModelQualityDegraded.
+    # How far a primary metric where higher is better (AUC, macro F1, accuracy, R2) may
+    # fall below the model's own test metric, absolute (AUC 0.86 -> 0.81 at 0.05),
+    # before ModelQualityDegraded...
     max_drop: float = Field(default=0.05, ge=0.0)
+    # ...and the share by which an error metric (RMSE, MAE, log loss: lower is better,
+    # in the target's units) may exceed it (RMSE 10 -> 11 at 0.1).
+    max_error_increase: float = Field(default=0.1, ge=0.0)
     # Fewer labelled rows of a batch say too little: no verdict. At 200 rows and a few
     # percent positives an AUC still moves by several hundredths from noise alone.
     min_labelled_rows: int = Field(default=200, ge=1)

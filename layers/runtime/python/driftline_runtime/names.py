@@ -144,6 +144,14 @@ DRIFT_DETECTED_METRIC: Final = "DriftDetected"
 # A deployed model's quality measured on labelled scored rows (per dataset).
 MODEL_QUALITY_AUC_METRIC: Final = "ModelQualityAuc"
 MODEL_QUALITY_AVERAGE_PRECISION_METRIC: Final = "ModelQualityAveragePrecision"
+MODEL_QUALITY_LOG_LOSS_METRIC: Final = "ModelQualityLogLoss"
+MODEL_QUALITY_ACCURACY_METRIC: Final = "ModelQualityAccuracy"
+MODEL_QUALITY_MACRO_F1_METRIC: Final = "ModelQualityMacroF1"
+MODEL_QUALITY_RMSE_METRIC: Final = "ModelQualityRmse"
+MODEL_QUALITY_MAE_METRIC: Final = "ModelQualityMae"
+MODEL_QUALITY_R2_METRIC: Final = "ModelQualityR2"
+# Whatever the dataset's primary metric is: the one series every problem type has.
+MODEL_QUALITY_PRIMARY_METRIC: Final = "ModelQualityPrimaryMetric"
 MODEL_QUALITY_DEGRADED_METRIC: Final = "ModelQualityDegraded"
 LABELLED_ROWS_METRIC: Final = "LabelledRows"
 # Their dimensions (the dashboard's SEARCH expressions name them)...
@@ -237,6 +245,12 @@ MODEL_METRICS: Final = {
 MODEL_QUALITY_METRICS: Final = {
     AUC_MEASURE: MODEL_QUALITY_AUC_METRIC,
     AVERAGE_PRECISION_MEASURE: MODEL_QUALITY_AVERAGE_PRECISION_METRIC,
+    LOG_LOSS_MEASURE: MODEL_QUALITY_LOG_LOSS_METRIC,
+    ACCURACY_MEASURE: MODEL_QUALITY_ACCURACY_METRIC,
+    MACRO_F1_MEASURE: MODEL_QUALITY_MACRO_F1_METRIC,
+    RMSE_MEASURE: MODEL_QUALITY_RMSE_METRIC,
+    MAE_MEASURE: MODEL_QUALITY_MAE_METRIC,
+    R2_MEASURE: MODEL_QUALITY_R2_METRIC,
 }
 
 # -- the model registry's package metadata ------------------------------------------------
