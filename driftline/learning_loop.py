@@ -4,7 +4,8 @@ A drifted batch whose outcomes follow a new fraud pattern (``concept=1``): drift
 detected but the retraining waits for labels (the champion already learned from every
 labelled row there is); the batch's labels arrive and measure the champion as degraded;
 the labelled rows are fed back, and the retraining on the window beats the champion on
-the same, most recent holdout; the next batch is scored by the new model, and its labels
+the same, most recent holdout, and (the stage's rescore_trigger_batch, on in dev) scores
+the drifted batch again; the next batch is scored by the new model, and its labels
 measure it better than the old one was.
 """
 
@@ -43,11 +44,13 @@ def quality_of(target: Target, version: str, timeout: float = 180) -> dict[str, 
 
 
 def _measured(quality: dict[str, Any]) -> str:
+    name = str(quality["primary_metric"]).upper()
     metric = quality["metrics"].get(quality["primary_metric"])
     measured = "n/a" if metric is None else f"{metric:.3f}"
     return (
-        f"v{quality['model_version']} measured AUC {measured} on {quality['labelled_rows']} "
-        f"labelled rows (test AUC {quality['reference_metric']:.3f})"
+        f"v{quality['model_version']} measured {name} {measured} on "
+        f"{quality['labelled_rows']} labelled rows (test {name} "
+        f"{quality['reference_metric']:.3f})"
     )
 
 
@@ -110,7 +113,11 @@ class LearningLoop:
             )
             if v2["approval"] != "Approved" and self.own_champion:
                 raise CommandError(f"v{v2['version']} {v2['approval']}: {paired}")
-            stage.outcome(f"v{v2['version']} {v2['approval']}: {paired}")
+            rescored = ""
+            if v2["approval"] == "Approved":
+                self._rescored(batch["version"], str(v2["arn"]))
+                rescored = f"; the drifted batch rescored by v{v2['version']}"
+            stage.outcome(f"v{v2['version']} {v2['approval']}: {paired}{rescored}")
         with self.progress.stage("Score the next batch with the new model") as stage:
             following, _ = self.score(self.following[0])
             self.drop(self.following[1], "scoring-labels", "labels")
@@ -127,6 +134,24 @@ class LearningLoop:
                 f"{_measured(after)}; v{before['model_version']} had measured "
                 f"{before['metrics'].get('auc', 0):.3f}"
             )
+
+    def _rescored(self, version: str, package_arn: str) -> dict[str, Any]:
+        """Bounded wait until the approved model has scored batch ``version`` again."""
+
+        def probe() -> dict[str, Any] | None:
+            runs = status_of.collect(self.target)["inference_runs"]
+            return next(
+                (
+                    r
+                    for r in runs
+                    if r["version"] == version
+                    and r["model_package_arn"] == package_arn
+                    and r["status"] == "SUCCEEDED"
+                ),
+                None,
+            )
+
+        return wait_until(probe, 300, f"batch {version} rescored by {package_arn}", 2.0)
 
     def _retraining(self, version: str) -> dict[str, Any]:
         """The retraining the drifted batch asked for: waiting for labels (or started)."""

@@ -71,6 +71,9 @@ class StageConfig(BaseModel):
     # At most one drift-triggered retraining per training dataset per cooldown window.
     # (How drift is judged is per dataset, in its spec: DatasetSpec.drift.)
     retraining_cooldown_minutes: int = Field(gt=0)
+    # Promotion: when a retraining's challenger is approved, score the batch whose drift
+    # or labels started it again, with the new model (the next batches are its anyway).
+    rescore_trigger_batch: bool
     # The two optional settings below default to None because CDK drops null values
     # from context on their way into the app: cdk.json's `null` arrives as a missing key.
     # Where alarms and pipeline failures are mailed (the subscription must be confirmed

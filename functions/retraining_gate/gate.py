@@ -47,6 +47,9 @@ class Settings(FunctionSettings):
     event_bus_name: str
     cooldown_minutes: int = Field(gt=0)
     model_package_group_prefix: str
+    # Promotion (rescoring.py): rescore the batch that asked for an approved retraining.
+    rescore_trigger_batch: bool = False
+    batch_inference_state_machine_arn: str | None = None
 
 
 @dataclass(frozen=True)

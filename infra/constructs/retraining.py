@@ -1,9 +1,11 @@
 """Drift- and quality-triggered retraining: at most one training per training dataset per
-cooldown window.
+cooldown window, and the promotion of what it trains.
 
 DriftDetected | ModelQualityDegraded --rules--> the retraining gate (a function; cooldown
 in DynamoDB) --> the training state machine, with the trigger as context
 (RetrainingStarted), or a record and RetrainingSuppressed when the window is taken.
+ModelRegistered(Approved) --rule--> the same function --> the batch-inference state
+machine on the batch that started that retraining (stage setting rescore_trigger_batch).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from driftline_runtime.events import DriftDetected, ModelQualityDegraded
+from driftline_runtime.events import DriftDetected, ModelQualityDegraded, ModelRegistered
 
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.nag import HIPAA, PACK, acknowledge, resource_finding
@@ -33,9 +35,10 @@ class DriftRetraining(Construct):
         *,
         shared: SharedResources,
         training: PipelineStateMachine,
+        inference: PipelineStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.shared, self.training = shared, training
+        self.shared, self.training, self.inference = shared, training, inference
         config = shared.config
         removal = RemovalPolicy.DESTROY if config.destroy_on_removal else RemovalPolicy.RETAIN
         self.cooldown_table = project_table(
@@ -72,6 +75,12 @@ class DriftRetraining(Construct):
                 "EVENT_BUS_NAME": shared.bus.event_bus_name,
                 "COOLDOWN_MINUTES": str(shared.config.retraining_cooldown_minutes),
                 "MODEL_PACKAGE_GROUP_PREFIX": shared.model_group_prefix,
+                "RESCORE_TRIGGER_BATCH": str(shared.config.rescore_trigger_batch).lower(),
+                **(
+                    {"BATCH_INFERENCE_STATE_MACHINE_ARN": self.inference.arn}
+                    if shared.config.rescore_trigger_batch
+                    else {}
+                ),
             },
         )
         executions = f"{self.training.executions_arn}:*"
@@ -91,6 +100,12 @@ class DriftRetraining(Construct):
             (["sagemaker:DescribeModelPackage"], [packages]),
             # ListModelPackages supports no resource-level permissions.
             (["sagemaker:ListModelPackages"], ["*"]),
+            # Promotion: the batch that asked for an approved retraining, scored again.
+            *(
+                [(["states:StartExecution"], [self.inference.arn])]
+                if shared.config.rescore_trigger_batch
+                else []
+            ),
         ):
             gate.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=resources)
@@ -176,3 +191,23 @@ class DriftRetraining(Construct):
                 max_event_age=START_MAX_AGE,
             )
         )
+        if shared.config.rescore_trigger_batch:
+            approved = events.Rule(
+                self,
+                "RescoreOnApproval",
+                event_bus=shared.bus,
+                description="An approved retraining rescores the batch that asked for it",
+                event_pattern=events.EventPattern(
+                    source=[ModelRegistered.SOURCE],
+                    detail_type=[ModelRegistered.detail_type()],
+                    detail={"status": ["Approved"]},
+                ),
+            )
+            approved.add_target(
+                targets.LambdaFunction(
+                    gate,
+                    dead_letter_queue=undelivered,
+                    retry_attempts=START_RETRIES,
+                    max_event_age=START_MAX_AGE,
+                )
+            )

@@ -83,7 +83,11 @@ class PipelineStack(Stack):
         self.training = TrainingPipeline(self, "Training", shared=self.shared)
         self.inference = BatchInference(self, "BatchInference", shared=self.shared)
         self.retraining = DriftRetraining(
-            self, "DriftRetraining", shared=self.shared, training=self.training.state_machine
+            self,
+            "DriftRetraining",
+            shared=self.shared,
+            training=self.training.state_machine,
+            inference=self.inference.state_machine,
         )
         self.labels = LabelsJoin(
             self, "Labels", shared=self.shared, predictions=self.inference.predictions_bucket

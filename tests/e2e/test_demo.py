@@ -45,6 +45,10 @@ def test_the_demo_tells_the_whole_story_and_leaves_a_report(
         r"on the same \d+-row time holdout",
         output.err,
     )
+    # And an approved challenger rescores the drifted batch that asked for it (dev's
+    # rescore_trigger_batch)
+    retrained = next(line for line in lines if line.startswith("Retrain on the window:"))
+    assert ("Approved" not in retrained) or "the drifted batch rescored by v" in retrained
     # And it leaves a self-contained report with the drift plots
     html = DEMO_REPORT.read_text()
     assert 'data-plot="psi"' in html and 'data-plot="distribution:amount"' in html

@@ -173,10 +173,32 @@ class CooldownGuard:
 
     def suppressions(self, dataset: str) -> list[dict[str, Any]]:
         """Every suppressed trigger recorded for ``dataset``, oldest first."""
+        return self._items(dataset, SUPPRESSED_PREFIX)
+
+    def unanswered_waiting(self, dataset: str) -> list[dict[str, Any]]:
+        """The retrainings of ``dataset`` that waited for labels and that no approved model
+        has answered yet (``answer_waiting``)."""
+        return [item for item in self._items(dataset, WAITING_PREFIX) if "answered_by" not in item]
+
+    def answer_waiting(self, dataset: str, sk: str, model_package_arn: str) -> None:
+        """Mark a waiting retraining answered by an approved model (once: a redelivery
+        finds it answered and leaves it)."""
+        try:
+            self._table.update_item(
+                Key={"dataset": dataset, "sk": sk},
+                UpdateExpression="SET answered_by = :arn",
+                ConditionExpression="attribute_exists(sk) AND attribute_not_exists(answered_by)",
+                ExpressionAttributeValues={":arn": model_package_arn},
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
+
+    def _items(self, dataset: str, prefix: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "dataset = :dataset AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":dataset": dataset, ":prefix": SUPPRESSED_PREFIX},
+            "ExpressionAttributeValues": {":dataset": dataset, ":prefix": prefix},
         }
         while True:
             page = self._table.query(**kwargs)
