@@ -223,7 +223,8 @@ def quality_table(status: Mapping[str, Any]) -> Table:
                 _short(q.get("version")),
                 f"{_text(q.get('model_group'))} v{_text(q.get('model_version'))}",
                 _text(q.get("labelled_rows")),
-                _metric((q.get("metrics") or {}).get(q.get("primary_metric"))),
+                f"{_text(q.get('primary_metric'))} "
+                + _metric((q.get("metrics") or {}).get(q.get("primary_metric"))),
                 _metric(q.get("reference_metric")),
                 Text("degraded", style="red") if q.get("degraded") else Text("no", style="green"),
             )

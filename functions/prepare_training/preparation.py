@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,23 +53,6 @@ class TrainingJobSettings(BaseModel):
     source_dir: str
     program: str
     hyperparameters: dict[str, str]
-    # Every metric the training script prints and the regex of a printed value
-    # (training/sklearn_classifier/metrics.py): a job gets the definitions of its
-    # problem's measures only. All of them, regexes written out, would pass Lambda's
-    # 4 KB environment limit, and SageMaker takes at most 40.
-    metric_names: list[str]
-    metric_value_pattern: str
-
-    def metric_definitions(self, problem: str) -> list[dict[str, str]]:
-        """``MetricDefinitions`` of a job of ``problem``, as ``metrics.METRIC_DEFINITIONS``
-        writes them."""
-        measures = {*names.PROBLEM_MEASURES[problem], names.ROWS_MEASURE}
-        return [
-            {"Name": name, "Regex": f"{re.escape(name)}=({self.metric_value_pattern});"}
-            for name in self.metric_names
-            if name.split(":", 1)[-1] in measures
-        ]
-
     # SageMaker places the job's network interfaces here; None: SageMaker's own network.
     vpc_config: JobNetwork | None = None
 
@@ -275,7 +257,7 @@ class TrainingPreparation:
                 "AlgorithmSpecification": {
                     "TrainingImage": job.images.get(spec.training.algorithm, job.image),
                     "TrainingInputMode": "File",
-                    "MetricDefinitions": job.metric_definitions(spec.problem or "binary"),
+                    "MetricDefinitions": names.metric_definitions(spec.problem or "binary"),
                 },
                 "HyperParameters": hyperparameters,
                 "InputDataConfig": [

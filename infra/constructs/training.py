@@ -25,7 +25,6 @@ from infra.constructs.sagemaker import INFERENCE_PROGRAM, TRAINING_PROGRAM
 from infra.constructs.sagemaker_tasks import grant_sagemaker_tasks
 from infra.constructs.shared import SharedResources
 from infra.constructs.state_machine import PipelineStateMachine
-from training.sklearn_classifier.metrics import METRIC_NAMES, NUMBER
 
 # What every training job of a stage gets beyond the stage config.
 HYPERPARAMETERS = {"max_iter": "200", "learning_rate": "0.1"}
@@ -72,8 +71,6 @@ class TrainingPipeline(Construct):
                 "source_dir": sagemaker.source_url,
                 "program": TRAINING_PROGRAM,
                 "hyperparameters": HYPERPARAMETERS,
-                "metric_names": list(METRIC_NAMES),
-                "metric_value_pattern": NUMBER,
                 "vpc_config": sagemaker.vpc_config,
             }
         )

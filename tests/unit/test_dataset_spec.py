@@ -207,8 +207,6 @@ def test_a_datasets_hyperparameters_override_the_stages_but_not_the_specs_own(
         "source_dir": "s3://assets/source.tar.gz",
         "program": "train.py",
         "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
-        "metric_names": [],
-        "metric_value_pattern": "[0-9]+",
     }
     settings = preparation.Settings(
         driftline_stage="test",

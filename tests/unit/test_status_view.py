@@ -185,7 +185,7 @@ def test_model_quality_and_the_paired_champion_are_shown() -> None:
     # Then the champion's number on the same holdout and the measured quality are there
     assert "v1: 0.710" in text
     assert "Model quality measured on labels" in text and "degraded" in text
-    assert "0.440" in text and "0.860" in text
+    assert "auc 0.440" in text and "0.860" in text
 
 
 def test_a_window_too_long_for_the_metadata_is_read_from_the_runs_manifest() -> None:

@@ -17,7 +17,7 @@ from driftline_runtime.observability import observability
 from driftline_runtime.steps.training import RegisterModelInput
 
 from tests.unit.test_ingest_handler import emf_records
-from training.sklearn_classifier.metrics import METRIC_DEFINITIONS, METRIC_NAMES, NUMBER
+from training.sklearn_classifier.metrics import METRIC_DEFINITIONS
 
 # The role models run as; no VPC (driftline_runtime.steps.ModelSettings).
 MODEL_SETTINGS = '{"role_arn": "arn:aws:iam::000000000000:role/sagemaker", "vpc_config": null}'
@@ -31,8 +31,6 @@ TRAINING_JOB: dict[str, Any] = {
     "source_dir": "s3://assets/source.tar.gz",
     "program": "train.py",
     "hyperparameters": {"max_iter": "200"},
-    "metric_names": list(METRIC_NAMES),
-    "metric_value_pattern": NUMBER,
 }
 
 Loader = Callable[[str, str], ModuleType]
@@ -85,7 +83,7 @@ def test_training_request_is_whole_and_leaves_the_vpc_out_by_default(
 def test_a_job_reads_its_problems_metrics_with_the_scripts_own_regexes(
     preparation: ModuleType, dataset: str, measures: tuple[str, ...]
 ) -> None:
-    # Given the stage's settings, which name every metric the script prints
+    # Given the stage's settings
     logic = prepare(preparation, {**TRAINING_JOB, "vpc_config": None})
     # When a job of the dataset's problem is requested
     request = logic.training_request(dataset, "dl-job", ["train", "test"])

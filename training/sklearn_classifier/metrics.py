@@ -6,8 +6,9 @@ SageMaker sends the output to CloudWatch Logs and turns each line that a trainin
 ``AlgorithmSpecification.MetricDefinitions`` regex matches into a training metric (the
 first group is the value); the local cloud applies the same regexes to the job's log.
 
-The CDK code passes :data:`METRIC_DEFINITIONS` to the training job and ``train.py`` prints
-with :func:`format_metric`, so the printed form and the regexes cannot drift apart. The
+The prepare step gives the training job ``driftline_runtime.names.metric_definitions()``
+(:data:`METRIC_DEFINITIONS` here) and ``train.py`` prints with :func:`format_metric`, both
+over the names module's regex, so the printed form and the regexes cannot drift apart. The
 names themselves (``test:auc`` and the rest) come from ``driftline_runtime.names``, which
 the source tarball bundles: the evaluation gate, the registry and the reports read the
 same names.
@@ -20,26 +21,20 @@ it from the package beside ``train.py``.
 from __future__ import annotations
 
 import math
-import re
 
-from driftline_runtime.names import CHAMPION_METRICS, ROWS_MEASURE, TRAINING_METRICS
+from driftline_runtime.names import (
+    CHAMPION_METRICS,
+    ROWS_MEASURE,
+    TRAINING_METRICS,
+    metric_definitions,
+)
 
 # The champion's measures appear only when the job was given a champion to score.
 METRIC_NAMES: tuple[str, ...] = TRAINING_METRICS + CHAMPION_METRICS
 
-# A decimal number as format_metric writes it (and as Python's float() reads it).
-NUMBER = r"[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-
-
-def metric_regex(name: str) -> str:
-    """The regex for one metric: its value is the first (only) group."""
-    return f"{re.escape(name)}=({NUMBER});"
-
-
-# What SageMaker's CreateTrainingJob wants in AlgorithmSpecification.MetricDefinitions.
-METRIC_DEFINITIONS: list[dict[str, str]] = [
-    {"Name": name, "Regex": metric_regex(name)} for name in METRIC_NAMES
-]
+# What SageMaker's CreateTrainingJob wants in AlgorithmSpecification.MetricDefinitions
+# (the prepare step gives a job its problem's: names.metric_definitions(problem)).
+METRIC_DEFINITIONS: list[dict[str, str]] = metric_definitions()
 
 
 def format_metric(name: str, value: float) -> str:

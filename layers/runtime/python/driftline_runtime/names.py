@@ -17,6 +17,7 @@ name as everything else; a second, hand-kept copy of the metric names would drif
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final, Literal
 
 PROJECT: Final = "driftline"
@@ -232,6 +233,28 @@ def champion_metric(measure: str) -> str:
 
 
 CHAMPION_METRICS: Final = tuple(champion_metric(m) for m in MEASURES)
+# A decimal number as a training job prints a metric (and as Python's float() reads it).
+METRIC_NUMBER: Final = r"[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+
+
+def metric_regex(name: str) -> str:
+    """The regex reading one metric line ``<name>=<value>;``: its value is the first group."""
+    return f"{re.escape(name)}=({METRIC_NUMBER});"
+
+
+def metric_definitions(problem: str | None = None) -> list[dict[str, str]]:
+    """The training metrics as CreateTrainingJob's MetricDefinitions take them, the
+    champion's included; for ``problem``, only its measures and the row counts. The
+    prepare step builds them here rather than carry them in its environment (all of
+    them passed Lambda's 4 KB limit), and SageMaker takes at most 40 per job."""
+    wanted = {*PROBLEM_MEASURES[problem], ROWS_MEASURE} if problem else set(MEASURES)
+    return [
+        {"Name": name, "Regex": metric_regex(name)}
+        for name in TRAINING_METRICS + CHAMPION_METRICS
+        if name.split(":", 1)[1] in wanted
+    ]
+
+
 # What the evaluation gate compares (higher is better) and reports show first.
 PRIMARY_METRIC: Final = training_metric(HELD_OUT_SPLIT, AUC_MEASURE)
 HELD_OUT_ROWS_METRIC: Final = training_metric(HELD_OUT_SPLIT, ROWS_MEASURE)
