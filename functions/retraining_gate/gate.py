@@ -26,6 +26,7 @@ from typing import Any
 from driftline_runtime import layout, names
 from driftline_runtime.cooldown import CooldownGuard
 from driftline_runtime.events import (
+    DriftDetected,
     ModelQualityDegraded,
     RetrainingStarted,
     RetrainingSuppressed,
@@ -65,6 +66,13 @@ class NothingToRetrainOn(LookupError):
     pass
 
 
+def rescored_run(execution: str | None) -> bool:
+    """Whether a batch-inference execution rescored a batch for a new model."""
+    return bool(execution) and str(execution).rsplit(":", 1)[-1].startswith(
+        names.RESCORE_EXECUTION_PREFIX
+    )
+
+
 def execution_name(dataset: str, event_id: str) -> str:
     """``retrain-<dataset>-<event id>``, within Step Functions' 80 characters."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"retrain-{dataset}-{event_id}")[:80]
@@ -78,6 +86,12 @@ class RetrainingGate:
     def decide(self, event: RetrainingGateInput, now: datetime) -> RetrainingDecision:
         drift = event.detail
         dataset = drift.training_dataset
+        if isinstance(drift, DriftDetected) and rescored_run(drift.execution):
+            return RetrainingDecision(
+                started=False,
+                until="",
+                ignored="the drift of a rescored batch: its first run asked for a retraining",
+            )
         if isinstance(drift, ModelQualityDegraded):
             trigger = RetrainingTrigger(
                 event_id=event.id,

@@ -15,7 +15,10 @@ again, so their predictions come from the model trained because of them. They ar
   training started and answered by no approved model yet; each is marked answered.
 
 Redelivery is safe: an execution's name derives from the model package and the batch,
-and Step Functions refuses a second execution of that name, which counts as done.
+and Step Functions refuses a second execution of that name, which counts as done. A
+rescored batch still drifts from the new model's baseline (mostly the older data), and
+its monitor says so, but the gate does not take that drift as a request: the batch's
+first run asked already, and asking again would rescore it after every approval.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from driftline_runtime import names
 from driftline_runtime.cooldown import CooldownGuard
 from driftline_runtime.events import EventEnvelope, ModelRegistered
 from driftline_runtime.steps import StepModel
@@ -56,7 +60,8 @@ class RescoreSettings:
 def rescore_name(model_package_arn: str, version: str) -> str:
     """``rescore-<package version>-<batch version>-<group>``, within 80 characters."""
     group, package = model_package_arn.rsplit("/", 2)[-2:]
-    return re.sub(r"[^A-Za-z0-9_-]", "-", f"rescore-{package}-{version}-{group}")[:80]
+    name = f"{names.RESCORE_EXECUTION_PREFIX}{package}-{version}-{group}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:80]
 
 
 class Rescoring:

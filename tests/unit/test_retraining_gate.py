@@ -189,6 +189,45 @@ def test_drift_with_nothing_to_retrain_on_fails_loudly(
     assert len(executions(machine)) == 1
 
 
+def test_the_drift_of_a_rescored_batch_asks_for_nothing_and_approvals_reach_the_rescoring(
+    machine: str, load_function: Callable[[str], ModuleType]
+) -> None:
+    # Given the gate deployed, with data to retrain on
+    validated_version("v1", "2026-10-01T00:00:00+00:00")
+    gate = load_function("retraining_gate")
+    # When the drift of a batch rescored for a new model arrives (its execution says so)
+    event = drift_event("e-9", "batch-1")
+    event["detail"]["execution"] = (
+        "arn:aws:states:us-east-1:123456789012:execution:batch:rescore-2-batch-1-g"
+    )
+    decision = gate.handler(event, Context())
+    # Then nothing starts and no window is taken: the batch's first run asked already
+    assert decision["started"] is False and "rescored batch" in decision["ignored"]
+    assert executions(machine) == []
+    assert CooldownGuard(boto3.resource("dynamodb").Table(COOLDOWN)).window("transactions") is None
+    # And a ModelRegistered event goes to the rescoring (off unless the stage says so)
+    registered = {
+        **drift_event("e-10", "batch-1"),
+        "detail-type": "ModelRegistered",
+        "source": "driftline.training",
+        "detail": {
+            "dataset": "transactions",
+            "version": "v1",
+            "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/2",
+            "status": "Approved",
+            "reason": "first model",
+            "metrics": {"test:auc": 0.9},
+            "training_job": "job",
+            "execution": "arn:aws:states:us-east-1:123456789012:execution:training:x",
+            "model_arn": "arn:aws:sagemaker:us-east-1:123456789012:model/m",
+        },
+    }
+    assert gate.handler(registered, Context()) == {
+        "rescored": [],
+        "reason": "rescoring is off in this stage",
+    }
+
+
 def test_a_degraded_model_starts_a_retraining_that_says_why(
     machine: str, load_function: Callable[[str], ModuleType]
 ) -> None:

@@ -84,6 +84,11 @@ def function_name(stage: str, source: str) -> str:
     return f"{stage_prefix(stage)}-{source.replace('_', '-')}"
 
 
+# A batch-inference execution that rescores a batch for a newly approved model (its
+# drift asks for no retraining: the batch's first run asked already).
+RESCORE_EXECUTION_PREFIX: Final = "rescore-"
+
+
 def state_machine_name(stage: str, name: str) -> str:
     return f"{stage_prefix(stage)}-{name}"
 

@@ -29,3 +29,4 @@ class RetrainingDecision(StepModel):
     waiting_for_labels: bool = Field(
         default=False, description="no labelled data newer than the champion's: recorded"
     )
+    ignored: str | None = Field(default=None, description="why the event asks for nothing")
