@@ -338,7 +338,7 @@ BAD_ARGUMENTS: dict[str, tuple[list[list[str]], Expect]] = {
             (
                 "'nosuch' is not a declared dataset.",
                 "Declared: scoring, scoring-labels, store-sales, store-sales-batches, "
-                "ticket-triage, tickets, transactions",
+                "store-sales-labels, ticket-triage, ticket-triage-labels, tickets, transactions",
             ),
         ),
     ),

@@ -105,8 +105,10 @@ def test_every_stage_deploys_the_checked_modules_with_their_manifest(
         "transactions": {"module": "transactions", "kind": "training"},
         "store-sales": {"module": "store_sales", "kind": "training"},
         "store-sales-batches": {"module": "store_sales", "kind": "inference"},
+        "store-sales-labels": {"module": "store_sales", "kind": "labels"},
         "tickets": {"module": "support_tickets", "kind": "training"},
         "ticket-triage": {"module": "support_tickets", "kind": "inference"},
+        "ticket-triage-labels": {"module": "support_tickets", "kind": "labels"},
     }
     source = ROOT / "layers" / "contracts" / "python" / "driftline_contracts"
     assert (package / "transactions.py").read_bytes() == (source / "transactions.py").read_bytes()

@@ -96,6 +96,8 @@ def test_the_layer_holds_the_manifest_of_every_module(contracts_layer: Contracts
         "tickets": "support_tickets",
         "ticket-triage": "support_tickets",
         "scoring-labels": "transactions",
+        "store-sales-labels": "store_sales",
+        "ticket-triage-labels": "support_tickets",
     }
     assert f"{PACKAGE}.meter_readings" not in sys.modules
 

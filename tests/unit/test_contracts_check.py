@@ -138,7 +138,7 @@ def test_the_project_contracts_pass_and_each_dataset_is_listed(
     assert "amount                 float     required  > 0; <= 50000" in out
     assert "rules: unique_key transaction_id; min_rows 5; max_bad_row_share 0.05" in out
     assert "model_dataset transactions" in out
-    assert "7 dataset(s) in 3 module(s): every contract loads and can be checked" in out
+    assert "9 dataset(s) in 3 module(s): every contract loads and can be checked" in out
 
 
 @pytest.mark.parametrize("module", sorted(MISTAKES))
@@ -179,8 +179,10 @@ def test_one_broken_module_fails_the_command_and_says_why(
 PROJECT_DATASETS = [
     "store-sales",
     "store-sales-batches",
+    "store-sales-labels",
     "tickets",
     "ticket-triage",
+    "ticket-triage-labels",
     "transactions",
     "scoring",
     "scoring-labels",

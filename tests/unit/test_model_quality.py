@@ -18,9 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from driftline_contracts import contract
 from driftline_runtime import names
-from driftline_runtime.contracts import DatasetSpec, QualitySettings
+from driftline_runtime.contracts import QualitySettings
 from driftline_runtime.events import DatasetValidated
 from driftline_runtime.observability import observability
 from driftline_runtime.quality import allowed_worsening, is_degraded
@@ -31,7 +30,6 @@ from driftline_runtime.quality_measures import (
     top_class_calibration,
 )
 from moto import mock_aws
-from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions" / "join_labels"))
 from joining import LABEL  # noqa: E402
@@ -189,29 +187,6 @@ def put_parquet(s3: Any, bucket: str, key: str, table: pa.Table) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def labels_spec(name: str, scored: str, id_column: str, target: str, outcome: type) -> DatasetSpec:
-    return DatasetSpec(
-        name=name,
-        kind="labels",
-        contract=outcome,
-        contract_version="1.0.0",
-        labels_for=scored,
-        id_column=id_column,
-        target=target,
-        quality=QualitySettings(max_drop=0.05, max_error_increase=0.1, min_labelled_rows=50),
-    )
-
-
-class SaleOutcome(BaseModel):
-    sale_id: int
-    units_sold: float
-
-
-class TicketOutcome(BaseModel):
-    ticket_id: str
-    team: str
-
-
 def scored_batch(s3: Any, dataset: str, features: pa.Table, predictions: pa.Table) -> None:
     data_uri = put_parquet(s3, "curated", f"curated/{dataset}/b1.parquet", features)
     prefix = f"predictions/{dataset}/b1/r1"
@@ -261,19 +236,9 @@ def process(
     return report
 
 
-def with_labels_spec(
-    module: ModuleType, monkeypatch: pytest.MonkeyPatch, spec: DatasetSpec
-) -> None:
-    """The module's contract lookup, with ``spec`` declared beside the project's."""
-    monkeypatch.setattr(
-        module, "contract", lambda name: spec if name == spec.name else contract(name)
-    )
-
-
 def test_labels_measure_a_regression_model_by_rmse_and_feed_back_its_rows(
     aws_credentials: None,
     load_logic: Callable[[str, str], ModuleType],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with mock_aws():
         s3 = boto3.client("s3")
@@ -291,18 +256,18 @@ def test_labels_measure_a_regression_model_by_rmse_and_feed_back_its_rows(
             {"problem": "regression", "primary_metric": "test:rmse", "metric:test:rmse": "10.0"}
         )
         module = load_logic("join_labels", "labelling")
-        spec = labels_spec(
-            "sales-outcomes", "store-sales-batches", "sale_id", "units_sold", SaleOutcome
-        )
-        with_labels_spec(module, monkeypatch, spec)
-        # When the units actually sold arrive
+        # When the units actually sold arrive (store-sales-labels: RMSE may be 15% above)
         report = process(
-            module, s3, registry, spec.name, pa.table({"sale_id": ids, "units_sold": sold})
+            module,
+            s3,
+            registry,
+            "store-sales-labels",
+            pa.table({"sale_id": ids, "units_sold": sold}),
         )
         # Then the model is measured by RMSE, MAE and R2, and RMSE far above 10 is degraded
         (quality,) = report["model_quality"]
         assert quality["problem"] == "regression" and quality["primary_metric"] == "rmse"
-        assert quality["direction"] == "lower" and quality["max_drop"] == pytest.approx(1.0)
+        assert quality["direction"] == "lower" and quality["max_drop"] == pytest.approx(1.5)
         expected = float(np.sqrt(np.mean((0.3 * sold) ** 2)))
         assert quality["metrics"]["rmse"] == pytest.approx(expected)
         assert {"mae", "r2", "rows"} <= set(quality["metrics"])
@@ -322,7 +287,6 @@ def test_labels_measure_a_regression_model_by_rmse_and_feed_back_its_rows(
 def test_labels_measure_a_multiclass_model_by_macro_f1(
     aws_credentials: None,
     load_logic: Callable[[str, str], ModuleType],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with mock_aws():
         s3 = boto3.client("s3")
@@ -330,8 +294,8 @@ def test_labels_measure_a_multiclass_model_by_macro_f1(
             s3.create_bucket(Bucket=bucket)
         # Given 200 triaged tickets: the model is sure and right on the first 150 and sure
         # and wrong on the rest
-        teams = ["billing", "security", "technical"]
-        ids = [f"tk-{i:06d}" for i in range(200)]
+        teams = ["billing", "technical", "account"]
+        ids = [f"tk-{i:08d}" for i in range(200)]
         truth = [teams[i % 3] for i in range(200)]
         chosen = [t if i < 150 else teams[(teams.index(t) + 1) % 3] for i, t in enumerate(truth)]
         probability = {
@@ -348,11 +312,13 @@ def test_labels_measure_a_multiclass_model_by_macro_f1(
             }
         )
         module = load_logic("join_labels", "labelling")
-        spec = labels_spec("ticket-outcomes", "ticket-triage", "ticket_id", "team", TicketOutcome)
-        with_labels_spec(module, monkeypatch, spec)
-        # When the teams that actually handled them arrive
+        # When the teams that actually resolved them arrive (ticket-triage-labels)
         report = process(
-            module, s3, registry, spec.name, pa.table({"ticket_id": ids, "team": truth})
+            module,
+            s3,
+            registry,
+            "ticket-triage-labels",
+            pa.table({"ticket_id": ids, "team": truth}),
         )
         # Then the model is measured by macro F1 and accuracy: 75% right is degraded from 0.95
         (quality,) = report["model_quality"]

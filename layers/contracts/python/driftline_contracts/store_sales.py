@@ -1,13 +1,13 @@
 """Units sold per store and day: a regression example (the training set with the units
-sold, and the store-days to forecast), trained with XGBoost. Its integer key exercises
-integer unique keys."""
+sold, the store-days to forecast, and the units they then sold: the labels that measure
+the forecast), trained with XGBoost. Its integer key exercises integer unique keys."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Literal
 
-from driftline_runtime.contracts import DatasetSpec, TableRules, TrainingSpec
+from driftline_runtime.contracts import DatasetSpec, QualitySettings, TableRules, TrainingSpec
 from pydantic import BaseModel, Field
 
 
@@ -26,6 +26,13 @@ class StoreDay(BaseModel):
 
 
 class StoreDaySales(StoreDay):
+    units_sold: float = Field(ge=0)
+
+
+class StoreDayOutcome(BaseModel):
+    """The units a forecast store-day sold, known once the day is over."""
+
+    sale_id: int = Field(ge=1)
     units_sold: float = Field(ge=0)
 
 
@@ -64,5 +71,18 @@ DATASETS = (
             freshness_column="sale_date",
             max_age=timedelta(days=3650),
         ),
+    ),
+    DatasetSpec(
+        name="store-sales-labels",
+        kind="labels",
+        contract=StoreDayOutcome,
+        contract_version="1.0.0",
+        labels_for="store-sales-batches",
+        id_column="sale_id",
+        target="units_sold",
+        # RMSE 15% above the forecast's test RMSE, on at least 100 store-days.
+        quality=QualitySettings(max_error_increase=0.15, min_labelled_rows=100),
+        row_policy="drop_bad_rows",
+        rules=TableRules(min_rows=1, max_bad_row_share=0.05),
     ),
 )

@@ -1,12 +1,13 @@
 """Support tickets routed to a team: a multiclass example (the training set with the team
-that resolved each ticket, and the new tickets to route)."""
+that resolved each ticket, the new tickets to route, and the teams that resolved routed
+tickets later: the labels that measure the router)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Literal
 
-from driftline_runtime.contracts import DatasetSpec, TableRules
+from driftline_runtime.contracts import DatasetSpec, QualitySettings, TableRules
 from pydantic import BaseModel, Field
 
 
@@ -23,8 +24,18 @@ class Ticket(BaseModel):
     sentiment: float = Field(ge=-1, le=1)
 
 
+Team = Literal["billing", "technical", "account", "shipping"]
+
+
 class RoutedTicket(Ticket):
-    team: Literal["billing", "technical", "account", "shipping"]
+    team: Team
+
+
+class TicketResolution(BaseModel):
+    """Which team resolved a routed ticket, learnt when it was closed."""
+
+    ticket_id: str = Field(pattern=r"^tk-\d{8}$")
+    team: Team
 
 
 DATASETS = (
@@ -59,5 +70,18 @@ DATASETS = (
             freshness_column="opened_at",
             max_age=timedelta(days=3650),
         ),
+    ),
+    DatasetSpec(
+        name="ticket-triage-labels",
+        kind="labels",
+        contract=TicketResolution,
+        contract_version="1.0.0",
+        labels_for="ticket-triage",
+        id_column="ticket_id",
+        target="team",
+        # Macro F1 five points below the router's test value, on at least 100 tickets.
+        quality=QualitySettings(max_drop=0.05, min_labelled_rows=100),
+        row_policy="drop_bad_rows",
+        rules=TableRules(min_rows=1, max_bad_row_share=0.05),
     ),
 )
