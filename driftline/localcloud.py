@@ -35,7 +35,7 @@ LOCAL = ROOT / "local"
 PYTHON313_SCRIPT = ROOT / "scripts" / "python313.sh"
 SERVICES = (
     "s3,lambda,stepfunctions,events,iam,sts,cloudformation,ssm,logs,sqs,sns,dynamodb,kms,sagemaker,"
-    "cloudwatch"
+    "sagemaker-runtime,cloudwatch"
 )
 # SageMaker framework images the local cloud can run, each as a virtual environment built
 # from local/frameworks/<name>.txt under .localcloud/frameworks/<name>.
@@ -335,9 +335,9 @@ class LocalCloud:
             # LocalStack's DynamoDB downloads a Java server at run time; the plugin's
             # serves it in memory instead.
             "PROVIDER_OVERRIDE_DYNAMODB": "driftline",
-            # The open-source core serves no SageMaker; the plugin's runs jobs as processes
-            # in the framework environments.
+            # No SageMaker in the open-source core: the plugin's runs jobs and endpoints.
             "PROVIDER_OVERRIDE_SAGEMAKER": "driftline",
+            "PROVIDER_OVERRIDE_SAGEMAKER_RUNTIME": "driftline",
             "DRIFTLINE_SAGEMAKER_FRAMEWORKS": str(self.frameworks),
             "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages),
             "FILESYSTEM_ROOT": str(self.state / "filesystem"),

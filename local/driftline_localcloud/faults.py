@@ -27,6 +27,10 @@ Kinds and actions:
   before it reads its input; ``timeout`` gives every request of the job an invocation
   timeout of ``seconds`` (default 0), as if the model answered too slowly
   (``ModelClientConfig.InvocationsTimeoutInSeconds``).
+- ``endpoint``: each InvokeEndpoint routed to a variant whose
+  ``<endpoint>/<variant>/<model>`` contains ``match`` takes one firing: ``error`` makes
+  the container answer 500 with ``reason`` (a ModelError), ``latency`` delays the
+  answer by ``seconds``. A bad model is a fault with a large ``count`` matching its name.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ ACTIONS = {
     "sagemaker-api": {"error"},
     "training-job": {"fail", "max_runtime"},
     "transform-job": {"fail", "timeout"},
+    "endpoint": {"error", "latency"},
 }
 
 

@@ -69,6 +69,15 @@ def sagemaker() -> Any:
     return create_service()
 
 
+@aws_provider(api="sagemaker-runtime", name="driftline")
+def sagemaker_runtime() -> Any:
+    """InvokeEndpoint on the gateway, answered by the SageMaker provider's endpoints
+    (selected with PROVIDER_OVERRIDE_SAGEMAKER_RUNTIME)."""
+    from driftline_localcloud.sagemaker.runtime_service import create_runtime_service
+
+    return create_runtime_service()
+
+
 @hooks.on_infra_start()
 def register_sagemaker_task_service() -> None:
     """Teaches Step Functions the ``arn:aws:states:::sagemaker:*`` integrations.

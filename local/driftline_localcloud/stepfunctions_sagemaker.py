@@ -6,8 +6,9 @@ which looks the name up at call time), so that ``arn:aws:states:::sagemaker:<act
 resources get ``StateTaskServiceSageMaker``; every other service goes to LocalStack's
 own factory unchanged.
 
-As on AWS: ``createTrainingJob``, ``createTransformJob`` and ``createModel`` are served
-request-response (the API's response is the task's result); the two jobs also ``.sync``,
+As on AWS: ``createTrainingJob``, ``createTransformJob``, ``createModel`` and the
+endpoint actions (``createEndpointConfig``, ``createEndpoint``, ``updateEndpoint``) are
+served request-response (the API's response is the task's result); the two jobs also ``.sync``,
 which polls Describe* until the job ends and returns the whole description when it
 Completed. A job that Failed or Stopped fails the task with ``States.TaskFailed`` and the
 description as the cause, as Glue and Batch jobs do. ``.waitForTaskToken`` is refused,
@@ -78,7 +79,14 @@ SYNC_JOBS: Final = {
         "TransformJobName", "TransformJobStatus", "describe_transform_job", "stop_transform_job"
     ),
 }
-REQUEST_RESPONSE: Final = {"createtrainingjob", "createtransformjob", "createmodel"}
+REQUEST_RESPONSE: Final = {
+    "createtrainingjob",
+    "createtransformjob",
+    "createmodel",
+    "createendpointconfig",
+    "createendpoint",
+    "updateendpoint",
+}
 RUNNING: Final = {"InProgress", "Stopping"}
 # SageMaker's modelled errors: the Java SDK has a class for each (name + "Exception").
 MODELLED_ERRORS: Final = {

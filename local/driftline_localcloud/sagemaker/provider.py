@@ -21,7 +21,9 @@ from localstack.services.plugins import Service, ServiceLifecycleHook
 
 from driftline_localcloud.faults import faults
 from driftline_localcloud.sagemaker.containers import Processes
+from driftline_localcloud.sagemaker.endpoints import EndpointService
 from driftline_localcloud.sagemaker.registry import ModelRegistry
+from driftline_localcloud.sagemaker.runtime_service import LocalStackServingHost
 from driftline_localcloud.sagemaker.serving import WarmShims
 from driftline_localcloud.sagemaker.shapes import (
     Handler,
@@ -68,6 +70,7 @@ class SageMakerProvider(ServiceLifecycleHook):
         self.pool = ThreadPoolExecutor(
             max_workers=MAX_CONCURRENT_JOBS, thread_name_prefix="sagemaker-job"
         )
+        self.endpoints = EndpointService(self.stores, LocalStackServingHost(), self.processes)
 
     def dispatch_table(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = {
@@ -84,12 +87,14 @@ class SageMakerProvider(ServiceLifecycleHook):
             "ListTransformJobs": self.list_transform_jobs,
         }
         handlers.update(ModelRegistry(self.stores).dispatch_table())
+        handlers.update(self.endpoints.dispatch_table())
         return {
             operation: with_faults(operation, handler) for operation, handler in handlers.items()
         }
 
     def on_before_stop(self) -> None:
         # Job processes live in their own process groups: end them with LocalStack.
+        self.endpoints.shutdown()
         self.warm.close_all()
         self.processes.kill_all()
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -342,6 +347,15 @@ def check_transform_request(request: dict[str, Any]) -> None:
 DATA_PROCESSING_DEFAULTS = (("InputFilter", "$"), ("OutputFilter", "$"), ("JoinSource", "None"))
 
 
+_RUNNING: list[SageMakerProvider] = []
+
+
+def running_provider() -> SageMakerProvider | None:
+    """The provider serving the SageMaker API, whose endpoints InvokeEndpoint reaches."""
+    return _RUNNING[-1] if _RUNNING else None
+
+
 def create_service() -> Any:
     provider = SageMakerProvider()
+    _RUNNING.append(provider)
     return Service.for_provider(provider, dispatch_table_factory=lambda p: p.dispatch_table())

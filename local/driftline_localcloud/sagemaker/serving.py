@@ -1,7 +1,8 @@
-"""Serving processes for transform jobs: the framed pipe to one, and the ones kept warm.
+"""Serving processes: the framed pipe to one, and the ones transform jobs keep warm.
 
 :class:`Shim` is a model's serving process (``serving_shim.py`` in the framework
-environment) and the pipe its requests and answers travel on.
+environment) and the pipe its requests and answers travel on; transform jobs and an
+endpoint's instances (``endpoint_serving.py``) both talk to it.
 
 :class:`WarmShims` keeps a serving process that answered every request of its job for
 ``WARM_SECONDS``, keyed by everything that shaped it: the framework's interpreter, the
@@ -103,9 +104,11 @@ class Shim:
                 raise ShimError(f"the serving process exited with code {self.process.wait()}")
             return item
 
-    def invoke(
+    def exchange(
         self, body: bytes, content_type: str, accept: str, timeout: float, stop: threading.Event
-    ) -> bytes:
+    ) -> tuple[dict[str, Any], bytes]:
+        """One request and its reply: the reply's header (``ok``, ``content_type``,
+        ``error``, ``status``, ``message``) and its payload."""
         header = {"content_type": content_type, "accept": accept, "length": len(body)}
         assert self.process.stdin is not None
         try:
@@ -113,7 +116,12 @@ class Shim:
             self.process.stdin.flush()
         except BrokenPipeError as error:
             raise ShimError("the serving process has exited") from error
-        answer, payload = self.wait_reply(timeout, stop)
+        return self.wait_reply(timeout, stop)
+
+    def invoke(
+        self, body: bytes, content_type: str, accept: str, timeout: float, stop: threading.Event
+    ) -> bytes:
+        answer, payload = self.exchange(body, content_type, accept, timeout, stop)
         if not answer.get("ok"):
             raise ShimError(last_line(str(answer.get("error", "unknown error"))))
         return payload

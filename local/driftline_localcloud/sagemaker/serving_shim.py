@@ -11,7 +11,8 @@ bodies (CSV, JSON, text/*) reach ``input_fn`` decoded, as the toolkit hands them
 Framing on stdin/stdout, so that no port is needed: a request is a JSON header line
 ``{"content_type", "accept", "length"}`` and ``length`` bytes; a reply is a JSON header
 line ``{"ok": true, "content_type", "length"}`` and the bytes, or ``{"ok": false,
-"error"}``. The first reply says whether the model loaded. Whatever the user's code
+"error", "status", "message"}`` (the status and message an endpoint's container answers). The
+first reply says whether the model loaded. Whatever the user's code
 prints goes to stderr, which the job sends to CloudWatch Logs.
 
 It imports nothing from the plugin or LocalStack: it runs outside LocalStack's venv.
@@ -111,6 +112,13 @@ class Handlers:
         return bytes(payload), produced
 
 
+def status_of(exception: Exception) -> int:
+    """The HTTP status the container answers an exception with: the inference toolkit's
+    errors carry theirs in ``status_code`` (400 for bad input); anything else is 500."""
+    status = getattr(exception, "status_code", 500)
+    return status if isinstance(status, int) and 400 <= status <= 599 else 500
+
+
 def reply(out: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
     out.write(json.dumps(header).encode() + b"\n" + payload)
     out.flush()
@@ -145,10 +153,11 @@ def main() -> int:
         accept = header.get("accept") or os.environ.get(ACCEPT_VARIABLE) or DEFAULT_ACCEPT
         try:
             payload, produced = handlers.invoke(model, body, header["content_type"], accept)
-        except Exception:
+        except Exception as exception:
             error = traceback.format_exc()
             print(error, file=sys.stderr)  # the whole traceback for the job's logs
-            reply(out, {"ok": False, "error": error})
+            status, message = status_of(exception), str(exception) or type(exception).__name__
+            reply(out, {"ok": False, "error": error, "status": status, "message": message})
             continue
         reply(out, {"ok": True, "content_type": produced, "length": len(payload)}, payload)
     return 0

@@ -47,6 +47,8 @@ class RegionStore:
     training_jobs: dict[str, Description] = field(default_factory=dict)
     transform_jobs: dict[str, Description] = field(default_factory=dict)
     models: dict[str, Description] = field(default_factory=dict)
+    endpoint_configs: dict[str, Description] = field(default_factory=dict)
+    endpoints: dict[str, Description] = field(default_factory=dict)
     package_groups: dict[str, Description] = field(default_factory=dict)
     # group key -> its packages, version 1 first
     packages: dict[str, list[Description]] = field(default_factory=lambda: defaultdict(list))

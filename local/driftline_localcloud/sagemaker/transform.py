@@ -1,9 +1,7 @@
 """A batch transform job: the model's inference code over S3 objects, as SageMaker runs it.
 
-The model's container is set up as SageMaker's scikit-learn serving container expects:
-``ModelDataUrl`` (a model.tar.gz) extracted into the model folder, the code from
-``SAGEMAKER_SUBMIT_DIRECTORY`` (a sourcedir.tar.gz in S3, or a folder inside the model)
-and ``SAGEMAKER_PROGRAM`` as the entry file. ``serving_shim.py`` runs that code in the
+The model's container is set up as SageMaker's scikit-learn serving container expects
+(``model_setup.py``: model data, code, entry file). ``serving_shim.py`` runs that code in the
 framework environment and answers requests over a pipe; this module plays SageMaker's
 batch side: it reads each input object, splits it into records (SplitType), packs them
 into requests (BatchStrategy, MaxPayloadInMB), sends them, and assembles the answers
@@ -38,12 +36,11 @@ from driftline_localcloud.sagemaker.containers import (
     S3Uri,
     data_objects,
     decompress,
-    download,
-    extract_tarball,
     framework_python,
     get_object,
     job_root,
 )
+from driftline_localcloud.sagemaker.model_setup import prepare_model, primary_container
 from driftline_localcloud.sagemaker.serving import (
     Shim,
     ShimError,
@@ -126,7 +123,7 @@ class TransformRun(JobRun):
             self.fault = faults().take("transform-job", subject=self.name)
             if self.fault is not None and self.fault.action == "fail":
                 raise JobFailure(self.fault.reason)
-            container = self._container()
+            container = primary_container(self.model)
             python = framework_python(container["Image"])
             root = job_root("transform", self.name)
             self._run(python, container, root)
@@ -146,15 +143,6 @@ class TransformRun(JobRun):
 
     def role_arn(self) -> str | None:
         return self.model.get("ExecutionRoleArn")
-
-    def _container(self) -> dict[str, Any]:
-        containers = self.model.get("Containers") or []
-        container = self.model.get("PrimaryContainer") or (containers[0] if containers else None)
-        if not container or not container.get("Image"):
-            raise JobFailure(f"ClientError: Model {self.model['ModelName']} has no container.")
-        if len(containers) > 1:
-            raise JobFailure("ClientError: Multi-container models are not supported locally.")
-        return dict(container)
 
     def _run(self, python: Path, container: dict[str, Any], root: Path) -> None:
         s3 = self.s3()
@@ -182,16 +170,9 @@ class TransformRun(JobRun):
     def _start_serving(self, s3: Any, python: Path, container: dict[str, Any]) -> Warm:
         """A serving process with the model loaded; its folder lives as long as it does."""
         folder = job_root("serving", self.name)
-        model_dir, code_dir = folder / "model", folder / "code"
-        model_dir.mkdir()
         environment: dict[str, str] = dict(container.get("Environment") or {})
         try:
-            if container.get("ModelDataUrl"):
-                archive = folder / "model.tar.gz"
-                download(s3, S3Uri.parse(container["ModelDataUrl"]), archive)
-                extract_tarball(archive, model_dir, f"ModelDataUrl {container['ModelDataUrl']}")
-                archive.unlink()
-            self._prepare_code(s3, environment, folder, model_dir, code_dir)
+            model_dir, code_dir = prepare_model(s3, container, folder)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -216,33 +197,6 @@ class TransformRun(JobRun):
             reason = last_line(str(ready.get("error")))
             raise JobFailure(f"ClientError: Loading the model failed: {reason}")
         return warm
-
-    def _prepare_code(
-        self, s3: Any, environment: dict[str, str], root: Path, model_dir: Path, code_dir: Path
-    ) -> None:
-        program = environment.get("SAGEMAKER_PROGRAM")
-        submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-        if not program:
-            raise JobFailure(
-                "ClientError: The model's container Environment must name the inference entry "
-                "file in SAGEMAKER_PROGRAM (and its code in SAGEMAKER_SUBMIT_DIRECTORY)."
-            )
-        if submit.startswith(("s3://", "https://")):
-            archive = root / "sourcedir.tar.gz"
-            download(s3, S3Uri.parse(submit), archive)
-            extract_tarball(archive, code_dir, f"SAGEMAKER_SUBMIT_DIRECTORY {submit}")
-        elif submit.startswith("/opt/ml/model"):  # code packed inside model.tar.gz
-            packed = model_dir / submit.removeprefix("/opt/ml/model").lstrip("/")
-            if not packed.is_dir():
-                raise JobFailure(f"ClientError: {submit} is not a folder in the model data.")
-            shutil.copytree(packed, code_dir)
-        else:
-            raise JobFailure(
-                f"ClientError: SAGEMAKER_SUBMIT_DIRECTORY {submit!r} must be the S3 URI of a "
-                "sourcedir.tar.gz or a folder under /opt/ml/model."
-            )
-        if not (code_dir / program).is_file():
-            raise JobFailure(f"ClientError: SAGEMAKER_PROGRAM {program!r} is not in {submit}.")
 
     def _transform_all(self, s3: Any, shim: Shim) -> bool:
         """Every input object; True if all of them were transformed."""
