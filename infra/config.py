@@ -91,6 +91,16 @@ class StageConfig(BaseModel):
     # stage's retention and the project key (infra.constructs.sagemaker_logs). Off for an
     # account shared with other SageMaker work whose readers lack the project key.
     manage_sagemaker_log_groups: bool
+    # Real-time endpoints (datasets opt in with their spec's `realtime`): serverless
+    # inference instead of instances (no canary: traffic shifts all at once; no data
+    # capture), the period of the alarms that roll a deployment back (10 and 30 are
+    # high-resolution alarms), and how often the deployment looks at the endpoint.
+    realtime_serverless: bool = False
+    realtime_alarm_period_seconds: Literal[10, 30, 60, 120, 300] = 60
+    realtime_poll_seconds: int = Field(default=30, ge=1, le=300)
+    # How often an endpoint's captured traffic is dropped as a batch of its dataset's
+    # capture_dataset (the window each batch covers).
+    realtime_capture_window_minutes: int = Field(default=60, ge=5, le=1440)
     # More folders of contract modules, packaged into the contracts layer beside
     # layers/contracts/python/driftline_contracts and checked with them (paths relative
     # to the project; comma-separated on the command line). A module name may not repeat.

@@ -56,6 +56,9 @@ class DataResources:
     curated_reader: iam.IManagedPolicy
     # Writes labelled rows back to the raw bucket as feedback files.
     feedback_writer: iam.IManagedPolicy
+    # Drops captured real-time traffic as <capture dataset>/capture-* files (None: no
+    # dataset captures into a batch).
+    capture_writer: iam.IManagedPolicy | None = None
 
     def with_pipeline(
         self,
@@ -79,6 +82,7 @@ class DataResources:
             curated_reader=self.curated_reader,
             feedback_writer=self.feedback_writer,
             sagemaker=sagemaker,
+            capture_writer=self.capture_writer,
         )
 
 
@@ -95,6 +99,7 @@ class SharedResources:
     curated_reader: iam.IManagedPolicy
     feedback_writer: iam.IManagedPolicy
     sagemaker: SageMakerJobs
+    capture_writer: iam.IManagedPolicy | None = None
 
     @property
     def model_group_prefix(self) -> str:

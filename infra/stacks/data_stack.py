@@ -102,6 +102,7 @@ class DataStack(Stack):
             lineage=self.lineage_table,
             curated_reader=self.curated_reader,
             feedback_writer=self.feedback_writer,
+            capture_writer=self._capture_writer(),
         )
 
         for key, value in (
@@ -299,6 +300,45 @@ class DataStack(Stack):
             "Feedback files go to whichever training dataset the labels' inference dataset "
             "is scored by, named <dataset>/feedback-<labels version>, nothing else.",
             wildcard_resource(self.raw_bucket.node.default_child, "/*/feedback-*"),  # type: ignore[arg-type]
+        )
+        return policy
+
+    def _capture_writer(self) -> iam.ManagedPolicy | None:
+        """Drop an endpoint's captured rows as ``<capture dataset>/capture-*`` files.
+
+        Owned by this stack for the reason the curated reader is; the collect-capture
+        function attaches it. Scoped to the capture datasets the contracts declare.
+        """
+        captured = sorted(
+            {
+                str(settings["capture_dataset"])
+                for dataset in self.layers.datasets
+                if (settings := dataset.get("settings", {}).get("realtime"))
+                and settings.get("capture_dataset")
+            }
+        )
+        if not captured:
+            return None
+        policy = iam.ManagedPolicy(
+            self,
+            "CaptureBatchWriter",
+            description="Drop captured real-time rows as batches (<dataset>/capture-*)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"],
+                    resources=[self.raw_bucket.arn_for_objects(f"{d}/capture-*") for d in captured],
+                ),
+                iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[self.key.key_arn]),
+            ],
+        )
+        acknowledge(
+            policy,
+            "Captured traffic goes only to the declared capture datasets' folders, as "
+            "<dataset>/capture-<window end>-<endpoint>.csv files.",
+            *(
+                wildcard_resource(self.raw_bucket.node.default_child, f"/{d}/capture-*")  # type: ignore[arg-type]
+                for d in captured
+            ),
         )
         return policy
 

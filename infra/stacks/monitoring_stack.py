@@ -30,6 +30,8 @@ from driftline_runtime import names
 from driftline_runtime.events import (
     DatasetRejected,
     DriftDetected,
+    EndpointDeploymentFailed,
+    EndpointRolledBack,
     InferenceFailed,
     ModelQualityDegraded,
     ModelRejected,
@@ -81,6 +83,14 @@ NOTIFICATIONS: dict[str, str] = {
     ),
     InferenceFailed.detail_type(): (
         f"driftline: batch inference failed at {_field('$.time')}: {_field('$.detail')}"
+    ),
+    EndpointRolledBack.detail_type(): (
+        f"driftline: endpoint {_field('$.detail.endpoint')} rolled model version "
+        f"{_field('$.detail.model_version')} back: {_field('$.detail.reason')}"
+    ),
+    EndpointDeploymentFailed.detail_type(): (
+        f"driftline: deployment to a real-time endpoint failed at {_field('$.time')}: "
+        f"{_field('$.detail')}"
     ),
 }
 
@@ -138,7 +148,9 @@ class MonitoringStack(Stack):
         self.rules = self._forward_events(data.bus)
         functions = {**data.functions, **pipeline.functions}
         queues = {**data.queues, **pipeline.queues, "undelivered_notifications": self.undelivered}
-        self.alarms = self._alarms(functions, queues, pipeline.state_machines)
+        self.alarms = self._alarms(
+            functions, queues, pipeline.state_machines, pipeline.realtime.watched
+        )
         self.alarms |= quality_alarms(
             self,
             stage=config.stage,
@@ -207,8 +219,9 @@ class MonitoringStack(Stack):
         functions: Mapping[str, PipelineFunction],
         queues: Mapping[str, sqs.IQueue],
         state_machines: Mapping[str, sfn.StateMachine],
+        endpoints: Mapping[str, tuple[cloudwatch.IMetric, str]],
     ) -> dict[str, cloudwatch.Alarm]:
-        watched: dict[str, tuple[cloudwatch.IMetric, str]] = {}
+        watched: dict[str, tuple[cloudwatch.IMetric, str]] = dict(endpoints)
         for name, function in functions.items():
             watched[f"{name}-errors"] = (
                 function.function.metric_errors(period=PERIOD, statistic="Sum"),

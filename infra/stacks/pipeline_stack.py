@@ -7,6 +7,8 @@ failure queues, over the resources they share (``infra.constructs.shared``):
     BatchInference     DatasetValidated(kind=inference) -> predictions, drift report
     DriftRetraining    DriftDetected -> at most one retraining per cooldown window
     LabelsJoin         DatasetValidated(labels) -> model quality, feedback training data
+    RealtimeDeployment ModelRegistered(Approved) -> the dataset's real-time endpoint
+    CapturedTraffic    an endpoint's data capture, each window -> a batch of its dataset
 
 The stack owns what they share beyond the data stack's resources: the artifacts bucket
 and SageMaker's execution environment (role, image, code).
@@ -23,9 +25,11 @@ from driftline_runtime import names
 from infra.config import StageConfig
 from infra.constructs.batch_inference import BatchInference
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
+from infra.constructs.capture import CapturedTraffic
 from infra.constructs.functions import PipelineFunction, SharedLayers
 from infra.constructs.labels import LabelsJoin
 from infra.constructs.logical_ids import Moved, legacy_id
+from infra.constructs.realtime import RealtimeDeployment
 from infra.constructs.retraining import DriftRetraining
 from infra.constructs.sagemaker import SageMakerJobs
 from infra.constructs.sagemaker_logs import SageMakerLogGroups
@@ -92,6 +96,18 @@ class PipelineStack(Stack):
         self.labels = LabelsJoin(
             self, "Labels", shared=self.shared, predictions=self.inference.predictions_bucket
         )
+        self.realtime = RealtimeDeployment(
+            self,
+            "Realtime",
+            shared=self.shared,
+            capture_bucket=self.inference.predictions_bucket,
+        )
+        self.capture = CapturedTraffic(
+            self,
+            "Capture",
+            shared=self.shared,
+            capture_bucket=self.inference.predictions_bucket,
+        )
         self.sagemaker_logs = (
             SageMakerLogGroups(self, "SageMakerLogs", shared=self.shared)
             if config.manage_sagemaker_log_groups
@@ -104,6 +120,8 @@ class PipelineStack(Stack):
             **self.inference.functions,
             **self.retraining.functions,
             **self.labels.functions,
+            **self.realtime.functions,
+            **self.capture.functions,
             **({"sagemaker_logs": self.sagemaker_logs.function} if self.sagemaker_logs else {}),
         }
         self.queues: dict[str, sqs.IQueue] = {
@@ -111,14 +129,18 @@ class PipelineStack(Stack):
             **self.inference.queues,
             **self.retraining.queues,
             **self.labels.queues,
+            **self.realtime.queues,
+            **self.capture.queues,
         }
         self.state_machines: dict[str, sfn.StateMachine] = {
             "training": self.training.state_machine.state_machine,
             "batch_inference": self.inference.state_machine.state_machine,
+            "deployment": self.realtime.state_machine.state_machine,
         }
         for key, value in (
             (names.TRAINING_STATE_MACHINE_OUTPUT, self.training.state_machine.arn),
             (names.BATCH_INFERENCE_STATE_MACHINE_OUTPUT, self.inference.state_machine.arn),
+            (names.DEPLOYMENT_STATE_MACHINE_OUTPUT, self.realtime.state_machine.arn),
             (names.ARTIFACTS_BUCKET_OUTPUT, artifacts.bucket_name),
             (names.PREDICTIONS_BUCKET_OUTPUT, self.inference.predictions_bucket.bucket_name),
             (names.COOLDOWN_TABLE_OUTPUT, self.retraining.cooldown_table.table_name),

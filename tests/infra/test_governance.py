@@ -85,7 +85,7 @@ def test_every_log_group_expires_and_is_encrypted(dev_app: SynthesizedApp) -> No
 def test_every_queue_topic_and_table_is_encrypted_with_the_key(dev_app: SynthesizedApp) -> None:
     queues = resources(dev_app, "AWS::SQS::Queue")
     topics = resources(dev_app, "AWS::SNS::Topic")
-    assert len(queues) == 8 and len(topics) == 1
+    assert len(queues) == 11 and len(topics) == 1
     for key, resource in {**queues, **topics}.items():
         assert "KmsMasterKeyId" in resource["Properties"], key
     for key, table in resources(dev_app, "AWS::DynamoDB::Table").items():
@@ -137,6 +137,9 @@ WILDCARD_ACTIONS: dict[str, set[str]] = {
     "pipeline/LabelsJoinLabelsRole": XRAY,
     "pipeline/BatchInferenceStateMachineRole": STATE_MACHINE,
     "pipeline/SageMakerLogsConfigureRole": XRAY,
+    "pipeline/RealtimePlanDeploymentRole": XRAY,
+    "pipeline/CaptureCollectCaptureRole": XRAY,
+    "pipeline/RealtimeStateMachineRole": STATE_MACHINE,
 }
 # What SageMaker needs on "*" to run jobs in the stage's VPC (EC2's Describe* calls).
 VPC_WILDCARD_ACTIONS = {
@@ -213,7 +216,7 @@ def test_prod_functions_reserve_concurrency_and_dev_functions_do_not(
             for f in template.find_resources("AWS::Lambda::Function").values()
             if f["Properties"].get("FunctionName", "").startswith(app.config.prefix)
         ]
-        assert len(functions) == 10
+        assert len(functions) == 12
         for function in functions:
             assert function["Properties"].get("ReservedConcurrentExecutions") == expected
 
@@ -274,10 +277,10 @@ def test_every_function_queue_and_state_machine_has_its_alarms(dev_app: Synthesi
     functions = len(project_functions(dev_app))
     queues = sum(len(t.find_resources("AWS::SQS::Queue")) for t in dev_app.templates.values())
     machines = len(dev_app.pipeline.find_resources("AWS::StepFunctions::StateMachine"))
-    assert len(targets["AWS/Lambda:Errors"]) == functions == 10
+    assert len(targets["AWS/Lambda:Errors"]) == functions == 12
     assert len(targets["AWS/Lambda:Throttles"]) == functions
-    assert len(targets["AWS/SQS:ApproximateNumberOfMessagesVisible"]) == queues == 8
-    assert len(targets["AWS/States:ExecutionsFailed"]) == machines == 2
+    assert len(targets["AWS/SQS:ApproximateNumberOfMessagesVisible"]) == queues == 11
+    assert len(targets["AWS/States:ExecutionsFailed"]) == machines == 3
     # And labels measuring a degraded model alarm, per inference dataset
     quality = {
         tuple(sorted((d["Name"], d["Value"]) for d in json.loads(dimensions)))
@@ -287,6 +290,8 @@ def test_every_function_queue_and_state_machine_has_its_alarms(dev_app: Synthesi
         (("dataset", name), ("service", "join_labels"), ("stage", "dev"))
         for name in ("scoring", "store-sales-batches", "ticket-triage")
     }
+    # and every real-time endpoint's server errors (the sample's one)
+    assert len(targets["AWS/SageMaker:Invocation5XXErrors"]) == 1
     for dimensions in targets.values():
         assert len(set(dimensions)) == len(dimensions)  # no resource watched twice
 
@@ -323,6 +328,8 @@ def test_failure_events_reach_the_topic_as_readable_messages(dev_app: Synthesize
         "DatasetRejected",
         "DriftDetected",
         "InferenceFailed",
+        "EndpointRolledBack",
+        "EndpointDeploymentFailed",
     }
 
 

@@ -71,6 +71,9 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "LabelsJoinLabelsFailuresE41F5B2F",
             "LabelsUndeliveredLabels3D2C4F22",
             "UndeliveredTrainingStarts4ABB6DD5",
+            "RealtimeUndeliveredDeployments09BB0836",
+            "CaptureCaptureCollectionFailuresCA37EF6C",
+            "CaptureUndeliveredCaptureCollections7A6EF75C",
         },
         "AWS::Logs::LogGroup": {
             "BatchInferenceLogs968CD191",
@@ -84,6 +87,9 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "RegisterModelLogs7A676BCA",
             "SageMakerLogsConfigureLogs5AC8D98B",
             "TrainingLogs764E0E32",
+            "RealtimePlanDeploymentLogs93E3C64C",
+            "RealtimeStateMachineLogs15C03FE8",
+            "CaptureCollectCaptureLogsD91DBB66",
         },
         "AWS::Lambda::Function": {
             "BatchInferenceMonitorDriftFunctionF07EC35A",
@@ -95,14 +101,18 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "PrepareTrainingFunctionA05E255E",
             "RegisterModelFunction94712359",
             "SageMakerLogsConfigureFunction00910C6D",
+            "RealtimePlanDeploymentFunctionD488874D",
+            "CaptureCollectCaptureFunction7A0B0913",
         },
         "AWS::Lambda::EventInvokeConfig": {
             "BatchInferenceRetrainingGateFunctionEventInvokeConfigC38C9B67",
             "LabelsJoinLabelsFunctionEventInvokeConfigDAF90CAD",
+            "CaptureCollectCaptureFunctionEventInvokeConfigBA27132A",
         },
         "AWS::StepFunctions::StateMachine": {
             "BatchInferenceStateMachine7E59A9E7",
             "TrainingStateMachine29B8911D",
+            "RealtimeStateMachineCBEBE9F4",
         },
         "AWS::IAM::Role": {
             "BatchInferenceMonitorDriftRole3B361C2F",
@@ -119,6 +129,10 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "SageMakerRoleD4FCFA3F",
             "TrainingStateMachineEventsRole8B9F607F",
             "TrainingStateMachineRole67FFEED7",
+            "RealtimePlanDeploymentRole10452C52",
+            "RealtimeStateMachineEventsRoleA20995B5",
+            "RealtimeStateMachineRole518A2459",
+            "CaptureCollectCaptureRole38210433",
         },
     },
     "monitoring": {

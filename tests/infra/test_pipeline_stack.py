@@ -27,7 +27,11 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-ASL_FILES = {"training": "training.asl.json", "batch-inference": "batch_inference.asl.json"}
+ASL_FILES = {
+    "training": "training.asl.json",
+    "batch-inference": "batch_inference.asl.json",
+    "deployment": "deployment.asl.json",
+}
 
 
 def state_machine(app: SynthesizedApp, name: str) -> dict[str, Any]:
@@ -210,16 +214,19 @@ def test_the_dev_stage_scores_only_new_drops(dev_app: SynthesizedApp) -> None:
         "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
     )
     assert dev_app.config.inference_schedule is None
-    assert scheduled == {}
+    # (captured real-time traffic is collected on its own schedule: no re-scoring)
+    assert [name for name in scheduled if not name.startswith("CaptureCollectCapture")] == []
 
 
 def test_prod_rescores_every_inference_dataset_on_its_schedule(prod_app: SynthesizedApp) -> None:
     scheduled = prod_app.pipeline.find_resources(
         "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
     )
-    # One rule per declared inference dataset
+    # One rule per declared inference dataset (beside the capture collection's own)
     inputs = []
-    for rule in scheduled.values():
+    for name, rule in scheduled.items():
+        if name.startswith("CaptureCollectCapture"):
+            continue
         assert rule["Properties"]["ScheduleExpression"] == prod_app.config.inference_schedule
         (target,) = rule["Properties"]["Targets"]
         assert "DeadLetterConfig" in target
@@ -239,7 +246,7 @@ def test_only_step_functions_of_this_account_assume_a_state_machines_role(
         for logical_id, role in dev_app.pipeline.find_resources("AWS::IAM::Role").items()
         if "StateMachineRole" in logical_id
     }
-    assert len(roles) == 2
+    assert len(roles) == 3
     for role in roles.values():
         # Then only states.amazonaws.com may assume it, for a state machine of this account
         (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]

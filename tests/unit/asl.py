@@ -3,8 +3,10 @@
 It walks a state machine definition the way Step Functions moves state data: paths
 (``$.a.b``, ``$$.Execution.Id``, ``$$.Map.Item.Value.Key``), ``Parameters`` and
 ``ItemSelector`` templates (``"key.$"`` entries and ``States.Format``), ``InputPath``,
-``ResultSelector``, ``ResultPath``, ``Choice`` on ``StringEquals``, ``Catch`` into
-``ResultPath``, ``Pass``, ``Map`` and the terminal states. What a ``Task`` returns is
+``ResultSelector``, ``ResultPath``, ``Choice`` rules (``StringEquals``,
+``StringEqualsPath``, ``IsPresent``, ``And``, ``Or``), ``Catch`` into ``ResultPath``,
+``Pass`` (with ``Result`` or ``Parameters``, ``States.JsonToString``), ``Wait`` (which
+waits for nothing here), ``Map`` and the terminal states. What a ``Task`` returns is
 asked of a ``Responder``, which is where the tests check each payload against the step
 model it must satisfy. A path that names something the state data does not hold fails
 as Step Functions would fail the execution (``States.Runtime``).
@@ -69,7 +71,13 @@ def select(path: str, data: Any, context: dict[str, Any]) -> Any:
 _FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:\s*,\s*[^,)]+)*)\)$")
 
 
+_TO_STRING = re.compile(r"^States\.JsonToString\(([^)]+)\)$")
+
+
 def evaluate(expression: str, data: Any, context: dict[str, Any]) -> Any:
+    to_string = _TO_STRING.match(expression)
+    if to_string is not None:
+        return json.dumps(select(to_string.group(1).strip(), data, context))
     match = _FORMAT.match(expression)
     if match is None:
         return select(expression, data, context)
@@ -136,6 +144,9 @@ class Walker:
             if kind == "Choice":
                 name = self._choose(state, data, context)
                 continue
+            if kind == "Wait":
+                name = state["Next"]
+                continue
             try:
                 data = self._enter(name, state, data, context, trace)
             except _Caught as caught:
@@ -160,7 +171,7 @@ class Walker:
             effective = build(state["Parameters"], effective, context)
         trace.inputs[name] = effective
         if state["Type"] == "Pass":
-            result = effective
+            result = copy.deepcopy(state["Result"]) if "Result" in state else effective
         elif state["Type"] == "Map":
             result = self._map(name, state, data, context, trace)
         else:
@@ -250,9 +261,27 @@ class Walker:
 
     def _choose(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
         for choice in state["Choices"]:
-            if select(choice["Variable"], data, context) == choice["StringEquals"]:
+            if matches(choice, data, context):
                 return str(choice["Next"])
         return str(state["Default"])
+
+
+def matches(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
+    """One Choice rule: a comparison of its Variable, or And/Or of rules."""
+    if "And" in rule:
+        return all(matches(part, data, context) for part in rule["And"])
+    if "Or" in rule:
+        return any(matches(part, data, context) for part in rule["Or"])
+    if "IsPresent" in rule:
+        try:
+            select(rule["Variable"], data, context)
+        except PathError:
+            return not rule["IsPresent"]
+        return bool(rule["IsPresent"])
+    value = select(rule["Variable"], data, context)
+    if "StringEqualsPath" in rule:
+        return bool(value == select(rule["StringEqualsPath"], data, context))
+    return bool(value == rule["StringEquals"])
 
 
 class _Caught(Exception):

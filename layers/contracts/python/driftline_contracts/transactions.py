@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from driftline_runtime.contracts import DatasetSpec, QualitySettings, TableRules
+from driftline_runtime.contracts import DatasetSpec, QualitySettings, RealtimeSettings, TableRules
 from pydantic import BaseModel, Field
 
 Country = Literal["DE", "FR", "NL", "ES", "IT", "GB", "US", "CA", "PL", "SE", "BR", "IN"]
@@ -75,6 +75,16 @@ DATASETS = (
             unique_key=("transaction_id",),
             min_rows=5,
             max_bad_row_share=0.05,
+        ),
+        # Approved models serve on a real-time endpoint. The sample's canary is short so
+        # that the demo shows a deployment and a rollback in a minute; a production
+        # dataset bakes its canary for minutes (the defaults).
+        # Captured requests become batches of scoring, so live traffic is drift-monitored.
+        realtime=RealtimeSettings(
+            canary_percent=20,
+            canary_wait_seconds=30,
+            termination_wait_seconds=10,
+            capture_dataset="scoring",
         ),
     ),
     DatasetSpec(

@@ -216,6 +216,7 @@ def inspect_package(package: str) -> Inspection:
                 found.problems.append(problem)
             found.specs[spec.name] = (info.name, spec)
     found.problems.extend(_reference_problems(found.specs))
+    found.problems.extend(_capture_problems(found.specs))
     return found
 
 
@@ -318,3 +319,32 @@ class ContractCatalog:
             except ModuleProblem as error:
                 self._loaded[module] = error.problem
         return self._loaded[module]
+
+
+def _capture_problems(specs: dict[str, tuple[str, DatasetSpec]]) -> list[Problem]:
+    """A ``realtime.capture_dataset`` must be an inference dataset the endpoint's models
+    score (its ``model_dataset`` is the training dataset), or its batches would be judged
+    against another model's baseline."""
+    problems = []
+    for name, (module, spec) in specs.items():
+        realtime = getattr(spec, "realtime", None)
+        captured = realtime.capture_dataset if realtime is not None else None
+        if not captured:
+            continue
+        scored = specs.get(captured)
+        if scored is None or scored[1].kind != "inference" or scored[1].model_dataset != name:
+            fitting = sorted(
+                other
+                for other, (_, candidate) in specs.items()
+                if candidate.kind == "inference" and candidate.model_dataset == name
+            )
+            problems.append(
+                Problem(
+                    module,
+                    f"dataset {name!r}: realtime.capture_dataset {captured!r} is not an "
+                    f"inference dataset scored by {name!r} (those are: "
+                    f"{', '.join(fitting) or 'none'})",
+                    dataset=name,
+                )
+            )
+    return problems

@@ -7,8 +7,9 @@ are never built as model instances. Table-level rules that no field can express
 (a unique key, a minimum number of rows, the share of bad rows tolerated, freshness)
 live in :class:`TableRules`. A :class:`DatasetSpec` ties both to a dataset name, with
 the ML problem a training dataset poses (``problem``, ``target``, ``features``,
-``time_column``, ``primary_metric``, ``approval_minimum``) and the settings of the drift
-verdicts on its batches (:class:`DriftSettings`).
+``time_column``, ``primary_metric``, ``approval_minimum``), the settings of the drift
+verdicts on its batches (:class:`DriftSettings`) and, for a training dataset, of its
+real-time endpoint (:class:`RealtimeSettings`).
 
 The model's features come from the contract, never from the file: ``features`` names them,
 or by default every declared column but the id, the target, the time column, the PII
@@ -167,6 +168,38 @@ class TrainingWindow(BaseModel):
     last_days: int | None = Field(default=None, ge=1)
 
 
+class RealtimeSettings(BaseModel):
+    """A real-time endpoint for a training dataset's approved models (opt in by setting
+    ``DatasetSpec.realtime``): how it is sized, deployed, guarded and captured.
+
+    Each approved model goes out blue/green: ``canary_percent`` of the traffic for
+    ``canary_wait_seconds``, then all of it, the old fleet kept ``termination_wait_seconds``
+    more; through all of it the endpoint's alarms (server errors above
+    ``max_server_errors`` per alarm period, p99 model latency above ``max_latency_ms``)
+    roll the deployment back. ``capture_percent`` of the requests and answers are
+    captured to S3 (KMS-encrypted); with ``capture_dataset`` (an inference dataset this
+    one's models score) the captured rows are dropped as that dataset's batches every
+    stage's capture window, so drift monitoring judges live traffic as it judges batch
+    data. A stage may serve them serverless instead
+    (``realtime_serverless``): then ``serverless_*`` size it, traffic shifts all at
+    once (what serverless supports) and nothing is captured.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1, le=100)
+    canary_percent: int = Field(default=10, ge=1, le=50)
+    canary_wait_seconds: int = Field(default=600, ge=0, le=3600)
+    termination_wait_seconds: int = Field(default=300, ge=0, le=3600)
+    max_server_errors: int = Field(default=0, ge=0)
+    max_latency_ms: int = Field(default=1000, gt=0)
+    capture_percent: int = Field(default=20, ge=0, le=100)
+    capture_dataset: str | None = None
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    serverless_max_concurrency: int = Field(default=5, ge=1, le=200)
+
+
 class DatasetSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -214,6 +247,8 @@ class DatasetSpec(BaseModel):
     # by id_column; target holds the outcome), and when its model counts as degraded.
     labels_for: str | None = None
     quality: QualitySettings = QualitySettings()
+    # Training datasets only: serve the approved models on a real-time endpoint.
+    realtime: RealtimeSettings | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -262,6 +297,10 @@ class DatasetSpec(BaseModel):
             raise ValueError("labels_for is for labels datasets only")
         self._check_features()
         self._check_problem()
+        if self.kind != "training" and self.realtime is not None:
+            raise ValueError(
+                "realtime is for training datasets only: the endpoint serves their models"
+            )
         return self
 
     def _check_features(self) -> None:

@@ -224,6 +224,44 @@ class RetrainingSuppressed(DriftlineEvent):
     suppressed_count: int
 
 
+class EndpointEvent(DriftlineEvent):
+    """What the deployment state machine announces about a dataset's endpoint (its ASL
+    builds the detail): the model it deployed and the endpoint config that carries it."""
+
+    SOURCE = names.DEPLOYMENT_SOURCE
+
+    dataset: str
+    endpoint: str
+    endpoint_config: str
+    model_package_arn: str
+    model_version: str
+    execution: str
+
+
+class EndpointDeployed(EndpointEvent):
+    """The endpoint serves the model: all traffic moved to it and no alarm tripped."""
+
+
+class EndpointRolledBack(EndpointEvent):
+    """An alarm tripped (or the new fleet failed to start) while the model took traffic:
+    the endpoint serves the model it served before. ``reason`` is SageMaker's."""
+
+    reason: str
+
+
+class EndpointDeploymentFailed(DriftlineEvent):
+    """The deployment stopped before SageMaker could roll anything back (a refused
+    request, a new endpoint that failed to start); ``error``/``cause`` say where and why."""
+
+    SOURCE = names.DEPLOYMENT_SOURCE
+
+    dataset: str
+    model_package_arn: str
+    execution: str
+    error: str
+    cause: str
+
+
 class EventEnvelope[E: DriftlineEvent](BaseModel):
     """An event as EventBridge delivers it to a target (a function, a state machine);
     fields EventBridge may add (``replay-name`` on a replayed event) are kept."""

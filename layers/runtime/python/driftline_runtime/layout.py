@@ -66,6 +66,10 @@ def quality_key(dataset: str, version: str, run: str) -> str:
     return f"{QUALITY_PREFIX}/{dataset}/{version}/{run}.json"
 
 
+# What real-time endpoints capture: capture/<dataset>/<endpoint>/<variant>/yyyy/mm/dd/HH/.
+CAPTURE_PREFIX = "capture"
+
+
 def inference_run_id(version: str, started: datetime) -> str:
     """``<version[:8]>-<yyyymmddHHMMSS>``: short enough for SageMaker job names."""
     return f"{version[:8]}-{started:%Y%m%d%H%M%S}"
@@ -122,3 +126,9 @@ def drift_report_key(dataset: str, version: str, run: str) -> str:
 def model_group(prefix: str, dataset: str) -> str:
     """The model package group of the models trained on ``dataset``."""
     return f"{prefix}-{dataset}"
+
+
+def capture_batch_key(dataset: str, endpoint: str, window_end: datetime) -> str:
+    """Raw key of the captured rows of ``endpoint`` up to ``window_end``, dropped as a
+    batch of the inference dataset ``dataset``."""
+    return f"{dataset}/capture-{window_end:%Y%m%dT%H%M%SZ}-{endpoint}.csv"

@@ -55,6 +55,7 @@ ARTIFACTS_BUCKET_OUTPUT: Final = "ArtifactsBucketName"
 PREDICTIONS_BUCKET_OUTPUT: Final = "PredictionsBucketName"
 COOLDOWN_TABLE_OUTPUT: Final = "CooldownTableName"
 MODEL_PACKAGE_GROUP_PREFIX_OUTPUT: Final = "ModelPackageGroupPrefix"
+DEPLOYMENT_STATE_MACHINE_OUTPUT: Final = "DeploymentStateMachineArn"
 # The monitoring stack's outputs.
 NOTIFICATION_TOPIC_OUTPUT: Final = "NotificationTopicArn"
 DASHBOARD_OUTPUT: Final = "DashboardName"
@@ -77,6 +78,15 @@ TRAINING_STATE_MACHINE: Final = "training"
 BATCH_INFERENCE_STATE_MACHINE: Final = "batch-inference"
 # Files too large for the ingest function, validated by a SageMaker Processing job.
 VALIDATION_STATE_MACHINE: Final = "validation"
+DEPLOYMENT_STATE_MACHINE: Final = "deployment"
+# The one production variant of every endpoint: deployments keep its name, so the
+# alarms on its metrics (dimensions EndpointName, VariantName) watch every model.
+ENDPOINT_VARIANT: Final = "champion"
+# Per endpoint, the alarms that roll a deployment back (endpoint_alarm_name).
+ENDPOINT_ALARMS: Final = ("server-errors", "model-latency")
+# ...and where labels measure the endpoint's models (labels of an inference dataset they
+# score), the alarm on their measured quality too.
+ENDPOINT_QUALITY_ALARM: Final = "model-quality"
 
 
 def function_name(stage: str, source: str) -> str:
@@ -125,6 +135,16 @@ def validation_job_name(stage: str, dataset: str, object_id: str) -> str:
     return sagemaker_name(stage, dataset, f"v-{object_id[:16]}")
 
 
+def endpoint_name(stage: str, dataset: str) -> str:
+    """``dl-<stage>-<dataset>-live``: a training dataset's real-time endpoint."""
+    return sagemaker_name(stage, dataset, "live")
+
+
+def endpoint_alarm_name(stage: str, dataset: str, alarm: str) -> str:
+    """``driftline-<stage>-<dataset>-endpoint-<alarm>`` (one of ENDPOINT_ALARMS)."""
+    return f"{stage_prefix(stage)}-{dataset}-endpoint-{alarm}"
+
+
 # -- events -------------------------------------------------------------------------------
 # Every event's source is ``driftline.<component>``; its detail-type is its model's name.
 INGEST_SOURCE: Final = f"{PROJECT}.ingest"
@@ -133,6 +153,7 @@ INFERENCE_SOURCE: Final = f"{PROJECT}.inference"
 MONITOR_SOURCE: Final = f"{PROJECT}.monitor"
 RETRAINING_SOURCE: Final = f"{PROJECT}.retraining"
 QUALITY_SOURCE: Final = f"{PROJECT}.quality"
+DEPLOYMENT_SOURCE: Final = f"{PROJECT}.deployment"
 
 # -- business metrics (CloudWatch embedded metric format) ---------------------------------
 METRICS_NAMESPACE: Final = PROJECT

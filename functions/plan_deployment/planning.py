@@ -1,0 +1,216 @@
+"""Planning a model's deployment to its dataset's real-time endpoint.
+
+The plan is SageMaker's own requests, built from the dataset's ``realtime`` settings
+(``driftline_runtime.contracts.RealtimeSettings``) and the stage's: an endpoint config
+with one variant (``names.ENDPOINT_VARIANT``) for the model the training run created,
+data capture into the predictions bucket under the project key, and a blue/green
+deployment config whose canary is guarded by the endpoint's alarms. A dataset without
+``realtime`` settings is skipped; an endpoint that is still deploying makes the step
+fail with ``EndpointBusy``, which the state machine retries with backoff, so two
+approvals in a row deploy one after the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from driftline_runtime import layout, names
+from driftline_runtime.contracts import DatasetSpec, RealtimeSettings
+from driftline_runtime.settings import FunctionSettings
+from driftline_runtime.steps import Tag
+from driftline_runtime.steps.deployment import (
+    Alarm,
+    AutoRollbackConfig,
+    BlueGreenPolicy,
+    CapacitySize,
+    CaptureContentTypes,
+    CaptureOption,
+    CreateEndpointConfigRequest,
+    DataCapture,
+    DeploymentConfig,
+    DeploymentPlan,
+    DeploymentRequest,
+    ProductionVariant,
+    ServerlessVariantConfig,
+    TrafficRoutingConfig,
+)
+
+BUSY_STATES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+# Beyond its waits, how long SageMaker may take to start the new fleet before it gives up.
+DEPLOYMENT_MARGIN_SECONDS = 1800
+MAX_DEPLOYMENT_SECONDS = 28_800  # SageMaker's upper bound for MaximumExecutionTimeout
+
+
+class EndpointBusy(RuntimeError):
+    """The endpoint is deploying something else; the state machine retries later."""
+
+
+class EndpointNotDeployable(RuntimeError):
+    """The endpoint is in a state no deployment can start from; the message says why."""
+
+
+class Settings(FunctionSettings):
+    stage: str
+    capture_bucket: str
+    key_arn: str
+    serverless: bool = False
+    poll_seconds: int = 30
+    # Training datasets whose endpoint has a model-quality alarm (comma-separated): the
+    # ones whose scored batches labels measure.
+    quality_alarms: str = ""
+
+
+@dataclass(frozen=True)
+class Services:
+    # The dataset's spec (None if no module declares it).
+    contract: Callable[[str], DatasetSpec | None]
+    # The endpoint's status, None if there is no such endpoint.
+    endpoint_status: Callable[[str], str | None]
+
+
+def endpoint_status(sagemaker: Any) -> Callable[[str], str | None]:
+    def status(name: str) -> str | None:
+        try:
+            described = sagemaker.describe_endpoint(EndpointName=name)
+        except sagemaker.exceptions.ClientError as error:
+            if "Could not find endpoint" in str(error.response["Error"].get("Message", "")):
+                return None
+            raise
+        return str(described["EndpointStatus"])
+
+    return status
+
+
+class DeploymentPlanner:
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+
+    def rollback_alarms(self, dataset: str) -> tuple[str, ...]:
+        """The endpoint's alarms that roll a deployment back: errors and latency, and
+        its models' measured quality where labels measure it."""
+        labelled = {name.strip() for name in self.settings.quality_alarms.split(",")}
+        quality = (names.ENDPOINT_QUALITY_ALARM,) if dataset in labelled else ()
+        return (*names.ENDPOINT_ALARMS, *quality)
+
+    def plan(self, request: DeploymentRequest) -> DeploymentPlan:
+        stage = self.settings.stage
+        endpoint = names.endpoint_name(stage, request.dataset)
+        common: dict[str, Any] = {
+            "dataset": request.dataset,
+            "model_package_arn": request.model_package_arn,
+            "model_version": request.model_package_arn.rsplit("/", 1)[-1],
+            "endpoint_name": endpoint,
+            "poll_seconds": self.settings.poll_seconds,
+        }
+        spec = self.services.contract(request.dataset)
+        if spec is None or spec.realtime is None:
+            return DeploymentPlan(
+                action="skip",
+                reason=f"{request.dataset} declares no realtime settings: no endpoint serves it",
+                **common,
+            )
+        status = self.services.endpoint_status(endpoint)
+        if status in BUSY_STATES:
+            raise EndpointBusy(f"endpoint {endpoint} is {status}; the deployment waits")
+        if status not in (None, "InService"):
+            raise EndpointNotDeployable(
+                f"endpoint {endpoint} is {status}: delete it (aws sagemaker delete-endpoint "
+                f"--endpoint-name {endpoint}) and approve a model again to recreate it"
+            )
+        settings = spec.realtime
+        config = self.endpoint_config(request, settings)
+        return DeploymentPlan(
+            action="create" if status is None else "update",
+            reason=f"model version {common['model_version']} to {endpoint}",
+            endpoint_config=config,
+            deployment_config=self.deployment_config(request.dataset, settings),
+            **common,
+        )
+
+    def endpoint_config(
+        self, request: DeploymentRequest, settings: RealtimeSettings
+    ) -> CreateEndpointConfigRequest:
+        stage, serverless = self.settings.stage, self.settings.serverless
+        # One config per deployment, named after the model version and the execution, so
+        # a retried step asks for the same config.
+        digest = hashlib.sha256(request.execution.encode()).hexdigest()[:8]
+        version = request.model_package_arn.rsplit("/", 1)[-1]
+        name = names.sagemaker_name(stage, request.dataset, f"v{version}-{digest}")
+        variant = ProductionVariant(
+            VariantName=names.ENDPOINT_VARIANT,
+            ModelName=request.model_name,
+            InitialVariantWeight=1.0,
+            **(
+                {
+                    "ServerlessConfig": ServerlessVariantConfig(
+                        MemorySizeInMB=settings.serverless_memory_mb,
+                        MaxConcurrency=settings.serverless_max_concurrency,
+                    )
+                }
+                if serverless
+                else {
+                    "InstanceType": settings.instance_type,
+                    "InitialInstanceCount": settings.instance_count,
+                }
+            ),
+        )
+        capture = None
+        if settings.capture_percent > 0 and not serverless:
+            capture = DataCapture(
+                EnableCapture=True,
+                InitialSamplingPercentage=settings.capture_percent,
+                DestinationS3Uri=(
+                    f"s3://{self.settings.capture_bucket}/{layout.CAPTURE_PREFIX}/{request.dataset}"
+                ),
+                KmsKeyId=self.settings.key_arn,
+                CaptureOptions=[
+                    CaptureOption(CaptureMode="Input"),
+                    CaptureOption(CaptureMode="Output"),
+                ],
+                # Captured as text (not base64), so drift monitoring reads the rows as sent.
+                CaptureContentTypeHeader=CaptureContentTypes(
+                    CsvContentTypes=["text/csv"],
+                    JsonContentTypes=["application/json", "application/jsonlines"],
+                ),
+            )
+        return CreateEndpointConfigRequest(
+            EndpointConfigName=name,
+            ProductionVariants=[variant],
+            DataCaptureConfig=capture,
+            KmsKeyId=None if serverless else self.settings.key_arn,
+            Tags=[
+                Tag(Key=names.PROJECT_TAG, Value=names.PROJECT),
+                Tag(Key=names.STAGE_TAG, Value=stage),
+            ],
+        )
+
+    def deployment_config(self, dataset: str, settings: RealtimeSettings) -> DeploymentConfig:
+        if self.settings.serverless:  # serverless endpoints shift traffic all at once
+            routing = TrafficRoutingConfig(Type="ALL_AT_ONCE", WaitIntervalInSeconds=0)
+            waits = settings.termination_wait_seconds
+        else:
+            routing = TrafficRoutingConfig(
+                Type="CANARY",
+                WaitIntervalInSeconds=settings.canary_wait_seconds,
+                CanarySize=CapacitySize(Type="CAPACITY_PERCENT", Value=settings.canary_percent),
+            )
+            waits = settings.canary_wait_seconds + settings.termination_wait_seconds
+        return DeploymentConfig(
+            BlueGreenUpdatePolicy=BlueGreenPolicy(
+                TrafficRoutingConfiguration=routing,
+                TerminationWaitInSeconds=settings.termination_wait_seconds,
+                MaximumExecutionTimeoutInSeconds=min(
+                    max(600, waits + DEPLOYMENT_MARGIN_SECONDS), MAX_DEPLOYMENT_SECONDS
+                ),
+            ),
+            AutoRollbackConfiguration=AutoRollbackConfig(
+                Alarms=[
+                    Alarm(AlarmName=names.endpoint_alarm_name(self.settings.stage, dataset, alarm))
+                    for alarm in self.rollback_alarms(dataset)
+                ]
+            ),
+        )

@@ -1,0 +1,144 @@
+"""The deployment state machine's steps (``state_machines/deployment.asl.json``).
+
+    execution input: DeploymentRequest (the rule on ModelRegistered(Approved))
+    Plan                 DeploymentRequest -> DeploymentPlan            at $.plan.result
+    CreateEndpointConfig DeploymentPlan.endpoint_config -> its ARN      at $.config
+    CreateEndpoint | UpdateEndpoint (DeploymentPlan.deployment_config)
+    Describe (a loop)    DescribeEndpoint -> EndpointState              at $.endpoint
+    Publish*             EndpointDeployed | EndpointRolledBack | EndpointDeploymentFailed
+
+SageMaker itself runs the blue/green canary and its rollback (deployment guardrails);
+the state machine starts it and waits for SageMaker's verdict, then says what happened.
+The request models below are SageMaker's own shapes, passed on whole (``InputPath``),
+so optional fields appear only when set.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from driftline_runtime.steps import AwsAnswer, LambdaResult, StepError, StepModel, Tag
+
+
+# -- the execution's input --------------------------------------------------------------
+class DeploymentRequest(StepModel):
+    """What to deploy: the approved package and the model the training run created."""
+
+    dataset: str
+    model_package_arn: str
+    model_name: str
+    execution: str
+
+
+# -- SageMaker's request shapes -----------------------------------------------------------
+class ServerlessVariantConfig(StepModel):
+    MemorySizeInMB: int
+    MaxConcurrency: int
+
+
+class ProductionVariant(StepModel):
+    VariantName: str
+    ModelName: str
+    InitialVariantWeight: float = 1.0
+    InstanceType: str | None = None
+    InitialInstanceCount: int | None = None
+    ServerlessConfig: ServerlessVariantConfig | None = None
+
+
+class CaptureOption(StepModel):
+    CaptureMode: Literal["Input", "Output"]
+
+
+class CaptureContentTypes(StepModel):
+    CsvContentTypes: list[str]
+    JsonContentTypes: list[str]
+
+
+class DataCapture(StepModel):
+    EnableCapture: bool
+    InitialSamplingPercentage: int
+    DestinationS3Uri: str
+    KmsKeyId: str
+    CaptureOptions: list[CaptureOption]
+    CaptureContentTypeHeader: CaptureContentTypes
+
+
+class CreateEndpointConfigRequest(StepModel):
+    EndpointConfigName: str
+    ProductionVariants: list[ProductionVariant]
+    DataCaptureConfig: DataCapture | None = None
+    # Encrypts the instances' storage volumes (not for serverless variants).
+    KmsKeyId: str | None = None
+    Tags: list[Tag]
+
+
+class CapacitySize(StepModel):
+    Type: Literal["INSTANCE_COUNT", "CAPACITY_PERCENT"]
+    Value: int
+
+
+class TrafficRoutingConfig(StepModel):
+    Type: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+    WaitIntervalInSeconds: int
+    CanarySize: CapacitySize | None = None
+
+
+class BlueGreenPolicy(StepModel):
+    TrafficRoutingConfiguration: TrafficRoutingConfig
+    TerminationWaitInSeconds: int
+    MaximumExecutionTimeoutInSeconds: int
+
+
+class Alarm(StepModel):
+    AlarmName: str
+
+
+class AutoRollbackConfig(StepModel):
+    Alarms: list[Alarm]
+
+
+class DeploymentConfig(StepModel):
+    BlueGreenUpdatePolicy: BlueGreenPolicy
+    AutoRollbackConfiguration: AutoRollbackConfig
+
+
+# -- Plan's output ------------------------------------------------------------------------
+class DeploymentPlan(StepModel):
+    """What the state machine does: nothing (the dataset has no endpoint), or create the
+    endpoint, or update it blue/green to a new endpoint config."""
+
+    action: Literal["skip", "create", "update"]
+    reason: str
+    dataset: str
+    model_package_arn: str
+    model_version: str
+    endpoint_name: str
+    endpoint_config: CreateEndpointConfigRequest | None = None
+    deployment_config: DeploymentConfig | None = None
+    # How long to wait between looks at the endpoint while SageMaker deploys.
+    poll_seconds: int = 30
+
+
+class EndpointState(AwsAnswer):
+    """DescribeEndpoint's answer, as the loop's choices read it."""
+
+    EndpointName: str
+    EndpointConfigName: str
+    EndpointStatus: str
+    FailureReason: str | None = None
+
+
+class DeploymentState(BaseModel):
+    """What a deployment execution holds (its input, and what the steps added), as
+    ``driftline status`` reads it: a running execution has only its input."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    dataset: str
+    model_package_arn: str
+    model_name: str
+    plan: LambdaResult[DeploymentPlan] | None = None
+    endpoint: EndpointState | None = None
+    error: StepError | None = None
