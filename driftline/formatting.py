@@ -35,6 +35,10 @@ STATE_TONES: dict[str, Tone] = {
     "Stopped": "warn",
     "RUNNING": "info",
     "InProgress": "info",
+    "InService": "good",
+    "deployed": "good",
+    "rolled_back": "warn",
+    "failed": "bad",
 }
 
 

@@ -28,6 +28,7 @@ from driftline_runtime.steps.batch_inference import (
 from driftline_runtime.steps.training import TrainingRequest, TrainingState
 from pydantic import BaseModel, ValidationError
 
+from driftline.endpoints import endpoints
 from driftline.evaluations import evaluation, training_versions
 from driftline.lineage_chains import lineage_chains
 from driftline.quality_status import model_quality
@@ -37,6 +38,7 @@ from driftline.waiting_status import waiting_retrainings
 STATE_MACHINES = {
     "training": names.TRAINING_STATE_MACHINE_OUTPUT,
     "batch_inference": names.BATCH_INFERENCE_STATE_MACHINE_OUTPUT,
+    "deployment": names.DEPLOYMENT_STATE_MACHINE_OUTPUT,
 }
 FAILED_EXECUTION = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -339,7 +341,9 @@ def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
             ),
             key=lambda e: e["started"],
         ),
-        "models": models(target, pipeline[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]),
+        "models": (
+            found_models := models(target, pipeline[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT])
+        ),
         "inference_runs": inference_runs(described["batch_inference"]),
         "drift_events": drift_events(reports),
         "model_quality": model_quality(target, pipeline[names.PREDICTIONS_BUCKET_OUTPUT]),
@@ -351,6 +355,7 @@ def collect(target: Target, *, with_reports: bool = False) -> dict[str, Any]:
             target, pipeline[names.COOLDOWN_TABLE_OUTPUT]
         ),
     }
+    facts["endpoints"] = endpoints(target, described["deployment"], found_models)
     facts["failures"] = failures(target, facts)
     if with_reports:
         facts["_drift_reports"] = [report.model_dump(mode="json") for report in reports]

@@ -286,8 +286,34 @@ def failures_table(status: Mapping[str, Any]) -> Table:
     )
 
 
+def endpoints_table(status: Mapping[str, Any]) -> Table:
+    def variants(endpoint: Mapping[str, Any]) -> str:
+        return ", ".join(
+            f"{v.get('name')} v{v.get('model_version') or '?'} ({_metric(v.get('weight'))})"
+            for v in endpoint.get("variants") or []
+        )
+
+    return _table(
+        "Real-time endpoints",
+        ("endpoint", "dataset", "model", "status", "variants (weight)", "last deployment", "at"),
+        (
+            (
+                _text(e.get("name")),
+                _text(e.get("dataset")),
+                _text(e.get("model_version")),
+                _state(e.get("status")),
+                variants(e),
+                _state((e.get("last_deployment") or {}).get("outcome")),
+                _text((e.get("last_deployment") or {}).get("time")),
+            )
+            for e in items(status, "endpoints")
+        ),
+    )
+
+
 SECTIONS = (
     ("models", models_table),
+    ("endpoints", endpoints_table),
     ("inference_runs", inference_table),
     ("drift_events", drift_table),
     ("model_quality", quality_table),

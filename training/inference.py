@@ -20,11 +20,14 @@ Input: ``text/csv`` — what batch transform sends, and how the batch pipeline w
     id first, then the features in the order of ``feature_columns`` in ``model.joblib``
     (``evaluation.json`` and ``baseline.json`` list the same order). An empty field is a
     missing value; booleans are ``true``/``false`` (or ``1``/``0``); standard CSV quoting.
-    A first line that equals the header (``<id column>,<feature names>``) is skipped: the
-    batch pipeline starts each input part with it, so a part's first request carries it.
+    A first line that names the id column is a header instead: then the columns are
+    taken by name, in any order, and columns the model does not use (the label, say) are
+    ignored, so a file as a user drops it for scoring can be sent as it is.
 Input: ``application/json``
     A list of objects with named fields (or ``{"instances": [...]}``); every feature must be
     present (``null`` is a missing value); the id field is optional, other fields are ignored.
+Input: ``application/jsonlines``
+    One such object per line.
 Input: ``application/x-parquet`` (or ``application/parquet``)
     A Parquet file with named columns, as for JSON (reading it needs pyarrow).
 
@@ -40,7 +43,8 @@ for each class in the model's order (``classes`` in ``baseline.json``).
 ``output_fn`` returns ``(body, content_type)``, which both of the container's serving
 stacks accept. Unsupported content types raise :class:`UnsupportedContentTypeError`; records
 that do not fit the model raise :class:`InvalidInputError` (a ``ValueError``), with a
-message that says which record or column is wrong.
+message that says which record or column is wrong. Both carry the HTTP status an endpoint
+answers them with (``status_code``: 415 and 400), as the inference toolkit's errors do.
 """
 
 from __future__ import annotations

@@ -44,8 +44,10 @@ def demo(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the whole scenario on the local cloud: train, score a clean batch, quarantine
-    a bad file, score a drifted batch, retrain on drift; then write a report.
+    """Run the whole scenario on the local cloud: train, serve the model on its
+    real-time endpoint, score a clean batch, quarantine a bad file, score a drifted
+    batch, retrain on drift, canary the next model onto the endpoint and roll a faulty
+    one back; then write a report.
 
     Starts the local cloud and deploys driftline first; exits 0 only when every stage
     happened.

@@ -18,7 +18,7 @@ from rich.markup import escape
 # Typer (pinned) keeps click's parsing errors in its vendored copy of click.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from driftline.cli import contracts, data, demo, local, logs, pipeline, views
+from driftline.cli import contracts, data, demo, local, logs, pipeline, realtime, views
 from driftline.cli.base import Session, begin, console
 from driftline.cli.failures import report as report_failure
 from driftline.localcloud import LocalCloud
@@ -42,6 +42,8 @@ for command in (
     data.drop,
     pipeline.train,
     pipeline.infer,
+    realtime.score,
+    realtime.endpoints,
     views.status,
     logs.logs,
     views.report,

@@ -225,3 +225,39 @@ def test_unsupported_content_types_are_rejected(model: FraudModel, scoring: pa.T
 def test_a_model_folder_without_the_model_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=inference.MODEL_FILE):
         model_fn(str(tmp_path))
+
+
+def test_a_file_as_dropped_for_scoring_is_scored_by_column_name(
+    model: FraudModel, scoring: pa.Table
+) -> None:
+    # Given rows with a header in the dataset's own columns, reversed, plus a label the
+    # model does not use, as CSV and as JSON Lines
+    table = scoring.slice(0, 5)
+    columns = list(reversed(table.column_names))
+    labelled = table.select(columns).append_column("is_fraud", pa.array([0] * len(table)))
+    sink = io.BytesIO()
+    pa_csv.write_csv(labelled, sink)
+    as_csv = sink.getvalue().decode()
+    as_json_lines = "\n".join(json.dumps(row, default=str) for row in labelled.to_pylist())
+    positional = csv_probabilities(score(csv_records(table, model), "text/csv", model, "text/csv"))
+
+    # When each is scored
+    by_name = csv_probabilities(score(as_csv, "text/csv", model, "text/csv"))
+    lines = json.loads(score(as_json_lines, "application/jsonlines", model, "application/json"))
+
+    # Then each row gets the probability it gets positionally, keyed by its id
+    assert by_name.keys() == positional.keys()
+    assert list(by_name.values()) == pytest.approx(list(positional.values()), abs=1e-8)
+    assert [p["transaction_id"] for p in lines["predictions"]] == list(positional)
+
+
+def test_a_header_without_a_feature_is_a_client_error(model: FraudModel) -> None:
+    # Given a header that lacks a feature column
+    header = ",".join([model.id_column, *model.feature_columns[1:]])
+    # When it is scored, then the error names the column and carries a 4xx status
+    with pytest.raises(InvalidInputError, match=model.feature_columns[0]) as raised:
+        score(header + "\n", "text/csv", model, "text/csv")
+    assert raised.value.status_code == 400
+    with pytest.raises(UnsupportedContentTypeError) as unsupported:
+        input_fn("x", "text/plain")
+    assert unsupported.value.status_code == 415

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pytest
 from driftline_contracts import datasets
 from driftline_runtime import names
@@ -263,3 +264,40 @@ def test_an_unknown_algorithm_fails_the_job_with_its_name(tmp_path: Path) -> Non
     job, _ = train(tmp_path, "store-sales", algorithm="lightgbm")
     assert job.result.returncode != 0
     assert "algorithm='lightgbm' is invalid" in job.failure.read_text()
+
+
+# -- rows as a user drops them, on an endpoint --------------------------------------------
+@pytest.mark.parametrize("problem", ["multiclass", "regression"])
+def test_rows_in_the_datasets_own_columns_are_scored_by_name_for_each_problem(
+    problem: str, request: pytest.FixtureRequest
+) -> None:
+    # Given the trained model and six rows of its dataset as a user drops them for
+    # scoring: every declared column (the label, the time column and excluded columns
+    # too) in reversed order, with a header line, and the same rows as JSON Lines
+    job, table = request.getfixturevalue(problem)
+    model = inference.model_fn(str(job.model_dir))
+    rows = table.slice(0, 6)
+    dropped = rows.select(list(reversed(rows.column_names)))
+    sink = io.BytesIO()
+    pa_csv.write_csv(dropped, sink)
+    as_json_lines = "\n".join(json.dumps(row, default=str) for row in dropped.to_pylist())
+    expected = inference.predict_fn(inference.Records(frame=rows.to_pandas()), model)
+
+    # When both are sent as an endpoint receives them
+    by_csv = inference.predict_fn(inference.input_fn(sink.getvalue(), "text/csv"), model)
+    by_lines = inference.predict_fn(
+        inference.input_fn(as_json_lines.encode(), "application/jsonlines"), model
+    )
+    answer = json.loads(inference.output_fn(by_csv, "application/json")[0])
+
+    # Then each row gets one prediction, keyed by the dataset's id column, as in batch
+    ids = [str(value) for value in rows.column(model.id_column).to_pylist()]
+    for prediction in (by_csv, by_lines):
+        assert prediction.ids == ids
+        assert prediction.columns == expected.columns
+        assert [row[0] for row in prediction.rows] == [row[0] for row in expected.rows]
+        floats = [value for row in prediction.rows for value in row if isinstance(value, float)]
+        assert floats == pytest.approx(
+            [value for row in expected.rows for value in row if isinstance(value, float)]
+        )
+    assert [p[model.id_column] for p in answer["predictions"]] == ids

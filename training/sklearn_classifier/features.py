@@ -23,6 +23,10 @@ _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 class InvalidInputError(ValueError):
     """A request or a data file whose records do not fit the model."""
 
+    # What an endpoint answers it with: the client's error, as the inference toolkit's
+    # errors carry their status (SageMaker returns it as ModelError's OriginalStatusCode).
+    status_code = 400
+
 
 def prepare_features(frame: pd.DataFrame, feature_kinds: Mapping[str, str]) -> pd.DataFrame:
     """Raw values (text from CSV, or JSON/Parquet values) to the pipeline's input.

@@ -29,15 +29,22 @@ MODEL_FORMAT = "driftline-fraud-model/1"
 
 CSV = "text/csv"
 JSON = "application/json"
+JSON_LINES = "application/jsonlines"
 PARQUET = "application/x-parquet"
-CONTENT_TYPES = (CSV, JSON, PARQUET)
+CONTENT_TYPES = (CSV, JSON, JSON_LINES, PARQUET)
 ACCEPTS = (CSV, JSON)
-_ALIASES = {"application/parquet": PARQUET}
+_ALIASES = {
+    "application/parquet": PARQUET,
+    "application/x-jsonlines": JSON_LINES,
+    "application/jsonl": JSON_LINES,
+}
 PROBABILITY_DECIMALS = 8
 
 
 class UnsupportedContentTypeError(ValueError):
     """A request or response content type this module does not handle."""
+
+    status_code = 415  # Unsupported Media Type, as an endpoint answers it
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,8 @@ def input_fn(request_body: str | bytes, request_content_type: str | None) -> Rec
         return _parse_csv(_text(request_body))
     if content_type == JSON:
         return _records_from_objects(_parse_json(_text(request_body)))
+    if content_type == JSON_LINES:
+        return _records_from_objects(_parse_json_lines(_text(request_body)))
     if content_type == PARQUET:
         return _parse_parquet(request_body)
     raise UnsupportedContentTypeError(
@@ -183,6 +192,20 @@ def _parse_json(text: str) -> list[Any]:
     return document
 
 
+def _parse_json_lines(text: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise InvalidInputError(
+                f"JSON Lines line {number} is not valid JSON: {error}"
+            ) from None
+    return records
+
+
 def _records_from_objects(objects: list[Any]) -> Records:
     bad = next((i for i, item in enumerate(objects) if not isinstance(item, dict)), None)
     if bad is not None:
@@ -218,8 +241,9 @@ def _csv_ids_and_features(
     rows: list[list[str]], model: FraudModel
 ) -> tuple[list[str | None], pd.DataFrame]:
     columns = list(model.feature_columns)
-    if rows and [field.strip() for field in rows[0]] == [model.id_column, *columns]:
-        rows = rows[1:]  # a header line, although batch transform sends none
+    header = [field.strip() for field in rows[0]] if rows else []
+    if model.id_column in header:  # a header line: the dataset's own columns, by name
+        return _named_csv_ids_and_features(header, rows[1:], model)
     expected = len(columns) + 1
     for number, row in enumerate(rows, start=1):
         if len(row) != expected:
@@ -230,6 +254,28 @@ def _csv_ids_and_features(
     ids: list[str | None] = [row[0] for row in rows]
     frame = pd.DataFrame([row[1:] for row in rows], columns=columns, dtype=object)
     return ids, frame
+
+
+def _named_csv_ids_and_features(
+    header: list[str], rows: list[list[str]], model: FraudModel
+) -> tuple[list[str | None], pd.DataFrame]:
+    """Rows under a header, as a user drops them: any order, other columns ignored."""
+    missing = [column for column in model.feature_columns if column not in header]
+    if missing:
+        raise InvalidInputError(
+            f"the CSV header lacks feature column(s): {', '.join(missing)} "
+            f"(it has {', '.join(header)})"
+        )
+    if len(set(header)) != len(header):
+        raise InvalidInputError(f"the CSV header names a column twice: {', '.join(header)}")
+    for number, row in enumerate(rows, start=1):
+        if len(row) != len(header):
+            raise InvalidInputError(
+                f"CSV record {number} has {len(row)} fields; the header has {len(header)}"
+            )
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    ids: list[str | None] = [None if is_missing(v) else str(v) for v in frame[model.id_column]]
+    return ids, frame[list(model.feature_columns)]
 
 
 # -- serialising -------------------------------------------------------------------------
