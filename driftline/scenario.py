@@ -1,12 +1,13 @@
 """``driftline demo``: the whole story on the local cloud, stage by stage.
 
-train -> a model (v1 on a fresh local cloud); a clean batch -> predictions, no drift;
-a bad file -> quarantine; then the learning loop (``learning_loop``): a drifted batch ->
-DriftDetected, the retraining waits for labels -> its labels show a concept change
-(ModelQualityDegraded) -> the labelled rows train v2 on the window, which beats v1 on the
-same recent holdout -> the next batch is scored by v2, measured better. Each stage waits
-with a deadline and checks what it claims; the demo exits 0 only when every stage
-happened.
+train -> a model (v1 on a fresh local cloud), served on its real-time endpoint; a clean
+batch -> predictions, no drift; a bad file -> quarantine; then the learning loop
+(``learning_loop``): a drifted batch -> DriftDetected, the retraining waits for labels ->
+its labels show a concept change (ModelQualityDegraded) -> the labelled rows train v2 on
+the window, which beats v1 on the same recent holdout -> the next batch is scored by v2,
+measured better; v2 goes out on the endpoint behind a blue/green canary, and a faulty
+model is rolled back by its alarm (``realtime_demo``). Each stage waits with a deadline
+and checks what it claims; the demo exits 0 only when every stage happened.
 
 The data is generated for each run (seeded by the time unless ``--seed`` is given):
 dataset versions are content hashes, so a second run against a kept local cloud brings
@@ -24,7 +25,7 @@ from driftline_runtime import names
 from driftline_runtime.cooldown import COOLDOWN_SK
 from rich.console import Console
 
-from driftline import actions
+from driftline import actions, endpoints, realtime_demo
 from driftline import status as status_of
 from driftline.actions import CommandError
 from driftline.learning_loop import LOOP_STAGES, LearningLoop
@@ -134,6 +135,17 @@ class Demo:
                 stage.outcome(f"{name} {model['approval']}: {model['reason']}")
             else:
                 raise CommandError(f"{name} was not approved: {model['reason']}")
+        with self.progress.stage("Serve in real time") as stage:
+            champion = self._champion()
+            if champion is None:
+                raise CommandError("no approved model to serve")
+            realtime_demo.serving(self.target, champion["training_job"])
+            rows = b"".join(self.files.clean.read_bytes().splitlines(keepends=True)[:101])
+            scored = endpoints.score(self.target, "scoring", rows, self.files.clean.name)
+            stage.outcome(
+                f"{scored.endpoint} serves v{champion['version']}: "
+                f"{len(scored.predictions)} rows scored, one prediction each"
+            )
         with self.progress.stage("Score a clean batch") as stage:
             clean = self.drop(self.files.clean, "scoring", "inference")
             run = actions.wait_for_inference(self.target, clean["version"])
@@ -157,6 +169,7 @@ class Demo:
             (self.files.following, self.files.following_labels),
             own_champion,
         ).run()
+        realtime_demo.rollout(self.target, self.progress, champion, self.files.clean)
 
     def _champion(self) -> dict[str, Any] | None:
         prefix = self.target.outputs(names.PIPELINE_STACK)[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
@@ -174,9 +187,12 @@ class Demo:
 STAGES = (
     "Generate sample data",
     "Train a model",
+    "Serve in real time",
     "Score a clean batch",
     "Quarantine a bad file",
     *LOOP_STAGES,
+    "Canary to the next model",
+    "Roll back a faulty model",
 )
 
 

@@ -49,6 +49,11 @@ def test_the_demo_tells_the_whole_story_and_leaves_a_report(
     # rescore_trigger_batch)
     retrained = next(line for line in lines if line.startswith("Retrain on the window:"))
     assert ("Approved" not in retrained) or "the drifted batch rescored by v" in retrained
+    # And the endpoint served the model, took a new one behind a canary and rolled a
+    # faulty one back
+    assert re.search(r"Serve in real time: dl-dev-transactions-live serves v\d+", output.err)
+    assert re.search(r"Canary to the next model: (v\d+ )?EndpointDeployed", output.err)
+    assert "Roll back a faulty model: EndpointRolledBack" in output.err
     # And it leaves a self-contained report with the drift plots
     html = DEMO_REPORT.read_text()
     assert 'data-plot="psi"' in html and 'data-plot="distribution:amount"' in html
