@@ -198,3 +198,34 @@ def test_captured_traffic_is_collected_on_the_window_into_the_capture_dataset_on
         if logical_id.startswith("CaptureCollectCapture")
     ]
     assert "CaptureBatchWriter" in arn_text(role["Properties"]["ManagedPolicyArns"])
+
+
+def test_where_labels_measure_the_endpoints_models_their_quality_rolls_back_too(
+    dev_app: SynthesizedApp,
+) -> None:
+    # Given the sample: scoring-labels labels scoring, which transactions' models score
+    alarms = {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in dev_app.pipeline.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    quality = alarms[names.endpoint_alarm_name("dev", "transactions", "model-quality")]
+    # Then the endpoint has an alarm on the measured quality of scoring's batches, at a
+    # period the standard-resolution metric reaches, where no labels is no evidence
+    assert quality["MetricName"] == names.MODEL_QUALITY_DEGRADED_METRIC
+    assert quality["Namespace"] == names.METRICS_NAMESPACE
+    assert {d["Name"]: d["Value"] for d in quality["Dimensions"]} == {
+        "stage": "dev",
+        "dataset": "scoring",
+        "service": "join_labels",
+    }
+    assert quality["Period"] == 60 and quality["Threshold"] == 0
+    assert quality["ComparisonOperator"] == "GreaterThanThreshold"
+    assert quality["TreatMissingData"] == "notBreaching"
+    # And the plan lists it among the canary's rollback alarms
+    dev_app.pipeline.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": names.function_name("dev", "plan_deployment"),
+            "Environment": {"Variables": Match.object_like({"QUALITY_ALARMS": "transactions"})},
+        },
+    )
