@@ -175,7 +175,8 @@ class RealtimeSettings(BaseModel):
     Each approved model goes out blue/green: ``canary_percent`` of the traffic for
     ``canary_wait_seconds``, then all of it, the old fleet kept ``termination_wait_seconds``
     more; through all of it the endpoint's alarms (server errors above
-    ``max_server_errors`` per alarm period, p99 model latency above ``max_latency_ms``)
+    ``max_server_errors`` per alarm period, p99 model latency above ``max_latency_ms``,
+    and where labels measure the batches its models score, their measured quality)
     roll the deployment back. ``capture_percent`` of the requests and answers are
     captured to S3 (KMS-encrypted); with ``capture_dataset`` (an inference dataset this
     one's models score) the captured rows are dropped as that dataset's batches every
