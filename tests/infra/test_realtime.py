@@ -20,11 +20,16 @@ def arn_text(resource: Any) -> str:
 
 
 def test_approved_models_start_the_deployment_state_machine(dev_app: SynthesizedApp) -> None:
-    # Given the rule on the project bus for approved models
-    (rule,) = dev_app.pipeline.find_resources(
-        "AWS::Events::Rule",
-        {"Properties": {"EventPattern": {"detail-type": ["ModelRegistered"]}}},
-    ).values()
+    # Given the deployment's rule on the project bus for approved models (the retraining
+    # gate has its own, for rescoring)
+    (rule,) = [
+        rule
+        for logical_id, rule in dev_app.pipeline.find_resources(
+            "AWS::Events::Rule",
+            {"Properties": {"EventPattern": {"detail-type": ["ModelRegistered"]}}},
+        ).items()
+        if logical_id.startswith("RealtimeDeployApprovedModels")
+    ]
     properties = rule["Properties"]
 
     # Then it matches only approved ones and starts the deployment with the package and
