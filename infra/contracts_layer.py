@@ -38,6 +38,8 @@ from driftline_runtime.catalog import (
     Problem,
     write_manifest,
 )
+from driftline_runtime.contracts import TrainingSpec
+from driftline_runtime.training_code import code_problems
 
 from infra.packaging import ROOT
 
@@ -148,7 +150,23 @@ def run_check(staged: Path, sources: dict[str, Path]) -> ContractsCheck:
         )
         for p in document["problems"]
     ]
+    problems += training_code_problems(document["datasets"], sources)
     return ContractsCheck(document["datasets"], problems, sources)
+
+
+def training_code_problems(datasets: list[dict[str, Any]], sources: dict[str, Path]) -> list[str]:
+    """Each dataset's own training code (``TrainingSpec.source_dir``) must exist where the
+    app is synthesised, with its entry script and serving code: it is packaged from there."""
+    problems = []
+    for dataset in datasets:
+        training = TrainingSpec.model_validate(dataset["settings"].get("training") or {})
+        module = dataset["module"]
+        where = shown(sources[module]) if module in sources else module
+        problems += [
+            Problem(module, message).located(where)
+            for message in code_problems(dataset["name"], training, ROOT)
+        ]
+    return problems
 
 
 def check(extra_folders: Sequence[str | Path] = ()) -> ContractsCheck:

@@ -20,6 +20,7 @@ is never a feature (it could be another model's score, or the label itself).
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -100,17 +101,50 @@ RESERVED_HYPERPARAMETERS = frozenset(
 )
 
 
+# SageMaker script mode's usual name for a training script.
+DEFAULT_ENTRY_POINT = "train.py"
+
+
 class TrainingSpec(BaseModel):
     """How a training dataset's model is trained: the algorithm and its hyperparameters
     (the training script's names, ``training/sklearn_classifier/hyperparameters.py``;
-    they override the stage's, and an unknown one fails the job with its name)."""
+    they override the stage's, and an unknown one fails the job with its name).
+
+    Or the dataset's own training code: ``source_dir`` names a folder with the entry
+    script (``entry_point``) and the serving code (``inference.py``), run in script mode
+    in the framework image of ``algorithm`` instead of driftline's trainer; it gets only
+    the spec's hyperparameters besides the reserved ones. Synth checks that the folder
+    and its scripts exist (``driftline_runtime.training_code``); README: "Your own
+    training code".
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # scikit-learn's histogram gradient boosting in SageMaker's scikit-learn container,
     # or XGBoost in SageMaker's XGBoost container (the same script-mode entry points).
+    # With source_dir: the container the dataset's own code runs in.
     algorithm: Literal["hist_gradient_boosting", "xgboost"] = "hist_gradient_boosting"
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # The dataset's own training code: a folder, relative to the project (the folder of
+    # cdk.json) or absolute. None: driftline's trainer (training/).
+    source_dir: str | None = Field(default=None, min_length=1)
+    # The training script inside source_dir, as SageMaker's script mode names it.
+    entry_point: str = DEFAULT_ENTRY_POINT
+
+    @model_validator(mode="after")
+    def _entry_point_in_source_dir(self) -> TrainingSpec:
+        if self.entry_point != DEFAULT_ENTRY_POINT and self.source_dir is None:
+            raise ValueError(
+                "entry_point names a script of the dataset's own training code: set "
+                "source_dir to its folder too (driftline's trainer has its own)"
+            )
+        entry = PurePosixPath(self.entry_point)
+        if entry.is_absolute() or ".." in entry.parts or entry.suffix != ".py":
+            raise ValueError(
+                f"entry_point {self.entry_point!r} must be a .py file inside source_dir, "
+                "given relative to it (for example 'train.py')"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_reserved_names(self) -> TrainingSpec:
