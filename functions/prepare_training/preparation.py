@@ -40,6 +40,13 @@ from pydantic import BaseModel, Json
 from window import ValidatedVersion, choose, combine, explicit
 
 
+class DatasetCodeSettings(BaseModel):
+    """A dataset's own training code (``TrainingSpec.source_dir``) as CDK packaged it."""
+
+    source_dir: str  # the S3 URL of its sourcedir.tar.gz
+    program: str  # its entry script (TrainingSpec.entry_point)
+
+
 class TrainingJobSettings(BaseModel):
     """What every training job of the stage shares (CDK writes it as JSON)."""
 
@@ -53,6 +60,8 @@ class TrainingJobSettings(BaseModel):
     source_dir: str
     program: str
     hyperparameters: dict[str, str]
+    # Per training dataset that brings its own training code; the others run ``program``.
+    dataset_code: dict[str, DatasetCodeSettings] = {}
     # SageMaker places the job's network interfaces here; None: SageMaker's own network.
     vpc_config: JobNetwork | None = None
 
@@ -238,17 +247,12 @@ class TrainingPreparation:
         spec = spec_of(dataset)
         bucket = self.settings.artifacts_bucket
         hyperparameters = {
-            **job.hyperparameters,
-            # The dataset's own settings override the stage's.
-            **spec.training.as_strings(),
+            **self.code_hyperparameters(spec),
             "problem": spec.problem or "binary",
-            "algorithm": spec.training.algorithm,
             "target_column": spec.target or "",
             "id_column": spec.id_column,
             # The contract's features, in order: the channels hold nothing else.
             "features": json.dumps(spec.feature_columns),
-            "sagemaker_program": job.program,
-            "sagemaker_submit_directory": job.source_dir,
         }
         return CreateTrainingJobRequest.model_validate(
             {
@@ -309,6 +313,30 @@ class TrainingPreparation:
                 "VpcConfig": job.vpc_config,
             }
         )
+
+    def code_hyperparameters(self, spec: DatasetSpec) -> dict[str, str]:
+        """The script and its settings: driftline's trainer with the stage's
+        hyperparameters under the dataset's, or the dataset's own code with its own."""
+        job = self.settings.training_job
+        if spec.training.source_dir is None:
+            return {
+                **job.hyperparameters,
+                **spec.training.as_strings(),
+                "algorithm": spec.training.algorithm,
+                "sagemaker_program": job.program,
+                "sagemaker_submit_directory": job.source_dir,
+            }
+        code = job.dataset_code.get(spec.name)
+        if code is None:
+            raise UnknownDatasetVersion(
+                f"{spec.name}'s own training code ({spec.training.source_dir}) was not "
+                "packaged with this deployment; deploy again (cdk deploy, driftline local up)"
+            )
+        return {
+            **spec.training.as_strings(),
+            "sagemaker_program": code.program,
+            "sagemaker_submit_directory": code.source_dir,
+        }
 
     def _manifest_uri(self, dataset: str, version: str) -> str:
         return f"s3://{self.settings.curated_bucket}/{layout.manifest_key(dataset, version)}"

@@ -7,9 +7,6 @@ synth time, and the repo's ``training/`` as the script-mode source directory.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import tarfile
 from functools import cache
 from pathlib import Path
 
@@ -22,8 +19,10 @@ from constructs import Construct
 from driftline_runtime import layout, names
 
 from infra.config import StageConfig
+from infra.constructs.functions import contracts_layer
 from infra.constructs.nag import PACK, acknowledge, acknowledge_inline_policy, resource_finding
-from infra.packaging import CACHE, ROOT
+from infra.constructs.training_code import DatasetTrainingCode, sourcedir_tarball
+from infra.packaging import ROOT
 
 TRAINING_CODE = ROOT / "training"
 RUNTIME_LIBRARY = ROOT / "layers" / "runtime" / "python"
@@ -88,24 +87,8 @@ def source_files() -> dict[str, Path]:
 
 
 def source_tarball() -> Path:
-    """``sourcedir.tar.gz`` of training/, byte-stable so its asset hash only moves with code."""
-    files = source_files()
-    digest = hashlib.sha256(
-        b"".join(name.encode() + b"\0" + path.read_bytes() for name, path in files.items())
-    ).hexdigest()[:16]
-    target = CACHE.parent / "training" / f"sourcedir-{digest}.tar.gz"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
-        for name, path in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = path.stat().st_size
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(path.read_bytes()))
-    target.write_bytes(buffer.getvalue())
-    return target
+    """``sourcedir.tar.gz`` of training/ (see ``sourcedir_tarball``)."""
+    return sourcedir_tarball(source_files())
 
 
 class SageMakerJobs(Construct):
@@ -132,6 +115,12 @@ class SageMakerJobs(Construct):
             "hist_gradient_boosting": self.image,
             "xgboost": images.find_in_map(Stack.of(self).region, "xgboost"),
         }
+        # Datasets that bring their own training code (TrainingSpec.source_dir).
+        self.dataset_code = DatasetTrainingCode(
+            self,
+            "DatasetCode",
+            datasets=contracts_layer(tuple(config.extra_contract_folders)).datasets,
+        )
         self.role = self._role()
 
     def _require_image_region(self, regions: list[str]) -> None:
@@ -205,7 +194,10 @@ class SageMakerJobs(Construct):
         xgboost_images = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:repository/sagemaker-xgboost"
         source = self.source.bucket.arn_for_objects(self.source.s3_object_key)
         for actions, resources in (
-            (["s3:GetObject"], [channels, source, models, inference]),
+            (
+                ["s3:GetObject"],
+                [channels, source, *self.dataset_code.object_arns, models, inference],
+            ),
             (["s3:PutObject"], [models, inference]),
             (["s3:ListBucket"], [artifacts.bucket_arn]),
             (

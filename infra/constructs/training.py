@@ -70,6 +70,8 @@ class TrainingPipeline(Construct):
                 "volume_kms_key": shared.key.key_arn,
                 "source_dir": sagemaker.source_url,
                 "program": TRAINING_PROGRAM,
+                # Datasets with their own training code: its sourcedir.tar.gz and script.
+                "dataset_code": sagemaker.dataset_code.settings,
                 "hyperparameters": HYPERPARAMETERS,
                 "vpc_config": sagemaker.vpc_config,
             }
