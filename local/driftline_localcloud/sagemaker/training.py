@@ -46,7 +46,13 @@ from driftline_localcloud.sagemaker.containers import (
     run_process,
     upload,
 )
+from driftline_localcloud.sagemaker.requirements import requirements_problem
 from driftline_localcloud.sagemaker.store import Description, Stores, now, transition
+from driftline_localcloud.sagemaker.toolkit import (
+    command_arguments,
+    decode_hyperparameter,
+    env_value,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -56,34 +62,6 @@ FAILURE_REASON_LIMIT = 1024
 # The toolkit's own hyperparameters: framework settings, not the script's arguments.
 SAGEMAKER_PREFIX = "sagemaker_"
 MAX_RUNTIME_MESSAGE = "Training job runtime exceeded MaxRuntimeInSeconds provided"
-
-
-def decode_hyperparameter(value: str) -> Any:
-    """The toolkit's reading of a hyperparameter: JSON if it parses, else the string."""
-    try:
-        return json.loads(value)
-    except (ValueError, TypeError):
-        return value
-
-
-def env_value(value: Any) -> str:
-    """The toolkit's rendering of a value as an environment variable."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def command_arguments(hyperparameters: dict[str, Any]) -> list[str]:
-    """The toolkit's ``--name value`` arguments, sorted by name."""
-    arguments: list[str] = []
-    for name in sorted(hyperparameters):
-        value = hyperparameters[name]
-        if isinstance(value, dict):
-            value = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
-        arguments += [f"--{name}" if len(name) > 1 else f"-{name}", str(value)]
-    return arguments
 
 
 class JobFolder:
@@ -161,6 +139,10 @@ class TrainingRun(JobRun):
         self._write_config(folder, hyperparameters)
         self._download_channels(s3, folder)
         program = self._prepare_code(s3, folder, hyperparameters)
+        # What the container would pip-install first must already be there.
+        problem = requirements_problem(folder.code, python, "sagemaker_submit_directory")
+        if problem is not None:
+            raise JobFailure(problem)
         if self.stop.is_set():
             raise JobStopped
         self._transition("Training", "Training image download completed. Training in progress.")

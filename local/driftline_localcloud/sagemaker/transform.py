@@ -41,6 +41,7 @@ from driftline_localcloud.sagemaker.containers import (
     job_root,
 )
 from driftline_localcloud.sagemaker.model_setup import prepare_model, primary_container
+from driftline_localcloud.sagemaker.requirements import requirements_problem
 from driftline_localcloud.sagemaker.serving import (
     Shim,
     ShimError,
@@ -173,6 +174,9 @@ class TransformRun(JobRun):
         environment: dict[str, str] = dict(container.get("Environment") or {})
         try:
             model_dir, code_dir = prepare_model(s3, container, folder)
+            problem = requirements_problem(code_dir, python, "the model's code")
+            if problem is not None:
+                raise JobFailure(problem)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
