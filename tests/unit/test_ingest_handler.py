@@ -291,6 +291,37 @@ def test_unusable_files_are_rejected_with_a_specific_reason(
     assert any(k.endswith("/report.json") for k in cloud.keys(QUARANTINE))
 
 
+def test_an_unexpected_error_in_validation_quarantines_the_file_with_an_error_id(
+    cloud: Cloud,
+    handler: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a validator that fails in a way nobody foresaw
+    from driftline_runtime import checking
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr(checking, "check_source", broken)
+    # When a file is dropped
+    outcome = invoke(handler, cloud.drop("transactions/any.csv", SAMPLE.read_bytes()))
+    # Then it is quarantined with the reason internal_error and an error id
+    assert outcome["status"] == "rejected"
+    (reason,) = outcome["reasons"]
+    assert reason["code"] == "internal_error"
+    error_id = reason["details"]["error_id"]
+    assert error_id in reason["message"] and reason["details"]["error"] == "RuntimeError"
+    folder = f"transactions/{outcome['version']}"
+    assert cloud.keys(QUARANTINE) == [f"{folder}/any.csv", f"{folder}/report.json"]
+    # And the same id is in the function's log, with the traceback
+    (logged,) = [r for r in caplog.records if getattr(r, "error_id", None) == error_id]
+    assert logged.exc_info is not None and str(logged.exc_info[1]) == "a fault of ours"
+    # And the original stays where it was dropped, and the bus hears of the rejection
+    assert cloud.keys(RAW) == ["transactions/any.csv"]
+    assert [e["detail-type"] for e in cloud.events()] == ["DatasetRejected"]
+
+
 def test_an_event_that_failed_to_publish_is_published_on_retry(
     cloud: Cloud, handler: ModuleType
 ) -> None:
