@@ -30,6 +30,8 @@ from pydantic import Json, ValidationError
 # The baseline is a few hundred kilobytes; anything much larger is not one.
 MAX_BASELINE_BYTES = 16 * 1024 * 1024
 MODEL_ARCHIVE = "output/model.tar.gz"
+# Where model.tar.gz holds the serving code (names.MODEL_CODE_DIRECTORY once extracted).
+MODEL_CODE_FOLDER = names.MODEL_CODE_DIRECTORY.removeprefix("/opt/ml/model/")
 
 
 class Settings(FunctionSettings):
@@ -49,19 +51,39 @@ class MissingBaseline(ValueError):
     pass
 
 
-def baseline_from_archive(archive: IO[bytes], model_data_url: str) -> bytes:
-    """``baseline.json`` out of a ``model.tar.gz`` stream, read once from the front."""
+class MissingServingCode(ValueError):
+    pass
+
+
+def baseline_from_archive(
+    archive: IO[bytes], model_data_url: str, serving_program: str | None = None
+) -> bytes:
+    """``baseline.json`` out of a ``model.tar.gz`` stream, read once from the front; with
+    ``serving_program``, the archive must also hold ``code/<serving_program>``, the serving
+    code the model carries (a dataset's own training code must copy it there), or
+    MissingServingCode says so before the model is registered."""
+    baseline: bytes | None = None
+    serving = f"{MODEL_CODE_FOLDER}/{serving_program}" if serving_program else None
     with tarfile.open(fileobj=archive, mode="r|gz") as tar:
         for member in tar:
-            if member.isfile() and member.name.lstrip("./") == names.BASELINE_FILE:
+            name = member.name.lstrip("./")
+            if serving is not None and member.isfile() and name == serving:
+                serving = None
+            if baseline is None and member.isfile() and name == names.BASELINE_FILE:
                 if member.size > MAX_BASELINE_BYTES:
                     raise MissingBaseline(f"{names.BASELINE_FILE} in {model_data_url} is too large")
                 extracted = tar.extractfile(member)
-                if extracted is not None:
-                    return extracted.read()
-    raise MissingBaseline(
-        f"{model_data_url} holds no {names.BASELINE_FILE}: the drift monitor needs the "
-        "training baseline that training/train.py writes to the model folder"
+                baseline = extracted.read() if extracted is not None else None
+            if baseline is not None and serving is None:
+                return baseline
+    if baseline is None:
+        raise MissingBaseline(
+            f"{model_data_url} holds no {names.BASELINE_FILE}: the drift monitor needs the "
+            "training baseline that training/train.py writes to the model folder"
+        )
+    raise MissingServingCode(
+        f"{model_data_url} holds no {serving}: the model serves with the code it carries, "
+        "which the training script copies to code/ in its model folder"
     )
 
 
@@ -168,7 +190,7 @@ class ModelRegistration:
         s3 = self.services.s3
         bucket, key = split_uri(model_data_url)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        baseline = baseline_from_archive(body, model_data_url)
+        baseline = baseline_from_archive(body, model_data_url, self.settings.inference_program)
         try:
             Baseline.model_validate_json(baseline)
         except ValidationError as error:

@@ -85,22 +85,51 @@ def test_registration_refuses_a_model_whose_baseline_is_no_baseline(
     # Given a model.tar.gz whose baseline.json lacks its prediction profile
     document = written(model_dir)
     del document["prediction"]
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        body = json.dumps(document).encode()
-        info = tarfile.TarInfo(names.BASELINE_FILE)
-        info.size = len(body)
-        tar.addfile(info, io.BytesIO(body))
     module = load_logic("register_model", "registration")
-
-    class S3:
-        def get_object(self, **_: Any) -> dict[str, Any]:
-            return {"Body": io.BytesIO(archive.getvalue())}
-
-    logic = module.ModelRegistration(
-        module.Settings(inference_program="inference.py", model=MODEL_SETTINGS),
-        module.Services(s3=S3(), registry=None, obs=None),
-    )
+    logic = registration_of(module, model_archive(document, "code/inference.py"))
     # When the register step copies it, then it refuses, naming what is missing
     with pytest.raises(module.MissingBaseline, match="prediction"):
         logic.copy_baseline("s3://artifacts/models/x/output/model.tar.gz")
+
+
+def test_registration_refuses_a_model_without_its_serving_code(
+    load_logic: Callable[[str, str], ModuleType], model_dir: Path
+) -> None:
+    # Given a model.tar.gz with a valid baseline but no code/inference.py (a dataset's own
+    # training script that forgot to copy its serving code)
+    module = load_logic("register_model", "registration")
+    archive = model_archive(written(model_dir), "code/other.py")
+    logic = registration_of(module, archive)
+    # When the register step reads it, then it refuses before registering, saying why
+    with pytest.raises(module.MissingServingCode, match="holds no code/inference.py"):
+        logic.copy_baseline("s3://artifacts/models/x/output/model.tar.gz")
+    # And with the serving code in place the baseline is copied
+    logic = registration_of(module, model_archive(written(model_dir), "code/inference.py"))
+    uri = logic.copy_baseline("s3://artifacts/models/x/output/model.tar.gz")
+    assert uri == f"s3://artifacts/models/x/{names.BASELINE_FILE}"
+
+
+def model_archive(document: dict[str, Any], *code: str) -> bytes:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        members = {names.BASELINE_FILE: json.dumps(document).encode()}
+        members.update({name: b"def model_fn(model_dir): ...\n" for name in code})
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return archive.getvalue()
+
+
+def registration_of(module: ModuleType, archive: bytes) -> Any:
+    class S3:
+        def get_object(self, **_: Any) -> dict[str, Any]:
+            return {"Body": io.BytesIO(archive)}
+
+        def put_object(self, **_: Any) -> dict[str, Any]:
+            return {}
+
+    return module.ModelRegistration(
+        module.Settings(inference_program="inference.py", model=MODEL_SETTINGS),
+        module.Services(s3=S3(), registry=None, obs=None),
+    )
