@@ -233,13 +233,18 @@ def test_code_not_packaged_with_the_deployment_is_a_clear_error(
 
 
 # -- the local cloud's requirements check -------------------------------------------------
-@pytest.fixture(scope="module")
-def requirements() -> ModuleType:
+def local_module(name: str) -> ModuleType:
+    """A module of the local cloud's plugin that does not need LocalStack."""
     sys.path.insert(0, str(ROOT / "local"))
     try:
-        return importlib.import_module("driftline_localcloud.sagemaker.requirements")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "local"))
+
+
+@pytest.fixture(scope="module")
+def requirements() -> ModuleType:
+    return local_module("driftline_localcloud.sagemaker.requirements")
 
 
 def framework(tmp_path: Path, **installed: str) -> Path:
@@ -302,14 +307,19 @@ def test_the_worked_example_trains_reports_its_metric_and_serves_from_its_model(
     (tmp_path / "test").mkdir()
     pacsv.write_csv(table.slice(1250), tmp_path / "test" / "part-0.csv")
     (tmp_path / "model").mkdir()
-    hyperparameters = {
+    # And the hyperparameters as the API hands them over (strings), which the toolkit
+    # decodes into SM_HPS and renders as arguments, as the local cloud's jobs do
+    toolkit = local_module("driftline_localcloud.sagemaker.toolkit")
+    strings = {
         "features": json.dumps(training.feature_columns),
         "id_column": training.id_column,
         "problem": "binary",
         "regularization": "0.5",
         "target_column": str(training.target),
     }
-    arguments = [part for k, v in sorted(hyperparameters.items()) for part in (f"--{k}", v)]
+    decoded = {name: toolkit.decode_hyperparameter(value) for name, value in strings.items()}
+    env["SM_HPS"] = toolkit.env_value(decoded)
+    arguments = toolkit.command_arguments(decoded)
     # When its entry point runs as the framework container runs it
     source = ROOT / str(training.training.source_dir)
     result = subprocess.run(
