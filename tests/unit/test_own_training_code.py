@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from driftline.samples.contract_rows import generate_rows
 from infra.constructs.training_code import code_files, sourcedir_tarball
 from infra.contracts_layer import check
+from training.sklearn_classifier.metrics import METRIC_NAMES, NUMBER
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "own_training"
@@ -180,7 +181,8 @@ def preparation_with(load_logic: Loader, dataset_code: dict[str, Any]) -> Any:
         "source_dir": "s3://assets/driftline.tar.gz",
         "program": "train.py",
         "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
-        "metric_definitions": [],
+        "metric_names": list(METRIC_NAMES),
+        "metric_value_pattern": NUMBER,
         "dataset_code": dataset_code,
     }
     settings = preparation.Settings(
@@ -188,9 +190,10 @@ def preparation_with(load_logic: Loader, dataset_code: dict[str, Any]) -> Any:
         curated_bucket="curated",
         artifacts_bucket="artifacts",
         training_job=json.dumps(job),
+        model_package_group_prefix="driftline-test",
     )
     return preparation, preparation.TrainingPreparation(
-        settings, preparation.Services(s3=None, obs=None)
+        settings, preparation.Services(s3=None, registry=None, obs=None)
     )
 
 
@@ -218,6 +221,13 @@ def test_a_dataset_with_its_own_code_trains_with_it_and_only_its_own_settings(
     assert not {"max_iter", "learning_rate", "algorithm"} & set(hyperparameters)
     # In the framework image of its algorithm (scikit-learn's by default)
     assert request.AlgorithmSpecification.TrainingImage == "sklearn-image"
+    # Reading the same metric lines as driftline's trainer prints, the spec's primary
+    # metric and the champion's among them
+    read = {
+        d["Name"]
+        for d in request.model_dump(mode="json")["AlgorithmSpecification"]["MetricDefinitions"]
+    }
+    assert {"test:accuracy", "champion:accuracy"} <= read
 
 
 def test_code_not_packaged_with_the_deployment_is_a_clear_error(
@@ -359,3 +369,29 @@ def test_the_worked_example_trains_reports_its_metric_and_serves_from_its_model(
     lines = serve.stdout.strip().splitlines()
     assert [line.split(",")[0] for line in lines] == ["17", "18"]
     assert all(0.0 <= float(line.split(",")[1]) <= 1.0 for line in lines)
+
+    # Given that model as the approved champion of the next job (its champion channel)
+    (tmp_path / "champion").mkdir()
+    with tarfile.open(tmp_path / "champion" / "model.tar.gz", "w:gz") as archive:
+        for path in sorted(model.rglob("*")):
+            archive.add(path, arcname=path.relative_to(model).as_posix(), recursive=False)
+    env["SM_CHANNEL_CHAMPION"] = str(tmp_path / "champion")
+    env["SM_MODEL_DIR"] = str(tmp_path / "next-model")
+    (tmp_path / "next-model").mkdir()
+    # When the next job runs, Then it scores the champion on its own test rows too
+    again = subprocess.run(
+        [sys.executable, training.training.entry_point, *arguments],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    primary = training.primary_metric_name.split(":", 1)[1]
+    # (the same model on the same rows: the same measure)
+    printed = dict(
+        line.rstrip(";").split("=", 1) for line in again.stdout.splitlines() if "=" in line
+    )
+    assert printed[f"champion:{primary}"] == printed[f"test:{primary}"]
