@@ -27,7 +27,6 @@ from pydantic import ValidationError
 from driftline.samples.contract_rows import generate_rows
 from infra.constructs.training_code import code_files, sourcedir_tarball
 from infra.contracts_layer import check
-from training.sklearn_classifier.metrics import METRIC_NAMES, NUMBER
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "own_training"
@@ -181,8 +180,6 @@ def preparation_with(load_logic: Loader, dataset_code: dict[str, Any]) -> Any:
         "source_dir": "s3://assets/driftline.tar.gz",
         "program": "train.py",
         "hyperparameters": {"max_iter": "200", "learning_rate": "0.1"},
-        "metric_names": list(METRIC_NAMES),
-        "metric_value_pattern": NUMBER,
         "dataset_code": dataset_code,
     }
     settings = preparation.Settings(
