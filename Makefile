@@ -78,6 +78,7 @@ bench: setup
 	$(VENV)/bin/python -m benchmarks.cold_start
 	$(VENV)/bin/python -m benchmarks.local_cloud
 	$(VENV)/bin/python -m benchmarks.endpoint
+	$(VENV)/bin/python -m benchmarks.restart
 	$(VENV)/bin/python -m benchmarks.demo
 	$(VENV)/bin/python -m benchmarks.drift
 

@@ -28,6 +28,8 @@ RUNS = int(os.environ.get("BENCH_DEMO_RUNS", "3"))
 
 
 def main() -> None:
+    # Every run starts from an empty local cloud, as `driftline demo` does.
+    os.environ["DRIFTLINE_LOCAL_PERSISTENCE"] = "0"
     cloud = LocalCloud()
     cloud.install()
     if cloud.is_running():

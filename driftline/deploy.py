@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from driftline.errors import DriftlineError
 from driftline.localcloud import ACCOUNT_ID, REGION, ROOT, LocalCloud
 from infra.platforms import TARGET_CONTEXT_KEY
+
+if TYPE_CHECKING:
+    from driftline.target import Target
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
@@ -104,7 +108,53 @@ def target_context(cloud: LocalCloud | None) -> dict[str, str]:
 
 def deploy(cloud: LocalCloud | None, context: dict[str, str] | None = None) -> str:
     """``cdk deploy --all`` to the local cloud, or to AWS when ``cloud`` is None."""
+    if cloud is not None:
+        from driftline import localcloud_state
+
+        if localcloud_state.enabled():
+            localcloud_state.forget_deploys(cloud.state)
     arguments = ["deploy", "--all", "--require-approval", "never"]
     for key, value in {**target_context(cloud), **(context or {})}.items():
         arguments += ["-c", f"{key}={value}"]
     return run_cdk(arguments, cloud)
+
+
+def deploy_local(cloud: LocalCloud, stage: str = "dev") -> bool:
+    """Bootstrap and deploy ``stage`` into the local cloud; False when nothing was to do.
+
+    With state kept across restarts (``driftline.localcloud_state``), the stacks that are
+    there and were deployed from the very sources of now are not deployed again.
+    """
+    from driftline import localcloud_state as kept
+    from driftline.target import Target
+
+    digest = kept.app_digest(stage)
+    if (
+        kept.enabled()
+        and kept.deployed_digest(cloud.state, stage) == digest
+        and stacks_complete(Target("local", stage))
+    ):
+        return False
+    bootstrap_local(cloud)
+    deploy(cloud, {"stage": stage} if stage != "dev" else None)
+    if kept.enabled():  # a local cloud that keeps nothing leaves the kept record alone
+        kept.record_deploy(cloud.state, stage, digest)
+    return True
+
+
+def stacks_complete(target: Target) -> bool:
+    """Every stack of the target's stage is deployed (created or updated, not failed)."""
+    from driftline_runtime import names
+
+    cloudformation = target.client("cloudformation")
+    stacks = (names.DATA_STACK, names.PIPELINE_STACK, names.MONITORING_STACK)
+    try:
+        return all(
+            cloudformation.describe_stacks(StackName=target.stack_name(stack))["Stacks"][0][
+                "StackStatus"
+            ]
+            in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+            for stack in stacks
+        )
+    except cloudformation.exceptions.ClientError:  # a stack that is not there
+        return False

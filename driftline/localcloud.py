@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 
+from driftline import localcloud_state as kept
 from driftline.errors import DriftlineError, PreconditionFailed
 from infra.platforms import AssetPlatform, current_host, host_platform
 
@@ -101,6 +102,9 @@ def find_python313() -> Path:
         # The script's own text names what is missing and every way to provide it.
         raise LocalCloudPrecondition(result.stderr.strip(), "", code="python313_missing")
     return Path(result.stdout.strip())
+
+
+READY_MARKER = "Ready."  # localstack.constants.READY_MARKER_OUTPUT
 
 
 def _digest(*paths: Path) -> str:
@@ -349,6 +353,8 @@ class LocalCloud:
             # Calls of functions, state machines and jobs are checked against their roles
             # (driftline_localcloud.iam); 0 turns that off for debugging.
             "DRIFTLINE_LOCAL_IAM": os.environ.get("DRIFTLINE_LOCAL_IAM", "1"),
+            # Saved at shutdown, loaded at start (driftline.localcloud_state).
+            "DRIFTLINE_LOCAL_STATE_DIR": str(kept.folder(self.state)) if kept.enabled() else "",
         }
 
     def start(self, timeout: float = 120) -> bool:
@@ -367,7 +373,8 @@ class LocalCloud:
                 "Run `driftline local up` (or `driftline local install`).",
                 code="local_cloud_not_installed",
             )
-        # A previous run's state is not reused: the local cloud is not persistent.
+        # LocalStack's own folders start empty; what a previous run kept is loaded from
+        # the state folder (driftline.localcloud_state).
         shutil.rmtree(self.state / "tmp", ignore_errors=True)
         shutil.rmtree(self.state / "filesystem", ignore_errors=True)
         with self.log_file.open("wb") as log:
@@ -390,7 +397,11 @@ class LocalCloud:
                     f"Last lines of {self.log_file}:\n{self.log_tail()}"
                 )
             services = self.health()
-            if services and all(services.get(s) in ("available", "running") for s in wanted):
+            if (
+                services
+                and all(services.get(s) in ("available", "running") for s in wanted)
+                and self._ready_marked()
+            ):
                 self._refuse_unlisted_addresses(process.pid)
                 return True
             time.sleep(0.2)
@@ -399,6 +410,14 @@ class LocalCloud:
             f"LocalStack did not become ready within {timeout:.0f} s. Last lines of "
             f"{self.log_file}:\n{self.log_tail()}"
         )
+
+    def _ready_marked(self) -> bool:
+        """LocalStack prints ``Ready.`` after its ready hooks, the kept state's load among
+        them; services answer health checks before that."""
+        try:
+            return READY_MARKER in self.log_file.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return False
 
     def listening_addresses(self, pid: int) -> set[str]:
         """The addresses on which the process tree under ``pid`` accepts connections."""
@@ -431,7 +450,7 @@ class LocalCloud:
                 f"{self.log_file}:\n{self.log_tail()}"
             )
 
-    def stop(self, timeout: float = 30) -> bool:
+    def stop(self, timeout: float = 120) -> bool:
         """Stop LocalStack and the function processes it started. False if not running."""
         pid = self._pid()
         if pid is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 from typing import Annotated
@@ -61,6 +62,9 @@ def demo(
     """
     from driftline.scenario import completed, run_demo
 
+    # The story starts from an empty local cloud and leaves no state behind: what a
+    # `driftline local up` session kept stays as it was for the next one.
+    os.environ["DRIFTLINE_LOCAL_PERSISTENCE"] = "0"
     start_and_deploy("dev")
     target = Target("local")
     seed = seed if seed is not None else int(time.time()) % 1_000_000

@@ -10,6 +10,7 @@ import typer
 from driftline_runtime import names
 
 from driftline import deploy as cdk
+from driftline import localcloud_state as kept
 from driftline import preconditions
 from driftline.cli.base import (
     Invocation,
@@ -79,12 +80,12 @@ def start_and_deploy(
     facts: dict[str, Any] = {"endpoint": cloud.endpoint, "stage": stage, "deployed": False}
     if not deploy:
         return facts
-    if cdk.bootstrap_local(cloud):
-        say("CDK bootstrap done")
-    started = time.monotonic()
-    cdk.deploy(cloud, {"stage": stage} if stage != "dev" else None)
-    say(f"driftline deployed in {time.monotonic() - started:.1f} s")
     target = Target("local", stage)
+    started = time.monotonic()
+    if cdk.deploy_local(cloud, stage):
+        say(f"driftline deployed in {time.monotonic() - started:.1f} s")
+    else:
+        say("driftline is deployed and unchanged since its last deploy (state kept): no deploy")
     return facts | {"deployed": True, "outputs": {s: target.outputs(s) for s in LIFECYCLES}}
 
 
@@ -132,16 +133,31 @@ def up(
 
 @local_app.command("down")
 @requires()
-def down() -> None:
+def down(
+    forget: Annotated[
+        bool,
+        typer.Option(
+            "--forget", help="Also drop the kept state: the next `up` starts empty and deploys."
+        ),
+    ] = False,
+) -> None:
     """Stop the local cloud and every function and job process it started.
+
+    Its state (buckets and objects, tables, functions, state machines, the registry and
+    its models) is saved and comes back with the next `up`, unless
+    DRIFTLINE_LOCAL_PERSISTENCE=0 or `--forget`.
 
     Example:
 
     ```
     driftline local down
+    driftline local down --forget
     ```
     """
-    if LocalCloud().stop():
-        say("local cloud stopped")
+    cloud = LocalCloud()
+    if cloud.stop():
+        say("local cloud stopped" + ("" if forget or not kept.enabled() else "; its state is kept"))
     else:
         say("local cloud was not running")
+    if forget and kept.forget(cloud.state):
+        say("kept state dropped")

@@ -122,3 +122,24 @@ def register_iam_enforcement() -> None:
     if enabled():
         handlers.serve_custom_service_request_handlers.append(IamEnforcer())
     logging.getLogger(__name__).info("IAM enforcement %s", "on" if enabled() else "off")
+
+
+@hooks.on_infra_ready(priority=100)
+def load_saved_state() -> None:
+    """Brings back what the last run saved (``driftline_localcloud.persistence``).
+
+    Once the gateway serves, before LocalStack reports itself ready: services reloading
+    their state (CloudWatch's alarms, Lambda's functions) call the gateway, which at
+    start-up would not answer yet.
+    """
+    from driftline_localcloud.persistence import load_all
+
+    load_all()
+
+
+@hooks.on_infra_shutdown(priority=100)
+def save_state() -> None:
+    """Saves every loaded service's state before the services stop."""
+    from driftline_localcloud.persistence import save_all
+
+    save_all()

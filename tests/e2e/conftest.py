@@ -60,8 +60,7 @@ def deployed(local_cloud: LocalCloud, target: Target) -> dict[str, str]:
 @functools.cache
 def deploy_once(cloud: LocalCloud) -> None:
     """One deployment per test process, however many suites' fixtures ask for it."""
-    deploy.bootstrap_local(cloud)
-    deploy.deploy(cloud)
+    deploy.deploy_local(cloud)
 
 
 @pytest.fixture

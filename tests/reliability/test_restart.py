@@ -1,17 +1,15 @@
-"""The local cloud restarted between two drops (this file runs last: it redeploys).
+"""The local cloud restarted between two drops (this file runs last: it restarts).
 
-LocalStack's open-source core keeps no state between starts (no persistence), so a
-restart cannot carry a dropped object over; what must hold is that nothing is left
-half-there and that ``driftline local up`` (start, then deploy) gives a pipeline that
-ingests the next drop as before. The test states exactly that.
+The local cloud saves its services' state when it stops and loads it when it starts
+(``local/driftline_localcloud/persistence.py``), so a restart keeps what was there: the
+dropped object and its lineage, the stacks, functions and state machines, the registry
+and its models. ``driftline local up`` then has nothing to deploy, and the next drop is
+ingested as before.
 """
 
 from __future__ import annotations
 
 import time
-
-import pytest
-from botocore.exceptions import ClientError
 
 from driftline import deploy
 from driftline.localcloud import LocalCloud
@@ -20,30 +18,65 @@ from tests.reliability.conftest import Figures, Pipeline
 from tests.reliability.test_load import scoring_file
 
 
-def test_a_restart_between_two_drops_loses_the_state_and_the_next_drop_works(
+def inventory(target: Target) -> dict[str, object]:
+    """What a restart must keep, beyond one dropped file."""
+    sagemaker = target.client("sagemaker")
+    groups = [
+        g["ModelPackageGroupName"]
+        for g in sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    ]
+    return {
+        "functions": sorted(
+            f["FunctionName"] for f in target.client("lambda").list_functions()["Functions"]
+        ),
+        "state machines": sorted(
+            m["name"] for m in target.client("stepfunctions").list_state_machines()["stateMachines"]
+        ),
+        "models": {
+            group: len(
+                sagemaker.list_model_packages(ModelPackageGroupName=group)[
+                    "ModelPackageSummaryList"
+                ]
+            )
+            for group in groups
+        },
+        "training jobs": sorted(
+            j["TrainingJobName"]
+            for j in sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+        ),
+    }
+
+
+def test_a_restart_between_two_drops_keeps_the_state_and_the_next_drop_works(
     pipeline: Pipeline, local_cloud: LocalCloud, target: Target, figures: Figures
 ) -> None:
-    # Given a file dropped and validated before the restart
+    # Given a file dropped and validated before the restart, and the app as deployed
     run = pipeline.salt()
     before_key = f"scoring/restart-{run}/before.csv"
     pipeline.drop(before_key, scoring_file("e001", run, bad=False))
     (before,) = pipeline.wait_for_records({before_key}, timeout=120)[before_key]
     assert before["state"] == "validated"
+    deploy.deploy_local(local_cloud)
+    kept = inventory(target)
+    body = target.client("s3").get_object(Bucket=pipeline.raw, Key=before_key)["Body"].read()
 
-    # When the local cloud is stopped, started and the app deployed again (`local up`)
+    # When the local cloud is stopped and started again, and `local up` deploys
     started = time.monotonic()
     assert local_cloud.stop()
     assert local_cloud.start()
-    deploy.bootstrap_local(local_cloud)
-    deploy.deploy(local_cloud)
+    deployed = deploy.deploy_local(local_cloud)
     restarted = time.monotonic() - started
 
-    # Then nothing of before is left: the raw object and its lineage record are gone
-    with pytest.raises(ClientError):
-        target.client("s3").head_object(Bucket=pipeline.raw, Key=before_key)
+    # Then the state is kept: the raw object, its lineage record, the functions, state
+    # machines, registry and jobs; and there was nothing to deploy
+    assert (
+        target.client("s3").get_object(Bucket=pipeline.raw, Key=before_key)["Body"].read() == body
+    )
     after = Pipeline(target, target.outputs("data"), local_cloud)
-    assert after.records() == []
-    # And the next drop is ingested as before
+    assert [r["state"] for r in after.records() if r["source_key"] == before_key] == ["validated"]
+    assert inventory(target) == kept
+    assert deployed is False
+    # And the next drop is ingested as before (functions run, events flow)
     after_key = f"scoring/restart-{run}/after.csv"
     after.drop(after_key, scoring_file("e002", run, bad=False))
     (record,) = after.wait_for_records({after_key}, timeout=180)[after_key]
@@ -51,6 +84,7 @@ def test_a_restart_between_two_drops_loses_the_state_and_the_next_drop_works(
     figures.add(
         "Restart",
         "local cloud restarted between two drops",
-        f"state gone (no persistence in LocalStack's open-source core); redeployed in "
-        f"{restarted:.0f} s; the next drop validated",
+        f"state kept (objects, lineage, stacks, functions, state machines, registry); "
+        f"stop, start and `local up` in {restarted:.0f} s with nothing to deploy; the next "
+        "drop validated",
     )

@@ -55,17 +55,39 @@ class RegionStore:
     # job ARN -> set when StopTrainingJob/StopTransformJob asks the job to stop
     stop_requests: dict[str, threading.Event] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a restart keeps: the descriptions; stop requests belong to live jobs."""
+        state = dict(self.__dict__)
+        state["stop_requests"] = {}
+        state["packages"] = dict(self.packages)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.packages = defaultdict(list, self.packages)
+        for jobs, status in (
+            (self.training_jobs, "TrainingJobStatus"),
+            (self.transform_jobs, "TransformJobStatus"),
+        ):
+            for job in jobs.values():
+                if job.get(status) in ("InProgress", "Stopping"):
+                    # Its process ended with the local cloud that ran it.
+                    job[status] = "Failed"
+                    job["FailureReason"] = (
+                        "InternalServerError: the local cloud stopped while the job ran"
+                    )
+
 
 class Stores:
     """All regions' state behind one re-entrant lock."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self._regions: dict[tuple[str, str], RegionStore] = defaultdict(RegionStore)
+        self.regions: dict[tuple[str, str], RegionStore] = defaultdict(RegionStore)
 
     def region(self, account: str, region: str) -> RegionStore:
         with self.lock:
-            return self._regions[(account, region)]
+            return self.regions[(account, region)]
 
     def update(self, description: Description, **fields: Any) -> None:
         """Sets fields of a stored description (None removes one) and LastModifiedTime."""
