@@ -377,6 +377,9 @@ class LocalCloud:
         # the state folder (driftline.localcloud_state).
         shutil.rmtree(self.state / "tmp", ignore_errors=True)
         shutil.rmtree(self.state / "filesystem", ignore_errors=True)
+        # The last run's log ends with its state's save: kept beside the new one.
+        if self.log_file.is_file():
+            self.log_file.replace(self.log_file.with_suffix(".previous.log"))
         with self.log_file.open("wb") as log:
             process = subprocess.Popen(
                 [str(self.venv_python), "-m", "driftline_localcloud.serve"],

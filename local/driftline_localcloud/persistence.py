@@ -23,13 +23,27 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from driftline_localcloud.persistence_fixes import register_reducers, restore_event_targets
+from driftline_localcloud.persistence_s3 import load_object_data, save_object_data
+
 LOG = logging.getLogger(__name__)
 SAVED = "saved"  # a marker file: the service's folder is complete
+OBJECT_DATA = "object-data"  # S3's object bytes (``persistence_s3``)
 
 
 # Services others depend on when they reload come first: Lambda restarts its functions
 # from code kept in S3 and with roles kept in IAM; stacks come last.
-LOAD_ORDER = ("iam", "sts", "kms", "s3", "sqs", "sns", "dynamodb", "logs", "events")
+LOAD_ORDER: tuple[str, ...] = (
+    "iam",
+    "sts",
+    "kms",
+    "s3",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "logs",
+    "events",
+)
 LOAD_ORDER += ("cloudwatch", "sagemaker", "stepfunctions", "lambda", "cloudformation")
 
 
@@ -68,24 +82,6 @@ class _Visitor:
 
     def pickled(self, container: Any, path: Path) -> None:
         raise NotImplementedError
-
-
-def _locks_are_not_state() -> None:
-    """Pickles locks as new, unheld ones. dill keeps an RLock's owner and count, so a
-    lock some thread held while its store was saved would come back held by a thread
-    that no longer exists, and the first request to need it would wait forever."""
-    import _thread
-
-    from localstack.state import pickle
-
-    def fresh_lock(pickler: Any, lock: Any) -> None:
-        pickler.save_reduce(_thread.allocate_lock, (), obj=lock)
-
-    def fresh_rlock(pickler: Any, lock: Any) -> None:
-        pickler.save_reduce(_thread.RLock, (), obj=lock)
-
-    pickle.add_dispatch_entry(_thread.LockType, fresh_lock)
-    pickle.add_dispatch_entry(_thread.RLock, fresh_rlock)
 
 
 class SaveVisitor(_Visitor):
@@ -142,13 +138,14 @@ def save_all() -> None:
     root = state_dir()
     if root is None:
         return
-    _locks_are_not_state()
+    register_reducers()
     for name in SERVICE_PLUGINS.list_loaded_services():
         service = SERVICE_PLUGINS.get_service(name)
         folder = root / name
         staging = root / f".{name}.saving"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
+        LOG.info("saving the state of %s", name)
         try:
             service.lifecycle_hook.on_before_state_save()
             service.accept_state_visitor(SaveVisitor(staging))
@@ -185,6 +182,8 @@ def load_all() -> list[str]:
             if name == "s3":
                 load_object_data(service, folder / OBJECT_DATA)
             service.lifecycle_hook.on_after_state_load()
+            if name == "events":
+                restore_event_targets(service)
             if name == "lambda":
                 wait_for_functions()
         except Exception as error:
@@ -193,45 +192,6 @@ def load_all() -> list[str]:
         loaded.append(name)
     LOG.info("state loaded from %s: %s", root, ", ".join(loaded) or "nothing")
     return loaded
-
-
-OBJECT_DATA = "object-data"
-
-
-def _object_store(service: Any) -> Any:
-    return service._provider._storage_backend
-
-
-def save_object_data(service: Any, folder: Path) -> None:
-    """S3's object bytes: its in-memory store holds them outside the stores it visits."""
-    store = _object_store(service)
-    for bucket, files in list(store._filesystem.items()):
-        for key, file in list(files["keys"].items()):
-            target = folder / bucket / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with file.position_lock:
-                file.seek(0)
-                target.write_bytes(file.read())
-
-
-def load_object_data(service: Any, folder: Path) -> None:
-    from localstack.services.s3.storage.ephemeral import (
-        S3_MAX_FILE_SIZE_BYTES,
-        LockedSpooledTemporaryFile,
-    )
-
-    if not folder.is_dir():
-        return
-    store = _object_store(service)
-    for bucket_folder in folder.iterdir():
-        bucket = bucket_folder.name
-        directory = Path(store.root_directory, bucket)
-        directory.mkdir(parents=True, exist_ok=True)
-        for data in bucket_folder.iterdir():
-            file = LockedSpooledTemporaryFile(dir=str(directory), max_size=S3_MAX_FILE_SIZE_BYTES)
-            file.write(data.read_bytes())
-            file.seek(0)
-            store._filesystem[bucket]["keys"][data.name] = file
 
 
 def wait_for_functions(timeout: float = 180) -> None:

@@ -97,11 +97,11 @@ class SageMakerProvider(ServiceLifecycleHook):
         self.endpoints.shutdown()
         self.warm.close_all()
         self.processes.kill_all()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def accept_state_visitor(self, visitor: Any) -> None:
         """Jobs, models and the registry are kept across restarts (``persistence``)."""
         visitor.visit(self.stores.regions)
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _region(self, context: Any) -> RegionStore:
         return self.stores.region(context.account_id, context.region)
