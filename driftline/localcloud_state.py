@@ -2,7 +2,8 @@
 
 The local cloud saves its services' state when it stops and loads it when it starts
 (``local/driftline_localcloud/persistence.py``), under ``.localcloud/state``.
-``DRIFTLINE_LOCAL_PERSISTENCE=0`` starts empty every time instead. With state kept,
+``DRIFTLINE_LOCAL_PERSISTENCE=0`` starts empty every time instead, and
+``DRIFTLINE_LOCAL_STATE_DIR`` names another folder for it. With state kept,
 ``driftline local up`` skips the deployment when the stacks are there and nothing the
 stacks are built from changed since it last deployed them (a digest of the app's
 sources, ``cdk.json``, the stage and the target, recorded after each local deploy).
@@ -30,8 +31,11 @@ def enabled() -> bool:
 
 
 def folder(state: Path) -> Path:
-    """Where the local cloud in ``state`` keeps its services' state."""
-    return state / "state"
+    """Where the local cloud in ``state`` keeps its services' state:
+    ``DRIFTLINE_LOCAL_STATE_DIR`` if set (the test suites keep theirs apart from the
+    user's), else ``<state>/state``."""
+    chosen = os.environ.get("DRIFTLINE_LOCAL_STATE_DIR", "").strip()
+    return Path(chosen) if chosen else state / "state"
 
 
 def _files(root: Path, extra: list[str]) -> Iterable[Path]:

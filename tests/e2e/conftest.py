@@ -34,15 +34,21 @@ def wait_for[T](
 
 
 @pytest.fixture(scope="session")
-def local_cloud() -> Iterator[LocalCloud]:
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud = LocalCloud()
     cloud.install()
-    started_here = cloud.start()
-    try:
-        yield cloud
-    finally:
-        if started_here:
-            cloud.stop()
+    with pytest.MonkeyPatch.context() as env:
+        if not cloud.is_running():
+            # A local cloud the session starts keeps its state in a folder of the
+            # session's: it starts empty, whatever a user's `local down` kept, and leaves
+            # that kept state as it was.
+            env.setenv("DRIFTLINE_LOCAL_STATE_DIR", str(tmp_path_factory.mktemp("kept-state")))
+        started_here = cloud.start()
+        try:
+            yield cloud
+        finally:
+            if started_here:
+                cloud.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,11 @@ import pytest
 from driftline import localcloud_state as kept
 
 
+@pytest.fixture(autouse=True)
+def default_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DRIFTLINE_LOCAL_STATE_DIR", raising=False)
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     root = tmp_path / "app"
