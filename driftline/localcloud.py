@@ -10,7 +10,6 @@ decides whether anything is to do); ``start`` and ``stop`` are bounded by deadli
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import shutil
@@ -25,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from driftline import localcloud_state as kept
 from driftline.errors import DriftlineError, PreconditionFailed
+from driftline.localcloud_network import host_port, listening_addresses, loopback_addresses
 from infra.platforms import AssetPlatform, current_host, host_platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,45 +49,6 @@ class LocalCloudError(DriftlineError):
 
 class LocalCloudPrecondition(LocalCloudError, PreconditionFailed):
     """Something the user must provide first: Python 3.13, a free port, an installation."""
-
-
-def loopback_addresses() -> tuple[str, ...]:
-    """The addresses the local cloud listens on by default: IPv4 and IPv6 loopback.
-
-    ``::1`` only where the machine has IPv6 loopback (some containers do not).
-    """
-    addresses = ["127.0.0.1"]
-    if socket.has_ipv6:
-        try:
-            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-                probe.bind(("::1", 0))
-            addresses.append("::1")
-        except OSError:
-            pass
-    return tuple(addresses)
-
-
-def is_loopback(address: str) -> bool:
-    return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-
-
-def machine_addresses() -> list[str]:
-    """Every address of this machine's network interfaces (link-local ones with their
-    interface, as ``fe80::1%eth0``), loopback included."""
-    found: list[str] = []
-    for interface, entries in psutil.net_if_addrs().items():
-        for entry in entries:
-            if entry.family not in (socket.AF_INET, socket.AF_INET6):
-                continue
-            address = entry.address
-            if "%" not in address and ipaddress.ip_address(address).is_link_local:
-                address = f"{address}%{interface}"
-            found.append(address)
-    return found
-
-
-def _host_port(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def find_python313() -> Path:
@@ -325,7 +284,7 @@ class LocalCloud:
             "LANG": "C.UTF-8",
             # Bound per interface by driftline_localcloud.serve (LocalStack's own
             # gateway would listen on every interface whatever this says).
-            "GATEWAY_LISTEN": ",".join(_host_port(a, self.port) for a in self.listen),
+            "GATEWAY_LISTEN": ",".join(host_port(a, self.port) for a in self.listen),
             # URLs LocalStack hands out (queue URLs, presigned URLs) must resolve with no
             # DNS of its own: use the loopback address, path-style.
             "LOCALSTACK_HOST": address,
@@ -423,17 +382,7 @@ class LocalCloud:
             return False
 
     def listening_addresses(self, pid: int) -> set[str]:
-        """The addresses on which the process tree under ``pid`` accepts connections."""
-        addresses: set[str] = set()
-        try:
-            root = psutil.Process(pid)
-            for process in (root, *root.children(recursive=True)):
-                for connection in process.net_connections(kind="inet"):
-                    if connection.status == psutil.CONN_LISTEN and connection.laddr:
-                        addresses.add(connection.laddr.ip)
-        except psutil.NoSuchProcess:
-            pass
-        return addresses
+        return listening_addresses(pid)
 
     def _refuse_unlisted_addresses(self, pid: int) -> None:
         """Stops the local cloud if any of its sockets listens beyond what was asked.

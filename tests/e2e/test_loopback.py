@@ -11,7 +11,8 @@ import socket
 
 import pytest
 
-from driftline.localcloud import LocalCloud, is_loopback, machine_addresses
+from driftline.localcloud import LocalCloud
+from driftline.localcloud_network import is_loopback, machine_addresses
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline import localcloud
+from driftline import localcloud, localcloud_network
 from driftline.localcloud import LocalCloud, LocalCloudError
 
 
@@ -72,7 +72,7 @@ def test_the_gateway_is_told_to_listen_on_loopback_only(tmp_path: Path) -> None:
     # Then every address the gateway is given is a loopback address
     addresses = [entry.rsplit(":", 1)[0].strip("[]") for entry in listen.split(",")]
     assert "127.0.0.1" in addresses
-    assert all(localcloud.is_loopback(a) for a in addresses), listen
+    assert all(localcloud_network.is_loopback(a) for a in addresses), listen
 
 
 def test_listening_elsewhere_is_an_explicit_opt_in(tmp_path: Path) -> None:

@@ -66,3 +66,20 @@ def test_persistence_is_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) ->
     assert kept.enabled() is True
     monkeypatch.setenv("DRIFTLINE_LOCAL_PERSISTENCE", "0")
     assert kept.enabled() is False
+
+
+def test_the_kept_state_lives_in_the_named_folder_when_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a local cloud's folder, and then another folder named for its kept state
+    assert kept.folder(tmp_path / "cloud") == tmp_path / "cloud" / "state"
+    monkeypatch.setenv("DRIFTLINE_LOCAL_STATE_DIR", str(tmp_path / "elsewhere"))
+    # When a deploy is recorded and then forgotten
+    kept.record_deploy(tmp_path / "cloud", "dev", "abc")
+    recorded = kept.deployed_digest(tmp_path / "cloud", "dev")
+    forgotten = kept.forget(tmp_path / "cloud")
+    # Then both happened in the named folder, and the local cloud's own has nothing
+    assert recorded == "abc"
+    assert forgotten is True
+    assert not (tmp_path / "elsewhere").exists()
+    assert not (tmp_path / "cloud" / "state").exists()
