@@ -9,7 +9,10 @@ are written under ``DRIFTLINE_LOCAL_STATE_DIR/<service>/`` (stores and moto back
 pickled, asset directories such as S3's object files copied); at start, every saved
 service is loaded and its containers are refilled in place, inside the service's
 ``on_before_state_load``/``on_after_state_load`` hooks. The plugin's own SageMaker store
-takes part the same way (``driftline_localcloud.sagemaker.provider``).
+takes part the same way (``driftline_localcloud.sagemaker.provider``). What the core's
+pickling and reloading miss is made up for in ``persistence_fixes`` (locks, Step
+Functions executions, SSM parameters, EventBridge target senders) and
+``persistence_s3`` (S3's object bytes).
 
 A service whose state cannot be pickled or loaded is skipped with a warning naming it:
 the rest still comes back. ``DRIFTLINE_LOCAL_STATE_DIR`` unset means no persistence.
@@ -33,18 +36,10 @@ OBJECT_DATA = "object-data"  # S3's object bytes (``persistence_s3``)
 
 # Services others depend on when they reload come first: Lambda restarts its functions
 # from code kept in S3 and with roles kept in IAM; stacks come last.
-LOAD_ORDER: tuple[str, ...] = (
-    "iam",
-    "sts",
-    "kms",
-    "s3",
-    "sqs",
-    "sns",
-    "dynamodb",
-    "logs",
-    "events",
+LOAD_ORDER: tuple[str, ...] = tuple(
+    "iam sts kms s3 sqs sns dynamodb logs events cloudwatch sagemaker stepfunctions lambda "
+    "cloudformation".split()
 )
-LOAD_ORDER += ("cloudwatch", "sagemaker", "stepfunctions", "lambda", "cloudformation")
 
 
 def _load_order(folder: Path) -> tuple[int, str]:
