@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from driftline import deploy
 from driftline.actions import drop_file, wait_for_inference
 from driftline.localcloud import LocalCloud
@@ -60,6 +62,7 @@ def test_a_restart_between_two_drops_keeps_the_state_and_the_next_drop_works(
     target: Target,
     figures: Figures,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given an approved model in the registry (trained from a drop if there is none yet),
     # a file dropped and validated before the restart, and the app as deployed
@@ -69,6 +72,8 @@ def test_a_restart_between_two_drops_keeps_the_state_and_the_next_drop_works(
         )
         drop_file(target, training, "transactions", "training")
         wait_for(lambda: approved_packages(target) or None, 300, "an approved model", 1.0)
+    # (`driftline demo`, run in-process earlier in a session, turns persistence off)
+    monkeypatch.setenv("DRIFTLINE_LOCAL_PERSISTENCE", "1")
     run = pipeline.salt()
     before_key = f"scoring/restart-{run}/before.csv"
     pipeline.drop(before_key, scoring_file("e001", run, bad=False))
