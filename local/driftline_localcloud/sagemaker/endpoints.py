@@ -76,6 +76,44 @@ class EndpointService:
                     fleet.close()
         self.metrics.close()
 
+    def restore(self) -> list[str]:
+        """Serve again the endpoints a restart kept (``persistence``): their processes ended
+        with the local cloud that ran them, so each one not Failed goes through Creating
+        with its current endpoint config, as an instance SageMaker replaces would. Weights
+        set by UpdateEndpointWeightsAndCapacities go back to the config's. Returns the
+        endpoints started."""
+        started: list[str] = []
+        with self.stores.lock:
+            kept = [
+                (
+                    account,
+                    region,
+                    endpoint,
+                    store.endpoint_configs.get(str(endpoint.get("EndpointConfigName", "")).lower()),
+                )
+                for (account, region), store in self.stores.regions.items()
+                for endpoint in store.endpoints.values()
+                if endpoint["EndpointArn"] not in self.live
+            ]
+        for account, region, endpoint, config in kept:
+            if endpoint.get("EndpointStatus") == "Failed":
+                self.live[endpoint["EndpointArn"]] = LiveEndpoint()
+                continue
+            if config is None:
+                self.stores.update(
+                    endpoint,
+                    EndpointStatus="Failed",
+                    FailureReason="The endpoint config was deleted before the local cloud "
+                    "restarted; update the endpoint with a config that exists.",
+                )
+                self.live[endpoint["EndpointArn"]] = LiveEndpoint()
+                continue
+            self.stores.update(endpoint, EndpointStatus="Creating", FailureReason=None)
+            self.live[endpoint["EndpointArn"]] = LiveEndpoint()
+            self.deployments.start_create(account, region, endpoint, self.stores.snapshot(config))
+            started.append(endpoint["EndpointName"])
+        return started
+
     def _region(self, context: Any) -> RegionStore:
         return self.stores.region(context.account_id, context.region)
 

@@ -103,6 +103,10 @@ class SageMakerProvider(ServiceLifecycleHook):
         """Jobs, models and the registry are kept across restarts (``persistence``)."""
         visitor.visit(self.stores.regions)
 
+    def on_after_state_load(self) -> None:
+        # Kept endpoints are described InService; serve them again, as SageMaker would.
+        self.endpoints.restore()
+
     def _region(self, context: Any) -> RegionStore:
         return self.stores.region(context.account_id, context.region)
 
