@@ -141,10 +141,16 @@ def invoke_while(
 
 # -- the demo's stages -------------------------------------------------------------------
 def newest_approved(target: Target) -> dict[str, Any] | None:
+    """The newest approved model of the demo's dataset (other datasets' groups share the
+    prefix and have versions of their own)."""
     from driftline import status as status_of
 
     prefix = target.outputs(names.PIPELINE_STACK)[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
-    approved = [m for m in status_of.models(target, prefix) if m["approval"] == "Approved"]
+    approved = [
+        m
+        for m in status_of.models(target, prefix)
+        if m["approval"] == "Approved" and m["group"] == f"{prefix}-{DATASET}"
+    ]
     return max(approved, key=lambda m: int(m["version"])) if approved else None
 
 

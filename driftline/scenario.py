@@ -26,7 +26,6 @@ from driftline_runtime.cooldown import COOLDOWN_SK
 from rich.console import Console
 
 from driftline import actions, endpoints, realtime_demo
-from driftline import status as status_of
 from driftline.actions import CommandError
 from driftline.learning_loop import LOOP_STAGES, LearningLoop
 from driftline.localcloud import ROOT
@@ -172,9 +171,7 @@ class Demo:
         realtime_demo.rollout(self.target, self.progress, champion, self.files.clean)
 
     def _champion(self) -> dict[str, Any] | None:
-        prefix = self.target.outputs(names.PIPELINE_STACK)[names.MODEL_PACKAGE_GROUP_PREFIX_OUTPUT]
-        approved = [m for m in status_of.models(self.target, prefix) if m["approval"] == "Approved"]
-        return approved[-1] if approved else None
+        return realtime_demo.newest_approved(self.target)
 
     @staticmethod
     def _check_scored(run: dict[str, Any], version: dict[str, Any]) -> None:

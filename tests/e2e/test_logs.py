@@ -247,4 +247,4 @@ def test_a_name_that_is_nothing_of_the_app_lists_what_there_is(
     code, _, err = run(capsys, "logs", "nosuch")
     assert code == 2
     assert err.startswith("error: 'nosuch' is not a function, execution, SageMaker job")
-    assert "Functions: evaluate-model, ingest, join-labels, monitor-drift," in err
+    assert "Functions: collect-capture, evaluate-model, ingest, join-labels, monitor-drift," in err

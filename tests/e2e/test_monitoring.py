@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from driftline_runtime import names
 
 from driftline.actions import drop_file
 from driftline.target import Target
@@ -80,8 +81,18 @@ def test_every_function_queue_and_state_machine_has_an_alarm(
     alarms: list[dict[str, Any]] = target.client("cloudwatch").describe_alarms(
         AlarmNamePrefix="driftline-dev-"
     )["MetricAlarms"]
-    names = {a["AlarmName"] for a in alarms}
+    alarm_names = {a["AlarmName"] for a in alarms}
     topic = target.outputs("monitoring")["NotificationTopicArn"]
-    assert {"driftline-dev-ingest-errors", "driftline-dev-training-executions-failed"} <= names
-    assert "driftline-dev-ingest-failures-depth" in names
-    assert all(a["AlarmActions"] == [topic] for a in alarms), json.dumps(alarms, default=str)
+    assert {
+        "driftline-dev-ingest-errors",
+        "driftline-dev-training-executions-failed",
+    } <= alarm_names
+    assert "driftline-dev-ingest-failures-depth" in alarm_names
+    # And every alarm notifies the topic, except the ones a deployment's guardrails watch
+    # to roll a canary back (the rollback itself announces EndpointRolledBack)
+    guardrails = {
+        f"-endpoint-{alarm}" for alarm in (*names.ENDPOINT_ALARMS, names.ENDPOINT_QUALITY_ALARM)
+    }
+    notifying = [a for a in alarms if not a["AlarmName"].endswith(tuple(guardrails))]
+    assert len(notifying) < len(alarms)
+    assert all(a["AlarmActions"] == [topic] for a in notifying), json.dumps(notifying, default=str)

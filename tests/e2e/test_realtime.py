@@ -27,8 +27,7 @@ from driftline import endpoints as realtime
 from driftline.actions import drop_file, wait_for_inference, wait_for_model, wait_for_version
 from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
-from driftline.realtime_demo import announce_approval, copy_model
-from driftline.realtime_demo import serving as serving_model
+from driftline.realtime_demo import announce_approval, copy_model, deployment_of
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
@@ -61,11 +60,13 @@ def champion(deployed: dict[str, str], target: Target, tmp_path_factory: Any) ->
         version = str(wait_for_version(target, key)["version"])
         wait_for_model(target, version, timeout=300)
         approved = newest_approved(target)
-        assert approved is not None, "no approved model of the dataset"
-        # Its approval deploys it: let that deployment end first, or a test's own approval
-        # at the same instant would plan to create the endpoint too.
-        serving_model(target, approved["model_name"])
     assert approved is not None, "no approved model of the dataset"
+    # Its approval deploys it, and that deployment creates the model the tests copy: let
+    # it end first (an approval found here may be seconds old, its deployment not yet
+    # started), or a test's own approval at the same instant would plan to create the
+    # endpoint too.
+    model = approved["model_name"]
+    wait_for(lambda: deployment_of(target, model), 600, f"the deployment of {model}", 1.0)
     return approved
 
 
