@@ -285,3 +285,32 @@ def test_kept_endpoints_are_served_again_after_a_load(cloud_python: Path) -> Non
     assert result["status"] == {"scoring": "Creating", "orphan": "Failed", "broken": "Failed"}
     assert "endpoint config was deleted" in result["reason"]
     assert len(result["live"]) == 3
+
+
+def test_a_sagemaker_store_saved_before_a_field_existed_loads_with_it_empty(
+    cloud_python: Path,
+) -> None:
+    # Given a region store pickled by an older plugin: no endpoint configs or endpoints
+    result = run(
+        cloud_python,
+        """
+        import json, pickle
+        from driftline_localcloud.sagemaker.store import RegionStore
+
+        old = RegionStore()
+        old.models["m"] = {"ModelName": "m"}
+        state = old.__getstate__()
+        del state["endpoint_configs"], state["endpoints"]
+        saved = pickle.dumps(state)
+
+        # When it is loaded by today's plugin
+        store = RegionStore.__new__(RegionStore)
+        store.__setstate__(pickle.loads(saved))
+        print(json.dumps({"models": sorted(store.models), "configs": store.endpoint_configs,
+                          "endpoints": store.endpoints}))
+        """,
+        hash_seed=6,
+    )
+
+    # Then what was saved is there and the new fields are empty, not missing
+    assert result == {"models": ["m"], "configs": {}, "endpoints": {}}

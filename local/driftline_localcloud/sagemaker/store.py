@@ -63,6 +63,8 @@ class RegionStore:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # A store saved by an older plugin lacks the fields added since: they start empty.
+        self.__dict__.update(RegionStore().__dict__)
         self.__dict__.update(state)
         self.packages = defaultdict(list, self.packages)
         for jobs, status in (
