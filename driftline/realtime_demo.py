@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -183,10 +184,21 @@ def rollout(target: Target, progress: StageProgress, champion: dict[str, Any], r
         with progress.stage("Canary to the next model") as stage:
             newest = newest_approved(target)
             if newest is not None and int(newest["version"]) > int(champion["version"]):
-                model = str(newest["training_job"])
-                done = wait_until(
-                    lambda: deployment_of(target, model), 600, f"the deployment of {model}", 1.0
-                )
+                while True:
+                    model = str(newest["training_job"])
+                    done = wait_until(
+                        partial(deployment_of, target, model),
+                        600,
+                        f"the deployment of {model}",
+                        1.0,
+                    )
+                    latest = newest_approved(target) or newest
+                    if done["outcome"] == "deployed" or latest["version"] == newest["version"]:
+                        break
+                    # A newer approval's update superseded this canary (a drift-triggered
+                    # and a quality-triggered retraining may both be approved): the
+                    # endpoint follows the newest model, so watch that one's canary.
+                    newest = latest
                 if done["outcome"] != "deployed":
                     raise CommandError(f"v{newest['version']}'s canary ended {done['outcome']}")
                 serving(target, model)
