@@ -96,8 +96,8 @@ class EndpointService:
                 if endpoint["EndpointArn"] not in self.live
             ]
         for account, region, endpoint, config in kept:
+            self.live[endpoint["EndpointArn"]] = LiveEndpoint()
             if endpoint.get("EndpointStatus") == "Failed":
-                self.live[endpoint["EndpointArn"]] = LiveEndpoint()
                 continue
             if config is None:
                 self.stores.update(
@@ -106,10 +106,8 @@ class EndpointService:
                     FailureReason="The endpoint config was deleted before the local cloud "
                     "restarted; update the endpoint with a config that exists.",
                 )
-                self.live[endpoint["EndpointArn"]] = LiveEndpoint()
                 continue
             self.stores.update(endpoint, EndpointStatus="Creating", FailureReason=None)
-            self.live[endpoint["EndpointArn"]] = LiveEndpoint()
             self.deployments.start_create(account, region, endpoint, self.stores.snapshot(config))
             started.append(endpoint["EndpointName"])
         return started
