@@ -1,8 +1,9 @@
 """The README's demo, as a user runs it, on the session's local cloud.
 
 ``driftline demo --keep`` reuses the running local cloud (and leaves it running for the
-rest of the session). Its data is seeded per run, so earlier tests' versions do not
-deduplicate it; only the retraining cooldown is reset first, as on a fresh local cloud.
+rest of the session). The session runs it first (``tests/e2e/conftest.py``), so in CI it
+meets the fresh local cloud a new user's `make demo` does. Its data is seeded per run, so a
+reused cloud's versions do not deduplicate it; the retraining cooldown is reset first.
 """
 
 from __future__ import annotations
