@@ -23,7 +23,28 @@ from driftline.actions import EventRecorder, wait_until
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 
-__all__ = ["EventRecorder", "wait_for", "write_salted"]
+__all__ = [
+    "ADDED_DATASET_CONTRACTS",
+    "EventRecorder",
+    "OWN_TRAINING_CONTRACTS",
+    "wait_for",
+    "write_salted",
+]
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# The extended deployment's extra contract folders: a module that imports in the project's
+# environment but not in Lambda (meter_readings), a dataset added to a running deployment
+# (added_loans) and one with its own training code (parcel_delays).
+FAILS_IN_LAMBDA_CONTRACTS = FIXTURES / "contracts"
+ADDED_DATASET_CONTRACTS = FIXTURES / "added_dataset"
+OWN_TRAINING_CONTRACTS = FIXTURES / "own_training" / "contracts"
+EXTRA_CONTRACT_FOLDERS = (
+    FAILS_IN_LAMBDA_CONTRACTS,
+    ADDED_DATASET_CONTRACTS,
+    OWN_TRAINING_CONTRACTS,
+)
+# Whether this session started the local cloud (and so stops it at its end).
+_STARTED_HERE: list[bool] = []
 
 
 def wait_for[T](
@@ -44,6 +65,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
             # that kept state as it was.
             env.setenv("DRIFTLINE_LOCAL_STATE_DIR", str(tmp_path_factory.mktemp("kept-state")))
         started_here = cloud.start()
+        _STARTED_HERE.append(started_here)
         try:
             yield cloud
         finally:
@@ -61,6 +83,26 @@ def deployed(local_cloud: LocalCloud, target: Target) -> dict[str, str]:
     """The driftline app, deployed with the CDK CLI; returns the data stack's outputs."""
     deploy_once(local_cloud)
     return target.outputs("data")
+
+
+@pytest.fixture(scope="session")
+def extended_deployment(
+    local_cloud: LocalCloud, deployed: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    """The running app deployed again with the test contract folders, as `driftline local
+    up` deploys a stage whose ``extra_contract_folders`` grew; the data stack's outputs.
+
+    One deployment serves every test marked ``extended_deployment``, which the session
+    runs last (each deployment takes about a minute). A local cloud the session started
+    stops right after; a developer's running one gets the plain app back.
+    """
+    folders = ",".join(str(folder) for folder in EXTRA_CONTRACT_FOLDERS)
+    deploy.deploy(local_cloud, {"driftline:extra_contract_folders": folders})
+    try:
+        yield deployed
+    finally:
+        if not all(_STARTED_HERE):
+            deploy.deploy(local_cloud)
 
 
 @functools.cache
@@ -92,16 +134,19 @@ FIRST_ON_A_FRESH_CLOUD = "test_demo.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The demo runs first: on the fresh local cloud a new user's `make demo` gets.
+    """The demo runs first, and the tests on the extended deployment run last.
 
-    Its learning loop trains on a window of every training version validated since the
-    champion's; after other tests' training files that window holds their data too, and
-    whether the challenger clears the gate's margin would depend on which tests ran before.
-    The tests after it are written for a cloud that already holds other models.
+    The demo meets the fresh local cloud a new user's `make demo` gets: its learning loop
+    trains on a window of every training version validated since the champion's, so after
+    other tests' training files that window would hold their data too, and whether the
+    challenger clears the gate's margin would depend on which tests ran before. The tests
+    after it are written for a cloud that already holds other models. The extended
+    deployment's tests share one deployment that the rest of the suite does not expect.
     """
     first = [item for item in items if item.path.name == FIRST_ON_A_FRESH_CLOUD]
-    if first:
-        items[:] = first + [item for item in items if item.path.name != FIRST_ON_A_FRESH_CLOUD]
+    last = [item for item in items if item.get_closest_marker("extended_deployment")]
+    placed = {id(item) for item in first + last}
+    items[:] = first + [item for item in items if id(item) not in placed] + last
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:

@@ -4,55 +4,37 @@ Synth refuses every module that does not import or validate, so a broken module 
 reach the local cloud only the way it reaches AWS: by passing synth's check and failing
 where the function runs. ``tests/fixtures/contracts/meter_readings.py`` is such a
 module: it imports pandas, which the project's environment (where synth checks it) has
-and the functions' dependency layer does not. The test deploys the app with that folder
-as the stage's ``extra_contract_folders``, drops a file of its dataset and one of
-``transactions`` to the same ingest function, and deploys the plain app again afterwards.
+and the functions' dependency layer does not. The session's extended deployment has that folder
+among the stage's ``extra_contract_folders`` (``tests/e2e/conftest.py``); the test drops a
+file of its dataset and one of ``transactions`` to the same ingest function.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from driftline import deploy
 from driftline.actions import drop_file
 from driftline.cli import main
-from driftline.localcloud import LocalCloud
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder
 from tests.e2e.test_ingestion import SAMPLES, read_json, unique_copy
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-LAMBDA_ONLY_FAILURE = ROOT / "tests" / "fixtures" / "contracts"
 
-
-@pytest.fixture(scope="module")
-def with_a_module_that_fails_in_lambda(
-    local_cloud: LocalCloud, deployed: dict[str, str]
-) -> Iterator[dict[str, str]]:
-    """The app deployed with the fixture module in its contracts layer; the plain app is
-    deployed again afterwards, so the rest of the suite sees what it always sees."""
-    deploy.deploy(local_cloud, {"driftline:extra_contract_folders": str(LAMBDA_ONLY_FAILURE)})
-    try:
-        yield deployed
-    finally:
-        deploy.deploy(local_cloud)
-
-
+@pytest.mark.extended_deployment
 def test_a_module_that_fails_in_lambda_quarantines_its_datasets_and_no_other(
-    with_a_module_that_fails_in_lambda: dict[str, str],
+    extended_deployment: dict[str, str],
     target: Target,
     recorder: EventRecorder,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    outputs = with_a_module_that_fails_in_lambda
+    outputs = extended_deployment
     # Given a deployed contracts layer whose meter_readings module cannot import in Lambda
     readings = tmp_path / "readings.csv"
     readings.write_text("meter_id,read_at,kwh,tampered\nm-0001,2026-11-01T10:00:00Z,3.5,0\n")

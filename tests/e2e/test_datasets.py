@@ -25,19 +25,19 @@ from driftline_contracts import datasets
 from driftline_runtime import names
 from driftline_runtime.contracts import DatasetSpec
 
-from driftline import deploy
 from driftline.actions import drop_file
 from driftline.cli import main
-from driftline.localcloud import LocalCloud
 from driftline.samples.contract_rows import generate_rows
 from driftline.target import Target
-from tests.e2e.conftest import EventRecorder
+from tests.e2e.conftest import ADDED_DATASET_CONTRACTS, EventRecorder
 
 pytestmark = pytest.mark.e2e
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 SOURCES = ["driftline.ingest", "driftline.training", "driftline.inference", "driftline.monitor"]
 # problem type -> (training dataset, the inference dataset its models score)
+# The dataset added to the running deployment (one of the session's extra contract folders).
+ADDED_DATASET = ADDED_DATASET_CONTRACTS / "added_loans.py"
 EXAMPLES = {
     "multiclass": ("tickets", "ticket-triage"),
     "regression": ("store-sales", "store-sales-batches"),
@@ -150,42 +150,6 @@ def test_each_problem_type_trains_scores_and_monitors_drift(
     assert found["drifted_features"]
 
 
-LOANS_MODULE = '''
-"""Loans: a dataset added to a running deployment (integer key, binary target)."""
-
-from datetime import datetime
-from typing import Literal
-
-from driftline_runtime.contracts import DatasetSpec, TableRules
-from pydantic import BaseModel, Field
-
-
-class Loan(BaseModel):
-    loan_id: int = Field(ge=1)
-    issued_at: datetime
-    amount: float = Field(gt=0, le=100_000)
-    term_months: Literal[12, 24, 36, 60]
-    income: float = Field(ge=0, le=1_000_000)
-    grade: Literal["A", "B", "C", "D"]
-    defaulted: bool
-
-
-DATASETS = (
-    DatasetSpec(
-        name="added-loans",
-        kind="training",
-        contract=Loan,
-        contract_version="1.0.0",
-        id_column="loan_id",
-        problem="binary",
-        target="defaulted",
-        time_column="issued_at",
-        rules=TableRules(unique_key=("loan_id",), min_rows=50),
-    ),
-)
-'''
-
-
 def loaded(path: Path) -> DatasetSpec:
     module_spec = importlib.util.spec_from_file_location("added_loans_contract", path)
     assert module_spec is not None and module_spec.loader is not None
@@ -196,28 +160,21 @@ def loaded(path: Path) -> DatasetSpec:
     return spec
 
 
+@pytest.mark.extended_deployment
 def test_a_dataset_added_to_a_running_deployment_trains_at_once(
-    local_cloud: LocalCloud,
-    deployed: dict[str, str],
+    extended_deployment: dict[str, str],
     target: Target,
     events: EventRecorder,
     tmp_path: Path,
 ) -> None:
-    # Given a running deployment, and a contract module for a new dataset in a folder the
-    # stage packages (extra_contract_folders)
-    folder = tmp_path / "contracts"
-    folder.mkdir()
-    (folder / "added_loans.py").write_text(LOANS_MODULE)
-    spec = loaded(folder / "added_loans.py")
-    # When the app is deployed again, as `driftline local up` does on a running cloud
-    deploy.deploy(local_cloud, {"driftline:extra_contract_folders": str(folder)})
-    try:
-        # And a file of the new dataset is dropped (its integer key validates)
-        table = generate_rows(spec, 2_000, seed=fresh_seed(), end=END)
-        _, outcome = train(target, events, tmp_path, spec, table)
-        # Then every function of the pipeline knew the dataset: it trained and registered
-        assert outcome["dataset"] == "added-loans"
-        assert "test:auc" in outcome["metrics"]
-        assert outcome["status"] in ("Approved", "Rejected")
-    finally:
-        deploy.deploy(local_cloud)
+    # Given a running deployment deployed again, as `driftline local up` does on a running
+    # cloud, with a contract module for a new dataset in a folder the stage packages
+    # (extra_contract_folders: tests/fixtures/added_dataset)
+    spec = loaded(ADDED_DATASET)
+    # When a file of the new dataset is dropped (its integer key validates)
+    table = generate_rows(spec, 2_000, seed=fresh_seed(), end=END)
+    _, outcome = train(target, events, tmp_path, spec, table)
+    # Then every function of the pipeline knew the dataset: it trained and registered
+    assert outcome["dataset"] == "added-loans"
+    assert "test:auc" in outcome["metrics"]
+    assert outcome["status"] in ("Approved", "Rejected")
