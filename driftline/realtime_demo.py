@@ -102,23 +102,48 @@ def verdict(target: Target, recorder: EventRecorder, model_name: str) -> dict[st
     return None
 
 
+def served_models(target: Target) -> tuple[dict[str, Any], set[str]] | None:
+    """The endpoint and the models its config serves, once it is in service."""
+    endpoint = names.endpoint_name(target.stage, DATASET)
+    try:
+        described: dict[str, Any] = target.client("sagemaker").describe_endpoint(
+            EndpointName=endpoint
+        )
+    except ClientError:
+        return None
+    if described["EndpointStatus"] == "Failed":
+        raise CommandError(f"endpoint {endpoint} failed: {described.get('FailureReason')}")
+    if described["EndpointStatus"] != "InService":
+        return None
+    return described, config_models(target, described["EndpointConfigName"])
+
+
 def serving(target: Target, model_name: str, timeout: float = 300) -> dict[str, Any]:
     """The endpoint, once it is in service with ``model_name``."""
-    sagemaker = target.client("sagemaker")
-    endpoint = names.endpoint_name(target.stage, DATASET)
 
     def probe() -> dict[str, Any] | None:
-        try:
-            described: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=endpoint)
-        except ClientError:
-            return None
-        if described["EndpointStatus"] == "Failed":
-            raise CommandError(f"endpoint {endpoint} failed: {described.get('FailureReason')}")
-        in_service = described["EndpointStatus"] == "InService"
-        ready = in_service and model_name in config_models(target, described["EndpointConfigName"])
-        return described if ready else None
+        found = served_models(target)
+        return found[0] if found is not None and model_name in found[1] else None
 
+    endpoint = names.endpoint_name(target.stage, DATASET)
     return wait_until(probe, timeout, f"endpoint {endpoint} serving {model_name}", 1.0)
+
+
+def serving_newest(target: Target, model: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+    """The newest approved model, once the endpoint serves it: ``model``, or one approved
+    after it whose deployment replaced it meanwhile (the next batch's labels feed back a
+    training version, and its retraining may be approved too)."""
+
+    def probe() -> dict[str, Any] | None:
+        latest = newest_approved(target) or model
+        newest = latest if int(latest["version"]) > int(model["version"]) else model
+        found = served_models(target)
+        return newest if found is not None and newest["training_job"] in found[1] else None
+
+    endpoint = names.endpoint_name(target.stage, DATASET)
+    return wait_until(
+        probe, timeout, f"endpoint {endpoint} serving v{model['version']} or a newer model", 1.0
+    )
 
 
 def invoke_while(
@@ -201,10 +226,12 @@ def rollout(target: Target, progress: StageProgress, champion: dict[str, Any], r
                     newest = latest
                 if done["outcome"] != "deployed":
                     raise CommandError(f"v{newest['version']}'s canary ended {done['outcome']}")
-                serving(target, model)
+                deployed = newest
+                newest = serving_newest(target, deployed)
+                later = "" if newest is deployed else f" (v{newest['version']}, approved later)"
                 stage.outcome(
-                    f"v{newest['version']} EndpointDeployed after its canary; "
-                    f"dl-{target.stage}-{DATASET}-live serves v{newest['version']}"
+                    f"v{deployed['version']} EndpointDeployed after its canary; "
+                    f"dl-{target.stage}-{DATASET}-live serves v{newest['version']}{later}"
                 )
             else:
                 new = copy_model(target, champion["training_job"], "next")
