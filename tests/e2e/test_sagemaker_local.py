@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from driftline.target import Target
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import EventRecorder, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -654,6 +654,55 @@ def test_model_registry_versions_lists_and_approves(sagemaker: SageMaker) -> Non
     assert [p["ModelPackageArn"] for p in latest] == [arns[1]]
     groups = sagemaker.sm.list_model_package_groups(NameContains=group)
     assert [g["ModelPackageGroupName"] for g in groups["ModelPackageGroupSummaryList"]] == [group]
+
+
+def test_model_registry_puts_state_changes_on_the_default_bus(
+    sagemaker: SageMaker, target: Target
+) -> None:
+    # Given a rule on the default bus that records SageMaker's events, and a group
+    recorder = EventRecorder(target, "default", ["aws.sagemaker"])
+    group = _name("approvals")
+    sagemaker.sm.create_model_package_group(ModelPackageGroupName=group)
+    inference = {
+        "Containers": [{"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://bucket/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    try:
+        # When a package is created rejected, its metadata changes, then a person approves it
+        arn = sagemaker.sm.create_model_package(
+            ModelPackageGroupName=group,
+            InferenceSpecification=inference,
+            ModelApprovalStatus="Rejected",
+            CustomerMetadataProperties={"training_job": "job-1"},
+        )["ModelPackageArn"]
+        sagemaker.sm.update_model_package(
+            ModelPackageArn=arn, CustomerMetadataProperties={"note": "no status change"}
+        )
+        sagemaker.sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+
+        def ours() -> list[dict[str, Any]]:
+            return [e for e in recorder.poll() if arn in e.get("resources", [])]
+
+        wait_for(lambda: len(ours()) >= 2 or None, 30, "two state changes")
+        for _ in range(2):  # a third one would have arrived by now (each poll waits 1 s)
+            recorder.poll()
+        # Then the creation and the approval were announced as SageMaker announces them,
+        # and the update that left the status alone was not
+        changes = {e["detail"]["ModelApprovalStatus"]: e for e in ours()}
+        assert len(ours()) == 2 and set(changes) == {"Rejected", "Approved"}
+        approved = changes["Approved"]
+        assert approved["detail-type"] == "SageMaker Model Package State Change"
+        assert approved["account"] == "000000000000"
+        assert approved["detail"]["ModelPackageGroupName"] == group
+        assert approved["detail"]["ModelPackageVersion"] == 1
+        assert approved["detail"]["CustomerMetadataProperties"] == {
+            "training_job": "job-1",
+            "note": "no status change",
+        }
+        assert isinstance(approved["detail"]["CreationTime"], int)
+    finally:
+        recorder.close()
 
 
 # -- Step Functions -----------------------------------------------------------------------

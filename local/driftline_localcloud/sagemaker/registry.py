@@ -5,12 +5,15 @@ Versions count 1, 2, 3... per group, and a package's ARN is
 follows SageMaker: a group's packages when ModelPackageGroupName is given, otherwise
 only unversioned packages unless ModelPackageType asks for versioned ones (the local
 cloud creates versioned packages only, in a group, which is what a registry is for).
+Creating a package and changing its approval status put SageMaker's state change event
+on the default bus (``registry_events``), after the store's lock is released.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from driftline_localcloud.sagemaker import registry_events
 from driftline_localcloud.sagemaker.shapes import (
     Handler,
     check_name,
@@ -55,8 +58,11 @@ def check_approval(value: Any) -> None:
 
 
 class ModelRegistry:
-    def __init__(self, stores: Stores) -> None:
+    def __init__(
+        self, stores: Stores, events: registry_events.EventsClient = registry_events.internal_events
+    ) -> None:
         self.stores = stores
+        self.events = events
 
     def dispatch_table(self) -> dict[str, Handler]:
         return {
@@ -142,6 +148,8 @@ class ModelRegistry:
                     "CreatedBy": {},
                 }
             )
+            created = self.stores.snapshot(versions[-1])
+        self._announce(context, created)
         return {"ModelPackageArn": package_arn}
 
     def _package(self, context: Any, value: Any) -> Description:
@@ -179,6 +187,7 @@ class ModelRegistry:
         check_approval(request.get("ModelApprovalStatus"))
         with self.stores.lock:
             package = self._package(context, request["ModelPackageArn"])
+            before = package["ModelApprovalStatus"]
             metadata = dict(package.get("CustomerMetadataProperties") or {})
             metadata.update(request.get("CustomerMetadataProperties") or {})
             for key in request.get("CustomerMetadataPropertiesToRemove") or []:
@@ -191,4 +200,12 @@ class ModelRegistry:
             if metadata or "CustomerMetadataProperties" in package:
                 changes["CustomerMetadataProperties"] = metadata
             self.stores.update(package, **changes, LastModifiedBy={})
-        return {"ModelPackageArn": package["ModelPackageArn"]}
+            updated = self.stores.snapshot(package)
+        if updated["ModelApprovalStatus"] != before:
+            self._announce(context, updated)
+        return {"ModelPackageArn": updated["ModelPackageArn"]}
+
+    def _announce(self, context: Any, package: Description) -> None:
+        """SageMaker's state change event, as DescribeModelPackage describes the package."""
+        description = describe(package, "DescribeModelPackage")
+        registry_events.announce(description, context.account_id, context.region, self.events)
