@@ -60,11 +60,15 @@ def endpoints(
     last: dict[str, dict[str, Any]] = {}  # dataset -> its newest deployment that did something
     for execution in deployments:  # oldest first
         try:
-            state = DeploymentState.model_validate(execution.get("input") or {})
+            # A finished execution's output holds its plan: the dataset an execution the
+            # registry's approval event started leaves to it.
+            state = DeploymentState.model_validate(
+                execution.get("output") or execution.get("input") or {}
+            )
         except ValidationError:
             continue
-        if deployment_outcome(execution) != "skipped":
-            last[state.dataset] = execution
+        if state.deployed_dataset and deployment_outcome(execution) != "skipped":
+            last[state.deployed_dataset] = execution
     found = []
     for dataset, execution in sorted(last.items()):
         name = names.endpoint_name(target.stage, dataset)

@@ -26,6 +26,8 @@ from driftline_runtime.events import (
     EndpointRolledBack,
     ModelRegistered,
 )
+from driftline_runtime.steps.deployment import DeploymentState
+from pydantic import ValidationError
 
 from driftline.actions import CommandError, EventRecorder, wait_until
 from driftline.faults import armed_faults
@@ -181,14 +183,23 @@ def newest_approved(target: Target) -> dict[str, Any] | None:
 
 
 def deployment_of(target: Target, model_name: str) -> dict[str, Any] | None:
-    """The finished deployment execution of ``model_name`` (the approval's), if any."""
+    """The finished deployment execution of ``model_name`` (the approval's), if any: the
+    model named by its input (ModelRegistered's) or by its plan (the registry's approval
+    event's), leaving out a registry event's skip of a package ModelRegistered deploys."""
     from driftline import endpoints
     from driftline import status as status_of
 
     arn = target.outputs(names.PIPELINE_STACK)[names.DEPLOYMENT_STATE_MACHINE_OUTPUT]
     for execution in status_of.executions(target, arn, "deployment", described=True):
-        request = execution.get("input") or {}
-        if request.get("model_name") == model_name and execution["status"] != "RUNNING":
+        if execution["status"] == "RUNNING":
+            continue
+        try:
+            state = DeploymentState.model_validate(
+                execution.get("output") or execution.get("input") or {}
+            )
+        except ValidationError:
+            continue
+        if state.deployed_model == model_name and not state.duplicate:
             return {**execution, "outcome": endpoints.deployment_outcome(execution)}
     return None
 

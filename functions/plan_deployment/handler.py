@@ -12,12 +12,17 @@ from driftline_contracts import contract
 from driftline_runtime.observability import observability
 from driftline_runtime.steps import step
 from driftline_runtime.steps.deployment import DeploymentPlan, DeploymentRequest
-from planning import DeploymentPlanner, Services, Settings, endpoint_status
+from planning import DeploymentPlanner, Services, Settings, endpoint_status, model_package
 
 OBS = observability("plan_deployment")
+SAGEMAKER = boto3.client("sagemaker")
 PLANNER = DeploymentPlanner(
     Settings.from_environ(),
-    Services(contract=contract, endpoint_status=endpoint_status(boto3.client("sagemaker"))),
+    Services(
+        contract=contract,
+        endpoint_status=endpoint_status(SAGEMAKER),
+        model_package=model_package(SAGEMAKER),
+    ),
 )
 
 
@@ -26,5 +31,8 @@ PLANNER = DeploymentPlanner(
 @step(DeploymentRequest, DeploymentPlan)
 def handler(event: DeploymentRequest, context: LambdaContext) -> DeploymentPlan:
     plan: DeploymentPlan = PLANNER.plan(event)
-    OBS.logger.info("Deployment planned", extra={"action": plan.action, "reason": plan.reason})
+    OBS.logger.info(
+        "Deployment planned",
+        extra={"action": plan.action, "reason": plan.reason, "trigger": event.trigger},
+    )
     return plan

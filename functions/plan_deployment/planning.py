@@ -8,6 +8,13 @@ deployment config whose canary is guarded by the endpoint's alarms. A dataset wi
 ``realtime`` settings is skipped; an endpoint that is still deploying makes the step
 fail with ``EndpointBusy``, which the state machine retries with backoff, so two
 approvals in a row deploy one after the other.
+
+Two rules start a deployment: ModelRegistered(Approved), which names the dataset and the
+model, and SageMaker's own Model Package State Change (Approved), which names only the
+package (``trigger == "registry"``); the plan resolves that package (``resolve``). A
+package the gate approved at registration matches both rules, so this one place decides:
+the registry's event plans ``skip`` for it, and deploys any package approved otherwise
+(by hand, or created Approved by something other than the gate).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from driftline_runtime.contracts import DatasetSpec, RealtimeSettings
 from driftline_runtime.settings import FunctionSettings
 from driftline_runtime.steps import Tag
 from driftline_runtime.steps.deployment import (
+    REGISTERED,
     Alarm,
     AutoRollbackConfig,
     BlueGreenPolicy,
@@ -36,6 +44,7 @@ from driftline_runtime.steps.deployment import (
     ProductionVariant,
     ServerlessVariantConfig,
     TrafficRoutingConfig,
+    Trigger,
 )
 
 BUSY_STATES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
@@ -52,10 +61,16 @@ class EndpointNotDeployable(RuntimeError):
     """The endpoint is in a state no deployment can start from; the message says why."""
 
 
+class PackageNotDeployable(RuntimeError):
+    """An approved package that names no dataset of the stage or no model to serve."""
+
+
 class Settings(FunctionSettings):
     stage: str
     capture_bucket: str
     key_arn: str
+    # Every model package group of the stage is ``<prefix>-<training dataset>``.
+    model_package_group_prefix: str
     serverless: bool = False
     poll_seconds: int = 30
     # Training datasets whose endpoint has a model-quality alarm (comma-separated): the
@@ -69,6 +84,25 @@ class Services:
     contract: Callable[[str], DatasetSpec | None]
     # The endpoint's status, None if there is no such endpoint.
     endpoint_status: Callable[[str], str | None]
+    # DescribeModelPackage's answer for a package ARN.
+    model_package: Callable[[str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The request with its dataset and model, and why not to deploy it (None: deploy)."""
+
+    request: DeploymentRequest
+    skip: str | None = None
+    # The trigger that deploys the package instead, when that is why.
+    deployed_by: Trigger | None = None
+
+
+def model_package(sagemaker: Any) -> Callable[[str], dict[str, Any]]:
+    def described(arn: str) -> dict[str, Any]:
+        return dict(sagemaker.describe_model_package(ModelPackageName=arn))
+
+    return described
 
 
 def endpoint_status(sagemaker: Any) -> Callable[[str], str | None]:
@@ -96,16 +130,63 @@ class DeploymentPlanner:
         quality = (names.ENDPOINT_QUALITY_ALARM,) if dataset in labelled else ()
         return (*names.ENDPOINT_ALARMS, *quality)
 
+    def resolve(self, request: DeploymentRequest) -> Resolution:
+        """The registry's event names a package only: its dataset (from its group), the
+        model its training run created, and whether to deploy it."""
+        arn = request.model_package_arn
+        package = self.services.model_package(arn)
+        prefix = f"{self.settings.model_package_group_prefix}-"
+        group = str(package.get("ModelPackageGroupName") or "")
+        if not group.startswith(prefix) or group == prefix:
+            raise PackageNotDeployable(
+                f"model package {arn} is in group {group!r}, not one of the stage's "
+                f"({prefix}<dataset>): no dataset of the stage names it"
+            )
+        metadata = package.get("CustomerMetadataProperties") or {}
+        model = str(metadata.get(names.TRAINING_JOB_METADATA_KEY) or "")
+        if not model:
+            raise PackageNotDeployable(
+                f"model package {arn} names no model to serve: its CustomerMetadataProperties "
+                f"lack {names.TRAINING_JOB_METADATA_KEY!r} (the SageMaker model its training "
+                "run created, which the register step records)"
+            )
+        resolved = request.model_copy(
+            update={"dataset": group.removeprefix(prefix), "model_name": model}
+        )
+        status = package.get("ModelApprovalStatus")
+        if status != "Approved":  # withdrawn since the event
+            return Resolution(resolved, f"model package {arn} is {status} now: nothing to deploy")
+        if metadata.get(names.GATE_DECISION_METADATA_KEY) == "Approved":
+            return Resolution(
+                resolved,
+                f"the gate approved model package {arn} when it was registered: its "
+                "ModelRegistered event deploys it",
+                deployed_by=REGISTERED,
+            )
+        return Resolution(resolved)
+
     def plan(self, request: DeploymentRequest) -> DeploymentPlan:
+        resolution = Resolution(request)
+        if request.trigger != REGISTERED:
+            resolution = self.resolve(request)
+            request = resolution.request
         stage = self.settings.stage
         endpoint = names.endpoint_name(stage, request.dataset)
         common: dict[str, Any] = {
             "dataset": request.dataset,
             "model_package_arn": request.model_package_arn,
             "model_version": request.model_package_arn.rsplit("/", 1)[-1],
+            "model_name": request.model_name,
             "endpoint_name": endpoint,
             "poll_seconds": self.settings.poll_seconds,
         }
+        if resolution.skip is not None:
+            return DeploymentPlan(
+                action="skip",
+                reason=resolution.skip,
+                deployed_by=resolution.deployed_by,
+                **common,
+            )
         spec = self.services.contract(request.dataset)
         if spec is None or spec.realtime is None:
             return DeploymentPlan(

@@ -1,7 +1,10 @@
 """Real-time scoring: an approved model goes to its dataset's SageMaker endpoint.
 
 ModelRegistered(Approved) --rule--> the deployment state machine
-(state_machines/deployment.asl.json): plan (the dataset's ``realtime`` settings) ->
+(state_machines/deployment.asl.json), and so does SageMaker's own Model Package State
+Change (Approved) of the stage's groups on the default bus, which an approval by hand
+puts there (the plan resolves that package and skips one the gate approved, which
+ModelRegistered deploys): plan (the dataset's ``realtime`` settings) ->
 CreateEndpointConfig -> CreateEndpoint, or UpdateEndpoint blue/green with a canary ->
 wait for SageMaker's verdict -> EndpointDeployed | EndpointRolledBack.
 
@@ -233,6 +236,7 @@ class RealtimeDeployment(Construct):
                 "STAGE": config.stage,
                 "CAPTURE_BUCKET": self.capture_bucket.bucket_name,
                 "KEY_ARN": shared.key.key_arn,
+                "MODEL_PACKAGE_GROUP_PREFIX": shared.model_group_prefix,
                 "SERVERLESS": str(config.realtime_serverless).lower(),
                 "POLL_SECONDS": str(config.realtime_poll_seconds),
                 "QUALITY_ALARMS": ",".join(
@@ -240,16 +244,25 @@ class RealtimeDeployment(Construct):
                 ),
             },
         )
-        plan.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:DescribeEndpoint"], resources=[self.endpoints_arn]
-            )
+        packages = (
+            f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/"
+            f"{shared.model_group_prefix}-*/*"
         )
+        for actions, resources in (
+            (["sagemaker:DescribeEndpoint"], [self.endpoints_arn]),
+            (["sagemaker:DescribeModelPackage"], [packages]),
+        ):
+            plan.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=resources)
+            )
         acknowledge(
             plan.role,
             "Describes the stage's endpoints (dl-<stage>-<dataset>-live) to choose between "
-            "creating and updating one; the grant is limited to the stage's prefix.",
+            "creating and updating one, and the stage's model packages (<prefix>-<dataset>/"
+            "<version>) that the registry's approval events name; the grants are limited to "
+            "the stage's prefixes.",
             resource_finding(self, self.endpoints_arn),
+            resource_finding(self, packages),
         )
         return plan
 
@@ -330,6 +343,34 @@ class RealtimeDeployment(Construct):
                     "dataset": events.EventField.from_path("$.detail.dataset"),
                     "model_package_arn": events.EventField.from_path("$.detail.model_package_arn"),
                     "model_name": events.EventField.from_path("$.detail.training_job"),
+                    "trigger": "registered",
+                },
+            )
+        )
+        # SageMaker announces approvals on the account's default bus, whoever made them.
+        prefix = f"{self.shared.model_group_prefix}-"
+        approvals = events.Rule(
+            self,
+            "DeployRegistryApprovals",
+            description="A model package of the stage approved in the registry (by hand, "
+            "too) goes to its dataset's real-time endpoint",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[names.MODEL_PACKAGE_STATE_CHANGE],
+                detail={
+                    "ModelApprovalStatus": ["Approved"],
+                    "ModelPackageGroupName": events.Match.prefix(prefix),
+                },
+            ),
+        )
+        approvals.add_target(
+            self.state_machine.target(
+                undelivered,
+                {
+                    "dataset": "",
+                    "model_package_arn": events.EventField.from_path("$.detail.ModelPackageArn"),
+                    "model_name": "",
+                    "trigger": "registry",
                 },
             )
         )

@@ -41,12 +41,64 @@ def test_approved_models_start_the_deployment_state_machine(dev_app: Synthesized
     for field in ("dataset", "model_package_arn", "model_name"):
         assert f'"{field}":' in template
     assert "<detail-training_job>" in template
+    assert '"trigger":"registered"' in template.replace(" ", "")
     assert "DeadLetterConfig" in target
     (machine,) = dev_app.pipeline.find_resources(
         "AWS::StepFunctions::StateMachine",
         {"Properties": {"StateMachineName": "driftline-dev-deployment"}},
     )
     assert target["Arn"] == {"Ref": machine}
+
+
+def test_approvals_in_the_registry_start_the_deployment_state_machine(
+    dev_app: SynthesizedApp,
+) -> None:
+    # Given the deployment's rule for SageMaker's own approval events
+    (rule,) = dev_app.pipeline.find_resources(
+        "AWS::Events::Rule",
+        {"Properties": {"EventPattern": {"detail-type": [names.MODEL_PACKAGE_STATE_CHANGE]}}},
+    ).values()
+    properties = rule["Properties"]
+
+    # Then it listens on the default bus (where SageMaker puts them), to approvals of the
+    # stage's package groups only (prefix "driftline-dev-", so not driftline-devx-)
+    assert "EventBusName" not in properties
+    assert properties["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": [names.MODEL_PACKAGE_STATE_CHANGE],
+        "detail": {
+            "ModelApprovalStatus": ["Approved"],
+            "ModelPackageGroupName": [{"prefix": f"{names.stage_prefix('dev')}-"}],
+        },
+    }
+    # And it starts the same state machine with the package only, marked as the
+    # registry's, retried into the same dead-letter queue as ModelRegistered's rule
+    (target,) = properties["Targets"]
+    template = json.loads(
+        target["InputTransformer"]["InputTemplate"].replace("<detail-ModelPackageArn>", '"arn"')
+    )
+    assert template == {
+        "dataset": "",
+        "model_package_arn": "arn",
+        "model_name": "",
+        "trigger": "registry",
+    }
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "detail-ModelPackageArn": "$.detail.ModelPackageArn"
+    }
+    (machine,) = dev_app.pipeline.find_resources(
+        "AWS::StepFunctions::StateMachine",
+        {"Properties": {"StateMachineName": "driftline-dev-deployment"}},
+    )
+    assert target["Arn"] == {"Ref": machine}
+    (registered,) = [
+        r
+        for logical_id, r in dev_app.pipeline.find_resources("AWS::Events::Rule").items()
+        if logical_id.startswith("RealtimeDeployApprovedModels")
+    ]
+    (registered_target,) = registered["Properties"]["Targets"]
+    assert target["DeadLetterConfig"] == registered_target["DeadLetterConfig"]
+    assert target["RetryPolicy"] == registered_target["RetryPolicy"]
 
 
 def test_each_realtime_dataset_has_guardrail_alarms_on_its_variant(
@@ -109,11 +161,22 @@ def test_the_state_machine_may_deploy_only_the_stage_s_endpoints(dev_app: Synthe
     assert "iam:PassRole" not in by_action  # the model was created with its role already
 
 
-def test_the_plan_function_only_describes_endpoints(dev_app: SynthesizedApp) -> None:
+def test_the_plan_function_only_describes_endpoints_and_packages(
+    dev_app: SynthesizedApp,
+) -> None:
+    # Given the plan function's role
     statements = statements_of(dev_app, "RealtimePlanDeployment")
     sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in actions_of(s))]
-    assert [actions_of(s) for s in sagemaker] == [["sagemaker:DescribeEndpoint"]]
+    # Then it describes the stage's endpoints and the packages of the stage's groups
+    # (which the registry's approval events name), nothing else
+    assert [actions_of(s) for s in sagemaker] == [
+        ["sagemaker:DescribeEndpoint"],
+        ["sagemaker:DescribeModelPackage"],
+    ]
     assert ENDPOINTS in arn_text(sagemaker[0]["Resource"])
+    packages = arn_text(sagemaker[1]["Resource"])
+    assert f"model-package/{names.stage_prefix('dev')}-*/*" in packages
+    assert '"*"' not in packages
 
 
 def test_models_may_write_captured_traffic_encrypted(dev_app: SynthesizedApp) -> None:
@@ -137,6 +200,7 @@ def test_plan_learns_the_stage_settings(dev_app: SynthesizedApp) -> None:
                         "STAGE": "dev",
                         "SERVERLESS": "false",
                         "POLL_SECONDS": "5",
+                        "MODEL_PACKAGE_GROUP_PREFIX": names.stage_prefix("dev"),
                         "CAPTURE_BUCKET": Match.any_value(),
                         "KEY_ARN": Match.any_value(),
                     }

@@ -17,6 +17,7 @@ from driftline_runtime.steps.deployment import (
     DeploymentConfig,
     DeploymentPlan,
     DeploymentRequest,
+    DeploymentState,
     EndpointState,
 )
 from pydantic import BaseModel, ValidationError
@@ -34,6 +35,13 @@ REQUEST = DeploymentRequest(
     model_package_arn=PACKAGE,
     model_name="dl-dev-transactions-a3f2d893-20261101100000",
     execution=EXECUTION,
+)
+# What the rule on SageMaker's Model Package State Change starts: the package only.
+FROM_REGISTRY = DeploymentRequest(
+    dataset="", model_package_arn=PACKAGE, model_name="", execution=EXECUTION, trigger="registry"
+)
+BOTH_TRIGGERS = pytest.mark.parametrize(
+    "request_", [REQUEST, FROM_REGISTRY], ids=["registered", "registry"]
 )
 
 
@@ -69,13 +77,24 @@ def spec(realtime: RealtimeSettings | None) -> DatasetSpec:
 
 
 def planner(
-    planning: Any, realtime: RealtimeSettings | None, status: str | None, **extra: Any
+    planning: Any,
+    realtime: RealtimeSettings | None,
+    status: str | None,
+    packages: dict[str, dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> Any:
     settings = planning.Settings(
-        stage="dev", capture_bucket="predictions", key_arn=KEY, poll_seconds=5, **extra
+        stage="dev",
+        capture_bucket="predictions",
+        key_arn=KEY,
+        poll_seconds=5,
+        model_package_group_prefix="driftline-dev",
+        **extra,
     )
     services = planning.Services(
-        contract=lambda dataset: spec(realtime), endpoint_status=lambda name: status
+        contract=lambda dataset: spec(realtime) if dataset == "transactions" else None,
+        endpoint_status=lambda name: status,
+        model_package=(packages or {}).__getitem__,
     )
     return planning.DeploymentPlanner(settings, services)
 
@@ -211,6 +230,7 @@ def planned(action: str) -> DeploymentPlan:
         dataset="transactions",
         model_package_arn=PACKAGE,
         model_version="3",
+        model_name=REQUEST.model_name,
         endpoint_name="dl-dev-transactions-live",
         endpoint_config=None
         if action == "skip"
@@ -249,15 +269,19 @@ def planned(action: str) -> DeploymentPlan:
 
 
 def walk(
-    action: str, verdicts: list[dict[str, Any]], failing: frozenset[str] = frozenset()
+    action: str,
+    verdicts: list[dict[str, Any]],
+    failing: frozenset[str] = frozenset(),
+    request: DeploymentRequest = REQUEST,
 ) -> Trace:
-    """A deployment whose DescribeEndpoint answers ``verdicts`` in turn."""
+    """A deployment, started with ``request``, whose DescribeEndpoint answers
+    ``verdicts`` in turn."""
     answers = iter(verdicts)
 
     def respond(name: str, state: dict[str, Any], given: Any) -> Any:
         resource = state["Resource"]
         if resource == "arn:aws:states:::lambda:invoke":
-            assert DeploymentRequest.model_validate(given["Payload"]) == REQUEST
+            assert DeploymentRequest.model_validate(given["Payload"]) == request
             return lambda_answer(planned(action))
         if resource == "arn:aws:states:::sagemaker:createEndpointConfig":
             CreateEndpointConfigRequest.model_validate(given)
@@ -276,7 +300,7 @@ def walk(
         assert resource == "arn:aws:states:::events:putEvents", resource
         return {"Entries": [{"EventId": "e"}], "FailedEntryCount": 0}
 
-    started = REQUEST.model_dump(exclude={"execution"})
+    started = request.model_dump(exclude={"execution"})
     context = {"Execution": {"Id": EXECUTION, "Input": started}}
     return Walker(respond, failing).run(definition("deployment.asl.json"), started, context)
 
@@ -292,17 +316,27 @@ def endpoint(
     }
 
 
+@BOTH_TRIGGERS
 @pytest.mark.parametrize("action", ["create", "update"])
-def test_a_deployment_waits_for_sagemaker_and_announces_the_new_model(action: str) -> None:
+def test_a_deployment_waits_for_sagemaker_and_announces_the_new_model(
+    action: str, request_: DeploymentRequest
+) -> None:
     # Given SageMaker that is busy twice, then serves the new config
     verdicts = [endpoint("Creating"), endpoint("Updating"), endpoint("InService")]
-    # When the deployment runs
-    trace = walk(action, verdicts)
-    # Then it created or updated the endpoint, looked three times, and announced it
+    # When the deployment runs, started by either rule
+    trace = walk(action, verdicts, request=request_)
+    # Then it created or updated the endpoint, looked three times, and announced it with
+    # the plan's dataset and model version
     assert not trace.failed
     assert ("CreateEndpoint" if action == "create" else "UpdateEndpoint") in trace.states
     assert trace.states.count("DescribeEndpoint") == 3
     assert check_events(trace) == ["EndpointDeployed"]
+    ((_, entry),) = trace.events
+    assert (entry["Detail"]["dataset"], entry["Detail"]["model_version"]) == ("transactions", "3")
+    # And what the execution leaves reads as the plan's dataset and model, whichever
+    # rule started it (driftline status reads it)
+    state = DeploymentState.model_validate(trace.output)
+    assert (state.deployed_dataset, state.deployed_model) == ("transactions", REQUEST.model_name)
 
 
 def test_a_rollback_is_announced_with_sagemaker_s_reason() -> None:
@@ -336,8 +370,9 @@ def test_a_failed_endpoint_fails_the_deployment() -> None:
     assert "the model did not load" in json.loads(entry["Detail"]["cause"])["FailureReason"]
 
 
-def test_a_skipped_dataset_touches_no_endpoint() -> None:
-    trace = walk("skip", [])
+@BOTH_TRIGGERS
+def test_a_skipped_dataset_touches_no_endpoint(request_: DeploymentRequest) -> None:
+    trace = walk("skip", [], request=request_)
     assert not trace.failed and not trace.events
     assert "CreateEndpointConfig" not in trace.states
 
@@ -345,7 +380,10 @@ def test_a_skipped_dataset_touches_no_endpoint() -> None:
 @pytest.mark.parametrize(
     "failing", ["Plan", "CreateEndpointConfig", "UpdateEndpoint", "DescribeEndpoint"]
 )
-def test_a_failed_step_is_announced_as_deployment_failed(failing: str) -> None:
-    trace = walk("update", [endpoint("InService")], frozenset({failing}))
+@BOTH_TRIGGERS
+def test_a_failed_step_is_announced_as_deployment_failed(
+    failing: str, request_: DeploymentRequest
+) -> None:
+    trace = walk("update", [endpoint("InService")], frozenset({failing}), request_)
     assert trace.failed
     assert check_events(trace) == ["EndpointDeploymentFailed"]

@@ -303,6 +303,8 @@ MODEL_QUALITY_METRICS: Final = {
 }
 
 # -- the model registry's package metadata ------------------------------------------------
+# What SageMaker puts on the default bus when a package is created or its approval changes.
+MODEL_PACKAGE_STATE_CHANGE: Final = "SageMaker Model Package State Change"
 METRIC_METADATA_PREFIX: Final = "metric:"
 # The S3 URI of the package's training baseline.
 BASELINE_METADATA_KEY: Final = "baseline"
@@ -319,6 +321,11 @@ CHAMPION_METRIC_METADATA_KEY: Final = "champion_metric"
 # The training window: the versions the model learned from, and the run's manifest.
 TRAINING_VERSIONS_METADATA_KEY: Final = "training_versions"
 TRAINING_MANIFEST_METADATA_KEY: Final = "training_manifest"
+# The model the training run created (the package's serving model), and the gate's
+# decision when the package was registered: a package the gate approved is deployed by
+# its ModelRegistered event, one approved later by hand by the registry's own event.
+TRAINING_JOB_METADATA_KEY: Final = "training_job"
+GATE_DECISION_METADATA_KEY: Final = "gate_decision"
 
 # -- the training baseline (baseline.json) ------------------------------------------------
 BASELINE_FILE: Final = "baseline.json"

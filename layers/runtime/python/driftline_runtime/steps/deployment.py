@@ -1,6 +1,9 @@
 """The deployment state machine's steps (``state_machines/deployment.asl.json``).
 
-    execution input: DeploymentRequest (the rule on ModelRegistered(Approved))
+    execution input: DeploymentRequest (the rule on ModelRegistered(Approved), trigger
+                     "registered"; or the rule on SageMaker's Model Package State Change
+                     (Approved) on the default bus, trigger "registry", which names the
+                     package only: Plan resolves its dataset and model)
     Plan                 DeploymentRequest -> DeploymentPlan            at $.plan.result
     CreateEndpointConfig DeploymentPlan.endpoint_config -> its ARN      at $.config
     CreateEndpoint | UpdateEndpoint (DeploymentPlan.deployment_config)
@@ -15,21 +18,29 @@ so optional fields appear only when set.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from driftline_runtime.steps import AwsAnswer, LambdaResult, StepError, StepModel, Tag
 
-
 # -- the execution's input --------------------------------------------------------------
+# Which rule started the deployment: the training state machine's ModelRegistered, or
+# the registry's own state change (an approval by hand, or any package created Approved).
+Trigger = Literal["registered", "registry"]
+# The trigger that deploys a package the gate approved at registration.
+REGISTERED: Final = "registered"
+
+
 class DeploymentRequest(StepModel):
-    """What to deploy: the approved package and the model the training run created."""
+    """What to deploy: the approved package and the model the training run created
+    (both empty when the registry's event started it: Plan resolves them)."""
 
     dataset: str
     model_package_arn: str
     model_name: str
     execution: str
+    trigger: Trigger = "registered"
 
 
 # -- SageMaker's request shapes -----------------------------------------------------------
@@ -114,6 +125,11 @@ class DeploymentPlan(StepModel):
     dataset: str
     model_package_arn: str
     model_version: str
+    # The model the endpoint serves (resolved from the package when the request had none).
+    model_name: str = ""
+    # Set on a skip when another trigger deploys this package (the gate approved it at
+    # registration, so its ModelRegistered event does): the trigger's name.
+    deployed_by: Trigger | None = None
     endpoint_name: str
     endpoint_config: CreateEndpointConfigRequest | None = None
     deployment_config: DeploymentConfig | None = None
@@ -139,6 +155,29 @@ class DeploymentState(BaseModel):
     dataset: str
     model_package_arn: str
     model_name: str
+    trigger: Trigger = "registered"
     plan: LambdaResult[DeploymentPlan] | None = None
     endpoint: EndpointState | None = None
     error: StepError | None = None
+
+    @property
+    def planned(self) -> DeploymentPlan | None:
+        return self.plan.result if self.plan else None
+
+    @property
+    def deployed_dataset(self) -> str:
+        """The dataset: the input's, or the plan's when the registry's event started it."""
+        plan = self.planned
+        return self.dataset or (plan.dataset if plan else "")
+
+    @property
+    def deployed_model(self) -> str:
+        """The model: the input's, or the one Plan resolved from the package."""
+        plan = self.planned
+        return self.model_name or (plan.model_name if plan else "")
+
+    @property
+    def duplicate(self) -> bool:
+        """A registry event's execution for a package another trigger deploys."""
+        plan = self.planned
+        return plan is not None and plan.deployed_by is not None
