@@ -311,3 +311,117 @@ def config_models(sagemaker: Any, event: dict[str, Any]) -> set[str]:
     except ClientError:
         return set()
     return {variant["ModelName"] for variant in config["ProductionVariants"]}
+
+
+def package_like(
+    target: Target, champion: dict[str, Any], model: str, status: str, description: str
+) -> str:
+    """A package of the dataset as the register step leaves one whose gate decided
+    ``status``: the champion's container and metadata, serving ``model``."""
+    sagemaker = target.client("sagemaker")
+    source = sagemaker.describe_model_package(ModelPackageName=champion["arn"])
+    return str(
+        sagemaker.create_model_package(
+            ModelPackageGroupName=source["ModelPackageGroupName"],
+            ModelPackageDescription=description,
+            ModelApprovalStatus=status,
+            InferenceSpecification=source["InferenceSpecification"],
+            CustomerMetadataProperties={
+                **source["CustomerMetadataProperties"],
+                names.TRAINING_JOB_METADATA_KEY: model,
+                names.GATE_DECISION_METADATA_KEY: status,
+            },
+        )["ModelPackageArn"]
+    )
+
+
+def finished_deployment(target: Target, package_arn: str) -> dict[str, Any] | None:
+    """The finished deployment execution started for ``package_arn``, described."""
+    from driftline import status as status_of
+
+    arn = target.outputs("pipeline")[names.DEPLOYMENT_STATE_MACHINE_OUTPUT]
+    for execution in status_of.executions(target, arn, "deployment", described=True):
+        request = execution.get("input") or {}
+        if request.get("model_package_arn") == package_arn and execution["status"] != "RUNNING":
+            return execution
+    return None
+
+
+def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_deployed(
+    target: Target,
+    deployed: dict[str, str],
+    deployments: EventRecorder,
+    champion: dict[str, Any],
+) -> None:
+    endpoint = names.endpoint_name(target.stage, DATASET)
+    sagemaker = target.client("sagemaker")
+    # Given no deployment in flight, and a package of the dataset that the gate rejected
+    # (nothing deploys it: no ModelRegistered(Approved) was announced for it)
+    wait_for(lambda: no_deployment_running(target), 300, "running deployments to end", 1.0)
+    model = copy_model(target, champion["model_name"], "byhand")
+    arn = package_like(target, champion, model, "Rejected", "rejected by the gate")
+    try:
+        # When a person approves it in the registry, as `aws sagemaker
+        # update-model-package --model-approval-status Approved` does
+        sagemaker.update_model_package(
+            ModelPackageArn=arn,
+            ModelApprovalStatus="Approved",
+            ApprovalDescription="approved by hand",
+        )
+
+        # Then SageMaker's approval event deploys it to the dataset's endpoint
+        event = deployments.wait_until(
+            lambda e: (
+                e["detail-type"] == "EndpointDeployed" and model in config_models(sagemaker, e)
+            ),
+            240,
+            f"EndpointDeployed for {model}",
+        )
+        assert event["detail"]["dataset"] == DATASET
+        assert event["detail"]["endpoint"] == endpoint
+        assert event["detail"]["model_package_arn"] == arn
+        assert event["detail"]["model_version"] == arn.rsplit("/", 1)[-1]
+        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointConfigName"] == event["detail"]["endpoint_config"]
+        # And the registry's rule started it, with the package only: the plan resolved
+        # the dataset and the model, which the demo and status read from it
+        execution = deployment_of(target, model)
+        assert execution is not None and execution["outcome"] == "deployed"
+        assert execution["input"]["trigger"] == "registry"
+        assert execution["input"]["dataset"] == execution["input"]["model_name"] == ""
+        assert execution["output"]["plan"]["result"]["model_name"] == model
+    finally:
+        # The registry as it was: the package rejected (which deploys nothing)
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+
+
+def test_the_registrys_event_for_a_package_the_gate_approved_deploys_nothing_twice(
+    target: Target,
+    deployed: dict[str, str],
+    champion: dict[str, Any],
+) -> None:
+    sagemaker = target.client("sagemaker")
+    # Given a package registered Approved by the gate (SageMaker announces its creation
+    # on the default bus; its deployment is ModelRegistered's, not announced here)
+    model = copy_model(target, champion["model_name"], "gate")
+    arn = package_like(target, champion, model, "Approved", "approved by the gate")
+    try:
+        # When the registry's event for it has been planned
+        execution = wait_for(
+            lambda: finished_deployment(target, arn),
+            120,
+            f"the registry's deployment of {arn}",
+            1.0,
+        )
+        # Then the plan skipped it, naming the trigger that deploys it, and no endpoint
+        # config was made for its model
+        assert execution["status"] == "SUCCEEDED"
+        assert execution["input"]["trigger"] == "registry"
+        plan = execution["output"]["plan"]["result"]
+        assert (plan["action"], plan["deployed_by"]) == ("skip", "registered")
+        assert "ModelRegistered event deploys it" in plan["reason"]
+        assert "endpoint" not in execution["output"]
+        assert deployment_of(target, model) is None
+    finally:
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
