@@ -12,7 +12,14 @@ from driftline_contracts import contract
 from driftline_runtime.observability import observability
 from driftline_runtime.steps import step
 from driftline_runtime.steps.deployment import DeploymentPlan, DeploymentRequest
-from planning import DeploymentPlanner, Services, Settings, endpoint_status, model_package
+from planning import (
+    DeploymentPlanner,
+    Services,
+    Settings,
+    endpoint_status,
+    model_exists,
+    model_package,
+)
 
 OBS = observability("plan_deployment")
 SAGEMAKER = boto3.client("sagemaker")
@@ -22,6 +29,7 @@ PLANNER = DeploymentPlanner(
         contract=contract,
         endpoint_status=endpoint_status(SAGEMAKER),
         model_package=model_package(SAGEMAKER),
+        model_exists=model_exists(SAGEMAKER),
     ),
 )
 

@@ -86,6 +86,8 @@ class Services:
     endpoint_status: Callable[[str], str | None]
     # DescribeModelPackage's answer for a package ARN.
     model_package: Callable[[str], dict[str, Any]]
+    # Whether a SageMaker model of that name exists.
+    model_exists: Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,19 @@ def model_package(sagemaker: Any) -> Callable[[str], dict[str, Any]]:
         return dict(sagemaker.describe_model_package(ModelPackageName=arn))
 
     return described
+
+
+def model_exists(sagemaker: Any) -> Callable[[str], bool]:
+    def exists(name: str) -> bool:
+        try:
+            sagemaker.describe_model(ModelName=name)
+        except sagemaker.exceptions.ClientError as error:
+            if "Could not find model" in str(error.response["Error"].get("Message", "")):
+                return False
+            raise
+        return True
+
+    return exists
 
 
 def endpoint_status(sagemaker: Any) -> Callable[[str], str | None]:
@@ -162,6 +177,13 @@ class DeploymentPlanner:
                 f"the gate approved model package {arn} when it was registered: its "
                 "ModelRegistered event deploys it",
                 deployed_by=REGISTERED,
+            )
+        if not self.services.model_exists(model):
+            raise PackageNotDeployable(
+                f"model package {arn} names the SageMaker model {model}, which does not exist "
+                "(a package rejected before training created the model of every registered "
+                "package has none): create it from the package's InferenceSpecification with "
+                "`aws sagemaker create-model`, or train again"
             )
         return Resolution(resolved)
 

@@ -248,9 +248,14 @@ class RealtimeDeployment(Construct):
             f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/"
             f"{shared.model_group_prefix}-*/*"
         )
+        models = (
+            f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model/"
+            f"{names.job_prefix(config.stage)}"
+        )
         for actions, resources in (
             (["sagemaker:DescribeEndpoint"], [self.endpoints_arn]),
             (["sagemaker:DescribeModelPackage"], [packages]),
+            (["sagemaker:DescribeModel"], [f"{models}*"]),
         ):
             plan.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=resources)
@@ -259,10 +264,11 @@ class RealtimeDeployment(Construct):
             plan.role,
             "Describes the stage's endpoints (dl-<stage>-<dataset>-live) to choose between "
             "creating and updating one, and the stage's model packages (<prefix>-<dataset>/"
-            "<version>) that the registry's approval events name; the grants are limited to "
-            "the stage's prefixes.",
+            "<version>) that the registry's approval events name and the models (dl-<stage>-"
+            "...) they serve; the grants are limited to the stage's prefixes.",
             resource_finding(self, self.endpoints_arn),
             resource_finding(self, packages),
+            resource_finding(self, f"{models}*"),
         )
         return plan
 

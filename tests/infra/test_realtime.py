@@ -167,16 +167,19 @@ def test_the_plan_function_only_describes_endpoints_and_packages(
     # Given the plan function's role
     statements = statements_of(dev_app, "RealtimePlanDeployment")
     sagemaker = [s for s in statements if any(a.startswith("sagemaker:") for a in actions_of(s))]
-    # Then it describes the stage's endpoints and the packages of the stage's groups
-    # (which the registry's approval events name), nothing else
+    # Then it describes the stage's endpoints, the packages of the stage's groups (which
+    # the registry's approval events name) and the stage's models, nothing else
     assert [actions_of(s) for s in sagemaker] == [
         ["sagemaker:DescribeEndpoint"],
         ["sagemaker:DescribeModelPackage"],
+        ["sagemaker:DescribeModel"],
     ]
     assert ENDPOINTS in arn_text(sagemaker[0]["Resource"])
     packages = arn_text(sagemaker[1]["Resource"])
     assert f"model-package/{names.stage_prefix('dev')}-*/*" in packages
-    assert '"*"' not in packages
+    models = arn_text(sagemaker[2]["Resource"])
+    assert ":model/dl-dev-*" in models
+    assert '"*"' not in packages and '"*"' not in models
 
 
 def test_models_may_write_captured_traffic_encrypted(dev_app: SynthesizedApp) -> None:

@@ -81,6 +81,7 @@ def planner(
     realtime: RealtimeSettings | None,
     status: str | None,
     packages: dict[str, dict[str, Any]] | None = None,
+    models: frozenset[str] = frozenset({"dl-dev-transactions-a3f2d893-20261101100000"}),
     **extra: Any,
 ) -> Any:
     settings = planning.Settings(
@@ -95,6 +96,7 @@ def planner(
         contract=lambda dataset: spec(realtime) if dataset == "transactions" else None,
         endpoint_status=lambda name: status,
         model_package=(packages or {}).__getitem__,
+        model_exists=models.__contains__,
     )
     return planning.DeploymentPlanner(settings, services)
 

@@ -141,6 +141,15 @@ def test_a_package_that_names_nothing_deployable_is_refused_clearly(
         plans.plan(FROM_REGISTRY)
 
 
+def test_a_package_whose_model_does_not_exist_is_refused_with_the_fix(planning: Any) -> None:
+    # Given a package approved by hand whose model was never created (a package rejected
+    # before training created the model of every registered package)
+    plans = planner(planning, RealtimeSettings(), None, package(), models=frozenset())
+    # When it is planned, then the step fails naming the model and how to make it
+    with pytest.raises(planning.PackageNotDeployable, match="which does not exist.*create-model"):
+        plans.plan(FROM_REGISTRY)
+
+
 def test_the_model_registered_event_does_not_describe_the_package(planning: Any) -> None:
     # Given a planner that knows no package
     plans = planner(planning, RealtimeSettings(), None, {})
@@ -218,9 +227,9 @@ def test_status_and_the_demo_read_the_dataset_and_model_from_the_plan(
             "CustomerMetadataProperties": {names.TRAINING_JOB_METADATA_KEY: "dl-dev-by-hand"},
         }
     }
-    by_hand = planner(planning, RealtimeSettings(), "InService", by_hand_package).plan(
-        by_hand_request
-    )
+    by_hand = planner(
+        planning, RealtimeSettings(), "InService", by_hand_package, frozenset({"dl-dev-by-hand"})
+    ).plan(by_hand_request)
     executions = [
         execution("run-1", REQUEST, gate_plan, deployed=True),
         execution("run-2", FROM_REGISTRY, duplicate, deployed=False),
