@@ -27,7 +27,7 @@ from driftline import endpoints as realtime
 from driftline.actions import drop_file, wait_for_inference, wait_for_model, wait_for_version
 from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
-from driftline.realtime_demo import announce_approval, copy_model, deployment_of
+from driftline.realtime_demo import VERDICTS, announce_approval, copy_model, deployment_of
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
@@ -335,6 +335,13 @@ def package_like(
     )
 
 
+def rollback_alarms_quiet(target: Target) -> bool | None:
+    """True when none of the endpoint's rollback alarms is in ALARM."""
+    prefix = names.endpoint_alarm_name(target.stage, DATASET, "")
+    alarms = target.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    return True if all(a["StateValue"] != "ALARM" for a in alarms) else None
+
+
 def finished_deployment(target: Target, package_arn: str) -> dict[str, Any] | None:
     """The finished deployment execution started for ``package_arn``, described."""
     from driftline import status as status_of
@@ -355,9 +362,11 @@ def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_de
 ) -> None:
     endpoint = names.endpoint_name(target.stage, DATASET)
     sagemaker = target.client("sagemaker")
-    # Given no deployment in flight, and a package of the dataset that the gate rejected
+    # Given no deployment in flight and no rollback alarm still tripped (an earlier
+    # test's faulty model trips one), and a package of the dataset that the gate rejected
     # (nothing deploys it: no ModelRegistered(Approved) was announced for it)
     wait_for(lambda: no_deployment_running(target), 300, "running deployments to end", 1.0)
+    wait_for(lambda: rollback_alarms_quiet(target), 300, "the rollback alarms to clear", 1.0)
     model = copy_model(target, champion["model_name"], "byhand")
     arn = package_like(target, champion, model, "Rejected", "rejected by the gate")
     try:
@@ -370,13 +379,13 @@ def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_de
         )
 
         # Then SageMaker's approval event deploys it to the dataset's endpoint
-        event = deployments.wait_until(
-            lambda e: (
-                e["detail-type"] == "EndpointDeployed" and model in config_models(sagemaker, e)
-            ),
-            240,
-            f"EndpointDeployed for {model}",
-        )
+        def verdict(e: dict[str, Any]) -> bool:
+            if e["detail-type"] == "EndpointDeploymentFailed":
+                return bool(e["detail"]["model_package_arn"] == arn)
+            return e["detail-type"] in VERDICTS and model in config_models(sagemaker, e)
+
+        event = deployments.wait_until(verdict, 240, f"the deployment's verdict for {model}")
+        assert event["detail-type"] == "EndpointDeployed", event["detail"]
         assert event["detail"]["dataset"] == DATASET
         assert event["detail"]["endpoint"] == endpoint
         assert event["detail"]["model_package_arn"] == arn
