@@ -71,9 +71,15 @@ def approved_packages(target: Target) -> list[str]:
 @pytest.fixture(scope="module")
 def approved_model(deployed: dict[str, str], target: Target, tmp_path_factory: Any) -> str:
     """The champion the batches here are judged against: trained from a drop of data drawn
-    like them (undrifted), and approved by hand if the gate kept an earlier champion. A
-    kept one may have learned from another window (the demo's concept change among it),
-    and clean batches would then drift against its baseline."""
+    like them (undrifted) alone, and approved. A training run learns from its champion's
+    versions too, and a kept champion may have learned another window (the demo's concept
+    change among it), against whose baseline clean batches drift: the earlier champions
+    are withdrawn while this one trains, and approved again after. The newest approved
+    model scores, and this one is the newest."""
+    sagemaker = target.client("sagemaker")
+    earlier = approved_packages(target)
+    for arn in earlier:
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
     path = write_salted(
         tmp_path_factory.mktemp("train") / "train.csv",
         generate_transactions(20_000, seed=303, end=END),
@@ -87,11 +93,11 @@ def approved_model(deployed: dict[str, str], target: Target, tmp_path_factory: A
         )["detail"]
     finally:
         recorder.close()
+        for arn in earlier:
+            sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     arn = str(trained["model_package_arn"])
     if trained["status"] != "Approved":
-        target.client("sagemaker").update_model_package(
-            ModelPackageArn=arn, ModelApprovalStatus="Approved"
-        )
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     return arn
 
 
