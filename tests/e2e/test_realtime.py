@@ -107,6 +107,91 @@ def invoke(target: Target, endpoint: str, body: bytes) -> tuple[str, str]:
     return "ok", answer["InvokedProductionVariant"]
 
 
+# The registry's tests come first: the rollback test below trips a rollback alarm, which
+# the local cloud evaluates once per alarm period (five minutes), and a deployment started
+# while one is in ALARM is rolled back at once.
+def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_deployed(
+    target: Target,
+    deployed: dict[str, str],
+    deployments: EventRecorder,
+    champion: dict[str, Any],
+) -> None:
+    endpoint = names.endpoint_name(target.stage, DATASET)
+    sagemaker = target.client("sagemaker")
+    # Given no deployment in flight and no rollback alarm still tripped (an earlier
+    # test's faulty model trips one), and a package of the dataset that the gate rejected
+    # (nothing deploys it: no ModelRegistered(Approved) was announced for it)
+    wait_for(lambda: no_deployment_running(target), 300, "running deployments to end", 1.0)
+    wait_for(lambda: rollback_alarms_quiet(target), 300, "the rollback alarms to clear", 1.0)
+    model = copy_model(target, champion["model_name"], "byhand")
+    arn = package_like(target, champion, model, "Rejected", "rejected by the gate")
+    try:
+        # When a person approves it in the registry, as `aws sagemaker
+        # update-model-package --model-approval-status Approved` does
+        sagemaker.update_model_package(
+            ModelPackageArn=arn,
+            ModelApprovalStatus="Approved",
+            ApprovalDescription="approved by hand",
+        )
+
+        # Then SageMaker's approval event deploys it to the dataset's endpoint
+        def verdict(e: dict[str, Any]) -> bool:
+            if e["detail-type"] == "EndpointDeploymentFailed":
+                return bool(e["detail"]["model_package_arn"] == arn)
+            return e["detail-type"] in VERDICTS and model in config_models(sagemaker, e)
+
+        event = deployments.wait_until(verdict, 240, f"the deployment's verdict for {model}")
+        assert event["detail-type"] == "EndpointDeployed", event["detail"]
+        assert event["detail"]["dataset"] == DATASET
+        assert event["detail"]["endpoint"] == endpoint
+        assert event["detail"]["model_package_arn"] == arn
+        assert event["detail"]["model_version"] == arn.rsplit("/", 1)[-1]
+        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointConfigName"] == event["detail"]["endpoint_config"]
+        # And the registry's rule started it, with the package only: the plan resolved
+        # the dataset and the model, which the demo and status read from it
+        execution = deployment_of(target, model)
+        assert execution is not None and execution["outcome"] == "deployed"
+        assert execution["input"]["trigger"] == "registry"
+        assert execution["input"]["dataset"] == execution["input"]["model_name"] == ""
+        assert execution["output"]["plan"]["result"]["model_name"] == model
+    finally:
+        # The registry as it was: the package rejected (which deploys nothing)
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+
+
+def test_the_registrys_event_for_a_package_the_gate_approved_deploys_nothing_twice(
+    target: Target,
+    deployed: dict[str, str],
+    champion: dict[str, Any],
+) -> None:
+    sagemaker = target.client("sagemaker")
+    # Given a package registered Approved by the gate (SageMaker announces its creation
+    # on the default bus; its deployment is ModelRegistered's, not announced here)
+    model = copy_model(target, champion["model_name"], "gate")
+    arn = package_like(target, champion, model, "Approved", "approved by the gate")
+    try:
+        # When the registry's event for it has been planned
+        execution = wait_for(
+            lambda: finished_deployment(target, arn),
+            120,
+            f"the registry's deployment of {arn}",
+            1.0,
+        )
+        # Then the plan skipped it, naming the trigger that deploys it, and no endpoint
+        # config was made for its model
+        assert execution["status"] == "SUCCEEDED"
+        assert execution["input"]["trigger"] == "registry"
+        plan = execution["output"]["plan"]["result"]
+        assert (plan["action"], plan["deployed_by"]) == ("skip", "registered")
+        assert "ModelRegistered event deploys it" in plan["reason"]
+        assert "endpoint" not in execution["output"]
+        assert deployment_of(target, model) is None
+    finally:
+        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+
+
 def test_an_approved_model_is_deployed_scores_rows_and_a_faulty_one_is_rolled_back(
     target: Target,
     deployed: dict[str, str],
@@ -352,85 +437,3 @@ def finished_deployment(target: Target, package_arn: str) -> dict[str, Any] | No
         if request.get("model_package_arn") == package_arn and execution["status"] != "RUNNING":
             return execution
     return None
-
-
-def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_deployed(
-    target: Target,
-    deployed: dict[str, str],
-    deployments: EventRecorder,
-    champion: dict[str, Any],
-) -> None:
-    endpoint = names.endpoint_name(target.stage, DATASET)
-    sagemaker = target.client("sagemaker")
-    # Given no deployment in flight and no rollback alarm still tripped (an earlier
-    # test's faulty model trips one), and a package of the dataset that the gate rejected
-    # (nothing deploys it: no ModelRegistered(Approved) was announced for it)
-    wait_for(lambda: no_deployment_running(target), 300, "running deployments to end", 1.0)
-    wait_for(lambda: rollback_alarms_quiet(target), 300, "the rollback alarms to clear", 1.0)
-    model = copy_model(target, champion["model_name"], "byhand")
-    arn = package_like(target, champion, model, "Rejected", "rejected by the gate")
-    try:
-        # When a person approves it in the registry, as `aws sagemaker
-        # update-model-package --model-approval-status Approved` does
-        sagemaker.update_model_package(
-            ModelPackageArn=arn,
-            ModelApprovalStatus="Approved",
-            ApprovalDescription="approved by hand",
-        )
-
-        # Then SageMaker's approval event deploys it to the dataset's endpoint
-        def verdict(e: dict[str, Any]) -> bool:
-            if e["detail-type"] == "EndpointDeploymentFailed":
-                return bool(e["detail"]["model_package_arn"] == arn)
-            return e["detail-type"] in VERDICTS and model in config_models(sagemaker, e)
-
-        event = deployments.wait_until(verdict, 240, f"the deployment's verdict for {model}")
-        assert event["detail-type"] == "EndpointDeployed", event["detail"]
-        assert event["detail"]["dataset"] == DATASET
-        assert event["detail"]["endpoint"] == endpoint
-        assert event["detail"]["model_package_arn"] == arn
-        assert event["detail"]["model_version"] == arn.rsplit("/", 1)[-1]
-        described = sagemaker.describe_endpoint(EndpointName=endpoint)
-        assert described["EndpointStatus"] == "InService"
-        assert described["EndpointConfigName"] == event["detail"]["endpoint_config"]
-        # And the registry's rule started it, with the package only: the plan resolved
-        # the dataset and the model, which the demo and status read from it
-        execution = deployment_of(target, model)
-        assert execution is not None and execution["outcome"] == "deployed"
-        assert execution["input"]["trigger"] == "registry"
-        assert execution["input"]["dataset"] == execution["input"]["model_name"] == ""
-        assert execution["output"]["plan"]["result"]["model_name"] == model
-    finally:
-        # The registry as it was: the package rejected (which deploys nothing)
-        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
-
-
-def test_the_registrys_event_for_a_package_the_gate_approved_deploys_nothing_twice(
-    target: Target,
-    deployed: dict[str, str],
-    champion: dict[str, Any],
-) -> None:
-    sagemaker = target.client("sagemaker")
-    # Given a package registered Approved by the gate (SageMaker announces its creation
-    # on the default bus; its deployment is ModelRegistered's, not announced here)
-    model = copy_model(target, champion["model_name"], "gate")
-    arn = package_like(target, champion, model, "Approved", "approved by the gate")
-    try:
-        # When the registry's event for it has been planned
-        execution = wait_for(
-            lambda: finished_deployment(target, arn),
-            120,
-            f"the registry's deployment of {arn}",
-            1.0,
-        )
-        # Then the plan skipped it, naming the trigger that deploys it, and no endpoint
-        # config was made for its model
-        assert execution["status"] == "SUCCEEDED"
-        assert execution["input"]["trigger"] == "registry"
-        plan = execution["output"]["plan"]["result"]
-        assert (plan["action"], plan["deployed_by"]) == ("skip", "registered")
-        assert "ModelRegistered event deploys it" in plan["reason"]
-        assert "endpoint" not in execution["output"]
-        assert deployment_of(target, model) is None
-    finally:
-        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
