@@ -421,10 +421,14 @@ def package_like(
 
 
 def rollback_alarms_quiet(target: Target) -> bool | None:
-    """True when none of the endpoint's rollback alarms is in ALARM."""
-    prefix = names.endpoint_alarm_name(target.stage, DATASET, "")
-    alarms = target.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
-    return True if all(a["StateValue"] != "ALARM" for a in alarms) else None
+    """True when none of the endpoint's rollback alarms is in ALARM (the monitoring
+    stack's alarms on the endpoint share their prefix, but roll nothing back)."""
+    rollback = {
+        names.endpoint_alarm_name(target.stage, DATASET, alarm)
+        for alarm in (*names.ENDPOINT_ALARMS, names.ENDPOINT_QUALITY_ALARM)
+    }
+    alarms = target.client("cloudwatch").describe_alarms(AlarmNames=sorted(rollback))
+    return True if all(a["StateValue"] != "ALARM" for a in alarms["MetricAlarms"]) else None
 
 
 def finished_deployment(target: Target, package_arn: str) -> dict[str, Any] | None:
