@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
@@ -57,6 +56,8 @@ from localstack.services.stepfunctions.asl.component.state.state_execution.state
 from localstack.services.stepfunctions.asl.eval.event.event_detail import EventDetails
 from localstack.services.stepfunctions.asl.utils.boto_client import boto_client_for
 from localstack.services.stepfunctions.asl.utils.encoding import to_json_str
+
+from driftline_localcloud.sagemaker.registry_events import epoch_millis
 
 LOG = logging.getLogger(__name__)
 
@@ -101,17 +102,6 @@ def error_name(code: str) -> str:
     if code in MODELLED_ERRORS:
         return f"SageMaker.{code if code.endswith('Exception') else code + 'Exception'}"
     return "SageMaker.AmazonSageMakerException"
-
-
-def epoch_millis(value: Any) -> Any:
-    """Timestamps as AWS's SageMaker integrations put them in a task's result."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, dict):
-        return {key: epoch_millis(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [epoch_millis(item) for item in value]
-    return value
 
 
 class JobPoller:

@@ -29,14 +29,15 @@ DEFAULT_BUS = "default"
 EventsClient = Callable[[str, str], Any]
 
 
-def _json_value(value: Any) -> Any:
-    """Times as SageMaker's events carry them: epoch milliseconds."""
+def epoch_millis(value: Any) -> Any:
+    """Times as SageMaker's events and its Step Functions integrations carry them: epoch
+    milliseconds, at any depth."""
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)
     if isinstance(value, dict):
-        return {key: _json_value(item) for key, item in value.items()}
+        return {key: epoch_millis(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_json_value(item) for item in value]
+        return [epoch_millis(item) for item in value]
     return value
 
 
@@ -47,7 +48,7 @@ def state_change_entry(description: dict[str, Any]) -> dict[str, Any]:
         "Source": SOURCE,
         "DetailType": DETAIL_TYPE,
         "Resources": [description["ModelPackageArn"]],
-        "Detail": json.dumps(_json_value(description)),
+        "Detail": json.dumps(epoch_millis(description)),
     }
 
 
