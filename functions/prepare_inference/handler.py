@@ -33,7 +33,9 @@ RESOLUTION = InferenceResolution(
 @OBS.tracer.capture_lambda_handler
 @step(ResolveInferenceInput, ResolvedInference)
 def handler(event: ResolveInferenceInput, context: LambdaContext) -> ResolvedInference:
-    resolved: ResolvedInference = RESOLUTION.resolve(event.inference_request, now=datetime.now(UTC))
+    resolved: ResolvedInference = RESOLUTION.resolve(
+        event.inference_request, now=datetime.now(UTC), execution=event.execution
+    )
     OBS.logger.info(
         "Transform input written", extra={"rows": resolved.rows, "parts": resolved.parts}
     )

@@ -85,7 +85,9 @@ class InferenceResolution:
         self.settings = settings
         self.services = services
 
-    def resolve(self, request: InferenceRequest, now: datetime) -> ResolvedInference:
+    def resolve(
+        self, request: InferenceRequest, now: datetime, execution: str
+    ) -> ResolvedInference:
         dataset = request.dataset
         spec, version, manifest = self._version(dataset, request.version)
         training_dataset = str(spec.model_dataset)
@@ -107,7 +109,7 @@ class InferenceResolution:
             raise InferenceRequestError(f"version {version} of {dataset} has no rows to score")
         scored = transform_input(table, baseline.id_column, baseline.feature_columns)
         transform = self.settings.transform
-        run = layout.inference_run_id(version, now)
+        run = layout.run_id(version, now, execution)
         parts = self._write_parts(scored, dataset, run, transform)
         (container,) = package["InferenceSpecification"]["Containers"]
         artifacts = self.settings.artifacts_bucket

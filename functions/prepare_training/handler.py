@@ -28,5 +28,7 @@ PREPARATION = TrainingPreparation(
 @OBS.tracer.capture_lambda_handler
 @step(PrepareTrainingInput, PreparedTraining)
 def handler(event: PrepareTrainingInput, context: LambdaContext) -> PreparedTraining:
-    prepared: PreparedTraining = PREPARATION.prepare(event.request, now=datetime.now(UTC))
+    prepared: PreparedTraining = PREPARATION.prepare(
+        event.request, now=datetime.now(UTC), execution=event.execution
+    )
     return prepared

@@ -115,8 +115,9 @@ def model_columns(table: pa.Table, spec: DatasetSpec) -> pa.Table:
     return table.select(model_column_names(table, spec))
 
 
-def job_name(stage: str, dataset: str, version: str, now: datetime) -> str:
-    return names.sagemaker_name(stage, dataset, f"{version[:8]}-{now:%Y%m%d%H%M%S}")
+def job_name(stage: str, dataset: str, version: str, now: datetime, execution: str) -> str:
+    """``dl-<stage>-<dataset>-<layout.run_id>``: unique per execution."""
+    return names.sagemaker_name(stage, dataset, layout.run_id(version, now, execution))
 
 
 class TrainingPreparation:
@@ -124,7 +125,7 @@ class TrainingPreparation:
         self.settings = settings
         self.services = services
 
-    def prepare(self, request: TrainingRequest, now: datetime) -> PreparedTraining:
+    def prepare(self, request: TrainingRequest, now: datetime, execution: str) -> PreparedTraining:
         dataset, version = request.dataset, request.version
         manifest = self._manifest(dataset, version)
         if manifest.get("kind") != "training":
@@ -139,7 +140,7 @@ class TrainingPreparation:
         else:
             chosen = explicit(versions, version, request.versions)
         table, replaced = combine([self._read(v.data_uri) for v in chosen], spec.id_column)
-        name = job_name(self.settings.driftline_stage, dataset, version, now)
+        name = job_name(self.settings.driftline_stage, dataset, version, now, execution)
         # The time column orders the holdout, then only the model's columns reach the job.
         channels, holdout = split(
             table, spec.id_column, spec.time_column, columns=model_column_names(table, spec)

@@ -268,7 +268,7 @@ def scoring(rows: int, drift: float, seed: int = 8) -> pa.Table:
 
 def resolve(steps: Steps, dataset: str, version: str | None = None) -> ResolvedInference:
     resolved: ResolvedInference = steps.resolution.resolve(
-        InferenceRequest(dataset=dataset, version=version), now=NOW
+        InferenceRequest(dataset=dataset, version=version), now=NOW, execution=EXECUTION
     )
     return resolved
 

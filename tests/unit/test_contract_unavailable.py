@@ -199,6 +199,8 @@ def test_training_and_scoring_steps_of_such_a_dataset_fail_naming_the_module(
     with pytest.raises(ContractUnavailable, match=declares):
         training.spec_of("meter-readings")
     with pytest.raises(ContractUnavailable, match=declares):
-        inference.resolve(InferenceRequest(dataset="meter-readings"), datetime.now(UTC))
+        inference.resolve(
+            InferenceRequest(dataset="meter-readings"), datetime.now(UTC), execution="e-1"
+        )
     # And every other dataset's contract loads as before
     assert training.spec_of("transactions").target == "is_fraud"

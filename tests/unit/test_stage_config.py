@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from driftline_runtime import names
+from driftline_runtime import layout, names
 from pydantic import ValidationError
 
 from infra.config import STAGES_KEY, load_stage_config
+
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
 CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 
@@ -131,7 +134,9 @@ def test_sagemaker_names_carry_the_stage_and_fit_63_characters() -> None:
     first, second = "a" * 30 + "-one", "a" * 30 + "-two"
     # When jobs are named for them in the longest stage
     names_made = [
-        names.sagemaker_name("s" * 10, d, "12345678-20261127093000", reserve=6)
+        names.sagemaker_name(
+            "s" * 10, d, layout.run_id("12345678" * 4, NOW, "arn:execution:x"), reserve=6
+        )
         for d in (first, second)
     ]
     # Then each starts with its stage's prefix, fits with the reserve, and they differ
@@ -140,3 +145,14 @@ def test_sagemaker_names_carry_the_stage_and_fit_63_characters() -> None:
     assert names_made[0] != names_made[1]
     # And a short name is kept whole
     assert names.sagemaker_name("dev", "loans", "run") == "dl-dev-loans-run"
+
+
+def test_two_runs_on_one_version_started_in_the_same_second_get_different_names() -> None:
+    # Given a drop's own training run and one started by hand on the same version,
+    # in the same second (SageMaker refuses a second job of a name: ResourceInUse)
+    arn = "arn:aws:states:us-east-1:1:execution:driftline-dev-training:"
+    runs = [layout.run_id("a" * 32, NOW, arn + execution) for execution in ("e-1", "e-2")]
+    # Then their ids differ, and each run keeps its own id when prepared again
+    assert runs[0] != runs[1]
+    assert runs[0] == layout.run_id("a" * 32, NOW, arn + "e-1")
+    assert runs[0].startswith("aaaaaaaa-20261127093000-")

@@ -7,6 +7,7 @@ predictions and drift reports, one folder per inference run.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 
 # Key prefixes of the curated bucket (IAM grants are scoped to them).
@@ -70,9 +71,17 @@ def quality_key(dataset: str, version: str, run: str) -> str:
 CAPTURE_PREFIX = "capture"
 
 
-def inference_run_id(version: str, started: datetime) -> str:
-    """``<version[:8]>-<yyyymmddHHMMSS>``: short enough for SageMaker job names."""
-    return f"{version[:8]}-{started:%Y%m%d%H%M%S}"
+def run_id(version: str, started: datetime, execution: str) -> str:
+    """``<version[:8]>-<yyyymmddHHMMSS>-<execution digest>``: one run of a state machine
+    on a dataset version, short enough for SageMaker job names.
+
+    Two runs on the same version can start in the same second (a drop's own run and one
+    started by hand); SageMaker refuses a second job of a name and the runs would share
+    S3 prefixes, so six hex digits of the execution's ARN tell them apart. The same
+    execution, prepared again after a retry, keeps its id.
+    """
+    digest = hashlib.sha256(execution.encode()).hexdigest()[:6]
+    return f"{version[:8]}-{started:%Y%m%d%H%M%S}-{digest}"
 
 
 def training_channel_prefix(dataset: str, job: str, channel: str) -> str:
