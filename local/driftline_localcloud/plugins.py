@@ -102,6 +102,14 @@ def fix_states_targets_with_input_transformers() -> None:
 
 
 @hooks.on_infra_start()
+def associate_kms_keys_with_log_groups() -> None:
+    """CloudWatch Logs' AssociateKmsKey (``driftline_localcloud.logs_patch``)."""
+    from driftline_localcloud.logs_patch import patch_when_imported
+
+    patch_when_imported()
+
+
+@hooks.on_infra_start()
 def register_fault_injection() -> None:
     """Adds the fault-injection route (``/_driftline/faults``); no fault is armed by it."""
     from driftline_localcloud.faults import faults

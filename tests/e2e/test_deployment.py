@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,20 @@ def test_odd_keys_arrive_decoded(deployed: dict[str, str], target: Target, tmp_p
     version = wait_for_version(target, key, timeout=60)
     assert version["source_key"] == key
     assert version["state"] == "validated", version["reasons"]
+
+
+def test_a_key_is_associated_with_a_log_group_that_already_exists(target: Target) -> None:
+    # Given a log group created without a key (as SageMaker creates its own on first use,
+    # before a redeployment's log-groups resource asks for the stage's key)
+    logs = target.client("logs")
+    name = f"/aws/sagemaker/e2e-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=name)
+    key = target.client("kms").create_key(Description="e2e log group key")["KeyMetadata"]["Arn"]
+    # When the key is associated with it
+    logs.associate_kms_key(logGroupName=name, kmsKeyId=key)
+    # Then the group is encrypted with it, as CloudWatch Logs reports it
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["kmsKeyId"] == key
+    # And a group that does not exist is refused with AWS's error
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.associate_kms_key(logGroupName=f"{name}-missing", kmsKeyId=key)
