@@ -10,8 +10,14 @@ again to quarantine the file with the job's failure as the reason.
 
 execution input: LargeFileValidation
 Validate       LargeFileValidation.request -> ProcessingJob            at $.job
+               (failed: the job's error at $.error)
 RecordFailure  ValidationFailure           -> FailureRecorded          at $.failure.result
+               (failed: its error at $.record_error)
 PublishValidationFailed                    ValidationFailed (driftline_runtime.events)
+
+An execution whose job failed ends failed (``ValidationJobFailed`` once the file is
+quarantined, ``ValidationFailed`` when it could not be), so the stage's failed-execution
+alarm sees it even though the file itself is accounted for.
 """
 
 from __future__ import annotations
@@ -125,3 +131,4 @@ class ValidationState(StepModel):
     job: ProcessingJob | None = None
     error: StepError | None = None
     failure: LambdaResult[FailureRecorded] | None = None
+    record_error: StepError | None = None
