@@ -2,10 +2,12 @@
 Processing job, started through the validation state machine.
 
 The function builds the whole ``CreateProcessingJob`` request (the state machine passes
-it on as it is): the scikit-learn image, the validator bundle as the job's code input
-(the runtime library, the contracts, this function's logic and the pydantic wheels the
-image lacks), the ingest function's own settings as the job's environment, and a volume
-large enough to spool the object and what validating it writes. Names are derived from
+it on as it is): SageMaker's PyTorch CPU image (CPython 3.13 and boto3), the validator
+bundle as the job's code input (``infra.validation_bundle``: the runtime library, the
+contracts, this function's logic and the dependency layer's cp313 wheels, as a zip
+application that unpacks itself), the ingest function's own settings as the job's
+environment, and a volume large enough to spool the object and what validating it
+writes. Names are derived from
 the object and its S3 version, so a redelivered event starts nothing new.
 """
 
@@ -41,6 +43,10 @@ VOLUME_FACTOR = 4
 VOLUME_SPARE_GB = 2
 # The environment variable that names the object to validate.
 OBJECT_VARIABLE = "DRIFTLINE_OBJECT"
+# Where the job writes why it failed: SageMaker reads it as the job's exit message. Passed
+# as a setting, not assumed, so a runner that maps /opt/ml elsewhere can say where.
+MESSAGE_VARIABLE = "DRIFTLINE_JOB_MESSAGE"
+MESSAGE_PATH = "/opt/ml/output/message"
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ def validation_request(
         Environment={
             **settings.environment,
             OBJECT_VARIABLE: routed.model_dump_json(exclude_none=True),
+            MESSAGE_VARIABLE: MESSAGE_PATH,
         },
         StoppingCondition=ProcessingStop(MaxRuntimeInSeconds=settings.max_runtime_seconds),
         RoleArn=settings.role_arn,

@@ -7,8 +7,8 @@ it batch by batch and writes the curated data, manifest, report, lineage record 
 event exactly as the function would, since it is the same ``Ingestion``; it only has no
 size above which it would send the file elsewhere. A failure it cannot quarantine
 itself (S3 or DynamoDB refusing) fails the job: its message goes to
-``/opt/ml/output/message``, where SageMaker takes the job's failure reason from, and the
-state machine then quarantines the file through the function.
+``/opt/ml/output/message`` (``DRIFTLINE_JOB_MESSAGE``), where SageMaker takes the job's
+failure reason from, and the state machine then quarantines the file through the function.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from driftline_runtime.steps.validation import RoutedObject
 from ingest import Ingestion, IngestSettings, Services
 from ingest_settings import JobSettings
 from objects import ObjectRef
-from processing import OBJECT_VARIABLE
+from processing import MESSAGE_PATH, MESSAGE_VARIABLE, OBJECT_VARIABLE
 
-MESSAGE = Path("/opt/ml/output/message")
 LOG = logging.getLogger(names.INGEST_SOURCE)
 
 
@@ -71,9 +70,10 @@ def main() -> int:
         outcome = run()
     except Exception as error:
         LOG.error("The validation job failed:\n%s", traceback.format_exc())
+        message = Path(os.environ.get(MESSAGE_VARIABLE, MESSAGE_PATH))
         try:
-            MESSAGE.parent.mkdir(parents=True, exist_ok=True)
-            MESSAGE.write_text(f"{type(error).__name__}: {error}"[:1000])
+            message.parent.mkdir(parents=True, exist_ok=True)
+            message.write_text(f"{type(error).__name__}: {error}"[:1000])
         except OSError:
             pass  # the log has it
         return 1

@@ -216,7 +216,7 @@ class SageMakerJobs(Construct):
         ):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
         if self.config.sagemaker_subnet_ids:
-            self._grant_network_interfaces(role)
+            grant_network_interfaces(role, self.config)
         acknowledge_inline_policy(role)
         acknowledge(
             role,
@@ -234,39 +234,40 @@ class SageMakerJobs(Construct):
         )
         return role
 
-    def _grant_network_interfaces(self, role: iam.Role) -> None:
-        """What SageMaker needs to place a job's network interfaces in the stage's VPC."""
-        ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        interfaces = f"{ec2}:network-interface/*"
-        placement = [f"{ec2}:subnet/{s}" for s in self.config.sagemaker_subnet_ids] + [
-            f"{ec2}:security-group/{g}" for g in self.config.sagemaker_security_group_ids
-        ]
-        for actions, resources in (
-            (["ec2:CreateNetworkInterface"], [interfaces, *placement]),
-            (
-                [
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                [interfaces],
-            ),
-            # EC2's Describe* actions support no resource-level permissions.
-            (
-                [
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                ["*"],
-            ),
-        ):
-            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        acknowledge(
-            role,
-            "SageMaker creates one network interface per job instance with a name it chooses; "
-            "creation is limited to the configured subnets and security groups.",
-            resource_finding(self, interfaces),
-        )
+
+def grant_network_interfaces(role: iam.Role, config: StageConfig) -> None:
+    """What SageMaker needs to place a job's network interfaces in the stage's VPC."""
+    ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    interfaces = f"{ec2}:network-interface/*"
+    placement = [f"{ec2}:subnet/{s}" for s in config.sagemaker_subnet_ids] + [
+        f"{ec2}:security-group/{g}" for g in config.sagemaker_security_group_ids
+    ]
+    for actions, resources in (
+        (["ec2:CreateNetworkInterface"], [interfaces, *placement]),
+        (
+            [
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            [interfaces],
+        ),
+        # EC2's Describe* actions support no resource-level permissions.
+        (
+            [
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+            ["*"],
+        ),
+    ):
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+    acknowledge(
+        role,
+        "SageMaker creates one network interface per job instance with a name it chooses; "
+        "creation is limited to the configured subnets and security groups.",
+        resource_finding(role, interfaces),
+    )

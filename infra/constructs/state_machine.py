@@ -15,17 +15,20 @@ rules that start it (with :meth:`PipelineStateMachine.target`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from aws_cdk import Aws, CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from driftline_runtime import names
 
+from infra.config import StageConfig
 from infra.constructs.functions import PipelineFunction, log_retention
 from infra.constructs.nag import (
     PACK,
@@ -33,7 +36,6 @@ from infra.constructs.nag import (
     acknowledge_inline_policy,
     acknowledge_synchronous_invocation,
 )
-from infra.constructs.shared import SharedResources
 from infra.packaging import STATE_MACHINES
 
 # How long and how often EventBridge retries starting an execution before the event
@@ -45,6 +47,20 @@ EVENT_BUS_PLACEHOLDER = "EventBusName"
 # Service integration ARNs (``arn:${Partition}:states:::...``) in the partition the stack
 # is deployed to, so the same files run in aws, aws-cn and aws-us-gov.
 PARTITION_PLACEHOLDER = "Partition"
+
+
+class StateMachineResources(Protocol):
+    """What a state machine takes from its stack: the pipeline's ``SharedResources``, or
+    the data stack's ``DataResources`` (the large-file validation)."""
+
+    @property
+    def config(self) -> StageConfig: ...
+
+    @property
+    def key(self) -> kms.IKey: ...
+
+    @property
+    def bus(self) -> events.IEventBus: ...
 
 
 class PipelineStateMachine(Construct):
@@ -60,7 +76,7 @@ class PipelineStateMachine(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        shared: SharedResources,
+        shared: StateMachineResources,
         name: str,
         definition: str,
         functions: Mapping[str, PipelineFunction],
@@ -136,7 +152,7 @@ class PipelineStateMachine(Construct):
             max_event_age=START_MAX_AGE,
         )
 
-    def _grant(self, shared: SharedResources, steps: list[PipelineFunction]) -> None:
+    def _grant(self, shared: StateMachineResources, steps: list[PipelineFunction]) -> None:
         stack = Stack.of(self)
         for step in steps:
             step.function.grant_invoke(self.role)

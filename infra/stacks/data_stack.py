@@ -3,6 +3,8 @@
 raw bucket --(object created)--> ingest function --> curated Parquet + manifest + report
                                                  \\-> quarantine (original + report)
                                                   -> lineage table, events on the project bus
+             (above the large-file threshold) --> validation state machine --> Processing job
+                                                  (the same logic, the same outputs)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from infra.config import StageConfig
 from infra.constructs.buckets import AccessLogsBucket, DataBucket
 from infra.constructs.encryption import DataKey
 from infra.constructs.functions import PipelineFunction, SharedLayers
+from infra.constructs.large_files import LargeFileValidation
 from infra.constructs.nag import (
     HIPAA,
     PACK,
@@ -104,6 +107,17 @@ class DataStack(Stack):
             feedback_writer=self.feedback_writer,
             capture_writer=self._capture_writer(),
         )
+        # Files above the large-file threshold: the Processing job route.
+        self.large_files = LargeFileValidation(
+            self,
+            "LargeFiles",
+            resources=self.resources,
+            ingest=self.ingest,
+            raw=self.raw_bucket,
+            curated=self.curated_bucket,
+            quarantine=self.quarantine_bucket,
+            lineage=self.lineage_table,
+        )
 
         for key, value in (
             (names.RAW_BUCKET_OUTPUT, self.raw_bucket.bucket_name),
@@ -113,6 +127,7 @@ class DataStack(Stack):
             (names.EVENT_BUS_OUTPUT, self.bus.event_bus_name),
             (names.INGEST_FUNCTION_OUTPUT, self.ingest.function.function_name),
             (names.INGEST_FAILURES_QUEUE_OUTPUT, self.ingest_failures.queue_url),
+            (names.VALIDATION_STATE_MACHINE_OUTPUT, self.large_files.machine.arn),
         ):
             CfnOutput(self, key, value=value)
 

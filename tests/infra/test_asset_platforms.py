@@ -59,6 +59,12 @@ def dependency_layer(app: SynthesizedApp) -> Path:
     return folders[0]
 
 
+def validation_bundle_of(app: SynthesizedApp) -> Path:
+    """The staged validation bundle (a zip application, ``infra.validation_bundle``)."""
+    (bundle,) = Path(app.assembly.directory).glob("asset.*.pyz")
+    return bundle
+
+
 def native_wheel_tags(layer: Path) -> dict[str, set[str]]:
     """Per distribution, the platform tags of its wheel (pure wheels left out)."""
     tags: dict[str, set[str]] = {}
@@ -76,10 +82,13 @@ def test_only_asset_hashes_differ_between_the_local_and_the_aws_synth(
     dev_app: SynthesizedApp, local_mac_app: SynthesizedApp
 ) -> None:
     aws, local = asset_hashes(dev_app), asset_hashes(local_mac_app)
-    # Then exactly one asset differs: the dependency layer, built for another platform
-    assert len(aws - local) == len(local - aws) == 1
-    assert dependency_layer(dev_app).name == f"asset.{(aws - local).pop()}"
-    assert dependency_layer(local_mac_app).name == f"asset.{(local - aws).pop()}"
+    # Then exactly two assets differ, both built for another platform: the dependency
+    # layer and the validation job's bundle (which carries the same wheels)
+    assert len(aws - local) == len(local - aws) == 2
+    for app, differing in ((dev_app, aws - local), (local_mac_app, local - aws)):
+        names = {f"asset.{asset_hash}" for asset_hash in differing}
+        assert dependency_layer(app).name in names
+        assert validation_bundle_of(app).name.removesuffix(".pyz") in names
     # And with asset hashes masked, every stack's template is the same
     both = aws | local
     assert set(dev_app.templates) == set(local_mac_app.templates) == set(STACKS)

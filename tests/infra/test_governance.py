@@ -123,6 +123,8 @@ STATE_MACHINE = (
 )
 WILDCARD_ACTIONS: dict[str, set[str]] = {
     "data/IngestRole": XRAY,
+    "data/LargeFilesJobRole": {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"},
+    "data/LargeFilesStateMachineRole": STATE_MACHINE,
     # Finds the champion its job scores on the challenger's holdout.
     "pipeline/PrepareTrainingRole": XRAY | {"sagemaker:ListModelPackages"},
     "pipeline/EvaluateModelRole": XRAY | {"sagemaker:ListModelPackages"},
@@ -177,9 +179,8 @@ def test_only_actions_without_resource_permissions_are_granted_on_any_resource(
 
 def test_a_vpc_adds_only_the_ec2_describe_calls_on_any_resource(prod_app: SynthesizedApp) -> None:
     expected = dict(WILDCARD_ACTIONS)
-    expected["pipeline/SageMakerRole"] = WILDCARD_ACTIONS["pipeline/SageMakerRole"] | (
-        VPC_WILDCARD_ACTIONS
-    )
+    for role in ("pipeline/SageMakerRole", "data/LargeFilesJobRole"):
+        expected[role] = WILDCARD_ACTIONS[role] | VPC_WILDCARD_ACTIONS
     assert wildcard_actions(prod_app) == expected
     # and network interfaces are created only in the configured subnets and groups
     (policy,) = prod_app.pipeline.find_resources(

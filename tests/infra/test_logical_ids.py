@@ -45,7 +45,7 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
         "AWS::SQS::Queue": {"IngestFailuresA08611A6"},
         "AWS::Events::EventBus": {"BusEA82B648"},
         "AWS::Backup::BackupVault": {"BackupVault3A9C5852"},
-        "AWS::Logs::LogGroup": {"IngestLogs41B5EF21"},
+        "AWS::Logs::LogGroup": {"IngestLogs41B5EF21", "LargeFilesStateMachineLogs8D6709CC"},
         "AWS::Lambda::Function": {
             "BucketNotificationsHandler050a0587b7544547bf325f094a3db8347ECC3691",
             "IngestFunctionB02ED0EB",
@@ -55,7 +55,10 @@ DEPLOYED: dict[str, dict[str, set[str]]] = {
             "BackupPlanLineageRoleFB938DCC",
             "BucketNotificationsHandler050a0587b7544547bf325f094a3db834RoleB6FB88EC",
             "IngestRoleEE92D549",
+            "LargeFilesJobRoleE2FEFD71",
+            "LargeFilesStateMachineRoleBC7193C0",
         },
+        "AWS::StepFunctions::StateMachine": {"LargeFilesStateMachineEFFB89F6"},
     },
     "pipeline": {
         "AWS::S3::Bucket": {

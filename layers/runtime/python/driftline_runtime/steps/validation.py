@@ -3,10 +3,11 @@
 A file above the stage's ``large_file_threshold_mib`` is too much for one Lambda
 invocation: the ingest function starts this state machine instead of reading it, with
 the whole ``CreateProcessingJob`` request built (:class:`LargeFileValidation`). The
-Processing job runs the ingest function's own logic (``functions/ingest``) on the
-scikit-learn image: it writes the curated data, manifest, report, lineage and the event
-itself, exactly as the function would have. If the job fails, the function is called
-again to quarantine the file with the job's failure as the reason.
+Processing job runs the ingest function's own logic (``functions/ingest``) on SageMaker's
+PyTorch CPU image (``infra.constructs.large_files``): it writes the curated data,
+manifest, report, lineage and the event itself, exactly as the function would have. If
+the job fails, the function is called again to quarantine the file with the job's
+failure as the reason.
 
 execution input: LargeFileValidation
 Validate       LargeFileValidation.request -> ProcessingJob            at $.job
