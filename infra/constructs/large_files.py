@@ -172,6 +172,14 @@ class LargeFileValidation(Construct):
             (["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], ["*"]),
         ):
             role.add_to_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        # SageMaker lists an S3Prefix input before downloading it: the code object only.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.code.bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": self.code.s3_object_key}},
+            )
+        )
         if self.config.sagemaker_subnet_ids:
             grant_network_interfaces(role, self.config)
         acknowledge_inline_policy(role)

@@ -103,7 +103,11 @@ def test_the_job_role_reaches_only_what_validating_one_file_needs(dev_app: Synth
     actions = {a for s in job for a in actions_of(s)}
     # No SageMaker, IAM, Step Functions or S3 listing: the job validates and writes
     assert not {a for a in actions if a.split(":")[0] in ("sagemaker", "iam", "states")}
-    assert "s3:ListBucket" not in actions and "s3:DeleteObject" not in actions
+    assert "s3:DeleteObject" not in actions
+    # Listing only to find its code object, as SageMaker does for an S3Prefix input
+    (listing,) = [s for s in job if "s3:ListBucket" in actions_of(s)]
+    key = rendered(ingest_variables(dev_app)["PROCESSING_CODE_KEY"])
+    assert listing["Condition"] == {"StringEquals": {"s3:prefix": key}}
     writes = [rendered(s["Resource"]) for s in job if "s3:PutObject" in actions_of(s)]
     assert writes and not any("Raw" in w for w in writes), writes
     (table,) = [s for s in job if any(a.startswith("dynamodb:") for a in actions_of(s))]
