@@ -38,7 +38,7 @@ SERVICES = (
 )
 # SageMaker framework images the local cloud can run, each as a virtual environment built
 # from local/frameworks/<name>.txt under .localcloud/frameworks/<name>.
-FRAMEWORKS = ("sklearn", "xgboost")
+FRAMEWORKS = ("sklearn", "xgboost", "pytorch")
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 

@@ -23,6 +23,7 @@ Kinds and actions:
 - ``training-job``: ``fail`` ends the job as Failed with ``reason``; ``max_runtime``
   replaces the job's ``MaxRuntimeInSeconds`` with ``seconds`` (0 ends it at once), so
   the job is stopped by its stopping condition (``MaxRuntimeExceeded``).
+- ``processing-job``: as ``training-job``, for Processing jobs.
 - ``transform-job``: ``fail`` ends the batch transform job as Failed with ``reason``
   before it reads its input; ``timeout`` gives every request of the job an invocation
   timeout of ``seconds`` (default 0), as if the model answered too slowly
@@ -51,6 +52,7 @@ ACTIONS = {
     "lambda": {"crash", "timeout"},
     "sagemaker-api": {"error"},
     "training-job": {"fail", "max_runtime"},
+    "processing-job": {"fail", "max_runtime"},
     "transform-job": {"fail", "timeout"},
     "endpoint": {"error", "latency"},
 }

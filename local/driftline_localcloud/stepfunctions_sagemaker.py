@@ -6,12 +6,13 @@ which looks the name up at call time), so that ``arn:aws:states:::sagemaker:<act
 resources get ``StateTaskServiceSageMaker``; every other service goes to LocalStack's
 own factory unchanged.
 
-As on AWS: ``createTrainingJob``, ``createTransformJob``, ``createModel`` and the
-endpoint actions (``createEndpointConfig``, ``createEndpoint``, ``updateEndpoint``) are
-served request-response (the API's response is the task's result); the two jobs also ``.sync``,
-which polls Describe* until the job ends and returns the whole description when it
-Completed. A job that Failed or Stopped fails the task with ``States.TaskFailed`` and the
-description as the cause, as Glue and Batch jobs do. ``.waitForTaskToken`` is refused,
+As on AWS: ``createTrainingJob``, ``createTransformJob``, ``createProcessingJob``,
+``createModel`` and the endpoint actions (``createEndpointConfig``, ``createEndpoint``,
+``updateEndpoint``) are served request-response (the API's response is the task's
+result); the three jobs also ``.sync``, which polls Describe* until the job ends and
+returns the whole description when it Completed. A job that Failed or Stopped fails the
+task with ``States.TaskFailed`` and the description as the cause, as Glue and Batch jobs
+do. ``.waitForTaskToken`` is refused,
 as AWS does for SageMaker. API errors become ``SageMaker.<Java SDK exception>``, the
 names AWS's Java-based integrations produce: a modelled error gets its class name
 (``ResourceInUse`` -> ``SageMaker.ResourceInUseException``), any other
@@ -79,10 +80,14 @@ SYNC_JOBS: Final = {
     "createtransformjob": JobKind(
         "TransformJobName", "TransformJobStatus", "describe_transform_job", "stop_transform_job"
     ),
+    "createprocessingjob": JobKind(
+        "ProcessingJobName", "ProcessingJobStatus", "describe_processing_job", "stop_processing_job"
+    ),
 }
 REQUEST_RESPONSE: Final = {
     "createtrainingjob",
     "createtransformjob",
+    "createprocessingjob",
     "createmodel",
     "createendpointconfig",
     "createendpoint",
@@ -191,7 +196,8 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         if condition != ResourceCondition.Sync or self._action() not in SYNC_JOBS:
             raise ValueError(
                 f"The resource provided {self.resource.resource_arn} not recognized: SageMaker "
-                "supports .sync for createTrainingJob and createTransformJob only, and no "
+                "supports .sync for createTrainingJob, createTransformJob and "
+                "createProcessingJob only, and no "
                 ".waitForTaskToken."
             )
 

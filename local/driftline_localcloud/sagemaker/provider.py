@@ -22,6 +22,7 @@ from localstack.services.plugins import Service, ServiceLifecycleHook
 from driftline_localcloud.faults import faults
 from driftline_localcloud.sagemaker.containers import Processes
 from driftline_localcloud.sagemaker.endpoints import EndpointService
+from driftline_localcloud.sagemaker.processing import ProcessingJobs
 from driftline_localcloud.sagemaker.registry import ModelRegistry
 from driftline_localcloud.sagemaker.runtime_service import LocalStackServingHost
 from driftline_localcloud.sagemaker.serving import WarmShims
@@ -87,6 +88,7 @@ class SageMakerProvider(ServiceLifecycleHook):
             "ListTransformJobs": self.list_transform_jobs,
         }
         handlers.update(ModelRegistry(self.stores).dispatch_table())
+        handlers.update(ProcessingJobs(self.stores, self.processes, self.pool).dispatch_table())
         handlers.update(self.endpoints.dispatch_table())
         return {
             operation: with_faults(operation, handler) for operation, handler in handlers.items()

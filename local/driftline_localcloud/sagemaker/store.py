@@ -46,13 +46,14 @@ def arn(account: str, region: str, kind: str, name: str) -> str:
 class RegionStore:
     training_jobs: dict[str, Description] = field(default_factory=dict)
     transform_jobs: dict[str, Description] = field(default_factory=dict)
+    processing_jobs: dict[str, Description] = field(default_factory=dict)
     models: dict[str, Description] = field(default_factory=dict)
     endpoint_configs: dict[str, Description] = field(default_factory=dict)
     endpoints: dict[str, Description] = field(default_factory=dict)
     package_groups: dict[str, Description] = field(default_factory=dict)
     # group key -> its packages, version 1 first
     packages: dict[str, list[Description]] = field(default_factory=lambda: defaultdict(list))
-    # job ARN -> set when StopTrainingJob/StopTransformJob asks the job to stop
+    # job ARN -> set when StopTrainingJob/StopTransformJob/StopProcessingJob asks it to stop
     stop_requests: dict[str, threading.Event] = field(default_factory=dict)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -66,10 +67,12 @@ class RegionStore:
         # A store saved by an older plugin lacks the fields added since: they start empty.
         self.__dict__.update(RegionStore().__dict__)
         self.__dict__.update(state)
+        self.__dict__.setdefault("processing_jobs", {})  # kept before processing jobs were
         self.packages = defaultdict(list, self.packages)
         for jobs, status in (
             (self.training_jobs, "TrainingJobStatus"),
             (self.transform_jobs, "TransformJobStatus"),
+            (self.processing_jobs, "ProcessingJobStatus"),
         ):
             for job in jobs.values():
                 if job.get(status) in ("InProgress", "Stopping"):
