@@ -24,6 +24,7 @@ contract loads is a new object, so it is ingested then.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import uuid
@@ -146,7 +147,7 @@ class Ingestion:
         reason = Reason(
             code="validation_job_failed",
             message=f"the Processing job {job} that validates files too large for the "
-            f"ingest function failed ({error}): {cause[:500]}",
+            f"ingest function failed ({error}): {job_failure_reason(cause)[:500]}",
             details={"job": job, "error": error},
         )
         return self._refuse(ref, dataset, now, reason)
@@ -278,3 +279,14 @@ class Ingestion:
 def kind_of(dataset: str) -> DatasetKind | None:
     declaration = declared().get(dataset)
     return declaration.kind if declaration else None
+
+
+def job_failure_reason(cause: str) -> str:
+    """SageMaker's ``FailureReason`` when ``cause`` is the failed job's description (what a
+    ``.sync`` task's failure carries), else ``cause`` itself."""
+    try:
+        described = json.loads(cause)
+    except ValueError:
+        return cause
+    reason = described.get("FailureReason") if isinstance(described, dict) else None
+    return str(reason) if reason else cause

@@ -186,3 +186,36 @@ def pa_buffer(body: bytes) -> Any:
     import pyarrow as pa
 
     return pa.BufferReader(body)
+
+
+def test_a_failed_jobs_description_gives_its_failure_reason_as_the_message(
+    routed_cloud: tuple[Cloud, str], load_function: Callable[..., ModuleType]
+) -> None:
+    aws, _ = routed_cloud
+    handler = load_function("ingest")
+    event = aws.drop("transactions/big-sync.csv", SAMPLE.read_bytes())
+    routed = invoke(handler, event)
+    record = event["Records"][0]["s3"]["object"]
+    # Given the cause a failed createProcessingJob.sync task carries: the job's description
+    description = {
+        "ProcessingJobName": "dl-test-transactions-v-0123456789abcdef",
+        "AppSpecification": {"ImageUri": "x" * 800},
+        "ProcessingJobStatus": "Failed",
+        "FailureReason": "AlgorithmError: the instance ran out of disk",
+    }
+    failure = {
+        "dataset": "transactions",
+        "object": {
+            "bucket": RAW,
+            "key": "transactions/big-sync.csv",
+            "version_id": record["versionId"],
+            "size": record["size"],
+        },
+        "job_name": description["ProcessingJobName"],
+        "execution": routed["execution"],
+        "error": {"Error": "States.TaskFailed", "Cause": json.dumps(description)},
+    }
+    # When the state machine reports it to the function
+    result = handler.handler(failure, FakeContext())
+    # Then the quarantine's reason is SageMaker's, not the start of the description
+    assert "AlgorithmError: the instance ran out of disk" in result["reasons"][0]["message"]
