@@ -120,12 +120,14 @@ def test_a_file_over_the_threshold_is_validated_by_the_processing_job(
     assert manifest["rows"] == event["rows"] == len(path.read_text().splitlines()) - 1
     versions = {d["version"]: d for d in dataset_versions(target)}
     assert versions[event["version"]]["state"] == "validated"
-    # And it was the job, run by the validation state machine, that did it
+    # And it was the job, run by the validation state machine, that did it (the event is
+    # put before the job's process ends: the execution is waited for first)
+    name = processing_job_of(target, key)["ProcessingJobName"]
+    execution = validation_execution(target, low_threshold, name)
+    assert execution["status"] == "SUCCEEDED"
     job = processing_job_of(target, key)
     assert job["ProcessingJobStatus"] == "Completed"
     assert "pytorch-training" in job["AppSpecification"]["ImageUri"]
-    execution = validation_execution(target, low_threshold, job["ProcessingJobName"])
-    assert execution["status"] == "SUCCEEDED"
 
 
 def test_a_failed_processing_job_quarantines_the_file_with_its_reason(
