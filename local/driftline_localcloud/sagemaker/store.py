@@ -67,7 +67,6 @@ class RegionStore:
         # A store saved by an older plugin lacks the fields added since: they start empty.
         self.__dict__.update(RegionStore().__dict__)
         self.__dict__.update(state)
-        self.__dict__.setdefault("processing_jobs", {})  # kept before processing jobs were
         self.packages = defaultdict(list, self.packages)
         for jobs, status in (
             (self.training_jobs, "TrainingJobStatus"),
