@@ -43,6 +43,13 @@ EXTRA_CONTRACT_FOLDERS = (
     ADDED_DATASET_CONTRACTS,
     OWN_TRAINING_CONTRACTS,
 )
+# What the extended deployment sets besides its contract folders: a large-file threshold
+# of 1 MiB, as a test stage would, so tests/e2e/test_large_files.py sends files through
+# the Processing job (the other tests' files there are far smaller).
+EXTENDED_CONTEXT = {
+    "driftline:extra_contract_folders": ",".join(str(f) for f in EXTRA_CONTRACT_FOLDERS),
+    "driftline:large_file_threshold_mib": "1",
+}
 # Whether this session started the local cloud (and so stops it at its end).
 _STARTED_HERE: list[bool] = []
 
@@ -90,14 +97,14 @@ def extended_deployment(
     local_cloud: LocalCloud, deployed: dict[str, str]
 ) -> Iterator[dict[str, str]]:
     """The running app deployed again with the test contract folders, as `driftline local
-    up` deploys a stage whose ``extra_contract_folders`` grew; the data stack's outputs.
+    up` deploys a stage whose ``extra_contract_folders`` grew, and a large-file threshold
+    of 1 MiB (``EXTENDED_CONTEXT``); the data stack's outputs.
 
     One deployment serves every test marked ``extended_deployment``, which the session
     runs last (each deployment takes about a minute). A local cloud the session started
     stops right after; a developer's running one gets the plain app back.
     """
-    folders = ",".join(str(folder) for folder in EXTRA_CONTRACT_FOLDERS)
-    deploy.deploy(local_cloud, {"driftline:extra_contract_folders": folders})
+    deploy.deploy(local_cloud, EXTENDED_CONTEXT)
     try:
         yield deployed
     finally:

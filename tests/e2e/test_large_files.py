@@ -1,79 +1,54 @@
 """Files above the large-file threshold, validated by the Processing job on the local cloud.
 
-The threshold is the stage's ``large_file_threshold_mib``, which the deployment sets as
-the ingest function's ``LARGE_FILE_BYTES``. Redeploying the session's app with a
-threshold of a few KiB would route every other test's files too, so this module lowers
-the deployed function's variable for its own tests and puts it back afterwards: the
-route, the state machine, the job's role, image and code bundle are the deployment's.
+The threshold is the stage's ``large_file_threshold_mib``. The session's extended
+deployment sets it to 1 MiB (``tests.e2e.conftest.EXTENDED_CONTEXT``), as a test stage
+would, so these tests drop files a little over 1 MiB; every other file the extended
+deployment's tests drop is far smaller and still validated by the ingest function.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from driftline_runtime import names
 
-from driftline.actions import CommandError, drop_file
+from driftline.actions import drop_file
 from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
 from driftline.status import datasets as dataset_versions
 from driftline.target import Target
-from tests.e2e.conftest import EventRecorder, wait_for
-from tests.e2e.test_ingestion import SAMPLES, read_json, unique_copy
+from tests.e2e.conftest import EXTENDED_CONTEXT, EventRecorder, wait_for
+from tests.e2e.test_ingestion import SAMPLES, read_json
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.extended_deployment]
 
-THRESHOLD_BYTES = 128 * 1024
+THRESHOLD_BYTES = int(EXTENDED_CONTEXT["driftline:large_file_threshold_mib"]) * 1024 * 1024
 JOB_TIMEOUT = 240
-PROBE_TIMEOUT = 400
 
 
-@pytest.fixture(scope="module")
-def low_threshold(deployed: dict[str, str], target: Target) -> Iterator[str]:
-    """The deployed ingest function, routing files above 128 KiB; the state machine's ARN."""
-    functions = target.client("lambda")
-    name = deployed[names.INGEST_FUNCTION_OUTPUT]
-    variables = functions.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+@pytest.fixture
+def machine(extended_deployment: dict[str, str]) -> str:
+    """The validation state machine of the deployment whose threshold is 1 MiB."""
+    return extended_deployment[names.VALIDATION_STATE_MACHINE_OUTPUT]
 
-    def configure(values: dict[str, str], *, probe: bool = True) -> None:
-        functions.update_function_configuration(
-            FunctionName=name, Environment={"Variables": values}
-        )
-        functions.get_waiter("function_updated_v2").wait(FunctionName=name)
-        if not probe:
-            return
-        # S3 events that arrive in the first minutes after the local cloud swapped the
-        # function's environment never reach it: a probe object under no dataset,
-        # quarantined at once, shows the path is open again.
-        probes: set[str] = set()
 
-        def judged() -> bool | None:
-            key = f"probe-{uuid.uuid4().hex[:8]}.csv"
-            target.client("s3").put_object(Bucket=raw, Key=key, Body=b"a,b\n1,2\n")
-            probes.add(key)
-            try:
-                recorder.wait_until(
-                    lambda event: event["detail"].get("source_key") in probes, 15, "a probe"
-                )
-            except CommandError:
-                return None
-            return True
-
-        wait_for(judged, PROBE_TIMEOUT, "the ingest function to receive S3 events", interval=0)
-
-    raw = deployed[names.RAW_BUCKET_OUTPUT]
-    recorder = EventRecorder(target, deployed["EventBusName"], ["driftline.ingest"])
-
-    try:
-        configure({**variables, "LARGE_FILE_BYTES": str(THRESHOLD_BYTES)})
-        yield deployed[names.VALIDATION_STATE_MACHINE_OUTPUT]
-    finally:
-        configure(variables, probe=False)
-        recorder.close()
+def large_copy(tmp_path: Path, name: str) -> Path:
+    """The training sample repeated past the threshold, every row with an id of its own."""
+    rows = list(csv.DictReader(io.StringIO((SAMPLES / "transactions.csv").read_text())))
+    path = tmp_path / name
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        while out.tell() <= THRESHOLD_BYTES * 1.2:
+            salt = uuid.uuid4().hex[:4]
+            writer.writerows({**row, "transaction_id": f"t-{salt}{row['transaction_id'][6:]}"}
+                             for row in rows)  # fmt: skip
+    return path
 
 
 def validation_execution(target: Target, machine: str, job_name: str) -> dict[str, Any]:
@@ -107,10 +82,10 @@ def processing_job_of(target: Target, key: str) -> dict[str, Any]:
 
 
 def test_a_file_over_the_threshold_is_validated_by_the_processing_job(
-    low_threshold: str, target: Target, recorder: EventRecorder, tmp_path: Path
+    machine: str, target: Target, recorder: EventRecorder, tmp_path: Path
 ) -> None:
     # Given a valid training file larger than the threshold
-    path = unique_copy(tmp_path, SAMPLES / "transactions.csv", "large.csv")
+    path = large_copy(tmp_path, "large.csv")
     assert path.stat().st_size > THRESHOLD_BYTES
     # When it is dropped
     _, key, _ = drop_file(target, path, "transactions", "training")
@@ -123,7 +98,7 @@ def test_a_file_over_the_threshold_is_validated_by_the_processing_job(
     # And it was the job, run by the validation state machine, that did it (the event is
     # put before the job's process ends: the execution is waited for first)
     name = processing_job_of(target, key)["ProcessingJobName"]
-    execution = validation_execution(target, low_threshold, name)
+    execution = validation_execution(target, machine, name)
     assert execution["status"] == "SUCCEEDED"
     job = processing_job_of(target, key)
     assert job["ProcessingJobStatus"] == "Completed"
@@ -131,14 +106,14 @@ def test_a_file_over_the_threshold_is_validated_by_the_processing_job(
 
 
 def test_a_failed_processing_job_quarantines_the_file_with_its_reason(
-    low_threshold: str,
+    machine: str,
     local_cloud: LocalCloud,
     target: Target,
     recorder: EventRecorder,
     tmp_path: Path,
 ) -> None:
     # Given a large file whose Processing job the local cloud will fail
-    path = unique_copy(tmp_path, SAMPLES / "transactions.csv", "large-failing.csv")
+    path = large_copy(tmp_path, "large-failing.csv")
     reason = "InternalServerError: the instance was lost (injected)"
     fault = {"kind": "processing-job", "action": "fail", "reason": reason,
              "match": "-transactions-v-", "count": 1}  # fmt: skip
@@ -154,6 +129,6 @@ def test_a_failed_processing_job_quarantines_the_file_with_its_reason(
     target.client("s3").head_object(Bucket=raw, Key=key)
     job = processing_job_of(target, key)
     assert job["FailureReason"] == reason
-    execution = validation_execution(target, low_threshold, job["ProcessingJobName"])
+    execution = validation_execution(target, machine, job["ProcessingJobName"])
     assert execution["status"] == "FAILED"
     assert execution.get("error") == "ValidationJobFailed"
