@@ -14,24 +14,36 @@ with such a quote anyway.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from driftline_runtime.readers.guards import contains
 from driftline_runtime.readers.text import GuardedText
 
 _QUOTE = 0x22
 _NEWLINE = 0x0A
+_NEWLINE_BYTE = re.compile(b"\n")
+_NON_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+# How much of a chunk's end is searched at a time for its last line break.
+_TAIL = 64 * 1024
 
 
 @dataclass(frozen=True)
 class TextChunk:
-    data: bytes
+    # A view of the text, not a copy (see ``driftline_runtime.readers.text``).
+    data: memoryview
     # The 1-based line of the file the chunk starts on.
     first_line: int
     # Whether a value in the chunk may hold a line break (a quote follows a line break).
     quoted: bool
+
+    @property
+    def blank(self) -> bool:
+        """Nothing but ASCII whitespace (what ``bytes.strip`` removes)."""
+        return _NON_SPACE.search(self.data) is None
 
 
 def text_chunks(text: GuardedText, size: int, *, quotes: bool) -> Iterator[TextChunk]:
@@ -40,38 +52,55 @@ def text_chunks(text: GuardedText, size: int, *, quotes: bool) -> Iterator[TextC
     ``quotes``: a quoted value may span lines (CSV); otherwise every line break ends a
     record (JSON Lines).
     """
-    carry = b""
+    carried = 0  # bytes at the front of the text that hold no end of a record yet
     line = 1
     first = True
     while True:
-        piece = text.read(size)
-        data = carry + piece if carry else piece
-        if not piece:
+        data = text.peek(carried + size)[: carried + size]
+        if len(data) == carried:  # nothing more to read
             if data:
-                yield TextChunk(data, line, quotes and _has_quote(data, first))
+                yield TextChunk(text.take(len(data)), line, quotes and _has_quote(data, first))
             return
         cut, quoted = _cut(data, quotes, first, len(data) > 2 * size)
         if cut is None:
-            carry = data
+            carried = len(data)
             continue
-        chunk, carry = data[:cut], data[cut:]
-        yield TextChunk(chunk, line, quoted)
-        line += chunk.count(b"\n")
+        yield TextChunk(text.take(cut), line, quoted)
+        carried = len(data) - cut
+        line = text.next_line()
         first = False
 
 
-def _has_quote(data: bytes, first: bool) -> bool:
+def _has_quote(data: memoryview, first: bool) -> bool:
     """A quote after the header line (a quoted header alone changes nothing)."""
-    start = data.find(b"\n") + 1 if first else 0
-    return data.find(b'"', start) >= 0
+    array = np.frombuffer(data, np.uint8)
+    start = _first_newline(array) + 1 if first else 0
+    return contains(array[start:], _QUOTE)
 
 
-def _cut(data: bytes, quotes: bool, first: bool, overdue: bool) -> tuple[int | None, bool]:
+def _first_newline(array: np.ndarray) -> int:
+    found = _NEWLINE_BYTE.search(array.data)
+    return -1 if found is None else found.start()
+
+
+def _last_newline(array: np.ndarray) -> int:
+    """The index of the last line break, or -1, looking at the end first."""
+    end = len(array)
+    while end > 0:
+        start = max(0, end - _TAIL)
+        hits = np.flatnonzero(array[start:end] == _NEWLINE)
+        if len(hits):
+            return start + int(hits[-1])
+        end = start
+    return -1
+
+
+def _cut(data: memoryview, quotes: bool, first: bool, overdue: bool) -> tuple[int | None, bool]:
     """(where the chunk ends, whether it is parsed allowing line breaks in values)."""
-    last = data.rfind(b"\n") + 1 or None
+    array = np.frombuffer(data, np.uint8)
+    last = _last_newline(array) + 1 or None
     if not quotes or not _has_quote(data, first):
         return last, False
-    array = np.frombuffer(data, np.uint8)
     newlines = np.flatnonzero(array == _NEWLINE)
     before = np.searchsorted(np.flatnonzero(array == _QUOTE), newlines)
     closing = newlines[before % 2 == 0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -25,6 +26,7 @@ _TRUE = ["true", "True", "TRUE", "1"]
 _FALSE = ["false", "False", "FALSE", "0"]
 # Arrow parses a chunk in blocks of this size on its threads.
 _PARSE_BLOCK = 4 * 1024 * 1024
+_NEWLINE = re.compile(b"\n")
 
 
 def csv_batches(
@@ -35,7 +37,7 @@ def csv_batches(
     names: list[str] | None = None
     for chunk in text_chunks(text, limits.batch_bytes, quotes=True):
         if names is None:
-            if not chunk.data.strip():
+            if chunk.blank:
                 continue  # blank lines before the header
             table = _first_chunk(chunk, key, spec, contract, mode)
             names = table.column_names
@@ -65,7 +67,7 @@ def _first_chunk(
     except UnreadableFile as error:
         if error.reason != "empty_file":
             raise
-        if chunk.data.strip():  # a header line without a line break after it
+        if not chunk.blank:  # a header line without a line break after it
             raise UnreadableFile("header_only", f"{key} has a header but no rows") from None
         raise
 
@@ -131,11 +133,13 @@ def _header(chunk: TextChunk, delimiter: str) -> list[str]:
     return next(csv.reader(lines, delimiter=delimiter), [])
 
 
-def _lines(data: bytes) -> Iterator[bytes]:
+def _lines(data: memoryview) -> Iterator[bytes]:
+    """The lines of ``data`` one at a time, each copied only when it is reached."""
     start = 0
     while start < len(data):
-        end = data.find(b"\n", start) + 1 or len(data)
-        yield data[start:end]
+        found = _NEWLINE.search(data, start)
+        end = len(data) if found is None else found.end()
+        yield bytes(data[start:end])
         start = end
 
 

@@ -11,6 +11,7 @@ at once did.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import numpy as np
@@ -27,6 +28,9 @@ _MAGIC = (
     (b"\x89PNG", "a PNG image"),
 )
 _NEWLINE = 0x0A
+# ASCII whitespace, as ``bytes.strip`` removes it: anything else is text.
+_NON_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+_QUOTE = 0x22
 
 
 class TextGuard:
@@ -44,30 +48,32 @@ class TextGuard:
         self._header_end: int | None = None
         self._carry = b""  # the start of a UTF-8 character cut at the end of a piece
 
-    def check(self, piece: bytes) -> None:
-        """Check the next piece of the file."""
+    def check(self, piece: bytes | memoryview) -> None:
+        """Check the next piece of the file (bytes, or a view of them)."""
         if not piece:
             return
         data = np.frombuffer(piece, np.uint8)
-        ends = np.flatnonzero(data == _NEWLINE)
-        self._line_lengths(ends, len(piece))
+        counts = newline_counts(data)
+        first = _first_newline(data, counts)
+        self._line_lengths(data, counts, first)
         if self.offset == 0:
+            head = bytes(piece[:8])
             for magic, what in _MAGIC:
-                if piece.startswith(magic):
+                if head.startswith(magic):
                     raise UnreadableFile("not_text", f"{self.key} holds {what}, not text")
-        nul = piece.find(b"\x00")
-        if nul >= 0:
+        if data.min() == 0:  # a NUL byte, found without a temporary array
+            nul = int(np.argmax(data == 0))
             at = self.offset + nul
             raise UnreadableFile(
                 "not_text",
                 f"{self.key} holds binary data, not text: a NUL byte at line "
-                f"{self._line_at(ends, nul)} (byte offset {at})",
+                f"{self._line_at(data, nul)} (byte offset {at})",
             )
-        self._utf8(piece, ends)
-        if not self.saw_text and piece.strip():
+        self._utf8(piece, data)
+        if not self.saw_text and _NON_SPACE.search(piece):
             self.saw_text = True
-        self._quotes(piece, ends)
-        self.lines += len(ends)
+        self._quotes(data, first)
+        self.lines += int(counts.sum())
         self.offset += len(piece)
 
     def finish(self) -> None:
@@ -79,16 +85,30 @@ class TextGuard:
             self._too_long(self.lines + 1, self.offset - self.line_start)
 
     # -- the checks ----------------------------------------------------------------------
-    def _line_lengths(self, ends: np.ndarray, size: int) -> None:
-        if len(ends):
+    def _line_lengths(self, data: np.ndarray, counts: np.ndarray, first: int) -> None:
+        size = len(data)
+        if first < 0:
+            if self.offset + size - self.line_start > self.limit:
+                self._too_long(self.lines + 1, self.offset + size - self.line_start, at_least=True)
+            return
+        if not self._short_lines(counts, first):
+            ends = np.flatnonzero(data == _NEWLINE)
             starts = np.concatenate(([self.line_start - self.offset], ends[:-1] + 1))
             lengths = ends - starts
             longest = int(np.argmax(lengths))
             if lengths[longest] > self.limit:
                 self._too_long(self.lines + longest + 1, int(lengths[longest]))
-            self.line_start = self.offset + int(ends[-1]) + 1
-        elif self.offset + size - self.line_start > self.limit:
-            self._too_long(self.lines + 1, self.offset + size - self.line_start, at_least=True)
+        self.line_start = self.offset + _last_newline(data, counts) + 1
+
+    def _short_lines(self, counts: np.ndarray, first: int) -> bool:
+        """True when no line ending in the piece can be longer than the limit, proven
+        without measuring every line: the line running into the piece ends in time, and
+        every block from the first line break to the last holds one, so two line breaks
+        are less than two blocks apart. False: measure them all."""
+        if self.offset + first - self.line_start > self.limit or 2 * BLOCK > self.limit:
+            return False
+        found = np.flatnonzero(counts)
+        return bool(counts[found[0] : found[-1] + 1].all())
 
     def _too_long(self, line: int, length: int, at_least: bool = False) -> None:
         size = f"at least {length}" if at_least else str(length)
@@ -97,26 +117,27 @@ class TextGuard:
             f"{self.key} line {line} has {size} bytes; lines may have at most {self.limit} bytes",
         )
 
-    def _utf8(self, piece: bytes, ends: np.ndarray) -> None:
+    def _utf8(self, piece: bytes | memoryview, array: np.ndarray) -> None:
         """One Arrow cast validates the piece with SIMD; Python decodes it again only to
         say where a bad byte is. A character cut at the piece's end waits for the next."""
-        data = self._carry + piece
+        carried = len(self._carry)
+        data: bytes | memoryview = self._carry + bytes(piece) if carried else piece
         cut = _complete_prefix(data)
         whole = data[:cut]
-        self._carry = data[cut:]
-        if not whole or whole.isascii():
+        self._carry = bytes(data[cut:])
+        if not whole:
             return
         buffer = pa.py_buffer(whole)
         offsets = pa.py_buffer(np.array([0, len(whole)], dtype=np.int64))
-        array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, buffer])
+        text = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, buffer])
         try:
-            array.cast(pa.large_string())
+            text.cast(pa.large_string())
         except pa.ArrowInvalid:
             try:
-                whole.decode("utf-8")
+                bytes(whole).decode("utf-8")
             except UnicodeDecodeError as error:
-                within = error.start - (len(data) - len(piece))  # offset in this piece
-                line = self._line_at(ends, max(within, 0))
+                within = error.start - carried  # offset in this piece
+                line = self._line_at(array, max(within, 0))
                 raise self._not_utf8(whole[error.start], self.offset + within, line) from None
             raise
 
@@ -127,24 +148,60 @@ class TextGuard:
             f"(byte offset {at}) is not valid UTF-8",
         )
 
-    def _quotes(self, piece: bytes, ends: np.ndarray) -> None:
+    def _quotes(self, data: np.ndarray, first: int) -> None:
         if self.quote_after_header:
             return
         if self._header_end is None:
-            if not len(ends):
-                self.quote_after_header = b'"' in piece
+            if first < 0:
+                self.quote_after_header = contains(data, _QUOTE)
                 return
-            self._header_end = self.offset + int(ends[0])
-            self.quote_after_header = piece.find(b'"', int(ends[0]) + 1) >= 0
+            self._header_end = self.offset + first
+            self.quote_after_header = contains(data[first + 1 :], _QUOTE)
             return
-        self.quote_after_header = b'"' in piece
+        self.quote_after_header = contains(data, _QUOTE)
 
-    def _line_at(self, ends: np.ndarray, within: int) -> int:
+    def _line_at(self, data: np.ndarray, within: int) -> int:
         """The 1-based line of the byte at ``within`` in the current piece."""
-        return self.lines + int(np.searchsorted(ends, within)) + 1
+        return self.lines + int(np.count_nonzero(data[:within] == _NEWLINE)) + 1
 
 
-def _complete_prefix(data: bytes) -> int:
+# Pieces are scanned a block at a time, so that each comparison's temporary stays in the
+# CPU's cache instead of costing a fresh array the size of the piece.
+BLOCK = 256 * 1024
+
+
+def newline_counts(data: np.ndarray) -> np.ndarray:
+    """The number of line breaks in each block of ``data``."""
+    return np.array(
+        [np.count_nonzero(data[start : start + BLOCK] == _NEWLINE) for start in _blocks(data)],
+        dtype=np.int64,
+    )
+
+
+def contains(data: np.ndarray, byte: int) -> bool:
+    """Whether ``data`` holds ``byte``, a block at a time, stopping at the first found."""
+    return any(bool((data[start : start + BLOCK] == byte).any()) for start in _blocks(data))
+
+
+def _blocks(data: np.ndarray) -> range:
+    return range(0, len(data), BLOCK)
+
+
+def _first_newline(data: np.ndarray, counts: np.ndarray) -> int:
+    found = np.flatnonzero(counts)
+    if not len(found):
+        return -1
+    start = int(found[0]) * BLOCK
+    return start + int(np.argmax(data[start : start + BLOCK] == _NEWLINE))
+
+
+def _last_newline(data: np.ndarray, counts: np.ndarray) -> int:
+    found = np.flatnonzero(counts)
+    start = int(found[-1]) * BLOCK
+    return start + int(np.flatnonzero(data[start : start + BLOCK] == _NEWLINE)[-1])
+
+
+def _complete_prefix(data: bytes | memoryview) -> int:
     """The length of ``data`` without a UTF-8 character cut off at its end."""
     for back in range(1, min(4, len(data)) + 1):
         byte = data[-back]

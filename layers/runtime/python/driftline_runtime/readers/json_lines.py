@@ -56,7 +56,7 @@ def _read_again_knowing_every_key(
 
 
 def _read_chunk(chunk: TextChunk, key: str) -> pa.Table | None:
-    if not chunk.data.strip():
+    if chunk.blank:
         return None
     try:
         return pa_json.read_json(pa.BufferReader(chunk.data))
@@ -94,7 +94,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _read_lines(chunk: TextChunk, key: str) -> pa.Table:
     records: list[dict[str, Any]] = []
-    text = chunk.data.decode("utf-8")
+    text = bytes(chunk.data).decode("utf-8")
     for number, line in enumerate(text.split("\n"), start=chunk.first_line):
         if not line.strip():
             continue

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 import pyarrow as pa
 
@@ -36,6 +36,33 @@ class Source(Protocol):
         ...
 
 
+class MemoryReader(io.RawIOBase):
+    """Bytes in memory as a stream whose readers may take views of them instead of copies
+    (``read_view``, ``view``): a batch of text is as large as a copy is costly."""
+
+    def __init__(self, data: Data) -> None:
+        super().__init__()
+        self._data = memoryview(data)
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        piece = self.read_view(len(buffer))
+        buffer[: len(piece)] = piece
+        return len(piece)
+
+    def read_view(self, size: int) -> memoryview:
+        """The next ``size`` bytes (fewer at the end), consumed, as a view."""
+        piece = self._data[self.position : self.position + size]
+        self.position += len(piece)
+        return piece
+
+    def view(self, start: int, end: int) -> memoryview:
+        return self._data[start:end]
+
+
 @dataclass(frozen=True)
 class BytesSource:
     data: Data
@@ -45,7 +72,7 @@ class BytesSource:
         return len(self.data)
 
     def open(self) -> BinaryIO:
-        return io.BytesIO(self.data)
+        return cast(BinaryIO, MemoryReader(self.data))
 
     def random_access(self) -> pa.NativeFile:
         return pa.BufferReader(pa.py_buffer(self.data))
