@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from driftline_runtime.reasons import Reason
 from driftline_runtime.validation.audit import RuleTally, shown_values
 from driftline_runtime.validation.contract import ARROW_TYPES, ColumnContract, Kind
+from driftline_runtime.validation.fixed_width import fixed_width_bytes, rows_among
 from driftline_runtime.validation.parsing import Typed, coerce, is_text, parse_text
 from driftline_runtime.validation.report import RuleReport, SchemaChange
 
@@ -76,11 +77,7 @@ class ColumnCheck:
                 missing = pc.and_not(missing, typed.type_failures)
             masks.append(missing)
         if column.allowed:
-            allowed = pa.array(column.allowed, column.arrow_type)
-            outside = pc.invert(pc.is_in(values, value_set=allowed))
-            if values.null_count:
-                outside = pc.and_(outside, values.is_valid())
-            masks.append(outside)
+            masks.append(_outside(values, column))
         if column.kind == "float":
             masks.append(pc.invert(pc.is_finite(values)))
         masks += [constraint.failing(values) for constraint in column.constraints]
@@ -129,6 +126,19 @@ class ColumnCheck:
                 "values": self.present,
             },
         )
+
+
+def _outside(values: pa.ChunkedArray, column: ColumnContract) -> pa.ChunkedArray:
+    """The present values that are none of the column's allowed values."""
+    if column.kind == "str" and (matrix := fixed_width_bytes(values)) is not None:
+        among = rows_among(matrix, column.allowed)
+        if among is not None:
+            return pa.chunked_array([pa.array(~among)])
+    allowed = pa.array(column.allowed, column.arrow_type)
+    outside = pc.invert(pc.is_in(values, value_set=allowed))
+    if values.null_count:
+        outside = pc.and_(outside, values.is_valid())
+    return outside
 
 
 def _numpy(mask: pa.ChunkedArray) -> np.ndarray:
