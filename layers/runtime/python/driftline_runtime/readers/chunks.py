@@ -57,11 +57,15 @@ def text_chunks(text: GuardedText, size: int, *, quotes: bool) -> Iterator[TextC
     first = True
     while True:
         data = text.peek(carried + size)[: carried + size]
+        # The guards saw every byte peeked: without a quote after the header there, the
+        # chunk holds none either and need not be searched again.
+        maybe_quoted = quotes and text.guard.quote_after_header
         if len(data) == carried:  # nothing more to read
             if data:
-                yield TextChunk(text.take(len(data)), line, quotes and _has_quote(data, first))
+                quoted = maybe_quoted and _has_quote(data, first)
+                yield TextChunk(text.take(len(data)), line, quoted)
             return
-        cut, quoted = _cut(data, quotes, first, len(data) > 2 * size)
+        cut, quoted = _cut(data, maybe_quoted, first, len(data) > 2 * size)
         if cut is None:
             carried = len(data)
             continue

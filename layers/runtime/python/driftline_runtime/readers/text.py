@@ -111,15 +111,14 @@ class GuardedText(io.RawIOBase):
 def _read_after(raw: BinaryIO, kept: memoryview, wanted: int) -> tuple[memoryview, memoryview]:
     """A new window: ``kept`` and then up to ``wanted`` bytes of ``raw``, read into place
     (one copy of the new bytes); and the view of the new bytes alone."""
-    window = bytearray(len(kept) + wanted)
+    # numpy's empty array, not a bytearray: a bytearray would be zeroed first, a pass
+    # over the whole batch for nothing.
+    window = memoryview(np.empty(len(kept) + wanted, dtype=np.uint8))
     window[: len(kept)] = kept
     end = len(kept)
-    with memoryview(window) as target:
-        while end < len(window):
-            count = raw.readinto(target[end:])  # type: ignore[attr-defined]
-            if not count:
-                break
-            end += count
-    del window[end:]
-    view = memoryview(window)
-    return view, view[len(kept) :]
+    while end < len(window):
+        count = raw.readinto(window[end:])  # type: ignore[attr-defined]
+        if not count:
+            break
+        end += count
+    return window[:end], window[len(kept) : end]
