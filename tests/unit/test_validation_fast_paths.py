@@ -114,3 +114,53 @@ def test_a_repeated_key_in_a_large_file_is_found_with_its_row() -> None:
     assert unique.failed == 1
     assert [example.row for example in unique.examples] == [150_001]
     assert result.report.valid_rows == count - 1
+
+
+class Reading(BaseModel):
+    level: float = Field(ge=0, lt=10)
+    count: int = Field(gt=-5, le=100)
+
+
+@pytest.mark.parametrize(
+    ("levels", "counts"),
+    [
+        # every value within its bounds, the bounds themselves included where allowed
+        ([0.0, 9.99, 5.0, None], [-4, 100, 0, None]),
+        # values on the wrong side of each bound
+        ([-0.5, 10.0, 3.0, 11.0], [-5, 101, 7, -9]),
+        # NaN and infinities (no order for NaN: the masks decide), nulls only
+        ([float("nan"), 1.0, float("inf"), float("-inf")], [None, None, None, None]),
+    ],
+)
+def test_bounds_report_what_a_comparison_per_value_finds(
+    levels: list[float | None], counts: list[int | None]
+) -> None:
+    # Given a batch of readings
+    table = pa.table(
+        {"level": pa.array(levels, pa.float64()), "count": pa.array(counts, pa.int64())}
+    )
+    spec = DatasetSpec(
+        name="readings",
+        kind="inference",
+        model_dataset="reading-history",
+        contract=Reading,
+        contract_version="1.0.0",
+        id_column="level",
+        row_policy="drop_bad_rows",
+        rules=TableRules(min_rows=0, max_bad_row_share=1.0),
+    )
+    # When it is validated
+    result = validate(table, spec, NOW)
+    # Then each bound fails exactly the rows a comparison of every value fails
+    expected = {
+        "level.ge": [v is not None and v < 0 for v in levels],
+        "level.lt": [v is not None and v >= 10 for v in levels],
+        "count.gt": [v is not None and v <= -5 for v in counts],
+        "count.le": [v is not None and v > 100 for v in counts],
+    }
+    for name, flags in expected.items():
+        report = rule(result, name)
+        assert report.failed == sum(flags), name
+        assert [example.row for example in report.examples] == [
+            row + 1 for row, flag in enumerate(flags) if flag
+        ], name
