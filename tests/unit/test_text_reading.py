@@ -129,3 +129,18 @@ def test_a_nul_byte_deep_in_a_file_is_reported_at_its_line(tmp_path: Path) -> No
         # Then it is not text, at line 3,002 of the file (the header is line 1)
         assert error.reason == "not_text"
         assert "a NUL byte at line 3002" in str(error)
+
+
+def test_a_first_quote_far_past_the_header_still_allows_line_breaks_in_values(
+    tmp_path: Path,
+) -> None:
+    # Given 2 MiB of plain rows, then the file's only quoted value, holding a line break
+    plain = [row for row in rows(20000) if '"' not in row]
+    quoted = 'p-001,2026-01-01T10:00:00Z,1.5,1,EUR,true,"late, with a\nline break"'
+    data = text([*plain, quoted, *plain[:10]])
+    for source, key in sources(data, tmp_path, "f.csv").values():
+        # When it is read with the function's limits (one batch, many scanned blocks)
+        table = read(source, key, ReaderLimits())
+        # Then the quoted value is one row with its line break, not two broken rows
+        assert table.num_rows == len(plain) + 11
+        assert table["note"][len(plain)].as_py() == "late, with a\nline break"

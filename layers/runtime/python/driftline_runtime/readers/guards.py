@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -53,7 +54,8 @@ class TextGuard:
         if not piece:
             return
         data = np.frombuffer(piece, np.uint8)
-        counts = newline_counts(data)
+        scan = _scan(data, quotes=not self.quote_after_header)
+        counts = scan.newlines
         first = _first_newline(data, counts)
         self._line_lengths(data, counts, first)
         if self.offset == 0:
@@ -61,7 +63,7 @@ class TextGuard:
             for magic, what in _MAGIC:
                 if head.startswith(magic):
                     raise UnreadableFile("not_text", f"{self.key} holds {what}, not text")
-        if data.min() == 0:  # a NUL byte, found without a temporary array
+        if scan.least == 0:  # a NUL byte
             nul = int(np.argmax(data == 0))
             at = self.offset + nul
             raise UnreadableFile(
@@ -72,7 +74,7 @@ class TextGuard:
         self._utf8(piece, data)
         if not self.saw_text and _NON_SPACE.search(piece):
             self.saw_text = True
-        self._quotes(data, first)
+        self._quotes(data, first, scan.quotes)
         self.lines += int(counts.sum())
         self.offset += len(piece)
 
@@ -148,17 +150,22 @@ class TextGuard:
             f"(byte offset {at}) is not valid UTF-8",
         )
 
-    def _quotes(self, data: np.ndarray, first: int) -> None:
+    def _quotes(self, data: np.ndarray, first: int, blocks: np.ndarray) -> None:
+        """``blocks``: whether each block of the piece holds a quote."""
         if self.quote_after_header:
             return
         if self._header_end is None:
             if first < 0:
-                self.quote_after_header = contains(data, _QUOTE)
+                self.quote_after_header = bool(blocks.any())
                 return
             self._header_end = self.offset + first
-            self.quote_after_header = contains(data[first + 1 :], _QUOTE)
+            # The header's block counts only after the header's line break.
+            header_block = first // BLOCK
+            self.quote_after_header = bool(blocks[header_block + 1 :].any()) or contains(
+                data[first + 1 : (header_block + 1) * BLOCK], _QUOTE
+            )
             return
-        self.quote_after_header = contains(data, _QUOTE)
+        self.quote_after_header = bool(blocks.any())
 
     def _line_at(self, data: np.ndarray, within: int) -> int:
         """The 1-based line of the byte at ``within`` in the current piece."""
@@ -170,12 +177,27 @@ class TextGuard:
 BLOCK = 256 * 1024
 
 
-def newline_counts(data: np.ndarray) -> np.ndarray:
-    """The number of line breaks in each block of ``data``."""
-    return np.array(
-        [np.count_nonzero(data[start : start + BLOCK] == _NEWLINE) for start in _blocks(data)],
-        dtype=np.int64,
-    )
+@dataclass(frozen=True)
+class _Scan:
+    newlines: np.ndarray  # line breaks per block
+    quotes: np.ndarray  # whether each block holds a quote (all False when not looked for)
+    least: int  # the smallest byte: 0 is a NUL
+
+
+def _scan(data: np.ndarray, *, quotes: bool) -> _Scan:
+    """One pass over the piece, a block at a time: what each block holds, read from the
+    cache for every question after the first."""
+    count = len(_blocks(data))
+    newlines = np.zeros(count, dtype=np.int64)
+    quoted = np.zeros(count, dtype=bool)
+    least = 255
+    for index, start in enumerate(_blocks(data)):
+        block = data[start : start + BLOCK]
+        newlines[index] = np.count_nonzero(block == _NEWLINE)
+        least = min(least, int(block.min()))
+        if quotes:
+            quoted[index] = bool((block == _QUOTE).any())
+    return _Scan(newlines, quoted, least)
 
 
 def contains(data: np.ndarray, byte: int) -> bool:
