@@ -93,11 +93,23 @@ def test_distinct_keys_and_one_repeat_among_many() -> None:
     assert _distinct(_mix(np.arange(500_000, dtype=np.uint64)))
 
 
-def test_a_repeated_key_in_a_large_file_is_found_with_its_row() -> None:
-    # Given 200,000 orders with distinct fixed-width ids, the 150,001st repeating the 7th
+@pytest.mark.parametrize(
+    ("batch_rows", "odd_width"),
+    [
+        (None, False),  # one batch
+        (30_000, False),  # the repeat and its first in different batches, hashed apart
+        (30_000, True),  # one batch of ids of another width: no hashes, exact grouping
+    ],
+)
+def test_a_repeated_key_in_a_large_file_is_found_with_its_row(
+    batch_rows: int | None, odd_width: bool
+) -> None:
+    # Given 200,000 orders with distinct ids, the 150,001st repeating the 7th
     count = 200_000
     ids = [f"o-{n * 2654435761 % 16**10:010x}" for n in range(count)]
     ids[150_000] = ids[6]
+    if odd_width:  # ids the pattern refuses, in the 4th batch only
+        ids[100_000] = "o-" + "1" * 11
     table = pa.table(
         {
             "order_id": ids,
@@ -107,13 +119,41 @@ def test_a_repeated_key_in_a_large_file_is_found_with_its_row() -> None:
             "channel": ["pos"] * count,
         }
     )
-    # When it is validated
-    result = validate(table, orders(), NOW)
+    # When it is validated, in batches or whole
+    result = validate(table, orders(), NOW, batch_rows=batch_rows)
     # Then exactly that row repeats a key, reported at its 1-based row
     unique = rule(result, "table.unique_key")
     assert unique.failed == 1
     assert [example.row for example in unique.examples] == [150_001]
-    assert result.report.valid_rows == count - 1
+    assert result.report.valid_rows == count - 1 - odd_width
+
+
+def test_repeated_integer_keys_across_batches_are_found() -> None:
+    # Given 100,000 integer keys in batches of 7,000, two of them repeating earlier ones
+    class Event(BaseModel):
+        event_id: int
+        kind: Literal["a", "b"]
+
+    count = 100_000
+    keys = list(range(count))
+    keys[70_000], keys[99_999] = keys[3], keys[69_999]
+    spec = DatasetSpec(
+        name="events",
+        kind="inference",
+        model_dataset="event-history",
+        contract=Event,
+        contract_version="1.0.0",
+        id_column="event_id",
+        row_policy="drop_bad_rows",
+        rules=TableRules(unique_key=("event_id",), max_bad_row_share=0.5),
+    )
+    table = pa.table({"event_id": keys, "kind": ["a"] * count})
+    # When it is validated in batches
+    result = validate(table, spec, NOW, batch_rows=7_000)
+    # Then both repeats are found, at their rows
+    unique = rule(result, "table.unique_key")
+    assert unique.failed == 2
+    assert [example.row for example in unique.examples] == [70_001, 100_000]
 
 
 class Reading(BaseModel):

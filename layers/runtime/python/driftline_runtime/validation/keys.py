@@ -83,9 +83,15 @@ class KeyIndex:
         self._tables: list[pa.Table] = []
         self._bytes = 0
         self._spill: _Partitions | None = None
+        # A single key column's fast hashes, batch by batch, while every batch had them.
+        self._hashes: list[np.ndarray] | None = [] if len(names) == 1 else None
 
-    def add(self, columns: list[pa.ChunkedArray], offset: int) -> None:
-        """The batch's key columns (contract types) for rows starting at ``offset``."""
+    def add(
+        self, columns: list[pa.ChunkedArray], offset: int, hashes: np.ndarray | None = None
+    ) -> None:
+        """The batch's key columns (contract types) for rows starting at ``offset``, and
+        for a single key column its :func:`fast_hashes`, when the caller computed them
+        alongside the batch's other checks (else the end of the file hashes the key)."""
         rows = pa.array(np.arange(offset, offset + len(columns[0]), dtype=np.int64))
         table = pa.table([*columns, rows], names=[*self.names, ROW])
         complete = None
@@ -100,21 +106,30 @@ class KeyIndex:
             return
         self._tables.append(table)
         self._bytes += table.nbytes
+        if self._hashes is not None:
+            if hashes is None or len(hashes) != table.num_rows:
+                self._hashes = None
+            else:
+                self._hashes.append(hashes)
+                self._bytes += hashes.nbytes
         if self._bytes > self.budget and self.workdir is not None:
             self._spill = _Partitions(self.workdir, self.names, seed=1)
             for kept in self._tables:
                 self._spill.write(kept)
-            self._tables, self._bytes = [], 0
+            self._tables, self._bytes, self._hashes = [], 0, None
 
     def repeats(self) -> Repeats:
         found = Repeats(budget=max(1, self.budget // 8), workdir=self.workdir)
         parts: Iterator[pa.Table]
+        hashed = self._spill is None and bool(self._hashes)
+        if hashed and self._hashes and _distinct(np.concatenate(self._hashes)):
+            return found  # distinct hashes: distinct keys
         if self._spill is None:
             parts = iter([pa.concat_tables(self._tables)] if self._tables else [])
         else:
             parts = self._spill.parts(self.budget)  # one partition in memory at a time
         for part in parts:
-            _collect(found, _repeating(part, self.names))
+            _collect(found, _repeating(part, self.names, hashed=hashed))
         return found
 
 
@@ -131,31 +146,40 @@ def _collect(found: Repeats, repeating: pa.Table) -> None:
     )
 
 
-def _repeating(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
-    """The rows of ``table`` whose key is on a row with a smaller number."""
-    if table.num_rows < 2 or (len(names) == 1 and _surely_unique(table[names[0]])):
+def _repeating(table: pa.Table, names: tuple[str, ...], *, hashed: bool = False) -> pa.Table:
+    """The rows of ``table`` whose key is on a row with a smaller number (``hashed``: the
+    fast hashes already told that some may repeat)."""
+    if table.num_rows < 2 or (len(names) == 1 and not hashed and _surely_unique(table[names[0]])):
         return table.slice(0, 0)
     firsts = table.group_by(list(names)).aggregate([(ROW, "min")])[f"{ROW}_min"]
     return table.filter(pc.invert(pc.is_in(table[ROW], value_set=firsts)))
 
 
 def _surely_unique(column: pa.ChunkedArray) -> bool:
-    """Whether the values are all distinct, settled cheaply for the usual, clean file.
-
-    Integers (datetimes too), and fixed-width text by a 64-bit hash of each value, are
-    compared as 64-bit numbers: distinct numbers prove distinct values. Equal hashes may
-    be a collision, so they answer False and the exact grouping decides.
-    """
-    matrix = fixed_width_bytes(column)
-    if matrix is not None:
-        keys = row_hashes(matrix)
-    elif pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type):
-        # splitmix's finaliser is a bijection: distinct integers stay distinct, and the
-        # buckets below get well-spread top bits even from consecutive ids.
-        keys = _mix(column.cast(pa.int64()).to_numpy().view(np.uint64))
-    else:
+    """Whether the values are all distinct, settled cheaply for the usual, clean file:
+    distinct :func:`fast_hashes` prove distinct values. Equal hashes may be a collision,
+    so they answer False and the exact grouping decides."""
+    keys = fast_hashes(column)
+    if keys is None:
         return bool(pc.count_distinct(column).as_py() == len(column))
     return _distinct(keys)
+
+
+def fast_hashes(column: pa.ChunkedArray) -> np.ndarray | None:
+    """A 64-bit number per value, equal for equal values, where one is cheap: fixed-width
+    text hashed, integers (datetimes too) mixed one to one; None otherwise (nulls, text
+    of varying width). Batches of one column may be hashed apart and their hashes joined:
+    equal values have equal widths, so they always meet the same hash."""
+    matrix = fixed_width_bytes(column)
+    if matrix is not None:
+        return row_hashes(matrix)
+    if column.null_count or not (
+        pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)
+    ):
+        return None
+    # splitmix's finaliser is a bijection: distinct integers stay distinct, and the
+    # buckets of _distinct get well-spread top bits even from consecutive ids.
+    return _mix(column.cast(pa.int64()).to_numpy().view(np.uint64))
 
 
 def _distinct(keys: np.ndarray) -> bool:

@@ -31,7 +31,7 @@ from driftline_runtime.validation.audit import RuleTally, display, masked
 from driftline_runtime.validation.bad_rows import BadRowLog, BatchLog
 from driftline_runtime.validation.column_rules import ColumnCheck
 from driftline_runtime.validation.contract import compile_contract
-from driftline_runtime.validation.keys import KeyIndex, Repeats
+from driftline_runtime.validation.keys import KeyIndex, Repeats, fast_hashes
 from driftline_runtime.validation.output import Spool
 from driftline_runtime.validation.parsing import Typed
 from driftline_runtime.validation.report import RuleExample, ValidationReport
@@ -97,9 +97,18 @@ class Validation:
         if not table.num_rows:
             return
         offset, self.rows = self.rows, self.rows + table.num_rows
-        results = list(
-            self._pool.map(lambda check: check.check(table[check.column.name], offset), self.checks)
-        )
+        key = self.spec.rules.unique_key
+        hashed = key[0] if self.keys is not None and len(key) == 1 else None
+
+        def run(check: ColumnCheck) -> tuple[tuple[Typed, np.ndarray | None], np.ndarray | None]:
+            # A single key column's hashes are taken on the same thread as its checks,
+            # alongside the other columns', rather than all at the end of the file.
+            result = check.check(table[check.column.name], offset)
+            return result, fast_hashes(result[0].values) if check.column.name == hashed else None
+
+        outcomes = list(self._pool.map(run, self.checks))
+        results = [result for result, _ in outcomes]
+        hashes = next((found for _, found in outcomes if found is not None), None)
         typed = {
             check.column.name: result[0] for check, result in zip(self.checks, results, strict=True)
         }
@@ -113,7 +122,7 @@ class Validation:
             else:
                 plain = failing if plain is None else plain | failing
         if self.keys is not None:
-            self.keys.add([typed[name].values for name in self.spec.rules.unique_key], offset)
+            self.keys.add([typed[name].values for name in key], offset, hashes)
         log, bad = self.bad.add(offset, table.num_rows, plain, candidates)
         self._newest(log, typed, plain, bad)
         if not self.rejected and self.spec.row_policy == "reject_file" and log.bad_plain:
