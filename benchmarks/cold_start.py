@@ -38,6 +38,13 @@ ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_SERVICE_NAME": "ingest",
     "DRIFTLINE_STAGE": "bench",
+    # What Lambda's Python runtime sets in every function's environment, for both
+    # contenders. The X-Ray SDK reads it at import: outside Lambda it builds a sampling
+    # client (about 130 ms) that a function never builds, so without it the figure
+    # would be an import no cold start pays.
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "AWS_LAMBDA_FUNCTION_NAME": "driftline-bench-ingest",
     "PATH": os.environ.get("PATH", "/usr/bin"),
 }
 
