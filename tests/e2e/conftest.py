@@ -50,7 +50,10 @@ EXTENDED_CONTEXT = {
     "driftline:extra_contract_folders": ",".join(str(f) for f in EXTRA_CONTRACT_FOLDERS),
     "driftline:large_file_threshold_mib": "1",
 }
-# Whether this session started the local cloud (and so stops it at its end).
+# Whether each instance of the local_cloud fixture started the local cloud. The
+# reliability suite's conftest registers the same fixture again, so a session that runs
+# both suites holds two instances, the second finding the cloud the first started: the
+# session started it (and stops it at its end) when any instance did.
 _STARTED_HERE: list[bool] = []
 
 
@@ -108,7 +111,7 @@ def extended_deployment(
     try:
         yield deployed
     finally:
-        if not all(_STARTED_HERE):
+        if not any(_STARTED_HERE):
             deploy.deploy(local_cloud)
 
 
