@@ -10,11 +10,11 @@ point that is not a Python interpreter (the image's default entry point needs th
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from driftline_localcloud.sagemaker.containers import Processes
+from driftline_localcloud.sagemaker.jobs import JobKind
 from driftline_localcloud.sagemaker.processing_run import (
     INTERPRETERS,
     PROCESSING_ROOT,
@@ -23,26 +23,31 @@ from driftline_localcloud.sagemaker.processing_run import (
 from driftline_localcloud.sagemaker.shapes import (
     Handler,
     check_name,
-    describe,
     echo,
-    page,
-    sort_and_filter,
-    summary,
 )
 from driftline_localcloud.sagemaker.store import (
     Description,
     RegionStore,
     Stores,
     arn,
-    in_use,
     now,
     validation,
 )
 
-SUMMARY_FIELDS = (
-    "ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime",
-    "LastModifiedTime", "ProcessingJobStatus", "FailureReason", "ExitMessage",
-)  # fmt: skip
+PROCESSING = JobKind(
+    "Processing",
+    lambda name: validation(f"Could not find requested job with name {name}"),
+    (
+        "ProcessingJobName",
+        "ProcessingJobArn",
+        "CreationTime",
+        "ProcessingEndTime",
+        "LastModifiedTime",
+        "ProcessingJobStatus",
+        "FailureReason",
+        "ExitMessage",
+    ),  # fmt: skip
+)
 
 
 class ProcessingJobs:
@@ -73,53 +78,21 @@ class ProcessingJobs:
             "CreationTime": moment,
             "LastModifiedTime": moment,
         }
-        stop = threading.Event()
-        with self.stores.lock:
-            if name.lower() in store.processing_jobs:
-                raise in_use(
-                    "Processing job names must be unique within an AWS account and region, and "
-                    f"a processing job with this name already exists ({job_arn})"
-                )
-            store.processing_jobs[name.lower()] = job
-            store.stop_requests[job_arn] = stop
+        stop = PROCESSING.add(self.stores, store, job)
         run = ProcessingRun(
             self.stores, self.processes, context.account_id, context.region, job, stop
         )
         self.pool.submit(run)
         return {"ProcessingJobArn": job_arn}
 
-    def _job(self, context: Any, name: str) -> Description:
-        job = self._region(context).processing_jobs.get(str(name).lower())
-        if job is None:
-            raise validation(f"Could not find requested job with name {name}")
-        return job
-
     def describe_processing_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        job = self.stores.snapshot(self._job(context, request["ProcessingJobName"]))
-        return describe(job, "DescribeProcessingJob")
+        return PROCESSING.describe(self.stores, self._region(context), request)
 
     def stop_processing_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        job = self._job(context, request["ProcessingJobName"])
-        with self.stores.lock:
-            if job["ProcessingJobStatus"] != "InProgress":
-                raise validation(
-                    f"The request was rejected because the processing job is in status "
-                    f"{job['ProcessingJobStatus']}."
-                )
-            self.stores.update(job, ProcessingJobStatus="Stopping")
-            self._region(context).stop_requests[job["ProcessingJobArn"]].set()
-        return {}
+        return PROCESSING.stop(self.stores, self._region(context), request)
 
     def list_processing_jobs(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        with self.stores.lock:
-            jobs = sort_and_filter(
-                self._region(context).processing_jobs.values(),
-                request,
-                "ProcessingJobName",
-                "ProcessingJobStatus",
-            )
-            items, token = page([summary(job, SUMMARY_FIELDS) for job in jobs], request)
-        return {"ProcessingJobSummaries": items, **({"NextToken": token} if token else {})}
+        return PROCESSING.list(self.stores, self._region(context), request)
 
 
 def check_processing_request(request: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ SageMaker adds; jobs run on a thread pool so that Create*Job returns at once.
 from __future__ import annotations
 
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +21,7 @@ from localstack.services.plugins import Service, ServiceLifecycleHook
 from driftline_localcloud.faults import faults
 from driftline_localcloud.sagemaker.containers import Processes
 from driftline_localcloud.sagemaker.endpoints import EndpointService
+from driftline_localcloud.sagemaker.jobs import JobKind
 from driftline_localcloud.sagemaker.processing import ProcessingJobs
 from driftline_localcloud.sagemaker.registry import ModelRegistry
 from driftline_localcloud.sagemaker.runtime_service import LocalStackServingHost
@@ -31,16 +31,12 @@ from driftline_localcloud.sagemaker.shapes import (
     check_name,
     describe,
     echo,
-    page,
-    sort_and_filter,
-    summary,
 )
 from driftline_localcloud.sagemaker.store import (
     Description,
     RegionStore,
     Stores,
     arn,
-    in_use,
     not_found,
     now,
     transition,
@@ -51,6 +47,39 @@ from driftline_localcloud.sagemaker.transform import TransformRun
 
 # Jobs running at once; later ones wait in Starting (or InProgress) for a free slot.
 MAX_CONCURRENT_JOBS = 4
+
+
+def stop_training(stores: Stores, job: Description, status_key: str) -> None:
+    transition(stores, job, "Stopping", "Stopping the training job", **{status_key: "Stopping"})
+
+
+TRAINING = JobKind(
+    "Training",
+    lambda name: validation("Requested resource not found."),
+    (
+        "TrainingJobName",
+        "TrainingJobArn",
+        "CreationTime",
+        "TrainingEndTime",
+        "LastModifiedTime",
+        "TrainingJobStatus",
+        "SecondaryStatus",
+    ),  # fmt: skip
+    stopping=stop_training,
+)
+TRANSFORM = JobKind(
+    "Transform",
+    lambda name: not_found(f"Could not find requested job with name {name}"),
+    (
+        "TransformJobName",
+        "TransformJobArn",
+        "CreationTime",
+        "TransformEndTime",
+        "LastModifiedTime",
+        "TransformJobStatus",
+        "FailureReason",
+    ),  # fmt: skip
+)
 TRAINING_FLAGS = (
     "EnableNetworkIsolation",
     "EnableInterContainerTrafficEncryption",
@@ -136,60 +165,21 @@ class SageMakerProvider(ServiceLifecycleHook):
             **{flag: bool(request.get(flag, False)) for flag in TRAINING_FLAGS},
             "StoppingCondition": request.get("StoppingCondition") or {"MaxRuntimeInSeconds": 86400},
         }
-        stop = threading.Event()
-        with self.stores.lock:
-            if name.lower() in store.training_jobs:
-                raise in_use(
-                    "Training job names must be unique within an AWS account and region, and a "
-                    f"training job with this name already exists ({job_arn})"
-                )
-            store.training_jobs[name.lower()] = job
-            store.stop_requests[job_arn] = stop
+        stop = TRAINING.add(self.stores, store, job)
         run = TrainingRun(
             self.stores, self.processes, context.account_id, context.region, job, stop
         )
         self.pool.submit(run)
         return {"TrainingJobArn": job_arn}
 
-    def _training_job(self, context: Any, name: str) -> Description:
-        job = self._region(context).training_jobs.get(str(name).lower())
-        if job is None:
-            raise validation("Requested resource not found.")
-        return job
-
     def describe_training_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        job = self.stores.snapshot(self._training_job(context, request["TrainingJobName"]))
-        return describe(job, "DescribeTrainingJob")
+        return TRAINING.describe(self.stores, self._region(context), request)
 
     def stop_training_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        job = self._training_job(context, request["TrainingJobName"])
-        with self.stores.lock:
-            if job["TrainingJobStatus"] != "InProgress":
-                raise validation(
-                    f"The request was rejected because the training job is in status "
-                    f"{job['TrainingJobStatus']}."
-                )
-            transition(
-                self.stores, job, "Stopping", "Stopping the training job",
-                TrainingJobStatus="Stopping",
-            )  # fmt: skip
-            self._region(context).stop_requests[job["TrainingJobArn"]].set()
-        return {}
+        return TRAINING.stop(self.stores, self._region(context), request)
 
     def list_training_jobs(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        with self.stores.lock:
-            jobs = sort_and_filter(
-                self._region(context).training_jobs.values(),
-                request,
-                "TrainingJobName",
-                "TrainingJobStatus",
-            )
-            fields = (
-                "TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime",
-                "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus",
-            )  # fmt: skip
-            items, token = page([summary(job, fields) for job in jobs], request)
-        return {"TrainingJobSummaries": items, **({"NextToken": token} if token else {})}
+        return TRAINING.list(self.stores, self._region(context), request)
 
     # -- models ------------------------------------------------------------------------
     def create_model(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
@@ -243,15 +233,7 @@ class SageMakerProvider(ServiceLifecycleHook):
             "MaxPayloadInMB": request.get("MaxPayloadInMB", 6),
             "BatchStrategy": request.get("BatchStrategy", "MultiRecord"),
         }
-        stop = threading.Event()
-        with self.stores.lock:
-            if name.lower() in store.transform_jobs:
-                raise in_use(
-                    "Transform job names must be unique within an AWS account and region, and a "
-                    f"transform job with this name already exists ({job_arn})"
-                )
-            store.transform_jobs[name.lower()] = job
-            store.stop_requests[job_arn] = stop
+        stop = TRANSFORM.add(self.stores, store, job)
         run = TransformRun(
             self.stores,
             self.processes,
@@ -265,42 +247,14 @@ class SageMakerProvider(ServiceLifecycleHook):
         self.pool.submit(run)
         return {"TransformJobArn": job_arn}
 
-    def _transform_job(self, context: Any, name: str) -> Description:
-        job = self._region(context).transform_jobs.get(str(name).lower())
-        if job is None:
-            raise not_found(f"Could not find requested job with name {name}")
-        return job
-
     def describe_transform_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        job = self.stores.snapshot(self._transform_job(context, request["TransformJobName"]))
-        return describe(job, "DescribeTransformJob")
+        return TRANSFORM.describe(self.stores, self._region(context), request)
 
     def stop_transform_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        job = self._transform_job(context, request["TransformJobName"])
-        with self.stores.lock:
-            if job["TransformJobStatus"] != "InProgress":
-                raise validation(
-                    f"The request was rejected because the transform job is in status "
-                    f"{job['TransformJobStatus']}."
-                )
-            self.stores.update(job, TransformJobStatus="Stopping")
-            self._region(context).stop_requests[job["TransformJobArn"]].set()
-        return {}
+        return TRANSFORM.stop(self.stores, self._region(context), request)
 
     def list_transform_jobs(self, context: Any, request: dict[str, Any]) -> dict[str, Any]:
-        with self.stores.lock:
-            jobs = sort_and_filter(
-                self._region(context).transform_jobs.values(),
-                request,
-                "TransformJobName",
-                "TransformJobStatus",
-            )
-            fields = (
-                "TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime",
-                "LastModifiedTime", "TransformJobStatus", "FailureReason",
-            )  # fmt: skip
-            items, token = page([summary(job, fields) for job in jobs], request)
-        return {"TransformJobSummaries": items, **({"NextToken": token} if token else {})}
+        return TRANSFORM.list(self.stores, self._region(context), request)
 
 
 def with_faults(operation: str, handler: Handler) -> Handler:
