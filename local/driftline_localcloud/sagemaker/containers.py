@@ -23,7 +23,7 @@ import tarfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,12 +64,14 @@ def image_repository(image: str) -> str:
     return path.split("@", 1)[0].split(":", 1)[0]
 
 
-def framework_python(image: str) -> Path:
-    """The interpreter of the framework environment standing in for ``image``."""
+def framework_python(image: str, also: Mapping[str, str] | None = None) -> Path:
+    """The interpreter of the framework environment standing in for ``image``; ``also``
+    adds images of one job kind (repository fragment -> environment name)."""
+    images = {**SUPPORTED_IMAGES, **(also or {})}
     repository = image_repository(image)
-    name = next((env for key, env in SUPPORTED_IMAGES.items() if key in repository), None)
+    name = next((env for key, env in images.items() if key in repository), None)
     if name is None:
-        supported = ", ".join(f"{key} (any tag)" for key in SUPPORTED_IMAGES)
+        supported = ", ".join(f"{key} (any tag)" for key in images)
         raise JobFailure(
             f"ClientError: The image {image!r} is not supported by the local cloud, which runs "
             f"jobs without containers. Supported images: {supported}."

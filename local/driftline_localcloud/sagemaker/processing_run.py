@@ -19,7 +19,6 @@ for it (after Stopping) or when ``MaxRuntimeInSeconds`` ended it.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -28,7 +27,6 @@ from typing import Any
 
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
-    FRAMEWORKS_VARIABLE,
     JobFailure,
     JobRun,
     JobStopped,
@@ -39,7 +37,6 @@ from driftline_localcloud.sagemaker.containers import (
     data_objects,
     download,
     framework_python,
-    image_repository,
     job_root,
     run_process,
     upload,
@@ -54,24 +51,10 @@ CONTAINER_ROOT = "/opt/ml/"
 PROCESSING_ROOT = "/opt/ml/processing/"
 MESSAGE_LIMIT = 1024
 INTERPRETERS = ("python", "python3", "python3.13")
-# Images whose stand-in is a framework environment of the local cloud's own (the rest:
-# containers.framework_python, as for training).
+# Images only Processing jobs run here, with the environment standing in for each (the
+# rest: containers.SUPPORTED_IMAGES, as for training).
 PROCESSING_IMAGES = {"pytorch-training": "pytorch"}
 MAX_RUNTIME_MESSAGE = "Processing job runtime exceeded MaxRuntimeInSeconds provided"
-
-
-def processing_python(image: str) -> Path:
-    repository = image_repository(image)
-    name = next((env for key, env in PROCESSING_IMAGES.items() if key in repository), None)
-    if name is None:
-        return framework_python(image)
-    python = Path(os.environ.get(FRAMEWORKS_VARIABLE, ""), name, "bin", "python")
-    if not python.is_file():
-        raise JobFailure(
-            f"ClientError: The {name} framework environment for image {image!r} is not "
-            f"installed (looked for {python}); run `driftline local install`."
-        )
-    return python
 
 
 class ProcessingRun(JobRun):
@@ -99,7 +82,7 @@ class ProcessingRun(JobRun):
             self.fault = faults().take("processing-job", subject=self.name)
             if self.fault is not None and self.fault.action == "fail":
                 raise JobFailure(self.fault.reason)
-            python = processing_python(self.spec["AppSpecification"]["ImageUri"])
+            python = framework_python(self.spec["AppSpecification"]["ImageUri"], PROCESSING_IMAGES)
             self.root = job_root("processing", self.name)
             self._process(python)
         except JobStopped:
