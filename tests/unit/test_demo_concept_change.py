@@ -72,9 +72,7 @@ def test_the_concept_change_degrades_the_champion_and_a_retraining_wins(seed: in
     # Given the demo's files for this seed (scenario.generate's draws)
     training = generate_transactions(TRAINING_ROWS, seed=seed, end=NOW - TRAINING_LEAD)
     drifted = generate_transactions(BATCH_ROWS, seed=seed + 2, drift=1.0, concept=1.0, end=NOW)
-    following = generate_transactions(
-        BATCH_ROWS, seed=seed + 3, drift=1.0, concept=1.0, end=NOW
-    )
+    following = generate_transactions(BATCH_ROWS, seed=seed + 3, drift=1.0, concept=1.0, end=NOW)
     max_drop = datasets()["scoring-labels"].quality.max_drop
     # When v1 learns the training file and is measured on the drifted batch's labels
     v1 = Model(training)
