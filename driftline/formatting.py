@@ -139,3 +139,11 @@ def leading_metric(models: list[Mapping[str, Any]], default: str) -> str:
     each model's other held-out metrics have columns of their own."""
     found = {str(m["primary_metric"]) for m in models if m.get("primary_metric")}
     return found.pop() if len(found) == 1 else default
+
+
+def trigger_of(retraining: Mapping[str, Any]) -> str:
+    """What asked for a retraining: drift or degraded quality, and in which dataset. A
+    drift and a quality request of one batch that waited for labels are both served by
+    the execution the labels started, so both rows name it."""
+    trigger = str(retraining.get("trigger") or "drift").replace("_", " ")
+    return f"{trigger} in {retraining.get('trigger_dataset')}"

@@ -29,6 +29,7 @@ from driftline.formatting import (
     short_version,
     timestamp,
     tone,
+    trigger_of,
 )
 
 TOP_FEATURES = 3
@@ -236,11 +237,11 @@ def quality_table(status: Mapping[str, Any]) -> Table:
 def retrainings_table(status: Mapping[str, Any]) -> Table:
     return _table(
         "Retrainings",
-        ("dataset", "drift in", "batch version", "execution", "status", "started", "took"),
+        ("dataset", "trigger", "batch version", "execution", "status", "started", "took"),
         (
             (
                 _text(r.get("dataset")),
-                _text(r.get("trigger_dataset")),
+                _text(trigger_of(r)),
                 _short(r.get("trigger_version")),
                 execution_name(r.get("execution")),
                 _state(r.get("status")),

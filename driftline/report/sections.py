@@ -18,6 +18,7 @@ from driftline.formatting import (
     leading_metric,
     number,
     short_version,
+    trigger_of,
 )
 from driftline.report.charts import APPROVAL_COLOURS, EXPECTED_COLOUR, Bar, column_chart
 from driftline.report.document import LineageChain, ReportData
@@ -198,7 +199,7 @@ def retraining_section(status: Mapping[str, Any]) -> str:
         rows = [
             [
                 esc(r.get("dataset")),
-                esc(r.get("trigger_dataset")),
+                esc(trigger_of(r)),
                 f"<code>{esc(short_version(r.get('trigger_version')))}</code>",
                 f"<code>{esc(execution_name(r.get('execution')))}</code>",
                 state_badge(r.get("status")),
@@ -209,8 +210,8 @@ def retraining_section(status: Mapping[str, Any]) -> str:
         ]
         parts.append(
             html_table(
-                "Retrainings started by drift",
-                ["dataset", "drift in", "batch version", "execution", "status", "started", "took"],
+                "Retrainings started by drift or degraded quality",
+                ["dataset", "trigger", "batch version", "execution", "status", "started", "took"],
                 rows,
             )
         )

@@ -89,7 +89,17 @@ def full_status(dataset: str = "transactions") -> dict[str, Any]:
                 "status": "RUNNING",
                 "started": "2026-11-27T10:01:06+00:00",
                 "stopped": None,
-            }
+            },
+            {
+                "dataset": dataset,
+                "trigger_dataset": "scoring",
+                "trigger_version": "b542644ec70d8217",
+                "trigger": "model_quality",
+                "execution": None,
+                "status": "WAITING_FOR_LABELS",
+                "started": None,
+                "stopped": None,
+            },
         ],
         "suppressed_retrainings": [
             {

@@ -59,16 +59,19 @@ def test_every_part_of_the_document_becomes_a_table_with_its_facts() -> None:
         "3 of 3",
         "amount 2.50, prediction 1.20, channel 0.90",
     )
-    # Retrainings and the ones the cooldown held back
+    # Retrainings with what asked for each, and the ones the cooldown held back
     assert row(
         text,
         "transactions",
-        "scoring",
+        "drift in scoring",
         "b542644e",
         "drift-b542",
         "RUNNING",
         "2026-11-27 10:01:06",
         "-",
+    )
+    assert row(
+        text, "transactions", "model quality in scoring", "b542644e", "-", "WAITING_FOR_LABELS"
     )
     assert row(
         text, "transactions", "2026-11-27 10:02:00", "scoring", "c0ffee00", "2026-11-27 11:01:06"
