@@ -25,7 +25,10 @@ def evaluation(metadata: Mapping[str, str]) -> dict[str, Any]:
             "rows": int(metadata.get(names.HOLDOUT_ROWS_METADATA_KEY, "0")),
             "split": metadata.get(names.HOLDOUT_SPLIT_METADATA_KEY),
         }
-    challenger = metadata.get(f"{names.METRIC_METADATA_PREFIX}{names.PRIMARY_METRIC}")
+    # The package's own primary metric (test:rmse for a regression); a package registered
+    # before it was recorded was judged by test:auc.
+    primary = metadata.get(names.PRIMARY_METRIC_METADATA_KEY, names.PRIMARY_METRIC)
+    challenger = metadata.get(f"{names.METRIC_METADATA_PREFIX}{primary}")
     champion = None
     if names.CHAMPION_VERSION_METADATA_KEY in metadata:
         champion = {

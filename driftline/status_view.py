@@ -305,7 +305,7 @@ def endpoints_table(status: Mapping[str, Any]) -> Table:
                 _state(e.get("status")),
                 variants(e),
                 _state((e.get("last_deployment") or {}).get("outcome")),
-                _text((e.get("last_deployment") or {}).get("time")),
+                timestamp((e.get("last_deployment") or {}).get("time")),
             )
             for e in items(status, "endpoints")
         ),

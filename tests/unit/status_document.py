@@ -110,6 +110,20 @@ def full_status(dataset: str = "transactions") -> dict[str, Any]:
                 "until": "2026-11-27T11:01:06+00:00",
             }
         ],
+        "endpoints": [
+            {
+                "name": f"dl-dev-{dataset}-live",
+                "dataset": dataset,
+                "model_version": "2",
+                "status": "InService",
+                "variants": [{"name": "champion", "model_version": "2", "weight": 1.0}],
+                "last_deployment": {
+                    "outcome": "deployed",
+                    "time": "2026-11-27T10:05:48.156264+00:00",
+                    "reason": None,
+                },
+            }
+        ],
         "failures": [
             {
                 "kind": "dataset_version",

@@ -59,6 +59,17 @@ def test_every_part_of_the_document_becomes_a_table_with_its_facts() -> None:
         "3 of 3",
         "amount 2.50, prediction 1.20, channel 0.90",
     )
+    # Endpoints with the model each variant serves and when the last deployment ended
+    assert row(
+        text,
+        "dl-dev-transactions-live",
+        "transactions",
+        "2",
+        "InService",
+        "champion v2 (1)",
+        "deployed",
+        "2026-11-27 10:05:48",
+    )
     # Retrainings with what asked for each, and the ones the cooldown held back
     assert row(
         text,
@@ -213,3 +224,27 @@ def test_a_window_too_long_for_the_metadata_is_read_from_the_runs_manifest() -> 
     assert read == [metadata["training_manifest"]]
     assert training_versions({"training_versions": "a,b"}, reader) == ["a", "b"]
     assert training_versions({"dataset_version": "a"}) == ["a"]
+
+
+def test_the_paired_evaluation_reads_each_packages_own_primary_metric() -> None:
+    from driftline.evaluations import evaluation
+
+    # Given a regression package judged by its RMSE against its champion's on one holdout
+    metadata = {
+        "primary_metric": "test:rmse",
+        "metric:test:rmse": "253.2148",
+        "metric:test:r2": "0.84",
+        "holdout": "sha256:3882261f3acfa4c6",
+        "holdout_rows": "540",
+        "holdout_split": "time",
+        "champion_version": "1",
+        "champion_metric": "262.883",
+    }
+    # Then the challenger's number is its RMSE beside the champion's
+    assert evaluation(metadata) == {
+        "holdout": {"id": "sha256:3882261f3acfa4c6", "rows": 540, "split": "time"},
+        "challenger": 253.2148,
+        "champion": {"model_version": "1", "metric": 262.883},
+    }
+    # And a package registered before the primary metric was recorded was judged by AUC
+    assert evaluation({"metric:test:auc": "0.9"})["challenger"] == 0.9
