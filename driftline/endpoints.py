@@ -184,6 +184,8 @@ def score(target: Target, dataset: str, body: bytes, file_name: str) -> Scored:
         raise DriftlineError(f"{file_name} holds no rows to score")
     runtime = target.client("sagemaker-runtime")
     content_type = content_type_of(body, file_name)
+    if content_type == CSV and b"\n" not in body.strip():
+        raise DriftlineError(f"{file_name} holds no rows to score, only a header line")
     scored = Scored(endpoint)
     for request in requests(body, content_type):
         try:

@@ -73,3 +73,30 @@ def test_predictions_of_every_problem_type_print_with_their_own_columns() -> Non
         assert len(table) == len(predictions) + 1, problem
         assert table[1] == [str(value) for value in predictions[0].values()], problem
     assert table[2] == ["", "3.0"]  # a row without an id keeps its place
+
+
+@pytest.mark.parametrize("size", [2048, endpoints.MAX_REQUEST_BYTES])
+def test_a_csv_of_a_header_alone_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    from driftline.errors import DriftlineError
+
+    # Given an endpoint whose runtime records every request
+    sent: list[bytes] = []
+
+    class Runtime:
+        def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+            sent.append(request["Body"])
+            raise AssertionError("no request should be sent")
+
+    class Target:
+        def client(self, name: str) -> Runtime:
+            return Runtime()
+
+    monkeypatch.setattr(endpoints, "endpoint_for", lambda target, dataset: "dl-dev-x-live")
+    # When a file holds a header line alone, short or longer than one request
+    header = b"reading_id," + b"c" * size + b"\r\n"
+    # Then it is refused as holding no rows, and nothing is sent
+    with pytest.raises(DriftlineError, match="holds no rows to score, only a header line"):
+        endpoints.score(Target(), "x", header, "rows.csv")  # type: ignore[arg-type]
+    assert sent == []
