@@ -38,13 +38,18 @@ def quality_section(status: Mapping[str, Any]) -> str:
             and isinstance((q.get("metrics") or {}).get(q.get("primary_metric")), int | float)
         ]
         if bars:
+            own = [q for q in measured if str(q.get("model_group")) == group]
+            metric = str(own[-1].get("primary_metric"))
+            # A score (AUC, F1, R2) is drawn on its 0..1 scale; an error (RMSE, MAE, log
+            # loss) is in the target's units, so its axis follows the values.
+            scale = 1.0 if all(q.get("direction", "higher") == "higher" for q in own) else None
             chart = column_chart(
-                "quality", f"measured quality over time, {group}", bars, maximum=1.0
+                "quality", f"measured {metric} over time, {group}", bars, maximum=scale
             )
             charts.append(
-                f"<figure>{chart}<figcaption>The primary metric measured on labelled rows, "
-                f"per scored batch in time order, of <b>{esc(group)}</b>'s versions</figcaption>"
-                "</figure>"
+                f"<figure>{chart}<figcaption>The primary metric ({esc(metric)}) measured on "
+                f"labelled rows, per scored batch in time order, of <b>{esc(group)}</b>'s "
+                "versions</figcaption></figure>"
             )
     rows = [
         [

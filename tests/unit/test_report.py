@@ -409,3 +409,33 @@ def test_measured_quality_is_plotted_per_model_version_over_time() -> None:
     assert 'id="quality"' in page and 'data-plot="quality"' in page
     assert page.index("v1 · aaaaaa") < page.index("v2 · bbbbbb")
     assert "0.844" in page and "0.863" in page and "degraded" in page
+
+
+def test_a_measured_error_is_plotted_on_its_own_scale() -> None:
+    # Given a regression model whose RMSE labels measured at 263.9 (its test RMSE 46.7)
+    status = {
+        "model_quality": [
+            {
+                "dataset": "energy-batches",
+                "model_group": "driftline-dev-energy",
+                "labelled_rows": 600,
+                "primary_metric": "rmse",
+                "direction": "lower",
+                "version": "015a96eed526b0de",
+                "model_version": "1",
+                "metrics": {"rmse": 263.905},
+                "reference_metric": 46.692,
+                "degraded": True,
+                "time": "2026-11-30T05:55:04+00:00",
+            }
+        ]
+    }
+    # When the report is rendered
+    page = render_report(
+        ReportData(generated_at=NOW, target="t", status=status, drift_reports=[], lineage=[])
+    )
+    # Then the chart names the metric and its axis reaches past the value, not 0..1
+    chart = re.search(r'<svg class="plot" data-plot="quality".*?</svg>', page, re.S)
+    assert chart is not None and "measured rmse over time" in page
+    ticks = [float(t) for t in re.findall(r'class="tick"[^>]*>([\d.]+)<', chart.group(0))]
+    assert ticks and max(ticks) >= 263.905
