@@ -375,6 +375,10 @@ class TrainingRun(JobRun):
         self._finish("Failed", "Failed", "Training job failed", FailureReason=reason)
 
     def _finish(self, status: str, secondary: str, message: str, **fields: Any) -> None:
+        # The job's last lines reach CloudWatch Logs before its final status, so whoever
+        # waits for the status finds them (closing flushes; a second close is a no-op).
+        if self.logs is not None:
+            self.logs.close()
         with self.stores.lock:
             self._transition(secondary, message, TrainingJobStatus=status, **fields)
             last = self.job["SecondaryStatusTransitions"][-1]

@@ -251,6 +251,8 @@ class TransformRun(JobRun):
         return assemble(answers, self.spec["TransformOutput"].get("AssembleWith"))
 
     def _finish(self, status: str, **fields: Any) -> None:
+        if self.logs is not None:  # every line is in CloudWatch before the job is seen to end
+            self.logs.close()
         self.stores.update(self.job, TransformJobStatus=status, TransformEndTime=now(), **fields)
 
 
