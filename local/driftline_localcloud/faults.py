@@ -40,12 +40,9 @@ import json
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from http import HTTPStatus
 from typing import Any
-
-from localstack.http import Request, Response, route
-from localstack.services.edge import ROUTER
-from localstack.utils.objects import singleton_factory
 
 FAULTS_PATH = "/_driftline/faults"
 ACTIONS = {
@@ -138,30 +135,30 @@ class FaultRegistry:
                 return fault
         return None
 
-    @route(FAULTS_PATH, methods=["GET", "POST", "DELETE"])
-    def endpoint(self, request: Request) -> Response:
-        if request.method == "DELETE":
+    def handle(self, method: str, body: bytes) -> tuple[HTTPStatus, dict[str, Any] | None]:
+        """The route's answer to ``method`` with ``body``: a status and a JSON document.
+
+        Each base mounts this on its gateway (the LocalStack plugin on its router, the
+        MiniStack launcher in front of its ASGI app).
+        """
+        if method == "DELETE":
             self.clear()
-            return Response("", HTTPStatus.NO_CONTENT)
-        if request.method == "GET":
-            return _json({"faults": self.armed()}, HTTPStatus.OK)
+            return HTTPStatus.NO_CONTENT, None
+        if method == "GET":
+            return HTTPStatus.OK, {"faults": self.armed()}
+        if method != "POST":
+            return HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{method} is not allowed here"}
         try:
-            body = json.loads(request.get_data() or b"{}")
-            if not isinstance(body, dict):
+            document = json.loads(body or b"{}")
+            if not isinstance(document, dict):
                 raise FaultError("the body is a JSON object describing one fault")
-            fault = self.arm(Fault.parse(body))
+            fault = self.arm(Fault.parse(document))
         except (ValueError, TypeError) as error:
-            return _json({"error": str(error)}, HTTPStatus.BAD_REQUEST)
-        return _json(asdict(fault), HTTPStatus.CREATED)
+            return HTTPStatus.BAD_REQUEST, {"error": str(error)}
+        return HTTPStatus.CREATED, asdict(fault)
 
 
-def _json(document: dict[str, Any], status: HTTPStatus) -> Response:
-    return Response(json.dumps(document), status, mimetype="application/json")
-
-
-@singleton_factory
+@cache
 def faults() -> FaultRegistry:
-    """The local cloud's one registry, its route added to LocalStack's gateway."""
-    registry = FaultRegistry()
-    ROUTER.add(registry)
-    return registry
+    """The local cloud's one registry (its route is added by each base's glue)."""
+    return FaultRegistry()

@@ -64,7 +64,7 @@ def sagemaker() -> Any:
     contract, in the framework environments the launcher builds (selected with
     PROVIDER_OVERRIDE_SAGEMAKER).
     """
-    from driftline_localcloud.sagemaker.provider import create_service
+    from driftline_localcloud.sagemaker.localstack_service import create_service
 
     return create_service()
 
@@ -112,9 +112,9 @@ def associate_kms_keys_with_log_groups() -> None:
 @hooks.on_infra_start()
 def register_fault_injection() -> None:
     """Adds the fault-injection route (``/_driftline/faults``); no fault is armed by it."""
-    from driftline_localcloud.faults import faults
+    from driftline_localcloud.fault_route import mount_fault_route
 
-    faults()
+    mount_fault_route()
 
 
 @hooks.on_infra_start()

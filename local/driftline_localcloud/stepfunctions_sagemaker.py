@@ -4,34 +4,21 @@ LocalStack lists ``sagemaker`` among its unsupported task services. ``register``
 ``state_task_service_for`` in the one module that calls it (``state_task_factory``,
 which looks the name up at call time), so that ``arn:aws:states:::sagemaker:<action>``
 resources get ``StateTaskServiceSageMaker``; every other service goes to LocalStack's
-own factory unchanged.
-
-As on AWS: ``createTrainingJob``, ``createTransformJob``, ``createProcessingJob``,
-``createModel`` and the endpoint actions (``createEndpointConfig``, ``createEndpoint``,
-``updateEndpoint``) are served request-response (the API's response is the task's
-result); the three jobs also ``.sync``, which polls Describe* until the job ends and
-returns the whole description when it Completed. A job that Failed or Stopped fails the
-task with ``States.TaskFailed`` and the description as the cause, as Glue and Batch jobs
-do. ``.waitForTaskToken`` is refused,
-as AWS does for SageMaker. API errors become ``SageMaker.<Java SDK exception>``, the
-names AWS's Java-based integrations produce: a modelled error gets its class name
-(``ResourceInUse`` -> ``SageMaker.ResourceInUseException``), any other
-(ValidationException, throttling) the service's base exception
-``SageMaker.AmazonSageMakerException``. Timestamps come out as epoch milliseconds, as
-those integrations serialize them. When the execution stops or the task times out while
-a ``.sync`` job runs, the job is stopped too.
+own factory unchanged. What the integrations mean (results, error names, ``.sync``) is
+in ``sagemaker.integration``, shared with the MiniStack base; this is LocalStack's
+plumbing: a failed job fails the task as Glue and Batch jobs do there, and when the
+execution stops or the task times out while a ``.sync`` job runs, the job is stopped too.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 from localstack.aws.api.stepfunctions import HistoryEventType, TaskFailedEventDetails
-from localstack.aws.spec import load_service
 from localstack.services.stepfunctions.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
@@ -58,55 +45,19 @@ from localstack.services.stepfunctions.asl.eval.event.event_detail import EventD
 from localstack.services.stepfunctions.asl.utils.boto_client import boto_client_for
 from localstack.services.stepfunctions.asl.utils.encoding import to_json_str
 
+from driftline_localcloud.sagemaker.integration import (
+    RUNNING,
+    SERVICE_NAME,
+    SYNC_JOBS,
+    JobKind,
+    error_cause,
+    error_name,
+    request_from_input,
+    supported_parameters,
+)
 from driftline_localcloud.sagemaker.registry_events import epoch_millis
 
 LOG = logging.getLogger(__name__)
-
-SERVICE_NAME: Final = "sagemaker"
-
-
-class JobKind:
-    """How ``.sync`` follows one kind of job."""
-
-    def __init__(self, name_key: str, status_key: str, describe: str, stop: str) -> None:
-        self.name_key, self.status_key = name_key, status_key
-        self.describe, self.stop = describe, stop
-
-
-SYNC_JOBS: Final = {
-    "createtrainingjob": JobKind(
-        "TrainingJobName", "TrainingJobStatus", "describe_training_job", "stop_training_job"
-    ),
-    "createtransformjob": JobKind(
-        "TransformJobName", "TransformJobStatus", "describe_transform_job", "stop_transform_job"
-    ),
-    "createprocessingjob": JobKind(
-        "ProcessingJobName", "ProcessingJobStatus", "describe_processing_job", "stop_processing_job"
-    ),
-}
-REQUEST_RESPONSE: Final = {
-    "createtrainingjob",
-    "createtransformjob",
-    "createprocessingjob",
-    "createmodel",
-    "createendpointconfig",
-    "createendpoint",
-    "updateendpoint",
-}
-RUNNING: Final = {"InProgress", "Stopping"}
-# SageMaker's modelled errors: the Java SDK has a class for each (name + "Exception").
-MODELLED_ERRORS: Final = {
-    "ResourceInUse",
-    "ResourceNotFound",
-    "ResourceLimitExceeded",
-    "ConflictException",
-}
-
-
-def error_name(code: str) -> str:
-    if code in MODELLED_ERRORS:
-        return f"SageMaker.{code if code.endswith('Exception') else code + 'Exception'}"
-    return "SageMaker.AmazonSageMakerException"
 
 
 class JobPoller:
@@ -120,7 +71,7 @@ class JobPoller:
         self.ended = False
 
     def __call__(self) -> dict[str, Any] | None:
-        description: dict[str, Any] = getattr(self.client, self.kind.describe)(
+        description: dict[str, Any] = getattr(self.client, xform_name(self.kind.describe))(
             **{self.kind.name_key: self.name}
         )
         description.pop("ResponseMetadata", None)
@@ -151,7 +102,7 @@ class JobPoller:
         if self.ended:
             return
         try:
-            getattr(self.client, self.kind.stop)(**{self.kind.name_key: self.name})
+            getattr(self.client, xform_name(self.kind.stop))(**{self.kind.name_key: self.name})
         except ClientError as error:  # it may have ended meanwhile
             LOG.debug("Could not stop SageMaker job %s: %s", self.name, error)
 
@@ -164,29 +115,14 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         return str(self.resource.api_action).lower()
 
     def _eval_parameters(self, env: Any) -> dict[str, Any]:
-        """A task without ``Parameters`` calls the API with its effective input.
-
-        That is AWS's rule (the input after ``InputPath`` is the request); LocalStack's
-        interpreter would call with no parameters at all. The training state machine
-        relies on it: the prepare function builds the whole CreateTrainingJob request.
-        """
+        """A task without ``Parameters`` calls the API with its effective input (AWS's
+        rule, which LocalStack's interpreter lacks: it would call with no parameters)."""
         if self.parargs is not None:
             return dict(super()._eval_parameters(env))
-        effective_input = env.stack[-1]
-        if not isinstance(effective_input, dict):
-            raise ValueError("A SageMaker task without Parameters needs an object as its input")
-        parameters = copy.deepcopy(effective_input)
-        supported = self._get_supported_parameters()
-        if supported:
-            parameters = {k: v for k, v in parameters.items() if k in supported}
-        return parameters
+        return request_from_input(str(self.resource.api_action), env.stack[-1])
 
     def _get_supported_parameters(self) -> set[str] | None:
-        if self._action() not in REQUEST_RESPONSE:
-            return None
-        action = str(self.resource.api_action)
-        operation = load_service(SERVICE_NAME).operation_model(action[:1].upper() + action[1:])
-        return set(operation.input_shape.members)
+        return supported_parameters(str(self.resource.api_action))
 
     def _validate_service_integration_is_supported(self) -> None:
         super()._validate_service_integration_is_supported()
@@ -258,10 +194,11 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         metadata = ex.response.get("ResponseMetadata", {})
         code = str(error.get("Code", "Unknown"))
         name = error_name(code)
-        cause = (
-            f"{error.get('Message', '')} (Service: AmazonSageMaker; "
-            f"Status Code: {metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; "
-            f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+        cause = error_cause(
+            code,
+            str(error.get("Message", "")),
+            int(metadata.get("HTTPStatusCode", 400)),
+            str(metadata.get("RequestId", "")),
         )
         return FailureEvent(
             env=env,

@@ -1,43 +1,31 @@
-"""What a job's process and its transfers act as: the job role's credentials.
+"""What a job's process and its transfers act as on the LocalStack base: the job role.
 
 SageMaker hands a job's containers temporary credentials of its execution role; the
 local cloud does the same, and uses them for the job's own downloads and uploads, so
-the local cloud's IAM checks see the role's permissions as AWS's would.
+the local cloud's IAM checks (``driftline_localcloud.iam``) see the role's permissions
+as AWS's would. ``LocalStackJobHost`` gives the shared job runner these credentials.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
-from typing import Any
 
-from localstack import config
 from localstack.aws.connect import connect_to
 
-Credentials = dict[str, str]
+from driftline_localcloud.sagemaker.containers import Credentials, JobHost
+
+# AWS's longest role session; a job that outlives it fails on AWS too.
+SESSION_SECONDS = 43_200
 
 
-def s3_client(account: str, region: str, credentials: Credentials | None = None) -> Any:
-    """S3 as the job's role sees it (``credentials``), or as the account's root."""
-    if credentials is None:
-        return connect_to(aws_access_key_id=account, region_name=region).s3
-    return connect_to(
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=credentials["AWS_SESSION_TOKEN"],
-        region_name=region,
-    ).s3
-
-
-def role_credentials(role_arn: str | None, session: str, region: str) -> Credentials | None:
-    """The job role's temporary credentials, as SageMaker hands them to its containers.
-
-    The job's own downloads and uploads and its process use them, so the local cloud's
-    IAM checks see the role's permissions, as AWS does.
-    """
-    if not role_arn:
-        return None
+def role_credentials(role_arn: str, session: str, region: str) -> Credentials:
+    """The role's temporary credentials, assumed as SageMaker assumes them."""
     sts = connect_to(region_name=region).sts.request_metadata(service_principal="sagemaker")
-    found = sts.assume_role(RoleArn=role_arn, RoleSessionName=session[:64], DurationSeconds=43200)
+    found = sts.assume_role(
+        RoleArn=role_arn, RoleSessionName=session[:64], DurationSeconds=SESSION_SECONDS
+    )
     return {
         "AWS_ACCESS_KEY_ID": found["Credentials"]["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": found["Credentials"]["SecretAccessKey"],
@@ -45,19 +33,22 @@ def role_credentials(role_arn: str | None, session: str, region: str) -> Credent
     }
 
 
-def base_environment(
-    python: Path, account: str, region: str, credentials: Credentials | None = None
-) -> dict[str, str]:
-    """What every job's process sees besides its own variables: no host secrets."""
-    port = config.GATEWAY_LISTEN[0].port
-    return {
-        "PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": str(Path(config.dirs.tmp, "driftline-sagemaker")),
-        "PYTHONUNBUFFERED": "TRUE",  # as SageMaker's framework images set it
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        **(credentials or {"AWS_ACCESS_KEY_ID": account, "AWS_SECRET_ACCESS_KEY": "test"}),
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
+class LocalStackJobHost(JobHost):
+    """Jobs call LocalStack as their role (one session per role, kept for an hour)."""
+
+    def __init__(self, endpoint: str, work_root: Path) -> None:
+        super().__init__(endpoint, work_root)
+        self._sessions: dict[tuple[str, str], tuple[float, Credentials]] = {}
+        self._lock = threading.Lock()
+
+    def credentials(self, account: str, role_arn: str | None) -> Credentials:
+        if not role_arn:
+            return super().credentials(account, role_arn)
+        key = (account, role_arn)
+        with self._lock:
+            found = self._sessions.get(key)
+            if found is None or time.monotonic() - found[0] > 3_600:
+                # A role is global; STS answers in any region.
+                found = (time.monotonic(), role_credentials(role_arn, "SageMaker", "us-east-1"))
+                self._sessions[key] = found
+        return dict(found[1])

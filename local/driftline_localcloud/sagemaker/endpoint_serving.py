@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from driftline_localcloud.faults import faults
-from driftline_localcloud.sagemaker.access import Credentials
 from driftline_localcloud.sagemaker.containers import (
+    Credentials,
     JobFailure,
     JobStopped,
     LogStream,

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from localstack.aws.api import CommonServiceException
-
 from driftline_localcloud.sagemaker.shapes import describe, page, sort_and_filter, summary
 from driftline_localcloud.sagemaker.store import (
     Description,
     RegionStore,
+    SageMakerError,
     Stores,
     in_use,
     validation,
@@ -35,7 +34,7 @@ def mark_stopping(stores: Stores, job: Description, status_key: str) -> None:
 @dataclass(frozen=True)
 class JobKind:
     kind: str  # Training, Transform or Processing
-    missing: Callable[[str], CommonServiceException]  # the error for an unknown name
+    missing: Callable[[str], SageMakerError]  # the error for an unknown name
     summary_fields: tuple[str, ...]
     stopping: Callable[[Stores, Description, str], None] = field(default=mark_stopping)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from driftline_localcloud.sagemaker.containers import Processes
+from driftline_localcloud.sagemaker.containers import JobHost, Processes
 from driftline_localcloud.sagemaker.jobs import JobKind
 from driftline_localcloud.sagemaker.processing_run import (
     INTERPRETERS,
@@ -51,8 +51,10 @@ PROCESSING = JobKind(
 
 
 class ProcessingJobs:
-    def __init__(self, stores: Stores, processes: Processes, pool: ThreadPoolExecutor) -> None:
-        self.stores, self.processes, self.pool = stores, processes, pool
+    def __init__(
+        self, stores: Stores, processes: Processes, host: JobHost, pool: ThreadPoolExecutor
+    ) -> None:
+        self.stores, self.processes, self.host, self.pool = stores, processes, host, pool
 
     def dispatch_table(self) -> dict[str, Handler]:
         return {
@@ -80,7 +82,7 @@ class ProcessingJobs:
         }
         stop = PROCESSING.add(self.stores, store, job)
         run = ProcessingRun(
-            self.stores, self.processes, context.account_id, context.region, job, stop
+            self.stores, self.processes, self.host, context.account_id, context.region, job, stop
         )
         self.pool.submit(run)
         return {"ProcessingJobArn": job_arn}

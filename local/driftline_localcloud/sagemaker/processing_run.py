@@ -28,9 +28,9 @@ from typing import Any
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
+    JobHost,
     JobRun,
     JobStopped,
-    LogStream,
     Outcome,
     Processes,
     S3Uri,
@@ -66,12 +66,13 @@ class ProcessingRun(JobRun):
         self,
         stores: Stores,
         processes: Processes,
+        host: JobHost,
         account: str,
         region: str,
         job: Description,
         stop: threading.Event,
     ) -> None:
-        super().__init__(stores, processes, account, region, job, stop)
+        super().__init__(stores, processes, host, account, region, job, stop)
         self.fault: Fault | None = None
         self.root: Path | None = None
 
@@ -83,7 +84,7 @@ class ProcessingRun(JobRun):
             if self.fault is not None and self.fault.action == "fail":
                 raise JobFailure(self.fault.reason)
             python = framework_python(self.spec["AppSpecification"]["ImageUri"], PROCESSING_IMAGES)
-            self.root = job_root("processing", self.name)
+            self.root = job_root(self.host, "processing", self.name)
             self._process(python)
         except JobStopped:
             self._finish("Stopped")
@@ -108,7 +109,7 @@ class ProcessingRun(JobRun):
     def _process(self, python: Path) -> None:
         started = time.monotonic()
         self.stores.update(self.job, ProcessingStartTime=now())
-        s3 = self.s3()
+        s3 = self.client("s3")
         self._download_inputs(s3)
         if self.stop.is_set():
             raise JobStopped
@@ -118,9 +119,7 @@ class ProcessingRun(JobRun):
         command = [str(python), *rest, *(self.local(a) for a in app.get("ContainerArguments", []))]
         message = Path(self.local("/opt/ml/output/message"))
         message.parent.mkdir(parents=True, exist_ok=True)
-        self.logs = LogStream(
-            self.account, self.region, LOG_GROUP, f"{self.name}/{HOST}-{int(time.time())}"
-        )
+        self.logs = self.log_stream(LOG_GROUP, f"{self.name}/{HOST}-{int(time.time())}")
         environment = {
             name: self.local(value) for name, value in (self.spec.get("Environment") or {}).items()
         }

@@ -1,9 +1,8 @@
-"""The SageMaker API subset driftline uses, served by LocalStack's gateway.
+"""The SageMaker API subset driftline uses, whichever emulator serves the wire format.
 
-LocalStack ships no generated API module for SageMaker, so operations are dispatched
-from a table (operation name -> handler) to a ``Skeleton`` built on botocore's service
-model: LocalStack's parser and serializer still do the wire format, and errors raised
-as ``CommonServiceException`` reach clients with AWS's codes (ValidationException,
+Operations are a table (operation name -> handler taking a context with ``account_id``
+and ``region`` and the parsed request); each base's glue parses and serializes the
+wire format and answers ``SageMakerError`` with AWS's codes (ValidationException,
 ResourceNotFound, ResourceInUse). Descriptions echo every request field that the
 matching Describe* response has (read from the service model), plus the fields
 SageMaker adds; jobs run on a thread pool so that Create*Job returns at once.
@@ -15,17 +14,14 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from localstack.aws.api import CommonServiceException
-from localstack.services.plugins import Service, ServiceLifecycleHook
-
 from driftline_localcloud.faults import faults
-from driftline_localcloud.sagemaker.containers import Processes
+from driftline_localcloud.sagemaker.containers import JobHost, Processes
 from driftline_localcloud.sagemaker.endpoints import EndpointService
 from driftline_localcloud.sagemaker.jobs import JobKind
 from driftline_localcloud.sagemaker.processing import ProcessingJobs
 from driftline_localcloud.sagemaker.registry import ModelRegistry
-from driftline_localcloud.sagemaker.runtime_service import LocalStackServingHost
 from driftline_localcloud.sagemaker.serving import WarmShims
+from driftline_localcloud.sagemaker.serving_host import JobServingHost
 from driftline_localcloud.sagemaker.shapes import (
     Handler,
     check_name,
@@ -35,6 +31,7 @@ from driftline_localcloud.sagemaker.shapes import (
 from driftline_localcloud.sagemaker.store import (
     Description,
     RegionStore,
+    SageMakerError,
     Stores,
     arn,
     not_found,
@@ -87,12 +84,11 @@ TRAINING_FLAGS = (
 )
 
 
-class SageMakerProvider(ServiceLifecycleHook):
+class SageMakerProvider:
     """Operation handlers over the in-memory stores, and the pool that runs the jobs."""
 
-    service = "sagemaker"
-
-    def __init__(self) -> None:
+    def __init__(self, host: JobHost) -> None:
+        self.host = host
         self.stores = Stores()
         self.processes = Processes()
         # Serving processes kept between the transform jobs of one model.
@@ -100,7 +96,7 @@ class SageMakerProvider(ServiceLifecycleHook):
         self.pool = ThreadPoolExecutor(
             max_workers=MAX_CONCURRENT_JOBS, thread_name_prefix="sagemaker-job"
         )
-        self.endpoints = EndpointService(self.stores, LocalStackServingHost(), self.processes)
+        self.endpoints = EndpointService(self.stores, JobServingHost(host), self.processes)
 
     def dispatch_table(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = {
@@ -116,27 +112,24 @@ class SageMakerProvider(ServiceLifecycleHook):
             "StopTransformJob": self.stop_transform_job,
             "ListTransformJobs": self.list_transform_jobs,
         }
-        handlers.update(ModelRegistry(self.stores).dispatch_table())
-        handlers.update(ProcessingJobs(self.stores, self.processes, self.pool).dispatch_table())
+        handlers.update(ModelRegistry(self.stores, self._events).dispatch_table())
+        processing = ProcessingJobs(self.stores, self.processes, self.host, self.pool)
+        handlers.update(processing.dispatch_table())
         handlers.update(self.endpoints.dispatch_table())
         return {
             operation: with_faults(operation, handler) for operation, handler in handlers.items()
         }
 
-    def on_before_stop(self) -> None:
-        # Job processes live in their own process groups: end them with LocalStack.
+    def shutdown(self) -> None:
+        # Job processes live in their own process groups: end them with the local cloud.
         self.endpoints.shutdown()
         self.warm.close_all()
         self.processes.kill_all()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def accept_state_visitor(self, visitor: Any) -> None:
-        """Jobs, models and the registry are kept across restarts (``persistence``)."""
-        visitor.visit(self.stores.regions)
-
-    def on_after_state_load(self) -> None:
-        # Kept endpoints are described InService; serve them again, as SageMaker would.
-        self.endpoints.restore()
+    def _events(self, account: str, region: str) -> Any:
+        """EventBridge of the account and region, as SageMaker itself calls it."""
+        return self.host.client("events", account, region, None)
 
     def _region(self, context: Any) -> RegionStore:
         return self.stores.region(context.account_id, context.region)
@@ -167,7 +160,7 @@ class SageMakerProvider(ServiceLifecycleHook):
         }
         stop = TRAINING.add(self.stores, store, job)
         run = TrainingRun(
-            self.stores, self.processes, context.account_id, context.region, job, stop
+            self.stores, self.processes, self.host, context.account_id, context.region, job, stop
         )
         self.pool.submit(run)
         return {"TrainingJobArn": job_arn}
@@ -237,6 +230,7 @@ class SageMakerProvider(ServiceLifecycleHook):
         run = TransformRun(
             self.stores,
             self.processes,
+            self.host,
             context.account_id,
             context.region,
             job,
@@ -263,10 +257,10 @@ def with_faults(operation: str, handler: Handler) -> Handler:
     def handle(context: Any, request: dict[str, Any]) -> dict[str, Any]:
         fault = faults().take("sagemaker-api", name=operation, subject=str(request))
         if fault is not None:
-            raise CommonServiceException(
+            raise SageMakerError(
                 fault.code,
                 f"Fault injected by the local cloud: {operation} answered with {fault.code}",
-                status_code=fault.status,
+                fault.status,
             )
         return handler(context, request)
 
@@ -309,17 +303,3 @@ def check_transform_request(request: dict[str, Any]) -> None:
 
 
 DATA_PROCESSING_DEFAULTS = (("InputFilter", "$"), ("OutputFilter", "$"), ("JoinSource", "None"))
-
-
-_RUNNING: list[SageMakerProvider] = []
-
-
-def running_provider() -> SageMakerProvider | None:
-    """The provider serving the SageMaker API, whose endpoints InvokeEndpoint reaches."""
-    return _RUNNING[-1] if _RUNNING else None
-
-
-def create_service() -> Any:
-    provider = SageMakerProvider()
-    _RUNNING.append(provider)
-    return Service.for_provider(provider, dispatch_table_factory=lambda p: p.dispatch_table())

@@ -58,9 +58,7 @@ def check_approval(value: Any) -> None:
 
 
 class ModelRegistry:
-    def __init__(
-        self, stores: Stores, events: registry_events.EventsClient = registry_events.internal_events
-    ) -> None:
+    def __init__(self, stores: Stores, events: registry_events.EventsClient) -> None:
         self.stores = stores
         self.events = events
 

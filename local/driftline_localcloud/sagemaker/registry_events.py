@@ -7,8 +7,8 @@ The local cloud does the same, so rules that react to an approval made by hand
 (``aws sagemaker update-model-package --model-approval-status Approved``) run as on AWS.
 Putting the event is best effort: a failure is logged and never fails the API call.
 
-Nothing here imports LocalStack at module level, so the event's shape is tested
-without it; the provider hands ``announce`` the internal EventBridge client.
+Nothing here knows the emulator underneath, so the event's shape is tested without
+one; the provider hands ``announce`` its base's EventBridge client.
 """
 
 from __future__ import annotations
@@ -52,18 +52,11 @@ def state_change_entry(description: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def internal_events(account: str, region: str) -> Any:
-    """EventBridge of the account and region, as SageMaker itself calls it."""
-    from localstack.aws.connect import connect_to
-
-    return connect_to(aws_access_key_id=account, region_name=region).events
-
-
 def announce(
     description: dict[str, Any],
     account: str,
     region: str,
-    events: EventsClient = internal_events,
+    events: EventsClient,
 ) -> bool:
     """Put the package's state change on the default bus; False (and a log line) if it
     could not be put."""

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from localstack.aws.spec import load_service
+from botocore.model import ServiceModel
+from botocore.session import get_session
 
 from driftline_localcloud.sagemaker.store import Description, validation
 
@@ -18,8 +19,14 @@ MAX_JOBS_VARIABLE = "DRIFTLINE_SAGEMAKER_MAX_CONCURRENT_JOBS"
 
 
 @cache
+def service_model() -> ServiceModel:
+    """SageMaker's API as botocore describes it (both bases ship botocore)."""
+    return get_session().get_service_model("sagemaker")
+
+
+@cache
 def output_members(operation: str) -> frozenset[str]:
-    shape = load_service("sagemaker").operation_model(operation).output_shape
+    shape = service_model().operation_model(operation).output_shape
     return frozenset(shape.members) if shape is not None else frozenset()
 
 

@@ -16,25 +16,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from localstack.aws.api import CommonServiceException
-
 Description = dict[str, Any]
+
+
+class SageMakerError(Exception):
+    """An API error in SageMaker's terms; each base's glue answers it in its wire format."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def validation(message: str) -> CommonServiceException:
-    return CommonServiceException("ValidationException", message)
+def validation(message: str) -> SageMakerError:
+    return SageMakerError("ValidationException", message)
 
 
-def in_use(message: str) -> CommonServiceException:
-    return CommonServiceException("ResourceInUse", message)
+def in_use(message: str) -> SageMakerError:
+    return SageMakerError("ResourceInUse", message)
 
 
-def not_found(message: str) -> CommonServiceException:
-    return CommonServiceException("ResourceNotFound", message)
+def not_found(message: str) -> SageMakerError:
+    return SageMakerError("ResourceNotFound", message)
 
 
 def arn(account: str, region: str, kind: str, name: str) -> str:

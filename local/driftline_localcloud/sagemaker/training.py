@@ -31,9 +31,9 @@ from typing import Any
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
+    JobHost,
     JobRun,
     JobStopped,
-    LogStream,
     Outcome,
     Processes,
     S3Uri,
@@ -92,12 +92,13 @@ class TrainingRun(JobRun):
         self,
         stores: Stores,
         processes: Processes,
+        host: JobHost,
         account: str,
         region: str,
         job: Description,
         stop: threading.Event,
     ) -> None:
-        super().__init__(stores, processes, account, region, job, stop)
+        super().__init__(stores, processes, host, account, region, job, stop)
         self.started = time.monotonic()
         self.fault: Fault | None = None
         self.metrics: dict[str, dict[str, Any]] = {}
@@ -116,7 +117,7 @@ class TrainingRun(JobRun):
             if self.fault is not None and self.fault.action == "fail":
                 raise JobFailure(self.fault.reason)
             python = framework_python(self.spec["AlgorithmSpecification"]["TrainingImage"])
-            folder = JobFolder(job_root("training", self.name))
+            folder = JobFolder(job_root(self.host, "training", self.name))
             self._train(python, folder)
         except JobStopped:
             self._finish_stopped(folder, timed_out=False)
@@ -134,7 +135,7 @@ class TrainingRun(JobRun):
     def _train(self, python: Path, folder: JobFolder) -> None:
         self._transition("Downloading", "Downloading input data", TrainingStartTime=now())
         self.started = time.monotonic()
-        s3 = self.s3()
+        s3 = self.client("s3")
         hyperparameters: dict[str, str] = self.spec.get("HyperParameters") or {}
         self._write_config(folder, hyperparameters)
         self._download_channels(s3, folder)
@@ -146,9 +147,7 @@ class TrainingRun(JobRun):
         if self.stop.is_set():
             raise JobStopped
         self._transition("Training", "Training image download completed. Training in progress.")
-        self.logs = LogStream(
-            self.account, self.region, LOG_GROUP, f"{self.name}/{HOST}-{int(time.time())}"
-        )
+        self.logs = self.log_stream(LOG_GROUP, f"{self.name}/{HOST}-{int(time.time())}")
         user_hyperparameters = {
             name: decode_hyperparameter(value)
             for name, value in hyperparameters.items()
@@ -333,11 +332,12 @@ class TrainingRun(JobRun):
         )
         model = folder.root / "model.tar.gz"
         make_tarball(folder.model, model)
-        upload(self.s3(), model, output.child("model.tar.gz"))
+        s3 = self.client("s3")
+        upload(s3, model, output.child("model.tar.gz"))
         if any(folder.output_data.iterdir()):
             data = folder.root / "output.tar.gz"
             make_tarball(folder.output_data, data)
-            upload(self.s3(), data, output.child("output.tar.gz"))
+            upload(s3, data, output.child("output.tar.gz"))
         self.stores.update(
             self.job, ModelArtifacts={"S3ModelArtifacts": str(output.child("model.tar.gz"))}
         )

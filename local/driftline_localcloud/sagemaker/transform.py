@@ -29,9 +29,9 @@ from typing import Any
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
+    JobHost,
     JobRun,
     JobStopped,
-    LogStream,
     Processes,
     S3Uri,
     data_objects,
@@ -103,6 +103,7 @@ class TransformRun(JobRun):
         self,
         stores: Stores,
         processes: Processes,
+        host: JobHost,
         account: str,
         region: str,
         job: Description,
@@ -110,10 +111,15 @@ class TransformRun(JobRun):
         stop: threading.Event,
         warm: WarmShims,
     ) -> None:
-        super().__init__(stores, processes, account, region, job, stop)
+        super().__init__(stores, processes, host, account, region, job, stop)
         self.model = model
         self.warm = warm
         self.fault: Fault | None = None
+
+    @property
+    def role_arn(self) -> str | None:
+        role: str | None = self.model.get("ExecutionRoleArn")
+        return role
 
     def __call__(self) -> None:
         root: Path | None = None
@@ -126,7 +132,7 @@ class TransformRun(JobRun):
                 raise JobFailure(self.fault.reason)
             container = primary_container(self.model)
             python = framework_python(container["Image"])
-            root = job_root("transform", self.name)
+            root = job_root(self.host, "transform", self.name)
             self._run(python, container, root)
             self._finish("Completed")
         except JobStopped:
@@ -142,15 +148,10 @@ class TransformRun(JobRun):
             if root is not None and self.job.get("TransformJobStatus") == "Completed":
                 shutil.rmtree(root, ignore_errors=True)
 
-    def role_arn(self) -> str | None:
-        return self.model.get("ExecutionRoleArn")
-
     def _run(self, python: Path, container: dict[str, Any], root: Path) -> None:
-        s3 = self.s3()
-        self.logs = LogStream(
-            self.account, self.region, LOG_GROUP, f"{self.name}/algo-1-{int(time.time())}"
-        )
-        key = serving_key(python, container, self.spec, self.role_arn())
+        s3 = self.client("s3")
+        self.logs = self.log_stream(LOG_GROUP, f"{self.name}/algo-1-{int(time.time())}")
+        key = serving_key(python, container, self.spec, self.role_arn)
         warm = self.warm.take(key)
         if warm is None:
             warm = self._start_serving(s3, python, container)
@@ -170,7 +171,7 @@ class TransformRun(JobRun):
 
     def _start_serving(self, s3: Any, python: Path, container: dict[str, Any]) -> Warm:
         """A serving process with the model loaded; its folder lives as long as it does."""
-        folder = job_root("serving", self.name)
+        folder = job_root(self.host, "serving", self.name)
         environment: dict[str, str] = dict(container.get("Environment") or {})
         try:
             model_dir, code_dir = prepare_model(s3, container, folder)
