@@ -41,7 +41,7 @@ def test_the_gateway_refuses_every_non_loopback_address(local_cloud: LocalCloud)
 
 def test_nothing_it_runs_listens_beyond_loopback(local_cloud: LocalCloud) -> None:
     # Given the local cloud's processes (the gateway and any function processes)
-    pid = int((local_cloud.state / "localstack.pid").read_text())
+    pid = int(local_cloud.pid_file.read_text())
     # Then every listening socket is on a loopback address
     listening = local_cloud.listening_addresses(pid)
     assert listening, "found no listening socket at all"

@@ -1,0 +1,349 @@
+"""The emulators the local cloud can stand on, and what each needs around it.
+
+- ``localstack``: LocalStack's last open-source core (2026.3.0) with driftline's plugin
+  (``local/driftline_localcloud``), in ``.localcloud/venv``.
+- ``ministack``: MiniStack (``local/requirements-ministack.txt``) with driftline's
+  additions (``local/driftline_ministack``), in ``.localcloud/ministack/venv``; IAM is
+  enforced by MiniStack's ``AUTH`` and state kept by MiniStack's persistence, in the
+  ``ministack`` folder of the kept state (``driftline.localcloud_state``).
+
+``DRIFTLINE_LOCAL_BASE`` chooses (default ``localstack``). Both share the SageMaker
+framework environments (``.localcloud/frameworks``) and driftline's SageMaker
+provider. Each base has its own virtual environment, log and pid file, so switching
+needs no reinstall of the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from driftline import localcloud_state as kept
+from driftline.localcloud_network import host_port
+from infra.platforms import AssetPlatform, current_host, host_platform
+
+if TYPE_CHECKING:
+    from driftline.localcloud import LocalCloud
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / "local"
+BASE_VARIABLE = "DRIFTLINE_LOCAL_BASE"
+DEFAULT_BASE = "localstack"
+# SageMaker framework images the local cloud can run, each as a virtual environment built
+# from local/frameworks/<name>.txt under .localcloud/frameworks/<name>.
+FRAMEWORKS = ("sklearn", "xgboost", "pytorch")
+Progress = Callable[[str], None]
+
+
+class BaseError(RuntimeError):
+    """A base cannot be installed or does not offer what was asked; the message says why."""
+
+
+def digest(*paths: Path) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def run(command: list[str], what: str, environment: dict[str, str] | None = None) -> None:
+    env = {**os.environ, **environment} if environment else None
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if result.returncode != 0:
+        raise BaseError(f"{what} failed:\n{result.stdout}\n{result.stderr}".rstrip())
+
+
+UV = [sys.executable, "-m", "uv"]
+
+
+def make_venv(venv: Path, python313: Path, what: str) -> None:
+    run(
+        [*UV, "venv", "--quiet", "--allow-existing", "--python", str(python313), str(venv)],
+        f"Creating {what}'s virtual environment",
+    )
+
+
+def pip_install(
+    venv: Path, arguments: list[str], what: str, environment: dict[str, str] | None = None
+) -> None:
+    python = venv / "bin" / "python"
+    run([*UV, "pip", "install", "--quiet", "--python", str(python), *arguments], what, environment)
+
+
+def host() -> AssetPlatform:
+    """This machine's platform: environments hold native wheels for it, so a state folder
+    restored on another platform (a CI cache, a moved checkout) is installed again."""
+    return host_platform(current_host())
+
+
+def framework_pins() -> list[Path]:
+    return [LOCAL / "frameworks" / f"{name}.txt" for name in FRAMEWORKS]
+
+
+def frameworks_marker(state: Path) -> Path:
+    return state / "frameworks" / "installed.sha256"
+
+
+def frameworks_wanted(platform: AssetPlatform) -> str:
+    return f"{digest(*framework_pins())} {platform.tag}"
+
+
+def install_frameworks(state: Path, python313: Path, progress: Progress) -> None:
+    """The framework images' stand-ins, shared by both bases: Python 3.13 with each image's
+    pinned packages as wheels for the host's platform (the one the layers get for the
+    local target). Rebuilt when their pins or the platform change, afresh, so that a
+    package dropped from the pins does not linger."""
+    platform = host()
+    marker = frameworks_marker(state)
+    wanted = frameworks_wanted(platform)
+    if marker.is_file() and marker.read_text() == wanted:
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    for name, requirements in zip(FRAMEWORKS, framework_pins(), strict=True):
+        progress(f"installing the SageMaker {name} framework environment")
+        venv = state / "frameworks" / name
+        shutil.rmtree(venv, ignore_errors=True)
+        make_venv(venv, python313, f"the SageMaker {name} framework")
+        pip_install(
+            venv,
+            [
+                "--only-binary", ":all:", "--python-platform", platform.uv_platform,
+                "-r", str(requirements),
+            ],
+            f"Installing the SageMaker {name} framework packages for {platform.tag}",
+            platform.environment,
+        )  # fmt: skip
+    marker.write_text(wanted)
+
+
+@dataclass(frozen=True)
+class Base:
+    name: str
+    title: str
+    serve_module: str
+    health_path: str
+    # A line the base logs once ready (after loading kept state), or None.
+    ready_marker: str | None = None
+
+    def folder(self, cloud: LocalCloud) -> Path:
+        """Where this base's own files live (its venv, its state)."""
+        raise NotImplementedError
+
+    def requirement_files(self) -> tuple[Path, ...]:
+        raise NotImplementedError
+
+    def install_packages(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
+        raise NotImplementedError
+
+    def environment(self, cloud: LocalCloud) -> dict[str, str]:
+        raise NotImplementedError
+
+    def health_services(self, cloud: LocalCloud) -> set[str]:
+        """The names its health route must report available before it counts as ready."""
+        raise NotImplementedError
+
+    def fresh_state(self, cloud: LocalCloud) -> list[Path]:
+        """Folders emptied at each start (a base that keeps no state starts from none)."""
+        raise NotImplementedError
+
+    def venv(self, cloud: LocalCloud) -> Path:
+        return self.folder(cloud) / "venv"
+
+    def marker(self, cloud: LocalCloud) -> Path:
+        return self.folder(cloud) / "installed.sha256"
+
+    def wanted(self) -> str:
+        """The marker of an environment installed from these pins, on this platform."""
+        return f"{digest(*self.requirement_files())} {host().tag}"
+
+    def installed(self, cloud: LocalCloud) -> bool:
+        """Whether the base's environment and the framework environments match their pins
+        and this machine's platform."""
+        marker, frameworks = self.marker(cloud), frameworks_marker(cloud.state)
+        return (
+            marker.is_file()
+            and marker.read_text() == self.wanted()
+            and frameworks.is_file()
+            and frameworks.read_text() == frameworks_wanted(host())
+        )
+
+    def install(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
+        """Create the base's environment and the framework environments, where stale."""
+        wanted = self.wanted()
+        marker = self.marker(cloud)
+        if not (marker.is_file() and marker.read_text() == wanted):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            progress(f"creating {self.title}'s virtual environment")
+            make_venv(self.venv(cloud), python313, self.title)
+            self.install_packages(cloud, python313, progress)
+            marker.write_text(wanted)
+        install_frameworks(cloud.state, python313, progress)
+
+
+class LocalStackBase(Base):
+    """LocalStack's core in host mode; the plugin binds the gateway per address."""
+
+    def folder(self, cloud: LocalCloud) -> Path:
+        return cloud.state  # where it has always been: .localcloud/venv
+
+    def runtime_packages(self, cloud: LocalCloud) -> Path:
+        """What the AWS Python runtime provides (boto3), for the process executor."""
+        return cloud.state / "lambda-runtime"
+
+    def requirement_files(self) -> tuple[Path, ...]:
+        return (LOCAL / "requirements.txt", LOCAL / "lambda-runtime.txt", LOCAL / "pyproject.toml")
+
+    def install_packages(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
+        progress("installing LocalStack and the driftline plugin")
+        pip_install(
+            self.venv(cloud),
+            ["-r", str(LOCAL / "requirements.txt"), "-e", str(LOCAL)],
+            "Installing LocalStack",
+        )
+        progress("installing the Lambda runtime's packages")
+        target = self.runtime_packages(cloud)
+        shutil.rmtree(target, ignore_errors=True)
+        run(
+            [
+                *UV, "pip", "install", "--quiet", "--python", str(python313),
+                "--target", str(target), "-r", str(LOCAL / "lambda-runtime.txt"),
+            ],
+            "Installing the Lambda runtime's packages",
+        )  # fmt: skip
+
+    def environment(self, cloud: LocalCloud) -> dict[str, str]:
+        address = f"{cloud.host}:{cloud.port}"
+        return {
+            # Bound per interface by driftline_localcloud.serve (LocalStack's own
+            # gateway would listen on every interface whatever this says).
+            "GATEWAY_LISTEN": ",".join(host_port(a, cloud.port) for a in cloud.listen),
+            # URLs LocalStack hands out (queue URLs, presigned URLs) must resolve with no
+            # DNS of its own: use the loopback address, path-style.
+            "LOCALSTACK_HOST": address,
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "SERVICES": cloud.services,
+            "LAMBDA_RUNTIME_EXECUTOR": "process",
+            # Lambda retries a failed asynchronous invocation after 1 and 2 minutes on AWS
+            # (LocalStack's default too); locally after 1 and 2 seconds, so a crash, its
+            # retries and the failure destination play out while a developer watches.
+            "LAMBDA_RETRY_BASE_DELAY": "1",
+            # LocalStack's DynamoDB downloads a Java server at run time; the plugin's
+            # serves it in memory instead.
+            "PROVIDER_OVERRIDE_DYNAMODB": "driftline",
+            # No SageMaker in the open-source core: the plugin's runs jobs and endpoints.
+            "PROVIDER_OVERRIDE_SAGEMAKER": "driftline",
+            "PROVIDER_OVERRIDE_SAGEMAKER_RUNTIME": "driftline",
+            "DRIFTLINE_SAGEMAKER_FRAMEWORKS": str(cloud.frameworks),
+            "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages(cloud)),
+            "FILESYSTEM_ROOT": str(cloud.state / "filesystem"),
+            "TMPDIR": str(cloud.state / "tmp"),
+            "DNS_ADDRESS": "0",
+            "DISABLE_EVENTS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "PERSISTENCE": "0",
+            # Calls of functions, state machines and jobs are checked against their roles
+            # (driftline_localcloud.iam); DRIFTLINE_LOCAL_IAM=0 turns that off for debugging.
+            "DRIFTLINE_LOCAL_IAM": "1" if cloud.iam else "0",
+            # Saved at shutdown, loaded at start (driftline.localcloud_state).
+            "DRIFTLINE_LOCAL_STATE_DIR": str(kept.folder(cloud.state)) if cloud.persistence else "",
+        }
+
+    def health_services(self, cloud: LocalCloud) -> set[str]:
+        return set(cloud.services.split(","))
+
+    def fresh_state(self, cloud: LocalCloud) -> list[Path]:
+        return [cloud.state / "tmp", cloud.state / "filesystem"]
+
+
+# LocalStack's service names where MiniStack's differ.
+MINISTACK_SERVICE_NAMES = {"stepfunctions": "states", "cloudwatch": "monitoring"}
+
+
+class MiniStackBase(Base):
+    """MiniStack, started through driftline_ministack.serve (additions, then Hypercorn)."""
+
+    def folder(self, cloud: LocalCloud) -> Path:
+        return cloud.state / "ministack"
+
+    def requirement_files(self) -> tuple[Path, ...]:
+        return (LOCAL / "requirements-ministack.txt", LOCAL / "pyproject.toml")
+
+    def install_packages(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
+        progress("installing MiniStack and the driftline additions")
+        pip_install(
+            self.venv(cloud),
+            ["-r", str(LOCAL / "requirements-ministack.txt"), "-e", str(LOCAL)],
+            "Installing MiniStack",
+        )
+
+    def services(self, cloud: LocalCloud) -> list[str]:
+        """MiniStack's names for the local cloud's services; SageMaker is driftline's (not
+        in MiniStack's table when it reads SERVICES), and the app's templates declare
+        AWS Backup resources, which MiniStack serves."""
+        names = [MINISTACK_SERVICE_NAMES.get(s, s) for s in cloud.services.split(",")]
+        if "cloudformation" in names:
+            names.append("backup")
+        return [n for n in names if n != "sagemaker"]
+
+    def environment(self, cloud: LocalCloud) -> dict[str, str]:
+        folder = self.folder(cloud)
+        # Kept beside the LocalStack base's saved services (driftline.localcloud_state);
+        # without persistence, a folder each start clears, leaving what was kept alone.
+        kept_state = kept.folder(cloud.state) / "ministack"
+        state = kept_state if cloud.persistence else folder / "tmp" / "state"
+        return {
+            "GATEWAY_PORT": str(cloud.port),
+            # driftline_ministack.serve binds each of these (MiniStack's BIND_HOST takes one).
+            "DRIFTLINE_LISTEN": ",".join(cloud.listen),
+            "SERVICES": ",".join(self.services(cloud)),
+            "LAMBDA_EXECUTOR": "local",
+            # Retries of a failed asynchronous invocation after 1 and 2 seconds (1 and 2
+            # minutes on AWS), as on the LocalStack base.
+            "LAMBDA_ASYNC_RETRY_BASE_SECONDS": "1",
+            "AUTH": "true" if cloud.iam else "false",
+            "PERSIST_STATE": "1" if cloud.persistence else "0",
+            "STATE_DIR": str(state),
+            "S3_PERSIST": "1" if cloud.persistence else "0",
+            "S3_DATA_DIR": str(state / "s3"),
+            "DRIFTLINE_SAGEMAKER_FRAMEWORKS": str(cloud.frameworks),
+            "DRIFTLINE_SAGEMAKER_WORK": str(folder / "tmp" / "driftline-sagemaker"),
+            "TMPDIR": str(folder / "tmp"),
+            "SFTP_ENABLED": "0",
+            "LOG_LEVEL": "INFO",
+        }
+
+    def health_services(self, cloud: LocalCloud) -> set[str]:
+        wanted = set(self.services(cloud))
+        return wanted | {"sagemaker"} if "sagemaker" in cloud.services.split(",") else wanted
+
+    def fresh_state(self, cloud: LocalCloud) -> list[Path]:
+        return [self.folder(cloud) / "tmp"]
+
+
+LOCALSTACK = LocalStackBase(
+    "localstack",
+    "LocalStack",
+    "driftline_localcloud.serve",
+    "/_localstack/health",
+    ready_marker="Ready.",  # localstack.constants.READY_MARKER_OUTPUT
+)
+MINISTACK = MiniStackBase(
+    "ministack", "MiniStack", "driftline_ministack.serve", "/_ministack/health"
+)
+
+
+def base_named(name: str) -> Base:
+    bases = {base.name: base for base in (LOCALSTACK, MINISTACK)}
+    if name not in bases:
+        raise BaseError(
+            f"{BASE_VARIABLE}={name!r} names no local cloud base: use one of "
+            f"{', '.join(sorted(bases))}."
+        )
+    return bases[name]

@@ -1,0 +1,1 @@
+"""driftline's additions to MiniStack, registered by ``serve`` before MiniStack serves."""
