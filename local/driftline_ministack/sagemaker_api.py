@@ -3,10 +3,12 @@
 MiniStack serves no SageMaker and has no plugin entry points. Its router picks a
 service by the request's ``X-Amz-Target`` prefix (``router.SERVICE_PATTERNS``) and calls
 ``app.SERVICE_HANDLERS[service]``; IAM enforcement (``AUTH=true``) checks an action
-only for services named in ``iam_actions.SERVICE_TO_IAM_NAMESPACE``. ``register`` adds
-SageMaker to all three. This module is the wire format only (JSON 1.1: timestamps as
-epoch seconds, errors as ``__type``/``message``); the operations, the stores and the
-jobs are ``driftline_localcloud.sagemaker``'s, the same code the LocalStack base runs.
+only for services named in ``iam_actions.SERVICE_TO_IAM_NAMESPACE``, on the resource
+``iam_actions.extract_resource_arn`` names (``*`` for a service it does not know).
+``register`` adds SageMaker to all four. This module is the wire format only (JSON
+1.1: timestamps as epoch seconds, errors as ``__type``/``message``); the operations,
+the stores and the jobs are ``driftline_localcloud.sagemaker``'s, the same code the
+LocalStack base runs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.model import Shape
+from driftline_localcloud.sagemaker.authorization import resource_arn
 from driftline_localcloud.sagemaker.containers import JobHost
 from driftline_localcloud.sagemaker.provider import SageMakerProvider
 from driftline_localcloud.sagemaker.shapes import Handler, service_model
@@ -157,6 +160,35 @@ class SageMakerGateway:
         return answer(200, response)
 
 
+def with_sagemaker_resources(extract: Any) -> Any:
+    """MiniStack's resource-ARN extraction, naming SageMaker's resources too."""
+
+    def extract_resource_arn(
+        service: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        query_params: dict[str, Any],
+        region: str,
+        account_id: str,
+    ) -> str:
+        if service != SERVICE:
+            return str(
+                extract(service, method, path, headers, body, query_params, region, account_id)
+            )
+        operation = headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return "*"
+        return resource_arn(
+            operation, request if isinstance(request, dict) else {}, account_id, region
+        )
+
+    return extract_resource_arn
+
+
 def register(work_root: Path) -> SageMakerGateway:
     """Serve SageMaker on MiniStack's gateway; returns the gateway (for the integrations)."""
     port = app._resolve_port()
@@ -165,4 +197,5 @@ def register(work_root: Path) -> SageMakerGateway:
     router.SERVICE_PATTERNS[SERVICE] = {"target_prefixes": [TARGET_PREFIX]}
     app.SERVICE_HANDLERS[SERVICE] = gateway.handle_request
     iam_actions.SERVICE_TO_IAM_NAMESPACE[SERVICE] = SERVICE
+    iam_actions.extract_resource_arn = with_sagemaker_resources(iam_actions.extract_resource_arn)
     return gateway

@@ -37,6 +37,7 @@ def main() -> None:
     from driftline_ministack import (
         cloudformation,
         faults,
+        iam,
         lambda_errors,
         lambda_queue,
         sagemaker_api,
@@ -46,6 +47,7 @@ def main() -> None:
     gateway = sagemaker_api.register(Path(os.environ[WORK_ROOT_VARIABLE]))
     stepfunctions_sagemaker.register(gateway)
     cloudformation.register()
+    iam.install()
     lambda_errors.install()
     lambda_queue.install()
     faults.hook_lambda_faults()
