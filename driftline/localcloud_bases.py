@@ -272,8 +272,16 @@ class MiniStackBase(Base):
     def folder(self, cloud: LocalCloud) -> Path:
         return cloud.state / "ministack"
 
+    def node_runtime(self, cloud: LocalCloud) -> Path:
+        """What the AWS Node.js runtime provides (the AWS SDK v3 clients CDK's handlers use)."""
+        return self.folder(cloud) / "node-runtime"
+
     def requirement_files(self) -> tuple[Path, ...]:
-        return (LOCAL / "requirements-ministack.txt", LOCAL / "pyproject.toml")
+        return (
+            LOCAL / "requirements-ministack.txt",
+            LOCAL / "pyproject.toml",
+            LOCAL / "node-runtime" / "package-lock.json",
+        )
 
     def install_packages(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
         progress("installing MiniStack and the driftline additions")
@@ -281,6 +289,16 @@ class MiniStackBase(Base):
             self.venv(cloud),
             ["-r", str(LOCAL / "requirements-ministack.txt"), "-e", str(LOCAL)],
             "Installing MiniStack",
+        )
+        progress("installing the Node.js runtime's packages")
+        target = self.node_runtime(cloud)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(LOCAL / "node-runtime" / name, target / name)
+        run(
+            ["npm", "ci", "--prefix", str(target), "--no-audit", "--no-fund", "--loglevel=error"],
+            "Installing the Node.js runtime's packages",
         )
 
     def services(self, cloud: LocalCloud) -> list[str]:
@@ -304,6 +322,9 @@ class MiniStackBase(Base):
             "DRIFTLINE_LISTEN": ",".join(cloud.listen),
             "SERVICES": ",".join(self.services(cloud)),
             "LAMBDA_EXECUTOR": "local",
+            # Node.js functions (CDK's custom-resource handlers) find the SDK here, as in
+            # AWS's runtime; a function's own node_modules and layers still come first.
+            "NODE_PATH": str(self.node_runtime(cloud) / "node_modules"),
             # Retries of a failed asynchronous invocation after 1 and 2 seconds (1 and 2
             # minutes on AWS), as on the LocalStack base.
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": "1",

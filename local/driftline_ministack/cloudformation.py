@@ -4,6 +4,10 @@
   selections) and provisions vaults and plans, but refuses a template with a selection
   ("Unrecognized resource types"). The provisioner added to its resource table creates
   and deletes the selection through MiniStack's own Backup service.
+- ``AWS::S3::Bucket`` ``Tags``: MiniStack creates the bucket without them. CDK's
+  ``auto_delete_objects`` handler empties a bucket on delete only when it carries
+  CDK's ``aws-cdk:auto-delete-objects`` tag, and fails on a bucket with no tags at all
+  (``NoSuchTagSet``); the template's tags are now set on create and update.
 - Lambda-backed custom resources fail fast: MiniStack waits for the function's
   ResponseURL answer up to ``ServiceTimeout`` (an hour by default), even when the
   function failed without answering. As CloudFormation would surface it, a function
@@ -17,7 +21,7 @@ import json
 import logging
 from typing import Any
 
-from ministack.services import backup
+from ministack.services import backup, s3
 from ministack.services.cloudformation import custom_resource, provisioners
 
 LOG = logging.getLogger(__name__)
@@ -42,6 +46,32 @@ def _selection_create(logical_id: str, props: dict[str, Any], stack_name: str) -
 
 def _selection_delete(physical_id: str, props: dict[str, Any]) -> None:
     backup._delete_selection(props.get("BackupPlanId", ""), physical_id)
+
+
+# -- AWS::S3::Bucket Tags --------------------------------------------------------------
+def _tag_map(props: dict[str, Any]) -> dict[str, str]:
+    return {str(tag["Key"]): str(tag["Value"]) for tag in props.get("Tags") or []}
+
+
+def with_bucket_tags(handlers: dict[str, Any]) -> dict[str, Any]:
+    create, update = handlers["create"], handlers["update"]
+
+    def create_tagged(logical_id: str, props: dict[str, Any], stack_name: str) -> Any:
+        name, attributes = create(logical_id, props, stack_name)
+        if props.get("Tags"):
+            s3._bucket_tags[name] = _tag_map(props)
+        return name, attributes
+
+    def update_tagged(
+        physical_id: str, old: dict[str, Any], new: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        result = update(physical_id, old, new, *args, **kwargs)
+        name = result[0] if isinstance(result, tuple) else physical_id
+        if new.get("Tags") or old.get("Tags"):
+            s3._bucket_tags[name] = _tag_map(new)
+        return result
+
+    return {**handlers, "create": create_tagged, "update": update_tagged}
 
 
 # -- custom resources ---------------------------------------------------------------------
@@ -117,8 +147,10 @@ def invoke_custom_resource(
 
 
 def register() -> None:
-    provisioners._RESOURCE_HANDLERS["AWS::Backup::BackupSelection"] = {
+    handlers = provisioners._RESOURCE_HANDLERS
+    handlers["AWS::Backup::BackupSelection"] = {
         "create": _selection_create,
         "delete": _selection_delete,
     }
+    handlers["AWS::S3::Bucket"] = with_bucket_tags(handlers["AWS::S3::Bucket"])
     custom_resource.invoke_custom_resource = invoke_custom_resource
