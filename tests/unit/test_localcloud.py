@@ -1,4 +1,4 @@
-"""The local cloud launcher's checks that need no running LocalStack."""
+"""The local cloud launcher's checks that need no running local cloud."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def test_the_network_is_off_in_unit_tests() -> None:
 
 def test_the_gateway_is_told_to_listen_on_loopback_only(tmp_path: Path) -> None:
     # Given a local cloud with default settings
-    listen = LocalCloud(port=4599, state=tmp_path).environment()["GATEWAY_LISTEN"]
+    listen = LocalCloud(port=4599, state=tmp_path, base_name="localstack").environment()[
+        "GATEWAY_LISTEN"
+    ]
     # Then every address the gateway is given is a loopback address
     addresses = [entry.rsplit(":", 1)[0].strip("[]") for entry in listen.split(",")]
     assert "127.0.0.1" in addresses
@@ -77,7 +79,9 @@ def test_the_gateway_is_told_to_listen_on_loopback_only(tmp_path: Path) -> None:
 
 def test_listening_elsewhere_is_an_explicit_opt_in(tmp_path: Path) -> None:
     # Given an explicit extra address
-    cloud = LocalCloud(port=4599, state=tmp_path, extra_listen=("192.0.2.10",))
+    cloud = LocalCloud(
+        port=4599, state=tmp_path, base_name="localstack", extra_listen=("192.0.2.10",)
+    )
     # Then the gateway listens there as well as on loopback, and IPv6 is bracketed
     listen = cloud.environment()["GATEWAY_LISTEN"].split(",")
     assert "127.0.0.1:4599" in listen
@@ -116,3 +120,67 @@ def test_iam_enforcement_is_on_unless_turned_off(
     off = LocalCloud(port=4599, state=tmp_path).environment()["DRIFTLINE_LOCAL_IAM"]
     # Then the local cloud is started with checks on, and off only when asked
     assert (default, off) == ("1", "0")
+
+
+def test_the_ministack_base_listens_on_loopback_only(tmp_path: Path) -> None:
+    # Given the MiniStack base with default settings
+    environment = LocalCloud(port=4599, state=tmp_path, base_name="ministack").environment()
+    # Then its serve module is given loopback addresses only, and the port
+    addresses = environment["DRIFTLINE_LISTEN"].split(",")
+    assert "127.0.0.1" in addresses
+    assert all(localcloud.is_loopback(a) for a in addresses), addresses
+    assert environment["GATEWAY_PORT"] == "4599"
+    # And nothing of MiniStack's own binding setting could widen it
+    assert "BIND_HOST" not in environment
+
+
+def test_ministack_enforces_iam_unless_turned_off_and_persists_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no settings in the environment
+    for variable in ("DRIFTLINE_LOCAL_IAM", "DRIFTLINE_LOCAL_PERSISTENCE"):
+        monkeypatch.delenv(variable, raising=False)
+    # Then MiniStack checks IAM (its AUTH) and keeps no state
+    plain = LocalCloud(port=4599, state=tmp_path, base_name="ministack").environment()
+    assert (plain["AUTH"], plain["PERSIST_STATE"], plain["S3_PERSIST"]) == ("true", "0", "0")
+    off = LocalCloud(port=4599, state=tmp_path, base_name="ministack", iam=False).environment()
+    assert off["AUTH"] == "false"
+    # And keeps its state when asked
+    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack", persistence=True)
+    asked = cloud.environment()
+    assert (asked["PERSIST_STATE"], asked["S3_PERSIST"]) == ("1", "1")
+    # And its state lives under the local cloud's folder, kept across starts
+    assert Path(asked["STATE_DIR"]).is_relative_to(tmp_path)
+    assert Path(asked["STATE_DIR"]) not in cloud.base.fresh_state(cloud)
+
+
+def test_ministack_names_services_its_own_way_and_serves_backup_for_the_templates(
+    tmp_path: Path,
+) -> None:
+    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    services = cloud.environment()["SERVICES"].split(",")
+    assert {"states", "monitoring", "backup"} <= set(services)
+    assert not {"stepfunctions", "cloudwatch", "sagemaker"} & set(services)
+    # SageMaker is driftline's: it must answer on the health route before the cloud is ready
+    assert "sagemaker" in cloud.base.health_services(cloud)
+
+
+def test_what_localstack_cannot_do_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    with pytest.raises(LocalCloudError, match="not available on the LocalStack base.*ministack"):
+        LocalCloud(state=tmp_path, base_name="localstack", persistence=True)
+
+
+def test_an_unknown_base_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LocalCloudError, match="DRIFTLINE_LOCAL_BASE='moto'.*localstack.*ministack"):
+        LocalCloud(state=tmp_path, base_name="moto")
+
+
+def test_the_base_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DRIFTLINE_LOCAL_BASE", "ministack")
+    cloud = LocalCloud(state=tmp_path)
+    assert cloud.base.name == "ministack"
+    assert cloud.pid_file == tmp_path / "ministack.pid"
+    monkeypatch.delenv("DRIFTLINE_LOCAL_BASE")
+    assert LocalCloud(state=tmp_path).base.name == "localstack"
