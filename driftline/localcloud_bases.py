@@ -316,6 +316,12 @@ class MiniStackBase(Base):
         # without persistence, a folder each start clears, leaving what was kept alone.
         kept_state = kept.folder(cloud.state) / "ministack"
         state = kept_state if cloud.persistence else folder / "tmp" / "state"
+        # Each warm function environment unpacks its code and layers (the dependency
+        # layer alone is about 200 MB) into a folder of its own under TMPDIR, and MiniStack
+        # leaves them behind when it stops: they must land here, where every start
+        # clears them, not in the machine's /tmp (the TMPDIR given must exist, or Python
+        # falls back to /tmp).
+        (folder / "tmp").mkdir(parents=True, exist_ok=True)
         return {
             "GATEWAY_PORT": str(cloud.port),
             # driftline_ministack.serve binds each of these (MiniStack's BIND_HOST takes one).

@@ -184,3 +184,12 @@ def test_the_base_comes_from_the_environment(
     assert cloud.pid_file == tmp_path / "ministack.pid"
     monkeypatch.delenv("DRIFTLINE_LOCAL_BASE")
     assert LocalCloud(state=tmp_path).base.name == "localstack"
+
+
+def test_ministack_unpacks_functions_under_the_local_cloud_folder(tmp_path: Path) -> None:
+    # Given the MiniStack base (its function environments are folders under TMPDIR)
+    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    tmp = Path(cloud.environment()["TMPDIR"])
+    # Then TMPDIR exists (Python would silently fall back to /tmp) and is cleared at start
+    assert tmp.is_dir() and tmp.is_relative_to(tmp_path)
+    assert tmp in cloud.base.fresh_state(cloud)
