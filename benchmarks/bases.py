@@ -260,25 +260,33 @@ def table(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> str:
     return "\n".join(rows)
 
 
+def save(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
+    """Everything measured so far (a late failure keeps the earlier figures)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bases.json").write_text(json.dumps({"speed": speed, "facts": facts}, indent=2))
+
+
 def main() -> None:
     speed: dict[str, Figures] = {base: defaultdict(list) for base in BASES}
     facts: dict[str, dict[str, str]] = {base: {} for base in BASES}
     for n in range(ROUNDS):
         for base in BASES:
             round_of(base, 1_000 * (n + 1), speed[base])
+            save(speed, facts)
     for n in range(DEMO_RUNS):
         for base in BASES:
             demo_of(base, n, speed[base])
+            save(speed, facts)
     for base in BASES:
         facts[base] |= fidelity_of(base)
         facts[base] |= restart_of(base)
+        save(speed, facts)
     for base, counted in lines_of_code().items():
         facts[base]["lines of driftline's own code this base needs"] = counted
+    save(speed, facts)
     document = table(speed, facts)
     print(document)
-    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bases.md").write_text(document + "\n")
-    (OUT / "bases.json").write_text(json.dumps({"speed": speed, "facts": facts}, indent=2))
 
 
 if __name__ == "__main__":
