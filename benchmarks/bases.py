@@ -36,7 +36,7 @@ from benchmarks import iam as iam_checks
 from benchmarks import node_custom_resources
 from benchmarks.base_code import lines_of_code
 from driftline import deploy
-from driftline.actions import drop_file, wait_for_model, wait_for_version
+from driftline.actions import drop_file, wait_for_model, wait_for_version, wait_until
 from driftline.localcloud import ROOT, LocalCloud
 from driftline.samples import generate_transactions, write_table
 from driftline.scenario import completed, run_demo
@@ -130,12 +130,25 @@ def drops(target: Target, folder: Path, seed: int, figures: Figures) -> None:
         started = time.perf_counter()
         wait_for_version(target, drop_file(target, path, "transactions", "training")[1])
         figures["drop -> dataset version (s)"].append(time.perf_counter() - started)
+    # The trainings those drops started finish first: each model is timed on its own.
+    wait_for_idle_training(target)
     for n in range(2):
         path = fresh_training_file(folder, seed + 50 + n)
         started = time.perf_counter()
         version = wait_for_version(target, drop_file(target, path, "transactions", "training")[1])
         wait_for_model(target, version["version"])
         figures["drop -> registered model (s)"].append(time.perf_counter() - started)
+
+
+def wait_for_idle_training(target: Target) -> None:
+    sfn = target.client("stepfunctions")
+    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
+
+    def idle() -> bool | None:
+        running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
+        return True if not running["executions"] else None
+
+    wait_until(idle, 600, "the trainings started by the version drops", 1.0)
 
 
 def round_of(base: str, seed: int, figures: Figures) -> None:
