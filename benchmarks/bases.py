@@ -10,6 +10,8 @@ Then what is not a speed: IAM enforcement (``benchmarks.iam``), Node.js custom r
 driftline's own local-cloud code each base needs.
 
     python -m benchmarks.bases            # BENCH_ROUNDS (default 2), BENCH_DEMO_RUNS (2)
+    BENCH_PHASES=facts python -m benchmarks.bases   # some phases only (speed, demo, facts),
+                                                    # keeping the others' earlier figures
 
 Nothing else may use the local cloud's port meanwhile; every local cloud it starts is
 stopped again. The table is also written to ``.cache/bench/bases.md`` and ``bases.json``.
@@ -36,14 +38,21 @@ from benchmarks import iam as iam_checks
 from benchmarks import node_custom_resources
 from benchmarks.base_code import lines_of_code
 from driftline import deploy
-from driftline.actions import drop_file, wait_for_model, wait_for_version, wait_until
+from driftline.actions import (
+    CommandError,
+    drop_file,
+    wait_for_model,
+    wait_for_version,
+    wait_until,
+)
 from driftline.localcloud import ROOT, LocalCloud
 from driftline.samples import generate_transactions, write_table
 from driftline.scenario import completed, run_demo
-from driftline.target import Target
+from driftline.target import StackNotDeployed, Target
 
 BASES = ("localstack", "ministack")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+PHASES = set(os.environ.get("BENCH_PHASES", "speed,demo,facts").split(","))
 DEMO_RUNS = int(os.environ.get("BENCH_DEMO_RUNS", "2"))
 DROPS = 3
 OUT = ROOT / ".cache" / "bench"
@@ -244,7 +253,7 @@ def survivors(target: Target, raw: str, key: str, group: str) -> dict[str, bool]
     def there(probe: Any) -> bool:
         try:
             return bool(probe())
-        except (ClientError, KeyError, IndexError):
+        except (ClientError, KeyError, IndexError, StackNotDeployed, CommandError):
             return False
 
     lam, sfn = target.client("lambda"), target.client("stepfunctions")
@@ -279,21 +288,58 @@ def save(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
     (OUT / "bases.json").write_text(json.dumps({"speed": speed, "facts": facts}, indent=2))
 
 
-def main() -> None:
+def earlier() -> tuple[dict[str, Figures], dict[str, dict[str, str]]]:
+    """What an earlier run measured (kept for the phases this run leaves out)."""
     speed: dict[str, Figures] = {base: defaultdict(list) for base in BASES}
     facts: dict[str, dict[str, str]] = {base: {} for base in BASES}
+    saved = OUT / "bases.json"
+    if PHASES != {"speed", "demo", "facts"} and saved.is_file():
+        document = json.loads(saved.read_text())
+        for base in BASES:
+            speed[base].update(document["speed"].get(base, {}))
+            facts[base].update(document["facts"].get(base, {}))
+    return speed, facts
+
+
+def keep_only(speed: dict[str, Figures], demo: bool) -> None:
+    """Drop a phase's earlier figures before it measures again."""
+    for base in BASES:
+        speed[base] = defaultdict(
+            list, {k: v for k, v in speed[base].items() if ("demo" in k) != demo}
+        )
+
+
+def measure_speed(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
+    keep_only(speed, demo=True)
     for n in range(ROUNDS):
         for base in BASES:
             round_of(base, 1_000 * (n + 1), speed[base])
             save(speed, facts)
+
+
+def measure_demo(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
+    keep_only(speed, demo=False)
     for n in range(DEMO_RUNS):
         for base in BASES:
             demo_of(base, n, speed[base])
             save(speed, facts)
+
+
+def measure_facts(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
     for base in BASES:
-        facts[base] |= fidelity_of(base)
+        facts[base] = fidelity_of(base)
+        save(speed, facts)
         facts[base] |= restart_of(base)
         save(speed, facts)
+
+
+def main() -> None:
+    speed, facts = earlier()
+    for phase, measure in (("speed", measure_speed), ("demo", measure_demo)):
+        if phase in PHASES:
+            measure(speed, facts)
+    if "facts" in PHASES:
+        measure_facts(speed, facts)
     for base, counted in lines_of_code().items():
         facts[base]["lines of driftline's own code this base needs"] = counted
     save(speed, facts)
