@@ -12,6 +12,7 @@ driftline's own local-cloud code each base needs.
     python -m benchmarks.bases            # BENCH_ROUNDS (default 2), BENCH_DEMO_RUNS (2)
     BENCH_PHASES=facts python -m benchmarks.bases   # some phases only (speed, demo, facts),
                                                     # keeping the others' earlier figures
+    BENCH_PHASES=none python -m benchmarks.bases    # the table of the figures measured last
 
 Nothing else may use the local cloud's port meanwhile; every local cloud it starts is
 stopped again. The table is also written to ``.cache/bench/bases.md`` and ``bases.json``.
@@ -276,7 +277,8 @@ def table(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> str:
     rows.append("|---|---|---|---|")
     for name in speed["localstack"]:
         a, b = (statistics.median(speed[base][name]) for base in BASES)
-        rows.append(f"| {name} | {a:.1f} | {b:.1f} | {b / a:.2f}x |")
+        shown = ".2f" if max(a, b) < 10 else ".1f"
+        rows.append(f"| {name} | {a:{shown}} | {b:{shown}} | {b / a:.2f}x |")
     for name in facts["localstack"]:
         rows.append(f"| {name} | {facts['localstack'][name]} | {facts['ministack'][name]} | |")
     return "\n".join(rows)
