@@ -41,6 +41,38 @@ def result_files(results: list[Any], map_run_arn: str, stopped: datetime) -> lis
     ]
 
 
+def results_folder(prefix: str, map_run_arn: str) -> str:
+    """``inference/run-1`` + ``...:mapRun:sm/label:<id>`` -> ``inference/run-1/<id>/``."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return f"{prefix}{map_run_arn.rsplit(':', 1)[-1]}/"
+
+
+def write_results(
+    put: Any, bucket: str, prefix: str, map_run_arn: str, results: list[Any]
+) -> dict[str, Any]:
+    """Puts the result file and the manifest with ``put(Bucket=, Key=, Body=)`` (an S3
+    client's, as the state machine's role); returns the Map state's result as AWS gives
+    it. Both bases write through this."""
+    folder = results_folder(prefix, map_run_arn)
+    records = result_files(results, map_run_arn, datetime.now(UTC))
+    succeeded = []
+    if records:
+        body = json.dumps(records).encode()
+        put(Bucket=bucket, Key=f"{folder}SUCCEEDED_0.json", Body=body)
+        succeeded.append({"Key": f"{folder}SUCCEEDED_0.json", "Size": len(body)})
+    manifest = {
+        "DestinationBucket": bucket,
+        "MapRunArn": map_run_arn,
+        "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": succeeded},
+    }
+    put(Bucket=bucket, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+    return {
+        "MapRunArn": map_run_arn,
+        "ResultWriterDetails": {"Bucket": bucket, "Key": f"{folder}manifest.json"},
+    }
+
+
 def patch() -> None:
     """Replaces LocalStack's S3 ResultWriter handler; idempotent."""
     import importlib
@@ -57,31 +89,14 @@ def patch() -> None:
             resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
         )
         map_run_arn = env.map_run_record_pool_manager.get_all().pop().map_run_arn
-        prefix = parameters.get("Prefix", "")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        folder = f"{prefix}{map_run_arn.split(':')[-1]}/"
-        bucket = parameters["Bucket"]
-        records = result_files(list(results or []), map_run_arn, datetime.now(UTC))
-        succeeded = []
-        if records:
-            body = json.dumps(records).encode()
-            key = f"{folder}SUCCEEDED_0.json"
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
-            succeeded.append({"Key": key, "Size": len(body)})
-        manifest = {
-            "DestinationBucket": bucket,
-            "MapRunArn": map_run_arn,
-            "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": succeeded},
-        }
-        s3.put_object(
-            Bucket=bucket, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode()
-        )
         env.stack.append(
-            {
-                "MapRunArn": map_run_arn,
-                "ResultWriterDetails": {"Bucket": bucket, "Key": f"{folder}manifest.json"},
-            }
+            write_results(
+                s3.put_object,
+                parameters["Bucket"],
+                parameters.get("Prefix", ""),
+                map_run_arn,
+                list(results or []),
+            )
         )
 
     handle_put_object.driftline = True  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ as the app declares them.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from ministack import app
@@ -32,3 +33,31 @@ def pin_request_origin(source_ip: str, secure_transport: bool) -> None:
 
 def install() -> None:
     app.pin_request_origin = pin_request_origin
+
+
+def role_credentials(account: str, role_arn: str, service: str) -> dict[str, str]:
+    """Keys of a session of ``role_arn`` that ``service`` (SageMaker, Step Functions)
+    calls with on the gateway, registered the way MiniStack's Lambda executor registers
+    one for a function's execution role: the calls are checked against the role's
+    policies, as on AWS. The same role and service always get the same keys."""
+    from ministack.services import sts
+
+    digest = hashlib.sha256(f"{service.lower()}:{role_arn}".encode()).hexdigest()
+    access_key = f"ASIA{digest[:16].upper()}"
+    secret = hashlib.sha256(f"secret:{digest}".encode()).hexdigest()
+    token = hashlib.sha256(f"token:{digest}".encode()).hexdigest()
+    role_name = role_arn.rsplit("/", 1)[-1]
+    sts.register_session(
+        access_key,
+        {
+            "Arn": f"arn:aws:sts::{account}:assumed-role/{role_name}/{service}",
+            "UserId": f"{role_name}:{service}",
+            "SecretAccessKey": secret,
+            "SessionToken": token,
+        },
+    )
+    return {
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SESSION_TOKEN": token,
+    }

@@ -14,7 +14,6 @@ LocalStack base runs.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,8 @@ from driftline_localcloud.sagemaker.store import SageMakerError
 from ministack import app
 from ministack.core import iam_actions, router
 from ministack.core.responses import get_account_id, get_region
+
+from driftline_ministack.iam import role_credentials
 
 SERVICE = "sagemaker"
 TARGET_PREFIX = "SageMaker."
@@ -61,27 +62,7 @@ class MiniStackJobHost(JobHost):
     def credentials(self, account: str, role_arn: str | None) -> dict[str, str]:
         if not app.AUTH or not role_arn:
             return super().credentials(account, role_arn)
-        from ministack.services import sts
-
-        digest = hashlib.sha256(f"sagemaker:{role_arn}".encode()).hexdigest()
-        access_key = f"ASIA{digest[:16].upper()}"
-        secret = hashlib.sha256(f"secret:{digest}".encode()).hexdigest()
-        token = hashlib.sha256(f"token:{digest}".encode()).hexdigest()
-        role_name = role_arn.rsplit("/", 1)[-1]
-        sts.register_session(
-            access_key,
-            {
-                "Arn": f"arn:aws:sts::{account}:assumed-role/{role_name}/SageMaker",
-                "UserId": f"{role_name}:SageMaker",
-                "SecretAccessKey": secret,
-                "SessionToken": token,
-            },
-        )
-        return {
-            "AWS_ACCESS_KEY_ID": access_key,
-            "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_SESSION_TOKEN": token,
-        }
+        return role_credentials(account, role_arn, "SageMaker")
 
 
 # -- wire format --------------------------------------------------------------------

@@ -41,11 +41,13 @@ def main() -> None:
         lambda_errors,
         lambda_queue,
         sagemaker_api,
+        stepfunctions_result_writer,
         stepfunctions_sagemaker,
     )
 
     gateway = sagemaker_api.register(Path(os.environ[WORK_ROOT_VARIABLE]))
     stepfunctions_sagemaker.register(gateway)
+    stepfunctions_result_writer.install()
     cloudformation.register()
     iam.install()
     lambda_errors.install()
