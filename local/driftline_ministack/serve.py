@@ -41,12 +41,14 @@ def main() -> None:
         lambda_errors,
         lambda_queue,
         sagemaker_api,
+        sagemaker_state,
         stepfunctions_result_writer,
         stepfunctions_sagemaker,
     )
 
     gateway = sagemaker_api.register(Path(os.environ[WORK_ROOT_VARIABLE]))
     stepfunctions_sagemaker.register(gateway)
+    sagemaker_state.register(gateway.provider.stores, gateway.handle_request)
     stepfunctions_result_writer.install()
     cloudformation.register()
     iam.install()

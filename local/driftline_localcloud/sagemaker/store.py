@@ -113,6 +113,73 @@ class Stores:
         with self.lock:
             return copy.deepcopy(description)
 
+    def clear(self) -> None:
+        with self.lock:
+            self._regions.clear()
+
+    def dump(self) -> dict[str, Any]:
+        """Every region's resources as JSON-ready data (timestamps tagged), for a base
+        that keeps state across restarts. Stop requests are not state: they belong to
+        the running job threads."""
+        with self.lock:
+            regions = [
+                {
+                    "account": account,
+                    "region": region,
+                    **{kind: _tagged(getattr(store, kind)) for kind in STORED},
+                }
+                for (account, region), store in self._regions.items()
+            ]
+        return {"version": 1, "regions": regions}
+
+    def restore(self, document: dict[str, Any]) -> None:
+        """Loads what ``dump`` wrote. A job that was running when the local cloud stopped
+        has lost its process: it is failed (its model, if written, stays in S3), as
+        SageMaker fails a job whose instance is lost."""
+        if document.get("version") != 1:
+            raise ValueError(f"unknown SageMaker state version {document.get('version')!r}")
+        with self.lock:
+            for entry in document["regions"]:
+                store = self._regions[(entry["account"], entry["region"])]
+                for kind in STORED:
+                    getattr(store, kind).update(_untagged(entry[kind]))
+                for jobs, status in (
+                    (store.training_jobs, "TrainingJobStatus"),
+                    (store.transform_jobs, "TransformJobStatus"),
+                ):
+                    for job in jobs.values():
+                        if job[status] in ("InProgress", "Stopping"):
+                            self.update(
+                                job,
+                                **{status: "Failed"},
+                                FailureReason="The local cloud stopped while the job ran.",
+                            )
+
+
+# The RegionStore fields a restart keeps.
+STORED = ("training_jobs", "transform_jobs", "models", "package_groups", "packages")
+TIMESTAMP = "__timestamp__"
+
+
+def _tagged(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {TIMESTAMP: value.isoformat()}
+    if isinstance(value, dict):
+        return {key: _tagged(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tagged(item) for item in value]
+    return value
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {TIMESTAMP}:
+            return datetime.fromisoformat(value[TIMESTAMP])
+        return {key: _untagged(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_untagged(item) for item in value]
+    return value
+
 
 def transition(stores: Stores, job: Description, status: str, message: str, **fields: Any) -> None:
     """A job's new secondary status (SecondaryStatusTransitions); the previous one ends now."""
