@@ -5,7 +5,10 @@ cloud let it do:
 
 - a function whose role allows only CloudWatch Logs lists the S3 buckets (AWS: denied);
 - a function whose role may read objects of one bucket reads an object there (AWS:
-  allowed) and one in another bucket (AWS: denied): a resource-level check.
+  allowed) and one in another bucket (AWS: denied): a resource-level check;
+- a state machine whose role allows only CloudWatch Logs invokes a function, lists the
+  S3 buckets through an AWS SDK integration and creates a SageMaker model through the
+  optimized integration (AWS: all three denied, each a caught task error).
 
     python -m benchmarks.iam          # against the running local cloud
 
@@ -21,6 +24,7 @@ import uuid
 import zipfile
 from typing import Any
 
+from driftline.actions import wait_until
 from driftline.localcloud import ACCOUNT_ID, LocalCloud
 from driftline.target import Target
 
@@ -43,16 +47,21 @@ def handler(event, context):
             outcome[name] = "denied" if "AccessDenied" in code else code
     return outcome
 """
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+
+
+def trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": f"{service}.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
 LOGS = {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}
 
 
@@ -69,6 +78,8 @@ class Scratch:
     def __init__(self, target: Target) -> None:
         self.iam, self.s3 = target.client("iam"), target.client("s3")
         self.functions = target.client("lambda")
+        self.sfn = target.client("stepfunctions")
+        self.machines: list[str] = []
         self.salt = uuid.uuid4().hex[:8]
         self.roles: list[str] = []
         self.buckets: list[str] = []
@@ -81,9 +92,11 @@ class Scratch:
         self.buckets.append(name)
         return name
 
-    def role(self, purpose: str, statements: list[dict[str, Any]]) -> str:
+    def role(self, purpose: str, statements: list[dict[str, Any]], service: str = "lambda") -> str:
         name = f"driftline-bench-iam-{purpose}-{self.salt}"
-        role = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+        role = self.iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust(service))
+        )
         self.iam.put_role_policy(
             RoleName=name,
             PolicyName="only-this",
@@ -113,7 +126,29 @@ class Scratch:
             raise RuntimeError(f"{name} failed: {result}")
         return result
 
+    def tasks(self, role_arn: str, function: str) -> dict[str, str]:
+        """Runs TASKS as ``role_arn``; each task's outcome: allowed, denied or its error."""
+        machine = self.sfn.create_state_machine(
+            name=f"driftline-bench-iam-{self.salt}",
+            definition=json.dumps(tasks_definition(function, role_arn)),
+            roleArn=role_arn,
+        )["stateMachineArn"]
+        self.machines.append(machine)
+        execution = self.sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+
+        def ended() -> dict[str, Any] | None:
+            described = self.sfn.describe_execution(executionArn=execution)
+            return None if described["status"] == "RUNNING" else described
+
+        described = wait_until(ended, 120, "the IAM check's state machine execution")
+        if described["status"] != "SUCCEEDED":
+            raise RuntimeError(f"the IAM check's execution ended {described['status']}")
+        output: dict[str, Any] = json.loads(described["output"])
+        return {name: task_outcome(output.get(name)) for name in TASKS}
+
     def remove(self) -> None:
+        for arn in self.machines:
+            self.sfn.delete_state_machine(stateMachineArn=arn)
         for name in self.names:
             self.functions.delete_function(FunctionName=name)
         for name in self.roles:
@@ -122,6 +157,56 @@ class Scratch:
         for name in self.buckets:
             self.s3.delete_object(Bucket=name, Key="k")
             self.s3.delete_bucket(Bucket=name)
+
+
+# Task name -> resource: calls a state machine's role is checked for on AWS.
+TASKS = {
+    "invoke": "arn:aws:states:::lambda:invoke",
+    "list_buckets": "arn:aws:states:::aws-sdk:s3:listBuckets",
+    "create_model": "arn:aws:states:::sagemaker:createModel",
+}
+
+
+def tasks_definition(function: str, role_arn: str) -> dict[str, Any]:
+    """Each task in turn, its error caught into the state under its own name."""
+    names = list(TASKS)
+    parameters = {
+        "invoke": {"FunctionName": function, "Payload": {}},
+        "list_buckets": {},
+        "create_model": {
+            "ModelName": f"driftline-bench-iam-{uuid.uuid4().hex[:8]}",
+            "ExecutionRoleArn": role_arn,
+            "PrimaryContainer": {
+                "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/"
+                "sagemaker-scikit-learn:1.9-0-cpu-py3",
+                "ModelDataUrl": "s3://driftline-bench-iam-none/model.tar.gz",
+            },
+        },
+    }
+    states = {
+        name: {
+            "Type": "Task",
+            "Resource": TASKS[name],
+            "Parameters": parameters[name],
+            "ResultSelector": {"ok": True},
+            "ResultPath": f"$.{name}",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{name}"}],
+            **({"Next": names[n + 1]} if n + 1 < len(names) else {"End": True}),
+        }
+        for n, name in enumerate(names)
+    }
+    return {"StartAt": names[0], "States": states}
+
+
+def task_outcome(result: Any) -> str:
+    if not isinstance(result, dict):
+        return "not run"
+    if result.get("ok"):
+        return "allowed"
+    text = f"{result.get('Error', '')} {result.get('Cause', '')}"
+    if "AccessDenied" in text or "not authorized" in text:
+        return "denied"
+    return f"error: {text.strip()[:80]}"
 
 
 def measure(target: Target) -> dict[str, str]:
@@ -147,12 +232,16 @@ def measure(target: Target) -> dict[str, str]:
         )
         without_s3 = scratch.invoke(logs_only, event)
         one_bucket = scratch.invoke(reader, event)
+        machine = scratch.tasks(scratch.role("machine", [LOGS], "states"), logs_only)
     finally:
         scratch.remove()
     return {
         "logs-only function lists buckets (AWS: denied)": without_s3["list_buckets"],
         "one-bucket reader, its bucket (AWS: allowed)": one_bucket["read_allowed"],
         "one-bucket reader, another bucket (AWS: denied)": one_bucket["read_other"],
+        "logs-only state machine invokes a function (AWS: denied)": machine["invoke"],
+        "logs-only state machine lists buckets, SDK task (AWS: denied)": machine["list_buckets"],
+        "logs-only state machine creates a SageMaker model (AWS: denied)": machine["create_model"],
     }
 
 
