@@ -183,18 +183,20 @@ def tasks_definition(function: str, role_arn: str) -> dict[str, Any]:
             },
         },
     }
-    states = {
+    following = [*names[1:], "Done"]
+    states: dict[str, Any] = {
         name: {
             "Type": "Task",
             "Resource": TASKS[name],
             "Parameters": parameters[name],
             "ResultSelector": {"ok": True},
             "ResultPath": f"$.{name}",
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{name}"}],
-            **({"Next": names[n + 1]} if n + 1 < len(names) else {"End": True}),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{name}", "Next": then}],
+            "Next": then,
         }
-        for n, name in enumerate(names)
+        for name, then in zip(names, following, strict=True)
     }
+    states["Done"] = {"Type": "Succeed"}
     return {"StartAt": names[0], "States": states}
 
 
