@@ -42,6 +42,7 @@ def main() -> None:
         lambda_queue,
         sagemaker_api,
         sagemaker_state,
+        stepfunctions_iam,
         stepfunctions_result_writer,
         stepfunctions_sagemaker,
     )
@@ -50,6 +51,7 @@ def main() -> None:
     stepfunctions_sagemaker.register(gateway)
     sagemaker_state.register(gateway.provider.stores, gateway.handle_request)
     stepfunctions_result_writer.install()
+    stepfunctions_iam.install()
     cloudformation.register()
     iam.install()
     lambda_errors.install()
