@@ -272,6 +272,11 @@ class MiniStackBase(Base):
     def folder(self, cloud: LocalCloud) -> Path:
         return cloud.state / "ministack"
 
+    def python_runtime(self, cloud: LocalCloud) -> Path:
+        """What the AWS Python runtime provides (boto3), in a virtual environment whose
+        interpreter runs the Python functions (driftline_ministack.lambda_runtime)."""
+        return self.folder(cloud) / "lambda-runtime"
+
     def node_runtime(self, cloud: LocalCloud) -> Path:
         """What the AWS Node.js runtime provides (the AWS SDK v3 clients CDK's handlers use)."""
         return self.folder(cloud) / "node-runtime"
@@ -279,6 +284,7 @@ class MiniStackBase(Base):
     def requirement_files(self) -> tuple[Path, ...]:
         return (
             LOCAL / "requirements-ministack.txt",
+            LOCAL / "lambda-runtime.txt",
             LOCAL / "pyproject.toml",
             LOCAL / "node-runtime" / "package-lock.json",
         )
@@ -289,6 +295,15 @@ class MiniStackBase(Base):
             self.venv(cloud),
             ["-r", str(LOCAL / "requirements-ministack.txt"), "-e", str(LOCAL)],
             "Installing MiniStack",
+        )
+        progress("installing the Lambda Python runtime's packages")
+        runtime = self.python_runtime(cloud)
+        shutil.rmtree(runtime, ignore_errors=True)
+        make_venv(runtime, python313, "the Lambda Python runtime")
+        pip_install(
+            runtime,
+            ["-r", str(LOCAL / "lambda-runtime.txt")],
+            "Installing the Lambda Python runtime's packages",
         )
         progress("installing the Node.js runtime's packages")
         target = self.node_runtime(cloud)
@@ -331,6 +346,8 @@ class MiniStackBase(Base):
             # Node.js functions (CDK's custom-resource handlers) find the SDK here, as in
             # AWS's runtime; a function's own node_modules and layers still come first.
             "NODE_PATH": str(self.node_runtime(cloud) / "node_modules"),
+            # Python functions run with this interpreter: AWS's runtime packages only.
+            "DRIFTLINE_LAMBDA_PYTHON": str(self.python_runtime(cloud) / "bin" / "python"),
             # Retries of a failed asynchronous invocation after 1 and 2 seconds (1 and 2
             # minutes on AWS), as on the LocalStack base.
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": "1",

@@ -40,6 +40,7 @@ def main() -> None:
         iam,
         lambda_errors,
         lambda_queue,
+        lambda_runtime,
         sagemaker_api,
         sagemaker_state,
         stepfunctions_iam,
@@ -56,6 +57,7 @@ def main() -> None:
     iam.install()
     lambda_errors.install()
     lambda_queue.install()
+    lambda_runtime.install()
     faults.hook_lambda_faults()
 
     config = Config()

@@ -64,6 +64,16 @@ def layers(event, context):
             seen[name] = False
     return {"shared": shared.NAME, **seen}
 
+def imports(event, context):
+    found = {}
+    for name in event["modules"]:
+        try:
+            __import__(name)
+            found[name] = True
+        except ImportError:
+            found[name] = False
+    return found
+
 def use_boto3(event, context):
     import boto3
     return {"buckets": [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]}
@@ -183,6 +193,18 @@ def test_runtime_boto3_reaches_the_local_cloud(functions: Functions, target: Tar
         assert bucket in payload["buckets"]
     finally:
         target.client("s3").delete_bucket(Bucket=bucket)
+
+
+def test_a_function_sees_the_aws_runtimes_packages_not_the_local_clouds(
+    functions: Functions,
+) -> None:
+    # Given a function with no layers
+    name = functions.create("imports")
+    # When it imports what AWS's Python runtime provides and what the local cloud runs on
+    emulators = ["localstack", "ministack", "hypercorn", "driftline_localcloud", "rich"]
+    _, payload, _ = functions.invoke(name, {"modules": ["boto3", *emulators]})
+    # Then only the runtime's boto3 is there, as on AWS
+    assert payload == {"boto3": True, **dict.fromkeys(emulators, False)}
 
 
 def test_timeout_fails_the_invocation_and_the_next_one_starts_fresh(functions: Functions) -> None:
