@@ -23,9 +23,16 @@ LOCALSTACK_ONLY = (
     "driftline_localcloud/lambda_runtime",
     "driftline_localcloud/cloudformation",
     "driftline_localcloud/sagemaker/localstack_service.py",
+    "driftline_localcloud/sagemaker/access.py",
+    # IAM: policy evaluation of the project's own (MiniStack evaluates with its own).
+    "driftline_localcloud/iam",
 )
 MINISTACK_ONLY = ("driftline_ministack",)
-SHARED = ("driftline_localcloud/faults.py", "driftline_localcloud/sagemaker")
+SHARED = (
+    "driftline_localcloud/faults.py",
+    "driftline_localcloud/sagemaker",
+    "driftline_localcloud/stepfunctions_result_writer.py",
+)
 
 
 def python_lines(parts: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> int:

@@ -97,8 +97,9 @@ class TreeMemory:
         self._thread.join()
 
 
-def cloud_of(base: str, *, iam: bool = False, persistence: bool = False) -> LocalCloud:
-    cloud = LocalCloud(base_name=base, iam=iam, persistence=persistence)
+def cloud_of(base: str, *, persistence: bool = False) -> LocalCloud:
+    """A stopped local cloud on ``base``, IAM enforced (both bases' default)."""
+    cloud = LocalCloud(base_name=base, iam=True, persistence=persistence)
     cloud.install()
     if cloud.is_running() or any(
         LocalCloud(base_name=b, iam=False, persistence=False).is_running() for b in BASES
@@ -199,8 +200,8 @@ def demo_of(base: str, run: int, figures: Figures) -> None:
 
 
 def fidelity_of(base: str) -> dict[str, str]:
-    """IAM and Node.js custom resources (with enforcement on where the base has it)."""
-    cloud = cloud_of(base, iam=base == "ministack")
+    """IAM and Node.js custom resources, with enforcement on."""
+    cloud = cloud_of(base)
     facts: dict[str, str] = {}
     try:
         cloud.start()
@@ -212,7 +213,7 @@ def fidelity_of(base: str) -> dict[str, str]:
         try:
             deploy.deploy(cloud)
             facts["the app deploys with IAM enforced"] = (
-                f"yes ({time.perf_counter() - started:.0f} s)" if cloud.iam else "not enforced"
+                f"yes ({time.perf_counter() - started:.0f} s)"
             )
         except deploy.DeployError as error:
             facts["the app deploys with IAM enforced"] = f"no: {str(error)[-300:]}"
