@@ -304,8 +304,9 @@ def earlier() -> tuple[dict[str, Figures], dict[str, dict[str, str]]]:
     return speed, facts
 
 
-def keep_only(speed: dict[str, Figures], demo: bool) -> None:
-    """Drop a phase's earlier figures before it measures again."""
+def drop_earlier(speed: dict[str, Figures], demo: bool) -> None:
+    """Drop a phase's earlier figures (the demo's, or the other speeds') before it
+    measures again, keeping the other phase's."""
     for base in BASES:
         speed[base] = defaultdict(
             list, {k: v for k, v in speed[base].items() if ("demo" in k) != demo}
@@ -313,7 +314,7 @@ def keep_only(speed: dict[str, Figures], demo: bool) -> None:
 
 
 def measure_speed(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
-    keep_only(speed, demo=True)
+    drop_earlier(speed, demo=False)
     for n in range(ROUNDS):
         for base in BASES:
             round_of(base, 1_000 * (n + 1), speed[base])
@@ -321,7 +322,7 @@ def measure_speed(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -
 
 
 def measure_demo(speed: dict[str, Figures], facts: dict[str, dict[str, str]]) -> None:
-    keep_only(speed, demo=False)
+    drop_earlier(speed, demo=True)
     for n in range(DEMO_RUNS):
         for base in BASES:
             demo_of(base, n, speed[base])
