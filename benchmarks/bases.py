@@ -33,6 +33,7 @@ from typing import Any
 
 import psutil
 from botocore.exceptions import ClientError
+from driftline_runtime import names
 from rich.console import Console
 
 from benchmarks import iam as iam_checks
@@ -153,7 +154,7 @@ def drops(target: Target, folder: Path, seed: int, figures: Figures) -> None:
 
 def wait_for_idle_training(target: Target) -> None:
     sfn = target.client("stepfunctions")
-    arn = target.outputs("pipeline")["TrainingStateMachineArn"]
+    arn = target.outputs("pipeline")[names.TRAINING_STATE_MACHINE_OUTPUT]
 
     def idle() -> bool | None:
         running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
@@ -236,7 +237,7 @@ def restart_of(base: str) -> dict[str, str]:
             wait_for_version(target, key)
         group = "driftline-bench-restart"
         target.client("sagemaker").create_model_package_group(ModelPackageGroupName=group)
-        raw = target.outputs("data")["RawBucketName"]
+        raw = target.outputs("data")[names.RAW_BUCKET_OUTPUT]
         cloud.stop()
         cloud.start()
         kept = survivors(target, raw, key, group)
