@@ -252,7 +252,8 @@ def main() -> None:
     if not cloud.is_running():
         raise SystemExit("Start the local cloud first (driftline local up --no-deploy).")
     print(
-        f"IAM on the {cloud.base.title} base (enforcement {'on' if cloud.iam else 'off'}), "
+        f"IAM on the {cloud.base.title} base "
+        f"(enforcement {'on' if cloud.enforces_iam else 'off'}), "
         f"account {ACCOUNT_ID}"
     )
     for check, outcome in measure(Target("local")).items():

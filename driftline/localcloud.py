@@ -86,17 +86,26 @@ class LocalCloud:
     extra_listen: tuple[str, ...] = ()
     # The emulator underneath ($DRIFTLINE_LOCAL_BASE): localstack (default) or ministack.
     base_name: str = field(default_factory=lambda: os.environ.get(BASE_VARIABLE, DEFAULT_BASE))
-    # IAM enforcement on calls made with the app's roles, on both bases unless
-    # $DRIFTLINE_LOCAL_IAM=0 (for debugging), and state kept across restarts unless
-    # $DRIFTLINE_LOCAL_PERSISTENCE=0 (driftline.localcloud_state).
-    iam: bool = field(default_factory=lambda: _flag("DRIFTLINE_LOCAL_IAM", "1"))
-    persistence: bool = field(default_factory=kept.enabled)
+    # IAM enforcement on calls made with the app's roles and state kept across restarts;
+    # None (the default) reads $DRIFTLINE_LOCAL_IAM and $DRIFTLINE_LOCAL_PERSISTENCE when
+    # the local cloud starts (both on unless 0; driftline.localcloud_state), as the demo
+    # turns persistence off in-process for a local cloud made before.
+    iam: bool | None = None
+    persistence: bool | None = None
 
     def __post_init__(self) -> None:
         try:
             base_named(self.base_name)
         except BaseError as error:
             raise LocalCloudError(str(error)) from None
+
+    @property
+    def enforces_iam(self) -> bool:
+        return _flag("DRIFTLINE_LOCAL_IAM", "1") if self.iam is None else self.iam
+
+    @property
+    def keeps_state(self) -> bool:
+        return kept.enabled() if self.persistence is None else self.persistence
 
     @property
     def base(self) -> Base:

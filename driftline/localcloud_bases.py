@@ -250,9 +250,9 @@ class LocalStackBase(Base):
             "PERSISTENCE": "0",
             # Calls of functions, state machines and jobs are checked against their roles
             # (driftline_localcloud.iam); DRIFTLINE_LOCAL_IAM=0 turns that off for debugging.
-            "DRIFTLINE_LOCAL_IAM": "1" if cloud.iam else "0",
+            "DRIFTLINE_LOCAL_IAM": "1" if cloud.enforces_iam else "0",
             # Saved at shutdown, loaded at start (driftline.localcloud_state).
-            "DRIFTLINE_LOCAL_STATE_DIR": str(kept.folder(cloud.state)) if cloud.persistence else "",
+            "DRIFTLINE_LOCAL_STATE_DIR": str(kept.folder(cloud.state)) if cloud.keeps_state else "",
         }
 
     def health_services(self, cloud: LocalCloud) -> set[str]:
@@ -330,7 +330,7 @@ class MiniStackBase(Base):
         # Kept beside the LocalStack base's saved services (driftline.localcloud_state);
         # without persistence, a folder each start clears, leaving what was kept alone.
         kept_state = kept.folder(cloud.state) / "ministack"
-        state = kept_state if cloud.persistence else folder / "tmp" / "state"
+        state = kept_state if cloud.keeps_state else folder / "tmp" / "state"
         # Each warm function environment unpacks its code and layers (the dependency
         # layer alone is about 200 MB) into a folder of its own under TMPDIR, and MiniStack
         # leaves them behind when it stops: they must land here, where every start
@@ -351,10 +351,10 @@ class MiniStackBase(Base):
             # Retries of a failed asynchronous invocation after 1 and 2 seconds (1 and 2
             # minutes on AWS), as on the LocalStack base.
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": "1",
-            "AUTH": "true" if cloud.iam else "false",
-            "PERSIST_STATE": "1" if cloud.persistence else "0",
+            "AUTH": "true" if cloud.enforces_iam else "false",
+            "PERSIST_STATE": "1" if cloud.keeps_state else "0",
             "STATE_DIR": str(state),
-            "S3_PERSIST": "1" if cloud.persistence else "0",
+            "S3_PERSIST": "1" if cloud.keeps_state else "0",
             "S3_DATA_DIR": str(state / "s3"),
             "DRIFTLINE_SAGEMAKER_FRAMEWORKS": str(cloud.frameworks),
             "DRIFTLINE_SAGEMAKER_WORK": str(folder / "tmp" / "driftline-sagemaker"),

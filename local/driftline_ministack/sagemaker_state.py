@@ -4,9 +4,10 @@ MiniStack saves, at shutdown, each service module named in ``app._state_map`` th
 ``get_state`` and restores it at startup through ``load_persisted_state``
 (``PERSIST_STATE=1``; files under ``STATE_DIR``). SageMaker is not one of its modules:
 ``register`` enters the shared provider's stores under the key ``driftline_sagemaker``,
-so the registry and its models survive ``driftline local down`` and ``up`` with the
-buckets and functions (the model artifacts themselves are S3 objects, kept by S3's
-persistence).
+so jobs, models, endpoints and the registry survive ``driftline local down`` and ``up``
+with the buckets and functions (the model artifacts themselves are S3 objects, kept by
+S3's persistence). Kept endpoints are served again once loaded, as on the LocalStack
+base: their processes ended with the local cloud.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from driftline_localcloud.sagemaker.store import Stores
+from driftline_localcloud.sagemaker.provider import SageMakerProvider
 from ministack import app
 
 STATE_KEY = "driftline_sagemaker"
@@ -24,8 +25,9 @@ logger = logging.getLogger(__name__)
 class SageMakerState:
     """What MiniStack's persistence asks of a service module, over the provider's stores."""
 
-    def __init__(self, stores: Stores, handle_request: Any) -> None:
-        self.stores = stores
+    def __init__(self, provider: SageMakerProvider, handle_request: Any) -> None:
+        self.provider = provider
+        self.stores = provider.stores
         # Requests reach SageMaker through app.SERVICE_HANDLERS; this is for anything
         # that looks the module up by its key.
         self.handle_request = handle_request
@@ -35,6 +37,7 @@ class SageMakerState:
 
     def load_persisted_state(self, data: dict[str, Any]) -> None:
         self.stores.restore(data)
+        self.provider.endpoints.restore()
         logger.info("SageMaker state restored")
 
     def reset(self) -> None:
@@ -42,6 +45,6 @@ class SageMakerState:
         self.stores.clear()
 
 
-def register(stores: Stores, handle_request: Any) -> None:
-    app._loaded_modules[STATE_KEY] = SageMakerState(stores, handle_request)
+def register(provider: SageMakerProvider, handle_request: Any) -> None:
+    app._loaded_modules[STATE_KEY] = SageMakerState(provider, handle_request)
     app._state_map[STATE_KEY] = STATE_KEY

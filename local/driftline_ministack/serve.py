@@ -50,7 +50,7 @@ def main() -> None:
 
     gateway = sagemaker_api.register(Path(os.environ[WORK_ROOT_VARIABLE]))
     stepfunctions_sagemaker.register(gateway)
-    sagemaker_state.register(gateway.provider.stores, gateway.handle_request)
+    sagemaker_state.register(gateway.provider, gateway.handle_request)
     stepfunctions_result_writer.install()
     stepfunctions_iam.install()
     cloudformation.register()

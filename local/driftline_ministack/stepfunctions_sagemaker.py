@@ -26,13 +26,13 @@ from driftline_localcloud.sagemaker.integration import (
     RUNNING,
     SYNC_JOBS,
     JobKind,
-    epoch_millis,
     error_cause,
     error_name,
     operation_name,
     request_from_input,
     unsupported_resource,
 )
+from driftline_localcloud.sagemaker.registry_events import epoch_millis
 from driftline_localcloud.sagemaker.store import SageMakerError
 from ministack.services import stepfunctions
 

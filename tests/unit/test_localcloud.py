@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from driftline import localcloud, localcloud_network
+from driftline import localcloud_state as kept
 from driftline.localcloud import LocalCloud, LocalCloudError
 
 
@@ -128,30 +129,55 @@ def test_the_ministack_base_listens_on_loopback_only(tmp_path: Path) -> None:
     # Then its serve module is given loopback addresses only, and the port
     addresses = environment["DRIFTLINE_LISTEN"].split(",")
     assert "127.0.0.1" in addresses
-    assert all(localcloud.is_loopback(a) for a in addresses), addresses
+    assert all(localcloud_network.is_loopback(a) for a in addresses), addresses
     assert environment["GATEWAY_PORT"] == "4599"
     # And nothing of MiniStack's own binding setting could widen it
     assert "BIND_HOST" not in environment
 
 
-def test_ministack_enforces_iam_unless_turned_off_and_persists_only_when_asked(
+def test_ministack_enforces_iam_and_keeps_state_unless_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given no settings in the environment
-    for variable in ("DRIFTLINE_LOCAL_IAM", "DRIFTLINE_LOCAL_PERSISTENCE"):
+    for variable in (
+        "DRIFTLINE_LOCAL_IAM",
+        "DRIFTLINE_LOCAL_PERSISTENCE",
+        "DRIFTLINE_LOCAL_STATE_DIR",
+    ):
         monkeypatch.delenv(variable, raising=False)
-    # Then MiniStack checks IAM (its AUTH) and keeps no state
-    plain = LocalCloud(port=4599, state=tmp_path, base_name="ministack").environment()
-    assert (plain["AUTH"], plain["PERSIST_STATE"], plain["S3_PERSIST"]) == ("true", "0", "0")
-    off = LocalCloud(port=4599, state=tmp_path, base_name="ministack", iam=False).environment()
-    assert off["AUTH"] == "false"
-    # And keeps its state when asked
-    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack", persistence=True)
-    asked = cloud.environment()
-    assert (asked["PERSIST_STATE"], asked["S3_PERSIST"]) == ("1", "1")
-    # And its state lives under the local cloud's folder, kept across starts
-    assert Path(asked["STATE_DIR"]).is_relative_to(tmp_path)
-    assert Path(asked["STATE_DIR"]) not in cloud.base.fresh_state(cloud)
+    # Then MiniStack checks IAM (its AUTH) and keeps its state, as the LocalStack base does
+    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    plain = cloud.environment()
+    assert (plain["AUTH"], plain["PERSIST_STATE"], plain["S3_PERSIST"]) == ("true", "1", "1")
+    # And its state lives in the local cloud's kept state, which no start clears
+    assert Path(plain["STATE_DIR"]).is_relative_to(kept.folder(tmp_path))
+    assert not any(
+        Path(plain["STATE_DIR"]).is_relative_to(folder) for folder in cloud.base.fresh_state(cloud)
+    )
+    # When either is turned off
+    off = LocalCloud(
+        port=4599, state=tmp_path, base_name="ministack", iam=False, persistence=False
+    ).environment()
+    # Then it is off, and the kept state is left alone for a start that keeps nothing
+    assert (off["AUTH"], off["PERSIST_STATE"], off["S3_PERSIST"]) == ("false", "0", "0")
+    assert not Path(off["STATE_DIR"]).is_relative_to(kept.folder(tmp_path))
+
+
+def test_both_bases_read_the_persistence_setting_when_they_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given local clouds made while persistence is on
+    monkeypatch.delenv("DRIFTLINE_LOCAL_PERSISTENCE", raising=False)
+    monkeypatch.delenv("DRIFTLINE_LOCAL_STATE_DIR", raising=False)
+    localstack = LocalCloud(port=4599, state=tmp_path, base_name="localstack")
+    ministack = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    assert localstack.environment()["DRIFTLINE_LOCAL_STATE_DIR"] == str(kept.folder(tmp_path))
+    assert ministack.environment()["PERSIST_STATE"] == "1"
+    # When it is turned off afterwards (as the demo does in-process)
+    monkeypatch.setenv("DRIFTLINE_LOCAL_PERSISTENCE", "0")
+    # Then neither keeps state at its next start
+    assert localstack.environment()["DRIFTLINE_LOCAL_STATE_DIR"] == ""
+    assert ministack.environment()["PERSIST_STATE"] == "0"
 
 
 def test_ministack_names_services_its_own_way_and_serves_backup_for_the_templates(
@@ -163,11 +189,6 @@ def test_ministack_names_services_its_own_way_and_serves_backup_for_the_template
     assert not {"stepfunctions", "cloudwatch", "sagemaker"} & set(services)
     # SageMaker is driftline's: it must answer on the health route before the cloud is ready
     assert "sagemaker" in cloud.base.health_services(cloud)
-
-
-def test_what_localstack_cannot_do_is_refused_with_the_way_out(tmp_path: Path) -> None:
-    with pytest.raises(LocalCloudError, match="not available on the LocalStack base.*ministack"):
-        LocalCloud(state=tmp_path, base_name="localstack", persistence=True)
 
 
 def test_an_unknown_base_is_a_clear_error(tmp_path: Path) -> None:

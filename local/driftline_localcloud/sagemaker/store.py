@@ -74,6 +74,11 @@ class RegionStore:
         self.__dict__.update(RegionStore().__dict__)
         self.__dict__.update(state)
         self.packages = defaultdict(list, self.packages)
+        self.fail_interrupted_jobs()
+
+    def fail_interrupted_jobs(self) -> None:
+        """A job that ran when the local cloud stopped lost its process: it is failed (its
+        model, if written, stays in S3), as SageMaker fails a job whose instance is lost."""
         for jobs, status in (
             (self.training_jobs, "TrainingJobStatus"),
             (self.transform_jobs, "TransformJobStatus"),
@@ -81,7 +86,6 @@ class RegionStore:
         ):
             for job in jobs.values():
                 if job.get(status) in ("InProgress", "Stopping"):
-                    # Its process ended with the local cloud that ran it.
                     job[status] = "Failed"
                     job["FailureReason"] = (
                         "InternalServerError: the local cloud stopped while the job ran"
@@ -115,12 +119,12 @@ class Stores:
 
     def clear(self) -> None:
         with self.lock:
-            self._regions.clear()
+            self.regions.clear()
 
     def dump(self) -> dict[str, Any]:
         """Every region's resources as JSON-ready data (timestamps tagged), for a base
-        that keeps state across restarts. Stop requests are not state: they belong to
-        the running job threads."""
+        whose persistence saves JSON (MiniStack's; LocalStack's pickles ``regions``).
+        Stop requests are not state: they belong to the running job threads."""
         with self.lock:
             regions = [
                 {
@@ -128,36 +132,34 @@ class Stores:
                     "region": region,
                     **{kind: _tagged(getattr(store, kind)) for kind in STORED},
                 }
-                for (account, region), store in self._regions.items()
+                for (account, region), store in self.regions.items()
             ]
         return {"version": 1, "regions": regions}
 
     def restore(self, document: dict[str, Any]) -> None:
-        """Loads what ``dump`` wrote. A job that was running when the local cloud stopped
-        has lost its process: it is failed (its model, if written, stays in S3), as
-        SageMaker fails a job whose instance is lost."""
+        """Loads what ``dump`` wrote; a field written by an older version that lacked it
+        starts empty, and jobs that were running are failed."""
         if document.get("version") != 1:
             raise ValueError(f"unknown SageMaker state version {document.get('version')!r}")
         with self.lock:
             for entry in document["regions"]:
-                store = self._regions[(entry["account"], entry["region"])]
+                store = self.regions[(entry["account"], entry["region"])]
                 for kind in STORED:
-                    getattr(store, kind).update(_untagged(entry[kind]))
-                for jobs, status in (
-                    (store.training_jobs, "TrainingJobStatus"),
-                    (store.transform_jobs, "TransformJobStatus"),
-                ):
-                    for job in jobs.values():
-                        if job[status] in ("InProgress", "Stopping"):
-                            self.update(
-                                job,
-                                **{status: "Failed"},
-                                FailureReason="The local cloud stopped while the job ran.",
-                            )
+                    getattr(store, kind).update(_untagged(entry.get(kind) or {}))
+                store.fail_interrupted_jobs()
 
 
-# The RegionStore fields a restart keeps.
-STORED = ("training_jobs", "transform_jobs", "models", "package_groups", "packages")
+# The RegionStore fields a restart keeps (all but the live jobs' stop requests).
+STORED = (
+    "training_jobs",
+    "transform_jobs",
+    "processing_jobs",
+    "models",
+    "endpoint_configs",
+    "endpoints",
+    "package_groups",
+    "packages",
+)
 TIMESTAMP = "__timestamp__"
 
 
