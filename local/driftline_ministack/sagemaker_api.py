@@ -30,6 +30,7 @@ from ministack import app
 from ministack.core import iam_actions, router
 from ministack.core.responses import get_account_id, get_region
 
+from driftline_ministack import sagemaker_runtime
 from driftline_ministack.iam import role_credentials
 
 SERVICE = "sagemaker"
@@ -119,6 +120,17 @@ class SageMakerGateway:
         query_params: dict[str, Any],
     ) -> Response:
         operation = headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
+        endpoint = None if operation else sagemaker_runtime.invocation_of(method, path)
+        if endpoint is not None:
+            context = RequestContext.current()
+            return await sagemaker_runtime.invoke(
+                self.provider.endpoints,
+                endpoint,
+                headers,
+                body,
+                context.account_id,
+                context.region,
+            )
         handler = self.handlers.get(operation)
         if handler is None:
             return error(
@@ -159,6 +171,8 @@ def with_sagemaker_resources(extract: Any) -> Any:
                 extract(service, method, path, headers, body, query_params, region, account_id)
             )
         operation = headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
+        if not operation:
+            return sagemaker_runtime.endpoint_arn(path, account_id, region)
         try:
             request = json.loads(body or b"{}")
         except ValueError:
@@ -170,6 +184,26 @@ def with_sagemaker_resources(extract: Any) -> Any:
     return extract_resource_arn
 
 
+def with_sagemaker_actions(extract: Any) -> Any:
+    """MiniStack's action extraction, naming the runtime's InvokeEndpoint too (it has no
+    ``X-Amz-Target`` and no route in SageMaker's own service model)."""
+
+    def extract_iam_action(
+        service: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        query_params: dict[str, Any],
+    ) -> str | None:
+        if service == SERVICE and sagemaker_runtime.invocation_of(method, path) is not None:
+            return sagemaker_runtime.ACTION
+        found: str | None = extract(service, method, path, headers, body, query_params)
+        return found
+
+    return extract_iam_action
+
+
 def register(work_root: Path) -> SageMakerGateway:
     """Serve SageMaker on MiniStack's gateway; returns the gateway (for the integrations)."""
     port = app._resolve_port()
@@ -179,4 +213,5 @@ def register(work_root: Path) -> SageMakerGateway:
     app.SERVICE_HANDLERS[SERVICE] = gateway.handle_request
     iam_actions.SERVICE_TO_IAM_NAMESPACE[SERVICE] = SERVICE
     iam_actions.extract_resource_arn = with_sagemaker_resources(iam_actions.extract_resource_arn)
+    iam_actions.extract_iam_action = with_sagemaker_actions(iam_actions.extract_iam_action)
     return gateway
