@@ -264,6 +264,7 @@ class LocalStackBase(Base):
 
 # LocalStack's service names where MiniStack's differ.
 MINISTACK_SERVICE_NAMES = {"stepfunctions": "states", "cloudwatch": "monitoring"}
+SAGEMAKER_SERVICES = {"sagemaker", "sagemaker-runtime"}
 
 
 class MiniStackBase(Base):
@@ -317,13 +318,14 @@ class MiniStackBase(Base):
         )
 
     def services(self, cloud: LocalCloud) -> list[str]:
-        """MiniStack's names for the local cloud's services; SageMaker is driftline's (not
-        in MiniStack's table when it reads SERVICES), and the app's templates declare
-        AWS Backup resources, which MiniStack serves."""
+        """MiniStack's names for the local cloud's services; SageMaker and its runtime are
+        driftline's (not in MiniStack's table when it reads SERVICES; the runtime's calls
+        reach SageMaker's handler), and the app's templates declare AWS Backup resources,
+        which MiniStack serves."""
         names = [MINISTACK_SERVICE_NAMES.get(s, s) for s in cloud.services.split(",")]
         if "cloudformation" in names:
             names.append("backup")
-        return [n for n in names if n != "sagemaker"]
+        return [n for n in names if n not in SAGEMAKER_SERVICES]
 
     def environment(self, cloud: LocalCloud) -> dict[str, str]:
         folder = self.folder(cloud)
@@ -365,7 +367,8 @@ class MiniStackBase(Base):
 
     def health_services(self, cloud: LocalCloud) -> set[str]:
         wanted = set(self.services(cloud))
-        return wanted | {"sagemaker"} if "sagemaker" in cloud.services.split(",") else wanted
+        asked = set(cloud.services.split(","))
+        return wanted | {"sagemaker"} if asked & SAGEMAKER_SERVICES else wanted
 
     def fresh_state(self, cloud: LocalCloud) -> list[Path]:
         return [self.folder(cloud) / "tmp"]

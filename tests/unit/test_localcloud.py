@@ -186,7 +186,7 @@ def test_ministack_names_services_its_own_way_and_serves_backup_for_the_template
     cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
     services = cloud.environment()["SERVICES"].split(",")
     assert {"states", "monitoring", "backup"} <= set(services)
-    assert not {"stepfunctions", "cloudwatch", "sagemaker"} & set(services)
+    assert not {"stepfunctions", "cloudwatch", "sagemaker", "sagemaker-runtime"} & set(services)
     # SageMaker is driftline's: it must answer on the health route before the cloud is ready
     assert "sagemaker" in cloud.base.health_services(cloud)
 
