@@ -12,6 +12,12 @@ call its services.
 ``.sync`` follows the job every half second (LocalStack's interval too) until it ends,
 bounded by the job's own limits: MaxRuntimeInSeconds and SageMaker's stop grace for a
 training job.
+
+The generic ``arn:aws:states:::aws-sdk:sagemaker:<action>`` tasks (the deployment state
+machine's ``describeEndpoint``) go through MiniStack's own aws-sdk dispatcher, to which
+``register`` names SageMaker as a JSON-protocol service (``SageMaker.`` targets, errors
+as ``SageMaker.<code>``, as Step Functions names an SDK error), served by the same handler
+as the API.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from driftline_localcloud.sagemaker.registry_events import epoch_millis
 from driftline_localcloud.sagemaker.store import SageMakerError
 from ministack.services import stepfunctions
 
-from driftline_ministack.sagemaker_api import SageMakerGateway
+from driftline_ministack.sagemaker_api import SERVICE as SERVICE_NAME
+from driftline_ministack.sagemaker_api import TARGET_PREFIX, SageMakerGateway
 
 PREFIX: Final = "arn:aws:states:::sagemaker:"
 POLL_SECONDS: Final = 0.5
@@ -97,3 +104,8 @@ class SageMakerTasks:
 
 def register(gateway: SageMakerGateway) -> None:
     stepfunctions._SERVICE_DISPATCH[PREFIX] = SageMakerTasks(gateway)
+    stepfunctions._AWS_SDK_SERVICE_MAP[SERVICE_NAME] = {
+        "target_prefix": TARGET_PREFIX.removesuffix("."),
+        "protocol": "json",
+    }
+    stepfunctions._AWS_SDK_ERROR_PREFIX[SERVICE_NAME] = "SageMaker"

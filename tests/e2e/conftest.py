@@ -22,6 +22,7 @@ from driftline import deploy
 from driftline.actions import EventRecorder, wait_until
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
+from tests.e2e.roles import ensure_roles
 
 __all__ = [
     "ADDED_DATASET_CONTRACTS",
@@ -86,6 +87,12 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
 @pytest.fixture(scope="session")
 def target(local_cloud: LocalCloud) -> Target:
     return Target("local")
+
+
+@pytest.fixture(scope="session")
+def test_roles(target: Target) -> None:
+    """The roles the tests give what they create (``tests/e2e/roles.py``), in place."""
+    ensure_roles(target.client("iam"))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import WaiterError
 
 from driftline.target import Target
+from tests.e2e.roles import logs_of
 
 pytestmark = pytest.mark.e2e
 
@@ -46,16 +47,53 @@ def handler(event, context):
 """
 
 
+def provider_role(audit_bucket: str) -> dict[str, Any]:
+    """The provider's own role, as a stack declares it: Lambda may assume it, and it may
+    write its logs and the audit records, nothing else."""
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "provider",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "s3:PutObject",
+                                "Resource": f"arn:aws:s3:::{audit_bucket}/*",
+                            },
+                            logs_of("/aws/lambda/*"),
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+
+
 def template(audit_bucket: str, **widget: Any) -> str:
     return json.dumps(
         {
             "Resources": {
+                "ProviderRole": provider_role(audit_bucket),
                 "Provider": {
                     "Type": "AWS::Lambda::Function",
                     "Properties": {
                         "Runtime": "python3.13",
                         "Handler": "index.handler",
-                        "Role": "arn:aws:iam::000000000000:role/driftline-test-provider",
+                        "Role": {"Fn::GetAtt": ["ProviderRole", "Arn"]},
                         "Timeout": 30,
                         "Code": {"ZipFile": PROVIDER},
                     },

@@ -22,10 +22,11 @@ from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
 from driftline.target import Target
 from tests.e2e.conftest import wait_for
+from tests.e2e.roles import SAGEMAKER
 
 pytestmark = pytest.mark.e2e
 
-ROLE = "arn:aws:iam::000000000000:role/driftline-test-sagemaker"
+ROLE = SAGEMAKER.arn
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 
 # Scores "a,b" lines with the model's weights; bad numbers are the client's fault (400).
@@ -150,7 +151,7 @@ class Endpoints:
 
 
 @pytest.fixture
-def endpoints(local_cloud: LocalCloud) -> Any:
+def endpoints(local_cloud: LocalCloud, test_roles: None) -> Any:
     made = Endpoints(Target("local"))
     try:
         yield made

@@ -16,10 +16,11 @@ import pytest
 
 from driftline.target import Target
 from tests.e2e.conftest import wait_for
+from tests.e2e.roles import FUNCTION
 
 pytestmark = pytest.mark.e2e
 
-ROLE = "arn:aws:iam::000000000000:role/driftline-test-function"
+ROLE = FUNCTION.arn
 
 CODE = """
 import os, sys, time
@@ -162,7 +163,7 @@ class Functions:
 
 
 @pytest.fixture
-def functions(target: Target) -> Iterator[Functions]:
+def functions(target: Target, test_roles: None) -> Iterator[Functions]:
     created = Functions(target)
     try:
         yield created

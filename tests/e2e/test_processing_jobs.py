@@ -48,7 +48,7 @@ time.sleep(120)
 
 
 @pytest.fixture
-def sagemaker(target: Target) -> SageMaker:
+def sagemaker(target: Target, test_roles: None) -> SageMaker:
     return SageMaker(target)
 
 

@@ -19,10 +19,11 @@ import pytest
 
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
+from tests.e2e.roles import SAGEMAKER
 
 pytestmark = pytest.mark.e2e
 
-ROLE = "arn:aws:iam::000000000000:role/driftline-test-sagemaker"
+ROLE = SAGEMAKER.arn
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 RUNNING = ("InProgress", "Stopping")
 
@@ -229,7 +230,7 @@ class SageMaker:
 
 
 @pytest.fixture(scope="module")
-def sagemaker(target: Target) -> Iterator[SageMaker]:
+def sagemaker(target: Target, test_roles: None) -> Iterator[SageMaker]:
     yield SageMaker(target)
 
 
