@@ -9,15 +9,24 @@ network, which is what TLS protects against here, so it counts as secure transpo
 a connection from another address (``driftline local up --listen``) does not, and the
 TLS-only policies refuse it as AWS would refuse plain HTTP. The policies stay exactly
 as the app declares them.
+
+MiniStack answers a denial without a word in its log; ``install`` also has every denial
+logged as the LocalStack base logs it (``IAM denied: User: <principal> is not authorized
+to perform: <action> on resource: <arn> ...``), so ``.localcloud/ministack.log`` says
+which role was refused what, whichever service answered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
+from typing import Any
 
 from ministack import app
-from ministack.core import iam_evaluator
+from ministack.core import iam_actions, iam_evaluator
+
+logger = logging.getLogger(__name__)
 
 
 def _is_loopback(address: str) -> bool:
@@ -31,8 +40,31 @@ def pin_request_origin(source_ip: str, secure_transport: bool) -> None:
     iam_evaluator.pin_request_origin(source_ip, secure_transport or _is_loopback(source_ip))
 
 
+def logging_denials(respond: Any) -> Any:
+    """MiniStack's denial response, with the denial logged first."""
+
+    def access_denied_response(
+        service: str, action: str, principal_arn: str, request_id: str, **details: Any
+    ) -> Any:
+        logger.warning(
+            "IAM denied: %s",
+            iam_actions.identity_denial_message(
+                action,
+                principal_arn,
+                str(details.get("resource_arn") or "*"),
+                bool(details.get("explicit_deny")),
+            ),
+        )
+        return respond(service, action, principal_arn, request_id, **details)
+
+    return access_denied_response
+
+
 def install() -> None:
     app.pin_request_origin = pin_request_origin
+    if not getattr(iam_actions.access_denied_response, "driftline", False):
+        iam_actions.access_denied_response = logging_denials(iam_actions.access_denied_response)
+        iam_actions.access_denied_response.driftline = True
 
 
 def role_credentials(account: str, role_arn: str, service: str) -> dict[str, str]:

@@ -22,7 +22,9 @@ from driftline.localcloud import LocalCloud
 
 @pytest.fixture(scope="module")
 def cloud_python() -> Path:
-    cloud = LocalCloud()
+    # The persistence driver is the LocalStack base's: its interpreter, whichever base
+    # the session runs on.
+    cloud = LocalCloud(base_name="localstack")
     cloud.install()
     return cloud.venv_python
 
