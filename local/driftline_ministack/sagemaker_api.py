@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.model import Shape
 from driftline_localcloud.sagemaker.authorization import resource_arn
-from driftline_localcloud.sagemaker.containers import JobHost
+from driftline_localcloud.sagemaker.job_host import JobHost
 from driftline_localcloud.sagemaker.provider import SageMakerProvider
 from driftline_localcloud.sagemaker.shapes import Handler, service_model
 from driftline_localcloud.sagemaker.store import SageMakerError

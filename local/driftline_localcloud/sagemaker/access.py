@@ -14,7 +14,7 @@ from pathlib import Path
 
 from localstack.aws.connect import connect_to
 
-from driftline_localcloud.sagemaker.containers import Credentials, JobHost
+from driftline_localcloud.sagemaker.job_host import Credentials, JobHost
 
 # AWS's longest role session; a job that outlives it fails on AWS too.
 SESSION_SECONDS = 43_200

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 from driftline_localcloud.faults import faults
 from driftline_localcloud.sagemaker.containers import (
-    Credentials,
     JobFailure,
     JobStopped,
     LogStream,
@@ -34,6 +33,7 @@ from driftline_localcloud.sagemaker.containers import (
     framework_python,
 )
 from driftline_localcloud.sagemaker.endpoint_capture import CaptureWriter, capture_settings
+from driftline_localcloud.sagemaker.job_host import Credentials
 from driftline_localcloud.sagemaker.model_setup import prepare_model, primary_container
 from driftline_localcloud.sagemaker.serving import Shim, ShimError, ShimTimeout, last_line
 from driftline_localcloud.sagemaker.store import Description

@@ -13,7 +13,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from driftline_localcloud.sagemaker.containers import JobHost, Processes
+from driftline_localcloud.sagemaker.containers import Processes
+from driftline_localcloud.sagemaker.job_host import JobHost
 from driftline_localcloud.sagemaker.jobs import JobKind
 from driftline_localcloud.sagemaker.processing_run import (
     INTERPRETERS,

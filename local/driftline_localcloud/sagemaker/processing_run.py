@@ -28,8 +28,6 @@ from typing import Any
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
-    JobHost,
-    JobRun,
     JobStopped,
     Outcome,
     Processes,
@@ -37,10 +35,10 @@ from driftline_localcloud.sagemaker.containers import (
     data_objects,
     download,
     framework_python,
-    job_root,
     run_process,
     upload,
 )
+from driftline_localcloud.sagemaker.job_host import JobHost, JobRun, job_root
 from driftline_localcloud.sagemaker.store import Description, Stores, now
 
 LOG = logging.getLogger(__name__)

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from driftline_localcloud.faults import faults
-from driftline_localcloud.sagemaker.containers import JobHost, Processes
+from driftline_localcloud.sagemaker.containers import Processes
 from driftline_localcloud.sagemaker.endpoints import EndpointService
+from driftline_localcloud.sagemaker.job_host import JobHost
 from driftline_localcloud.sagemaker.jobs import JobKind
 from driftline_localcloud.sagemaker.processing import ProcessingJobs
 from driftline_localcloud.sagemaker.registry import ModelRegistry

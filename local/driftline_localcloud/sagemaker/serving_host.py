@@ -13,13 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from driftline_localcloud.sagemaker.containers import (
-    Credentials,
-    JobHost,
-    LogStream,
-    base_environment,
-    job_root,
-)
+from driftline_localcloud.sagemaker.containers import LogStream
+from driftline_localcloud.sagemaker.job_host import Credentials, JobHost, base_environment, job_root
 
 
 class JobServingHost:

@@ -31,8 +31,6 @@ from typing import Any
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
-    JobHost,
-    JobRun,
     JobStopped,
     Outcome,
     Processes,
@@ -41,11 +39,11 @@ from driftline_localcloud.sagemaker.containers import (
     download,
     extract_tarball,
     framework_python,
-    job_root,
     make_tarball,
     run_process,
     upload,
 )
+from driftline_localcloud.sagemaker.job_host import JobHost, JobRun, job_root
 from driftline_localcloud.sagemaker.requirements import requirements_problem
 from driftline_localcloud.sagemaker.store import Description, Stores, now, transition
 from driftline_localcloud.sagemaker.toolkit import (

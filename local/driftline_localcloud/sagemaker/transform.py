@@ -29,8 +29,6 @@ from typing import Any
 from driftline_localcloud.faults import Fault, faults
 from driftline_localcloud.sagemaker.containers import (
     JobFailure,
-    JobHost,
-    JobRun,
     JobStopped,
     Processes,
     S3Uri,
@@ -38,8 +36,8 @@ from driftline_localcloud.sagemaker.containers import (
     decompress,
     framework_python,
     get_object,
-    job_root,
 )
+from driftline_localcloud.sagemaker.job_host import JobHost, JobRun, job_root
 from driftline_localcloud.sagemaker.model_setup import prepare_model, primary_container
 from driftline_localcloud.sagemaker.requirements import requirements_problem
 from driftline_localcloud.sagemaker.serving import (
