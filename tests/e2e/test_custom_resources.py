@@ -127,7 +127,9 @@ class Stacks:
         name = f"driftline-test-cr-{uuid.uuid4().hex[:8]}"
         self.names.append(name)
         self.cloudformation.create_stack(
-            StackName=name, TemplateBody=template(self.audit_bucket, **widget)
+            StackName=name,
+            TemplateBody=template(self.audit_bucket, **widget),
+            Capabilities=["CAPABILITY_IAM"],  # the provider's role
         )
         return name
 
@@ -188,7 +190,9 @@ def test_update_and_delete_reach_the_function(stacks: Stacks) -> None:
     stacks.wait(name, "stack_create_complete")
     # When a property changes, the function returns a new physical id (a replacement)
     stacks.cloudformation.update_stack(
-        StackName=name, TemplateBody=template(stacks.audit_bucket, Name="green")
+        StackName=name,
+        TemplateBody=template(stacks.audit_bucket, Name="green"),
+        Capabilities=["CAPABILITY_IAM"],
     )
     stacks.wait(name, "stack_update_complete")
     assert stacks.outputs(name)["WidgetId"] == "widget-green"

@@ -41,6 +41,10 @@ class LocalStackJobHost(JobHost):
         self._sessions: dict[tuple[str, str], tuple[float, Credentials]] = {}
         self._lock = threading.Lock()
 
+    def service_events(self, account: str, region: str) -> object:
+        # LocalStack's internal client: the service's own events, as SageMaker puts them.
+        return connect_to(aws_access_key_id=account, region_name=region).events
+
     def credentials(self, account: str, role_arn: str | None) -> Credentials:
         if not role_arn:
             return super().credentials(account, role_arn)

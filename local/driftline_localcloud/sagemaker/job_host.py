@@ -39,6 +39,12 @@ class JobHost:
     def credentials(self, account: str, role_arn: str | None) -> Credentials:
         return {"AWS_ACCESS_KEY_ID": account, "AWS_SECRET_ACCESS_KEY": "test"}
 
+    def service_events(self, account: str, region: str) -> Any:
+        """EventBridge as SageMaker itself puts its events (source ``aws.sagemaker``),
+        which no caller's credentials may: a base with a way in for its own services
+        supplies it; this one is the account's client."""
+        return self.client("events", account, region, None)
+
     def client(self, service: str, account: str, region: str, role_arn: str | None) -> Any:
         return self.client_with(service, region, self.credentials(account, role_arn))
 

@@ -130,7 +130,7 @@ class SageMakerProvider:
 
     def _events(self, account: str, region: str) -> Any:
         """EventBridge of the account and region, as SageMaker itself calls it."""
-        return self.host.client("events", account, region, None)
+        return self.host.service_events(account, region)
 
     def _region(self, context: Any) -> RegionStore:
         return self.stores.region(context.account_id, context.region)
