@@ -8,6 +8,12 @@ runtime offers: code that worked locally could fail on AWS with an ImportError.
 virtual environment holding only what AWS's Python runtime provides besides the
 standard library (``local/lambda-runtime.txt``, the LocalStack base's runtime pins).
 The worker script MiniStack runs needs nothing more (the standard library and botocore).
+
+The worker puts each layer's ``python/`` on the import path and adds its
+``python/lib/python3.13/site-packages`` at the end; on AWS, where layers are unpacked
+into one ``/opt``, the path is the function's code, then ``site-packages``, then
+``python/``, and a later layer's file replaces an earlier one's. ``install`` has the
+worker order its path that way (later layers first within each kind).
 """
 
 from __future__ import annotations
@@ -18,9 +24,34 @@ from typing import Any
 from ministack.core import lambda_runtime
 
 PYTHON_VARIABLE = "DRIFTLINE_LAMBDA_PYTHON"
+# Where the worker script's import path is complete, and what orders it as on AWS.
+PATH_COMPLETE = "    # After sys.path is complete (so a function that bundles its own botocore\n"
+AWS_PATH_ORDER = """    _dl_dirs = os.environ.get("_LAMBDA_LAYERS_DIRS", "").split(os.pathsep)
+    _dl_layers = [d for d in _dl_dirs if d]
+    _dl_version = "python%d.%d" % sys.version_info[:2]
+    _dl_first = [code_dir] + [
+        p for p in (
+            *(os.path.join(d, "python", "lib", _dl_version, "site-packages")
+              for d in reversed(_dl_layers)),
+            *(os.path.join(d, "python") for d in reversed(_dl_layers)),
+        ) if os.path.isdir(p)
+    ]
+    sys.path[:] = _dl_first + [p for p in sys.path if p not in _dl_first]
+"""
+
+
+def aws_path_order(script: str) -> str:
+    """The worker script, ordering its import path as AWS's runtime does."""
+    if PATH_COMPLETE not in script:
+        raise RuntimeError(
+            "MiniStack's Python worker script no longer marks where its import path is "
+            "complete: driftline_ministack.lambda_runtime needs updating for this release"
+        )
+    return script.replace(PATH_COMPLETE, AWS_PATH_ORDER + PATH_COMPLETE, 1)
 
 
 def install() -> None:
+    lambda_runtime._PYTHON_WORKER_SCRIPT = aws_path_order(lambda_runtime._PYTHON_WORKER_SCRIPT)
     python = os.environ.get(PYTHON_VARIABLE)
     if not python:
         raise SystemExit(f"{PYTHON_VARIABLE} names no Lambda runtime interpreter")
