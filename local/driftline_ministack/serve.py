@@ -41,6 +41,7 @@ def main() -> None:
         lambda_errors,
         lambda_queue,
         lambda_runtime,
+        logs,
         sagemaker_api,
         sagemaker_state,
         stepfunctions_iam,
@@ -58,6 +59,7 @@ def main() -> None:
     lambda_errors.install()
     lambda_queue.install()
     lambda_runtime.install()
+    logs.install()
     faults.hook_lambda_faults()
 
     config = Config()
