@@ -69,3 +69,37 @@ def test_clear_empties_every_region() -> None:
     stores = stores_with_a_registry_and_jobs()
     stores.clear()
     assert stores.dump() == {"version": 1, "regions": []}
+
+
+def test_processing_jobs_and_endpoints_are_kept_and_an_older_document_still_loads() -> None:
+    # Given a processing job, an endpoint config and an endpoint in the stores
+    before = Stores()
+    store = before.region("000000000000", "us-east-1")
+    store.processing_jobs["validate"] = {"ProcessingJobStatus": "InProgress"}
+    store.endpoint_configs["cfg"] = {"EndpointConfigName": "cfg", "CreationTime": CREATED}
+    store.endpoints["live"] = {"EndpointName": "live", "EndpointStatus": "InService"}
+    # When they go through JSON, and a document written before those fields existed is read
+    document = json.loads(json.dumps(before.dump()))
+    after = Stores()
+    after.restore(document)
+    older = {
+        "version": 1,
+        "regions": [
+            {
+                "account": "000000000000",
+                "region": "eu-west-1",
+                **{kind: {} for kind in ("training_jobs", "transform_jobs", "models")},
+                "package_groups": {},
+                "packages": {},
+            }
+        ],
+    }
+    after.restore(older)
+    # Then the endpoint and its config come back, and the job that ran is failed, saying why
+    kept = after.region("000000000000", "us-east-1")
+    assert kept.endpoints["live"]["EndpointStatus"] == "InService"
+    assert kept.endpoint_configs["cfg"]["CreationTime"] == CREATED
+    assert kept.processing_jobs["validate"]["ProcessingJobStatus"] == "Failed"
+    assert "stopped while the job ran" in kept.processing_jobs["validate"]["FailureReason"]
+    # And the older document's region loads with the fields it lacked empty
+    assert after.region("000000000000", "eu-west-1").endpoints == {}
