@@ -17,6 +17,24 @@ from driftline.target import Target
 from tests.e2e.conftest import wait_for
 
 
+def delivery_policy(queue_arn: str, topic_arn: str) -> str:
+    """The queue policy that lets SNS deliver the topic's messages, and only that topic's."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
 class TopicRecorder:
     """A queue subscribed to the notification topic with raw delivery."""
 
@@ -28,6 +46,10 @@ class TopicRecorder:
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+        # As on AWS, the topic may deliver only where the queue's policy lets it
+        self.sqs.set_queue_attributes(
+            QueueUrl=self.queue_url, Attributes={"Policy": delivery_policy(arn, topic_arn)}
+        )
         self.subscription = self.sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
