@@ -304,6 +304,7 @@ def test_requests_name_the_actions_and_resources_aws_checks(actions: ModuleType)
     assert call(actions, "s3", "HeadObject", Bucket="raw", Key="a/b.csv") == [
         ("s3:GetObject", "arn:aws:s3:::raw/a/b.csv", {})
     ]
+    assert call(actions, "s3", "ListBuckets") == [("s3:ListAllMyBuckets", "*", {})]
     assert call(actions, "s3", "ListObjectsV2", Bucket="raw", Prefix="a/") == [
         ("s3:ListBucket", "arn:aws:s3:::raw", {"s3:prefix": "a/"})
     ]

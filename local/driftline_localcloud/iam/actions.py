@@ -74,6 +74,8 @@ def checks(call: Call) -> list[Check]:
 
 def _s3(call: Call) -> list[Check] | None:
     p = call.parameters
+    if call.operation == "ListBuckets":  # the API's name is not the permission's
+        return [Check("s3:ListAllMyBuckets", "*")]
     bucket = p.get("Bucket")
     if not bucket:
         return None
