@@ -246,7 +246,7 @@ def rollout(target: Target, progress: StageProgress, champion: dict[str, Any], r
                 )
             else:
                 new = copy_model(target, champion["training_job"], "next")
-                announce_approval(target, champion["arn"], new)
+                announce_approval(target, (newest_approved(target) or champion)["arn"], new)
                 event, outcomes = invoke_while(
                     target, body, lambda: verdict(target, recorder, new), 300, "the canary"
                 )
@@ -260,7 +260,7 @@ def rollout(target: Target, progress: StageProgress, champion: dict[str, Any], r
             faulty = copy_model(target, served["training_job"], "faulty")
             fault = {"kind": "endpoint", "action": "error", "match": faulty, "count": 10**6}
             with armed_faults(LocalCloud(), fault):
-                announce_approval(target, served["arn"], faulty)
+                announce_approval(target, (newest_approved(target) or served)["arn"], faulty)
                 event, outcomes = invoke_while(
                     target,
                     body,

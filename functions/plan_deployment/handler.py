@@ -16,7 +16,7 @@ from planning import (
     DeploymentPlanner,
     Services,
     Settings,
-    endpoint_status,
+    endpoint,
     model_exists,
     model_package,
 )
@@ -27,7 +27,7 @@ PLANNER = DeploymentPlanner(
     Settings.from_environ(),
     Services(
         contract=contract,
-        endpoint_status=endpoint_status(SAGEMAKER),
+        endpoint=endpoint(SAGEMAKER),
         model_package=model_package(SAGEMAKER),
         model_exists=model_exists(SAGEMAKER),
     ),

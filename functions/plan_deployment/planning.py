@@ -7,7 +7,10 @@ data capture into the predictions bucket under the project key, and a blue/green
 deployment config whose canary is guarded by the endpoint's alarms. A dataset without
 ``realtime`` settings is skipped; an endpoint that is still deploying makes the step
 fail with ``EndpointBusy``, which the state machine retries with backoff, so two
-approvals in a row deploy one after the other.
+approvals in a row deploy one after the other. A model the gate approved (``registered``)
+that is older than the one the endpoint serves is skipped: two approvals close together
+may finish their waits in either order, and the newer model must stay. A package a person
+approved in the registry is deployed whatever its version: going back is theirs to decide.
 
 Two rules start a deployment: ModelRegistered(Approved), which names the dataset and the
 model, and SageMaker's own Model Package State Change (Approved), which names only the
@@ -20,6 +23,7 @@ the registry's event plans ``skip`` for it, and deploys any package approved oth
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +86,8 @@ class Settings(FunctionSettings):
 class Services:
     # The dataset's spec (None if no module declares it).
     contract: Callable[[str], DatasetSpec | None]
-    # The endpoint's status, None if there is no such endpoint.
-    endpoint_status: Callable[[str], str | None]
+    # DescribeEndpoint's answer, None if there is no such endpoint.
+    endpoint: Callable[[str], dict[str, Any] | None]
     # DescribeModelPackage's answer for a package ARN.
     model_package: Callable[[str], dict[str, Any]]
     # Whether a SageMaker model of that name exists.
@@ -120,17 +124,27 @@ def model_exists(sagemaker: Any) -> Callable[[str], bool]:
     return exists
 
 
-def endpoint_status(sagemaker: Any) -> Callable[[str], str | None]:
-    def status(name: str) -> str | None:
+def endpoint(sagemaker: Any) -> Callable[[str], dict[str, Any] | None]:
+    def described(name: str) -> dict[str, Any] | None:
         try:
-            described = sagemaker.describe_endpoint(EndpointName=name)
+            return dict(sagemaker.describe_endpoint(EndpointName=name))
         except sagemaker.exceptions.ClientError as error:
             if "Could not find endpoint" in str(error.response["Error"].get("Message", "")):
                 return None
             raise
-        return str(described["EndpointStatus"])
 
-    return status
+    return described
+
+
+# An endpoint config the planner named: ``dl-<stage>-<dataset>-v<version>-<8 hex>``.
+_CONFIG_VERSION = re.compile(r"-v(\d+)-[0-9a-f]{8}$")
+
+
+def served_version(config_name: str) -> int | None:
+    """The model package version an endpoint config of the planner's serves (None for a
+    config named otherwise, say one made by hand)."""
+    match = _CONFIG_VERSION.search(config_name)
+    return int(match.group(1)) if match else None
 
 
 class DeploymentPlanner:
@@ -216,13 +230,30 @@ class DeploymentPlanner:
                 reason=f"{request.dataset} declares no realtime settings: no endpoint serves it",
                 **common,
             )
-        status = self.services.endpoint_status(endpoint)
+        described = self.services.endpoint(endpoint)
+        status = None if described is None else str(described["EndpointStatus"])
         if status in BUSY_STATES:
             raise EndpointBusy(f"endpoint {endpoint} is {status}; the deployment waits")
         if status not in (None, "InService"):
             raise EndpointNotDeployable(
                 f"endpoint {endpoint} is {status}: delete it (aws sagemaker delete-endpoint "
                 f"--endpoint-name {endpoint}) and approve a model again to recreate it"
+            )
+        serving = served_version(str((described or {}).get("EndpointConfigName", "")))
+        version = int(common["model_version"]) if common["model_version"].isdigit() else None
+        if (
+            request.trigger == REGISTERED
+            and serving is not None
+            and version is not None
+            and serving > version
+        ):
+            return DeploymentPlan(
+                action="skip",
+                reason=(
+                    f"{endpoint} already serves model version {serving}, newer than "
+                    f"{version}: a later approval deployed first"
+                ),
+                **common,
             )
         settings = spec.realtime
         config = self.endpoint_config(request, settings)

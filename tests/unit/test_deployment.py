@@ -22,7 +22,7 @@ from driftline_runtime.steps.deployment import (
 )
 from pydantic import BaseModel, ValidationError
 
-from tests.unit.asl import Trace, Walker
+from tests.unit.asl import TaskFailure, Trace, Walker
 from tests.unit.test_step_contracts import check_events, definition, lambda_answer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +82,7 @@ def planner(
     status: str | None,
     packages: dict[str, dict[str, Any]] | None = None,
     models: frozenset[str] = frozenset({"dl-dev-transactions-a3f2d893-20261101100000"}),
+    serving: str = "dl-dev-transactions-v2-abcd1234",
     **extra: Any,
 ) -> Any:
     settings = planning.Settings(
@@ -94,7 +95,9 @@ def planner(
     )
     services = planning.Services(
         contract=lambda dataset: spec(realtime) if dataset == "transactions" else None,
-        endpoint_status=lambda name: status,
+        endpoint=lambda name: (
+            None if status is None else {"EndpointStatus": status, "EndpointConfigName": serving}
+        ),
         model_package=(packages or {}).__getitem__,
         model_exists=models.__contains__,
     )
@@ -204,6 +207,46 @@ def test_an_endpoint_that_is_deploying_makes_the_plan_wait(planning: Any, status
         planner(planning, RealtimeSettings(), status).plan(REQUEST)
 
 
+def test_a_model_the_gate_approved_after_a_newer_one_was_deployed_is_skipped(
+    planning: Any,
+) -> None:
+    # Given an endpoint that came to serve model version 4 while version 3's deployment
+    # waited for it (two approvals close together)
+    settings = RealtimeSettings()
+    newer = "dl-dev-transactions-v4-0123abcd"
+    # When version 3, which the gate approved, is planned
+    plan = planner(planning, settings, "InService", serving=newer).plan(REQUEST)
+    # Then it is skipped, saying which version stays
+    assert plan.action == "skip" and plan.endpoint_config is None
+    assert "already serves model version 4, newer than 3" in plan.reason
+    # And an endpoint serving an older version, the same one or a config made by hand is
+    # updated
+    for config in ("dl-dev-transactions-v2-0123abcd", "dl-dev-transactions-v3-0123abcd", "x"):
+        assert planner(planning, settings, "InService", serving=config).plan(REQUEST).action == (
+            "update"
+        )
+
+
+def test_a_package_a_person_approved_is_deployed_over_a_newer_one(planning: Any) -> None:
+    # Given an endpoint serving version 4 and version 3 approved by hand in the registry
+    arn = REQUEST.model_package_arn
+    package = {
+        "ModelPackageGroupName": "driftline-dev-transactions",
+        "ModelApprovalStatus": "Approved",
+        "CustomerMetadataProperties": {names.TRAINING_JOB_METADATA_KEY: REQUEST.model_name},
+    }
+    by_hand = REQUEST.model_copy(update={"trigger": "registry", "dataset": "", "model_name": ""})
+    plan = planner(
+        planning,
+        RealtimeSettings(),
+        "InService",
+        packages={arn: package},
+        serving="dl-dev-transactions-v4-0123abcd",
+    ).plan(by_hand)
+    # Then going back is the person's decision: the endpoint is updated to version 3
+    assert plan.action == "update" and plan.model_version == "3"
+
+
 def test_a_failed_endpoint_is_refused_with_the_fix(planning: Any) -> None:
     with pytest.raises(planning.EndpointNotDeployable, match="delete-endpoint"):
         planner(planning, RealtimeSettings(), "Failed").plan(REQUEST)
@@ -275,10 +318,13 @@ def walk(
     verdicts: list[dict[str, Any]],
     failing: frozenset[str] = frozenset(),
     request: DeploymentRequest = REQUEST,
+    refusals: tuple[str, ...] = (),
 ) -> Trace:
     """A deployment, started with ``request``, whose DescribeEndpoint answers
-    ``verdicts`` in turn."""
+    ``verdicts`` in turn, and whose first CreateEndpoint/UpdateEndpoint calls SageMaker
+    refuses with ``refusals`` (their causes) in turn."""
     answers = iter(verdicts)
+    refused = iter(refusals)
 
     def respond(name: str, state: dict[str, Any], given: Any) -> Any:
         resource = state["Resource"]
@@ -289,11 +335,17 @@ def walk(
             CreateEndpointConfigRequest.model_validate(given)
             name = given["EndpointConfigName"]
             return {"EndpointConfigArn": f"arn:aws:sagemaker:::endpoint-config/{name}"}
-        if resource == "arn:aws:states:::sagemaker:createEndpoint":
-            assert set(given) == {"EndpointName", "EndpointConfigName", "Tags"}
-            return {"EndpointArn": "arn"}
-        if resource == "arn:aws:states:::sagemaker:updateEndpoint":
-            DeploymentConfig.model_validate(given["DeploymentConfig"])
+        if resource in (
+            "arn:aws:states:::sagemaker:createEndpoint",
+            "arn:aws:states:::sagemaker:updateEndpoint",
+        ):
+            if resource.endswith("createEndpoint"):
+                assert set(given) == {"EndpointName", "EndpointConfigName", "Tags"}
+            else:
+                DeploymentConfig.model_validate(given["DeploymentConfig"])
+            cause = next(refused, None)
+            if cause is not None:
+                raise TaskFailure("SageMaker.AmazonSageMakerException", cause)
             return {"EndpointArn": "arn"}
         if resource == "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint":
             answer = next(answers)
@@ -389,3 +441,45 @@ def test_a_failed_step_is_announced_as_deployment_failed(
     trace = walk("update", [endpoint("InService")], frozenset({failing}), request_)
     assert trace.failed
     assert check_events(trace) == ["EndpointDeploymentFailed"]
+
+
+IN_PROGRESS = (
+    'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/'
+    'dl-dev-transactions-live". (Service: AmazonSageMaker; Status Code: 400; Error Code: '
+    "ValidationException; Request ID: r; Proxy: null)"
+)
+EXISTS = 'Cannot create already existing endpoint "arn:aws:sagemaker:::endpoint/x". (Service: ...)'
+
+
+@pytest.mark.parametrize(("action", "cause"), [("update", IN_PROGRESS), ("create", EXISTS)])
+def test_a_deployment_another_one_overtook_plans_again_and_deploys(action: str, cause: str) -> None:
+    # Given SageMaker that refuses the call once because another deployment got to the
+    # endpoint between Plan and the call
+    # When the deployment runs
+    trace = walk(action, [endpoint("InService")], refusals=(cause,))
+    # Then it plans again after a wait, reuses the config it made, and deploys
+    assert not trace.failed
+    assert trace.states.count("Plan") == 2 and trace.states.count("CreateEndpointConfig") == 1
+    assert "ReplanAfterAWhile" in trace.states
+    assert check_events(trace) == ["EndpointDeployed"]
+    # And the lost race is not the execution's error (driftline status reads it)
+    assert DeploymentState.model_validate(trace.output).error is None
+
+
+def test_a_deployment_overtaken_again_and_again_gives_up_with_the_refusal() -> None:
+    # Given SageMaker that refuses every call as in progress
+    trace = walk("update", [], refusals=(IN_PROGRESS,) * 10)
+    # Then after five plans more it fails, announcing SageMaker's refusal
+    assert trace.failed
+    assert trace.states.count("Plan") == 6
+    assert check_events(trace) == ["EndpointDeploymentFailed"]
+    ((_, entry),) = trace.events
+    assert "in-progress endpoint" in entry["Detail"]["cause"]
+
+
+def test_a_refusal_for_another_reason_fails_the_deployment_at_once() -> None:
+    trace = walk("update", [], refusals=('Could not find model "m". (Service: ...)',))
+    assert trace.failed and trace.states.count("Plan") == 1
+    assert check_events(trace) == ["EndpointDeploymentFailed"]
+    ((_, entry),) = trace.events
+    assert "Could not find model" in entry["Detail"]["cause"]
