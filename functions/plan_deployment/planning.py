@@ -8,7 +8,7 @@ deployment config whose canary is guarded by the endpoint's alarms. A dataset wi
 ``realtime`` settings is skipped; an endpoint that is still deploying makes the step
 fail with ``EndpointBusy``, which the state machine retries with backoff, so two
 approvals in a row deploy one after the other. A model the gate approved (``registered``)
-that is older than the one the endpoint serves is skipped: two approvals close together
+that is older than the one the endpoint serves, if that one is still approved, is skipped: two approvals close together
 may finish their waits in either order, and the newer model must stay. A package a person
 approved in the registry is deployed whatever its version: going back is theirs to decide.
 
@@ -239,19 +239,13 @@ class DeploymentPlanner:
                 f"endpoint {endpoint} is {status}: delete it (aws sagemaker delete-endpoint "
                 f"--endpoint-name {endpoint}) and approve a model again to recreate it"
             )
-        serving = served_version(str((described or {}).get("EndpointConfigName", "")))
-        version = int(common["model_version"]) if common["model_version"].isdigit() else None
-        if (
-            request.trigger == REGISTERED
-            and serving is not None
-            and version is not None
-            and serving > version
-        ):
+        newer = self.newer_approved_serving(request, described)
+        if newer is not None:
             return DeploymentPlan(
                 action="skip",
                 reason=(
-                    f"{endpoint} already serves model version {serving}, newer than "
-                    f"{version}: a later approval deployed first"
+                    f"{endpoint} already serves model version {newer}, approved and newer "
+                    f"than {common['model_version']}: a later approval deployed first"
                 ),
                 **common,
             )
@@ -264,6 +258,21 @@ class DeploymentPlanner:
             deployment_config=self.deployment_config(request.dataset, settings),
             **common,
         )
+
+    def newer_approved_serving(
+        self, request: DeploymentRequest, described: dict[str, Any] | None
+    ) -> int | None:
+        """The version the endpoint serves when the gate approved ``request``'s model and
+        the served one is newer and still approved (one withdrawn since, or a config made
+        by hand, does not hold a deployment back)."""
+        if request.trigger != REGISTERED or described is None:
+            return None
+        serving = served_version(str(described.get("EndpointConfigName", "")))
+        group, _, own = request.model_package_arn.rpartition("/")
+        if serving is None or not own.isdigit() or serving <= int(own):
+            return None
+        package = self.services.model_package(f"{group}/{serving}")
+        return serving if package.get("ModelApprovalStatus") == "Approved" else None
 
     def endpoint_config(
         self, request: DeploymentRequest, settings: RealtimeSettings

@@ -210,15 +210,21 @@ def test_an_endpoint_that_is_deploying_makes_the_plan_wait(planning: Any, status
 def test_a_model_the_gate_approved_after_a_newer_one_was_deployed_is_skipped(
     planning: Any,
 ) -> None:
-    # Given an endpoint that came to serve model version 4 while version 3's deployment
-    # waited for it (two approvals close together)
+    # Given an endpoint that came to serve model version 4, approved, while version 3's
+    # deployment waited for it (two approvals close together)
     settings = RealtimeSettings()
     newer = "dl-dev-transactions-v4-0123abcd"
+    v4 = PACKAGE.replace("/3", "/4")
+    packages = {v4: {"ModelApprovalStatus": "Approved"}}
     # When version 3, which the gate approved, is planned
-    plan = planner(planning, settings, "InService", serving=newer).plan(REQUEST)
+    plan = planner(planning, settings, "InService", packages, serving=newer).plan(REQUEST)
     # Then it is skipped, saying which version stays
     assert plan.action == "skip" and plan.endpoint_config is None
-    assert "already serves model version 4, newer than 3" in plan.reason
+    assert "already serves model version 4, approved and newer than 3" in plan.reason
+    # And it is deployed when version 4 was withdrawn since (rejected in the registry)
+    withdrawn = {v4: {"ModelApprovalStatus": "Rejected"}}
+    plan = planner(planning, settings, "InService", withdrawn, serving=newer).plan(REQUEST)
+    assert plan.action == "update"
     # And an endpoint serving an older version, the same one or a config made by hand is
     # updated
     for config in ("dl-dev-transactions-v2-0123abcd", "dl-dev-transactions-v3-0123abcd", "x"):
