@@ -8,9 +8,10 @@ deployment config whose canary is guarded by the endpoint's alarms. A dataset wi
 ``realtime`` settings is skipped; an endpoint that is still deploying makes the step
 fail with ``EndpointBusy``, which the state machine retries with backoff, so two
 approvals in a row deploy one after the other. A model the gate approved (``registered``)
-that is older than the one the endpoint serves, if that one is still approved, is skipped: two approvals close together
-may finish their waits in either order, and the newer model must stay. A package a person
-approved in the registry is deployed whatever its version: going back is theirs to decide.
+that is older than the one the endpoint serves, if that one is still approved, is
+skipped: two approvals close together may finish their waits in either order, and the
+newer model must stay. A package a person approved in the registry is deployed whatever
+its version: going back is theirs to decide.
 
 Two rules start a deployment: ModelRegistered(Approved), which names the dataset and the
 model, and SageMaker's own Model Package State Change (Approved), which names only the
