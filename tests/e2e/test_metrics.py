@@ -17,6 +17,8 @@ from driftline.actions import drop_file
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
 
+pytestmark = pytest.mark.e2e
+
 DATASET = "transactions"
 
 
