@@ -73,7 +73,9 @@ def store_in_cloudwatch(
     """Stores ``data`` where CloudWatch's PutMetricData does, without an HTTP round trip."""
     from localstack.services.plugins import SERVICE_PLUGINS
 
-    provider = SERVICE_PLUGINS.require("cloudwatch").provider()
+    # The service keeps its provider (the object serving PutMetricData) in ``_provider``,
+    # as the persistence modules also read it.
+    provider = SERVICE_PLUGINS.require("cloudwatch")._provider
     provider.cloudwatch_database.add_metric_data(account, region, namespace, data)
 
 
