@@ -13,7 +13,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from driftline_runtime import names
 
 from driftline import status as status_of
 from driftline.actions import drop_file
@@ -93,6 +94,7 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     labels_path = tmp_path / "labels.csv"
     pacsv.write_csv(pa.Table.from_pylist(outcomes), labels_path)
     # When the labels file is dropped
+    dropped = datetime.now(UTC) - timedelta(seconds=5)
     _, labels_key, _ = drop_file(target, labels_path, "scoring-labels", "labels")
     labels_version = events.wait_for("DatasetValidated", labels_key, timeout=90)["detail"][
         "version"
@@ -101,6 +103,9 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     degraded = events.wait_for("ModelQualityDegraded", batch, timeout=120, key="version")["detail"]
     assert degraded["labelled_rows"] == ROWS
     assert degraded["metrics"]["auc"] < 0.5 < degraded["reference_metric"]
+    # And CloudWatch has it as the join-labels function's metric (taken from its
+    # embedded-metric log line, as on AWS), the one the model-quality alarms watch
+    assert wait_for(lambda: degraded_maximum(target, dropped), 60, "ModelQualityDegraded") == 1
     # And the join report says what became of every row, none counted twice
     # (written once every scored run is measured: it may follow the event by a moment)
     predictions_bucket = target.outputs("pipeline")["PredictionsBucketName"]
@@ -224,3 +229,22 @@ def test_drift_with_nothing_new_waits_for_labels_which_start_the_training(
     (entry,) = drift_retrainings(target, batch)
     assert entry["status"] == "STARTED_ON_LABELS" and entry["execution"]
     assert fed["version"] in entry["training_versions"] and newest in entry["training_versions"]
+
+
+def degraded_maximum(target: Target, since: datetime) -> float | None:
+    """The highest ModelQualityDegraded the join-labels function recorded for the scoring
+    dataset since ``since``, or None while CloudWatch has none."""
+    datapoints = target.client("cloudwatch").get_metric_statistics(
+        Namespace=names.METRICS_NAMESPACE,
+        MetricName=names.MODEL_QUALITY_DEGRADED_METRIC,
+        Dimensions=[
+            {"Name": "service", "Value": "join_labels"},
+            {"Name": names.STAGE_DIMENSION, "Value": target.stage},
+            {"Name": names.DATASET_DIMENSION, "Value": "scoring"},
+        ],
+        StartTime=since,
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return max((point["Maximum"] for point in datapoints), default=None)
