@@ -26,6 +26,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from driftline_runtime import names
+
 from benchmarks.results import figure, record
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -66,11 +68,11 @@ def invocation_log(emf_lines: int) -> str:
                         "Timestamp": 1_764_450_000_000,
                         "CloudWatchMetrics": [
                             {
-                                "Namespace": "driftline",
+                                "Namespace": names.METRICS_NAMESPACE,
                                 "Dimensions": [["service", "stage", "dataset"]],
                                 "Metrics": [
-                                    {"Name": "FilesIngested", "Unit": "Count"},
-                                    {"Name": "RowsIngested", "Unit": "Count"},
+                                    {"Name": names.FILES_INGESTED_METRIC, "Unit": "Count"},
+                                    {"Name": names.ROWS_INGESTED_METRIC, "Unit": "Count"},
                                 ],
                             }
                         ],
@@ -78,8 +80,8 @@ def invocation_log(emf_lines: int) -> str:
                     "service": "ingest",
                     "stage": "dev",
                     "dataset": "transactions",
-                    "FilesIngested": [1.0],
-                    "RowsIngested": [25000.0],
+                    names.FILES_INGESTED_METRIC: [1.0],
+                    names.ROWS_INGESTED_METRIC: [25000.0],
                     "version": "v-0123456789abcdef",
                 }
             )
