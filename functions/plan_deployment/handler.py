@@ -20,6 +20,7 @@ from planning import (
     model_exists,
     model_package,
 )
+from quality_guard import alarm_names
 
 OBS = observability("plan_deployment")
 SAGEMAKER = boto3.client("sagemaker")
@@ -30,6 +31,7 @@ PLANNER = DeploymentPlanner(
         endpoint=endpoint(SAGEMAKER),
         model_package=model_package(SAGEMAKER),
         model_exists=model_exists(SAGEMAKER),
+        alarm_names=alarm_names(boto3.client("cloudwatch")),
     ),
 )
 

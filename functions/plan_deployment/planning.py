@@ -19,11 +19,14 @@ package (``trigger == "registry"``); the plan resolves that package (``resolve``
 package the gate approved at registration matches both rules, so this one place decides:
 the registry's event plans ``skip`` for it, and deploys any package approved otherwise
 (by hand, or created Approved by something other than the gate).
+
+Where labels measure the endpoint's models, an update is also guarded by an alarm on the
+measured quality of the model it rolls out (``quality_guard.py``), which the state
+machine makes before UpdateEndpoint and deletes after the verdict.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +54,7 @@ from driftline_runtime.steps.deployment import (
     TrafficRoutingConfig,
     Trigger,
 )
+from quality_guard import QualityGuard, deployment_digest, quality_guard
 
 BUSY_STATES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 # Beyond its waits, how long SageMaker may take to start the new fleet before it gives up.
@@ -78,9 +82,11 @@ class Settings(FunctionSettings):
     model_package_group_prefix: str
     serverless: bool = False
     poll_seconds: int = 30
-    # Training datasets whose endpoint has a model-quality alarm (comma-separated): the
-    # ones whose scored batches labels measure.
+    # Training datasets whose endpoint deployments are guarded by their model's measured
+    # quality (comma-separated): the ones whose scored batches labels measure.
     quality_alarms: str = ""
+    # The period of those alarms (at least a minute: the metric's resolution).
+    quality_alarm_period_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class Services:
     model_package: Callable[[str], dict[str, Any]]
     # Whether a SageMaker model of that name exists.
     model_exists: Callable[[str], bool]
+    # The names of the metric alarms that start with a prefix (quality_guard.alarm_names).
+    alarm_names: Callable[[str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -153,12 +161,20 @@ class DeploymentPlanner:
         self.settings = settings
         self.services = services
 
-    def rollback_alarms(self, dataset: str) -> tuple[str, ...]:
-        """The endpoint's alarms that roll a deployment back: errors and latency, and
-        its models' measured quality where labels measure it."""
-        labelled = {name.strip() for name in self.settings.quality_alarms.split(",")}
-        quality = (names.ENDPOINT_QUALITY_ALARM,) if dataset in labelled else ()
-        return (*names.ENDPOINT_ALARMS, *quality)
+    def measured(self, dataset: str) -> bool:
+        """Whether labels measure the models of ``dataset``'s endpoint."""
+        return dataset in {name.strip() for name in self.settings.quality_alarms.split(",")}
+
+    def guard(self, request: DeploymentRequest) -> QualityGuard:
+        stage, dataset = self.settings.stage, request.dataset
+        return quality_guard(
+            stage=stage,
+            dataset=dataset,
+            model_package_arn=request.model_package_arn,
+            execution=request.execution,
+            period_seconds=self.settings.quality_alarm_period_seconds,
+            existing=self.services.alarm_names(names.quality_alarm_prefix(stage, dataset)),
+        )
 
     def resolve(self, request: DeploymentRequest) -> Resolution:
         """The registry's event names a package only: its dataset (from its group), the
@@ -252,11 +268,16 @@ class DeploymentPlanner:
             )
         settings = spec.realtime
         config = self.endpoint_config(request, settings)
+        # A new endpoint has no canary to guard: only an update rolls back.
+        guard = self.guard(request) if status and self.measured(request.dataset) else None
         return DeploymentPlan(
             action="create" if status is None else "update",
             reason=f"model version {common['model_version']} to {endpoint}",
             endpoint_config=config,
-            deployment_config=self.deployment_config(request.dataset, settings),
+            deployment_config=self.deployment_config(request.dataset, settings, guard),
+            quality_alarm=guard.alarm if guard else None,
+            retire_on_verdict=guard.retire_on_verdict if guard else None,
+            retire_on_failure=guard.retire_on_failure if guard else None,
             **common,
         )
 
@@ -281,7 +302,7 @@ class DeploymentPlanner:
         stage, serverless = self.settings.stage, self.settings.serverless
         # One config per deployment, named after the model version and the execution, so
         # a retried step asks for the same config.
-        digest = hashlib.sha256(request.execution.encode()).hexdigest()[:8]
+        digest = deployment_digest(request.execution)
         version = request.model_package_arn.rsplit("/", 1)[-1]
         name = names.sagemaker_name(stage, request.dataset, f"v{version}-{digest}")
         variant = ProductionVariant(
@@ -332,7 +353,11 @@ class DeploymentPlanner:
             ],
         )
 
-    def deployment_config(self, dataset: str, settings: RealtimeSettings) -> DeploymentConfig:
+    def deployment_config(
+        self, dataset: str, settings: RealtimeSettings, guard: QualityGuard | None = None
+    ) -> DeploymentConfig:
+        """Blue/green as the settings say, rolled back by the endpoint's error and latency
+        alarms and, with a guard, by its alarm on the deployed model's measured quality."""
         if self.settings.serverless:  # serverless endpoints shift traffic all at once
             routing = TrafficRoutingConfig(Type="ALL_AT_ONCE", WaitIntervalInSeconds=0)
             waits = settings.termination_wait_seconds
@@ -353,8 +378,11 @@ class DeploymentPlanner:
             ),
             AutoRollbackConfiguration=AutoRollbackConfig(
                 Alarms=[
-                    Alarm(AlarmName=names.endpoint_alarm_name(self.settings.stage, dataset, alarm))
-                    for alarm in self.rollback_alarms(dataset)
+                    *(
+                        Alarm(AlarmName=names.endpoint_alarm_name(self.settings.stage, dataset, a))
+                        for a in names.ENDPOINT_ALARMS
+                    ),
+                    *([Alarm(AlarmName=guard.alarm.AlarmName)] if guard else []),
                 ]
             ),
         )

@@ -104,8 +104,13 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     assert degraded["labelled_rows"] == ROWS
     assert degraded["metrics"]["auc"] < 0.5 < degraded["reference_metric"]
     # And CloudWatch has it as the join-labels function's metric (taken from its
-    # embedded-metric log line, as on AWS), the one the model-quality alarms watch
-    assert wait_for(lambda: degraded_maximum(target, dropped), 60, "ModelQualityDegraded") == 1
+    # embedded-metric log line, as on AWS), in the dataset's series (the monitoring
+    # stack's alarm) and in the measured model's (a deployment of that model's guard)
+    by_dataset = {names.DATASET_DIMENSION: "scoring"}
+    assert wait_for(lambda: degraded_maximum(target, dropped, by_dataset), 60, "by dataset") == 1
+    group, version = degraded["model_package_arn"].rsplit("/", 2)[-2:]
+    by_model = {names.MODEL_GROUP_DIMENSION: group, names.MODEL_VERSION_DIMENSION: version}
+    assert wait_for(lambda: degraded_maximum(target, dropped, by_model), 60, "by model") == 1
     # And the join report says what became of every row, none counted twice
     # (written once every scored run is measured: it may follow the event by a moment)
     predictions_bucket = target.outputs("pipeline")["PredictionsBucketName"]
@@ -231,16 +236,17 @@ def test_drift_with_nothing_new_waits_for_labels_which_start_the_training(
     assert fed["version"] in entry["training_versions"] and newest in entry["training_versions"]
 
 
-def degraded_maximum(target: Target, since: datetime) -> float | None:
-    """The highest ModelQualityDegraded the join-labels function recorded for the scoring
-    dataset since ``since``, or None while CloudWatch has none."""
+def degraded_maximum(target: Target, since: datetime, series: dict[str, str]) -> float | None:
+    """The highest ModelQualityDegraded the join-labels function recorded in a series
+    (its dimensions beside stage and service) since ``since``, or None while CloudWatch
+    has none."""
     datapoints = target.client("cloudwatch").get_metric_statistics(
         Namespace=names.METRICS_NAMESPACE,
         MetricName=names.MODEL_QUALITY_DEGRADED_METRIC,
         Dimensions=[
-            {"Name": "service", "Value": "join_labels"},
+            {"Name": "service", "Value": names.MODEL_QUALITY_SERVICE},
             {"Name": names.STAGE_DIMENSION, "Value": target.stage},
-            {"Name": names.DATASET_DIMENSION, "Value": "scoring"},
+            *({"Name": name, "Value": value} for name, value in series.items()),
         ],
         StartTime=since,
         EndTime=datetime.now(UTC) + timedelta(minutes=1),

