@@ -336,14 +336,14 @@ def test_an_unguarded_deployment_touches_no_alarm() -> None:
 # -- the local cloud's IAM -----------------------------------------------------------------
 def test_alarm_calls_are_checked_on_their_alarms(actions: Any) -> None:  # noqa: F811
     arn = "arn:aws:cloudwatch:us-east-1:000000000000:alarm:"
-    assert call(actions, "monitoring", "PutMetricAlarm", AlarmName="a", Tags=[{"Key": "k"}]) == [
+    assert call(actions, "cloudwatch", "PutMetricAlarm", AlarmName="a", Tags=[{"Key": "k"}]) == [
         ("cloudwatch:PutMetricAlarm", f"{arn}a", {}),
         ("cloudwatch:TagResource", f"{arn}a", {}),
     ]
     assert call(actions, "monitoring", "PutMetricAlarm", AlarmName="a") == [
         ("cloudwatch:PutMetricAlarm", f"{arn}a", {})
     ]
-    assert call(actions, "monitoring", "DeleteAlarms", AlarmNames=["a", "b"]) == [
+    assert call(actions, "cloudwatch", "DeleteAlarms", AlarmNames=["a", "b"]) == [
         ("cloudwatch:DeleteAlarms", f"{arn}a", {}),
         ("cloudwatch:DeleteAlarms", f"{arn}b", {}),
     ]

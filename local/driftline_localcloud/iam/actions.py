@@ -317,5 +317,7 @@ RESOLVERS: dict[str, Callable[[Call], list[Check] | None]] = {
     "sagemaker": _sagemaker,
     "sts": _sts,
     "logs": _logs,
+    # LocalStack names CloudWatch "cloudwatch"; botocore's endpoint prefix is "monitoring".
+    "cloudwatch": _cloudwatch,
     "monitoring": _cloudwatch,
 }
