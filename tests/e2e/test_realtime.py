@@ -157,9 +157,10 @@ def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_de
         assert described["EndpointStatus"] == "InService"
         assert described["EndpointConfigName"] == event["detail"]["endpoint_config"]
         # And the registry's rule started it, with the package only: the plan resolved
-        # the dataset and the model, which the demo and status read from it
-        execution = deployment_of(target, model)
-        assert execution is not None and execution["outcome"] == "deployed"
+        # the dataset and the model, which the demo and status read from it (the
+        # execution ends a moment after its verdict: it retires its quality alarm)
+        execution = wait_for(lambda: deployment_of(target, model), 60, f"{model}'s end", 1.0)
+        assert execution["outcome"] == "deployed"
         assert execution["input"]["trigger"] == "registry"
         assert execution["input"]["dataset"] == execution["input"]["model_name"] == ""
         assert execution["output"]["plan"]["result"]["model_name"] == model
