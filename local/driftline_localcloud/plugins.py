@@ -119,6 +119,15 @@ def extract_lambda_metrics() -> None:
 
 
 @hooks.on_infra_start()
+def update_role_permissions_boundaries() -> None:
+    """Stack updates that change a role's permissions boundary
+    (``driftline_localcloud.cloudformation.role_boundary``)."""
+    from driftline_localcloud.cloudformation.role_boundary import patch_when_imported
+
+    patch_when_imported()
+
+
+@hooks.on_infra_start()
 def register_fault_injection() -> None:
     """Adds the fault-injection route (``/_driftline/faults``); no fault is armed by it."""
     from driftline_localcloud.faults import faults
