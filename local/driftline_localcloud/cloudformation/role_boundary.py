@@ -16,10 +16,23 @@ from driftline_localcloud.import_hooks import after_import
 PROVIDER_MODULE = "localstack.services.iam.resource_providers.aws_iam_role"
 
 
-def boundary_change(previous: dict[str, Any], desired: dict[str, Any]) -> tuple[bool, str | None]:
-    """Whether the boundary changed, and the new one (None: removed)."""
+def apply_boundary_change(
+    iam: Any, previous: dict[str, Any], desired: dict[str, Any], model: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Put or delete the role's boundary when it changed; the resource model to record
+    then, or None when the boundary is as it was."""
     before, after = previous.get("PermissionsBoundary"), desired.get("PermissionsBoundary")
-    return before != after, after
+    if before == after:
+        return None
+    updated = dict(model)
+    name = updated.get("RoleName") or previous["RoleName"]
+    if after:
+        iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=after)
+        updated["PermissionsBoundary"] = after
+    else:
+        iam.delete_role_permissions_boundary(RoleName=name)
+        updated.pop("PermissionsBoundary", None)
+    return updated
 
 
 def _patch() -> None:
@@ -33,18 +46,16 @@ def _patch() -> None:
 
     def update_with_boundary(self: Any, request: Any) -> Any:
         event = update(self, request)
-        changed, boundary = boundary_change(request.previous_state, request.desired_state)
-        if event.status is not OperationStatus.SUCCESS or not changed:
+        if event.status is not OperationStatus.SUCCESS:
             return event
-        model = dict(event.resource_model or request.previous_state)
-        name = model.get("RoleName") or request.previous_state["RoleName"]
-        iam = request.aws_client_factory.iam
-        if boundary:
-            iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
-            model["PermissionsBoundary"] = boundary
-        else:
-            iam.delete_role_permissions_boundary(RoleName=name)
-            model.pop("PermissionsBoundary", None)
+        model = apply_boundary_change(
+            request.aws_client_factory.iam,
+            request.previous_state,
+            request.desired_state,
+            event.resource_model or request.previous_state,
+        )
+        if model is None:
+            return event
         return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
 
     provider.update = update_with_boundary
