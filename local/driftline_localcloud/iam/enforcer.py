@@ -9,9 +9,9 @@ as they hold administrator rights in any account driftline deploys to.
 
 A check reads the role's inline and attached policies and its permissions boundary from
 LocalStack's IAM store, the target's resource policy (bucket, queue, topic, key), and
-evaluates them with
-``driftline_localcloud.iam.policy``. A denied call gets the error AWS's service would
-return, and the local cloud's log names the role, the action and the resource.
+evaluates them with ``driftline_localcloud.iam.policy``. A denied call gets the error
+AWS's service would return, and the local cloud's log names the role, the action and the
+resource.
 """
 
 from __future__ import annotations
@@ -169,8 +169,8 @@ def _identity(
 
 
 def _boundary(store: Any, role: Mapping[str, Any]) -> Document | None:
-    """The role's permissions boundary; one whose policy is gone allows nothing (IAM
-    refuses to delete a policy that bounds a role, so only a damaged store has that)."""
+    """The role's permissions boundary; one whose policy is not found allows nothing, so
+    a missing policy never widens what the role may do."""
     arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     if not arn:
         return None
