@@ -149,6 +149,11 @@ def endpoint(sagemaker: Any) -> Callable[[str], dict[str, Any] | None]:
 _CONFIG_VERSION = re.compile(r"-v(\d+)-[0-9a-f]{8}$")
 
 
+def config_suffix(version: str, deployment: str) -> str:
+    """The end of the planner's endpoint config names (``served_version`` reads it back)."""
+    return f"v{version}-{deployment}"
+
+
 def served_version(config_name: str) -> int | None:
     """The model package version an endpoint config of the planner's serves (None for a
     config named otherwise, say one made by hand)."""
@@ -302,9 +307,9 @@ class DeploymentPlanner:
         stage, serverless = self.settings.stage, self.settings.serverless
         # One config per deployment, named after the model version and the execution, so
         # a retried step asks for the same config.
-        digest = deployment_digest(request.execution)
         version = request.model_package_arn.rsplit("/", 1)[-1]
-        name = names.sagemaker_name(stage, request.dataset, f"v{version}-{digest}")
+        suffix = config_suffix(version, deployment_digest(request.execution))
+        name = names.sagemaker_name(stage, request.dataset, suffix)
         variant = ProductionVariant(
             VariantName=names.ENDPOINT_VARIANT,
             ModelName=request.model_name,

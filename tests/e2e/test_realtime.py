@@ -27,7 +27,13 @@ from driftline import endpoints as realtime
 from driftline.actions import drop_file, wait_for_inference, wait_for_model, wait_for_version
 from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
-from driftline.realtime_demo import VERDICTS, announce_approval, copy_model, deployment_of
+from driftline.realtime_demo import (
+    VERDICTS,
+    announce_approval,
+    copy_model,
+    deployment_of,
+    newest_package,
+)
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
@@ -68,13 +74,6 @@ def champion(deployed: dict[str, str], target: Target, tmp_path_factory: Any) ->
     model = approved["model_name"]
     wait_for(lambda: deployment_of(target, model), 600, f"the deployment of {model}", 1.0)
     return approved
-
-
-def newest_arn(target: Target, champion: dict[str, Any]) -> str:
-    """The package a copied model is announced as: the newest approved one (the plan skips
-    a gate's approval older than the model the endpoint serves, and a retraining an
-    earlier test started may have approved one since the champion was chosen)."""
-    return str((newest_approved(target) or champion)["arn"])
 
 
 def newest_approved(target: Target) -> dict[str, Any] | None:
@@ -215,7 +214,7 @@ def test_an_approved_model_is_deployed_scores_rows_and_a_faulty_one_is_rolled_ba
     # announced as the training state machine announces it
     wait_for(lambda: no_deployment_running(target), 300, "running deployments to end", 1.0)
     good = copy_model(target, champion["model_name"], "good")
-    announce_approval(target, newest_arn(target, champion), good)
+    announce_approval(target, newest_package(target, champion), good)
 
     # When the deployment runs, then the endpoint serves it
     deployed_event = deployments.wait_until(
@@ -257,7 +256,7 @@ def test_an_approved_model_is_deployed_scores_rows_and_a_faulty_one_is_rolled_ba
     outcomes: Counter[str] = Counter()
     with armed_faults(local_cloud, fault):
         # When it is approved while clients keep sending requests
-        announce_approval(target, newest_arn(target, champion), faulty)
+        announce_approval(target, newest_package(target, champion), faulty)
 
         def rolled_back() -> dict[str, Any] | None:
             code, detail = invoke(target, endpoint, body)
@@ -370,7 +369,7 @@ def serving(target: Target, champion: dict[str, Any], deployments: EventRecorder
     except ClientError:
         pass
     good = copy_model(target, champion["model_name"], "good")
-    announce_approval(target, newest_arn(target, champion), good)
+    announce_approval(target, newest_package(target, champion), good)
     deployments.wait_until(
         lambda e: e["detail-type"] == "EndpointDeployed" and good in config_models(sagemaker, e),
         240,
