@@ -75,6 +75,7 @@ lint: $(VENV)/.synced node_modules/.installed
 bench: setup
 	$(VENV)/bin/python -m benchmarks.validator
 	$(VENV)/bin/python -m benchmarks.streaming
+	$(VENV)/bin/python -m benchmarks.emf
 	$(VENV)/bin/python -m benchmarks.cold_start
 	$(VENV)/bin/python -m benchmarks.local_cloud
 	$(VENV)/bin/python -m benchmarks.endpoint

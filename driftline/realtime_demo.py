@@ -182,6 +182,13 @@ def newest_approved(target: Target) -> dict[str, Any] | None:
     return max(approved, key=lambda m: int(m["version"])) if approved else None
 
 
+def newest_package(target: Target, fallback: dict[str, Any]) -> str:
+    """The package ARN a model copy is announced as: the newest approved one (the plan
+    skips a gate's approval older than the model the endpoint serves, and a retraining
+    may have approved one since ``fallback`` was chosen)."""
+    return str((newest_approved(target) or fallback)["arn"])
+
+
 def deployment_of(target: Target, model_name: str) -> dict[str, Any] | None:
     """The finished deployment execution of ``model_name`` (the approval's), if any: the
     model named by its input (ModelRegistered's) or by its plan (the registry's approval
@@ -246,7 +253,7 @@ def rollout(target: Target, progress: StageProgress, champion: dict[str, Any], r
                 )
             else:
                 new = copy_model(target, champion["training_job"], "next")
-                announce_approval(target, champion["arn"], new)
+                announce_approval(target, newest_package(target, champion), new)
                 event, outcomes = invoke_while(
                     target, body, lambda: verdict(target, recorder, new), 300, "the canary"
                 )
@@ -260,7 +267,7 @@ def rollout(target: Target, progress: StageProgress, champion: dict[str, Any], r
             faulty = copy_model(target, served["training_job"], "faulty")
             fault = {"kind": "endpoint", "action": "error", "match": faulty, "count": 10**6}
             with armed_faults(LocalCloud(), fault):
-                announce_approval(target, served["arn"], faulty)
+                announce_approval(target, newest_package(target, served), faulty)
                 event, outcomes = invoke_while(
                     target,
                     body,

@@ -11,6 +11,7 @@ from driftline_runtime import names
 from driftline_runtime.catalog import ContractsError
 
 from infra.config import StageConfig, load_stage_config
+from infra.permissions_boundary import apply_permissions_boundary
 from infra.stacks.data_stack import DataStack
 from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.pipeline_stack import PipelineStack
@@ -32,7 +33,7 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
         data=data.resources,
         env=environment,
     )
-    MonitoringStack(
+    monitoring = MonitoringStack(
         app,
         names.stack_name(stage, names.MONITORING_STACK),
         config=config,
@@ -40,6 +41,8 @@ def build_app(app: cdk.App) -> tuple[StageConfig, DataStack]:
         pipeline=pipeline,
         env=environment,
     )
+    for stack in (data, pipeline, monitoring):
+        apply_permissions_boundary(stack, config)
     cdk.Tags.of(app).add(names.PROJECT_TAG, names.PROJECT)
     cdk.Tags.of(app).add(names.STAGE_TAG, config.stage)
     # Both packs on every synth: any finding not acknowledged with a reason stops it.

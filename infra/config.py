@@ -8,6 +8,7 @@ A missing or misspelt key fails the synth at once instead of falling back to a d
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,13 @@ MAX_LARGE_FILE_MIB = (LAMBDA_MAX_STORAGE_MIB - 512) // 2
 # while it is joined: a part above this would not fit beside a table of any size.
 MAX_INFERENCE_PART_MIB = 512
 OVERRIDE_PREFIX = "driftline:"
+# IAM's managed policy names, and the ARN of a customer managed (12-digit account) or an
+# AWS managed (account "aws") policy, with an optional path, in any partition.
+POLICY_NAME = r"[\w+=,.@-]{1,128}"
+POLICY_ARN = re.compile(
+    rf"^arn:aws(?:-[a-z]+)*:iam::(?P<account>\d{{12}}|aws):policy/(?:[\w+=,.@-]+/)*{POLICY_NAME}$",
+    re.ASCII,
+)
 
 
 class StageConfig(BaseModel):
@@ -105,6 +113,10 @@ class StageConfig(BaseModel):
     # layers/contracts/python/driftline_contracts and checked with them (paths relative
     # to the project; comma-separated on the command line). A module name may not repeat.
     extra_contract_folders: tuple[str, ...] = ()
+    # The managed policy every IAM role of every stack gets as its permissions boundary
+    # (infra.permissions_boundary), for accounts that refuse iam:CreateRole without one:
+    # a policy name (in the deployment's account) or a policy ARN. None: no boundary.
+    permissions_boundary: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -156,6 +168,29 @@ class StageConfig(BaseModel):
         for group in self.sagemaker_security_group_ids:
             if not group.startswith("sg-"):
                 raise ValueError(f"sagemaker_security_group_ids: {group!r} is not a group id")
+        return self
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _policy_name_or_arn(cls, value: str | None) -> str | None:
+        if value is None or re.fullmatch(POLICY_NAME, value, re.ASCII) or POLICY_ARN.match(value):
+            return value
+        raise ValueError(
+            f"permissions_boundary: {value!r} is neither a managed policy name (1 to 128 of "
+            "letters, digits and +=,.@_-) nor a policy ARN "
+            "(arn:<partition>:iam::<account>:policy/<path/><name>)"
+        )
+
+    @model_validator(mode="after")
+    def _boundary_in_this_account(self) -> StageConfig:
+        """IAM attaches only the account's own or AWS's managed policies to its roles."""
+        found = POLICY_ARN.match(self.permissions_boundary or "")
+        if found and self.account and found["account"] not in (self.account, "aws"):
+            raise ValueError(
+                f"permissions_boundary: {self.permissions_boundary} is a policy of account "
+                f"{found['account']}, but the stage deploys to account {self.account}; a "
+                "role's boundary must be a managed policy of its own account (or AWS's)"
+            )
         return self
 
     @property

@@ -26,6 +26,7 @@ def quality_section(status: Mapping[str, Any]) -> str:
         )
     charts = []
     for group in dict.fromkeys(str(q.get("model_group")) for q in measured):
+        own = [q for q in measured if str(q.get("model_group")) == group]
         bars = [
             Bar(
                 f"v{q.get('model_version')} · {short_version(q.get('version'))[:6]}",
@@ -33,12 +34,10 @@ def quality_section(status: Mapping[str, Any]) -> str:
                 DRIFTED_COLOUR if q.get("degraded") else STABLE_COLOUR,
                 "degraded" if q.get("degraded") else "",
             )
-            for q in measured
-            if str(q.get("model_group")) == group
-            and isinstance((q.get("metrics") or {}).get(q.get("primary_metric")), int | float)
+            for q in own
+            if isinstance((q.get("metrics") or {}).get(q.get("primary_metric")), int | float)
         ]
         if bars:
-            own = [q for q in measured if str(q.get("model_group")) == group]
             metric = str(own[-1].get("primary_metric"))
             # A score (AUC, F1, R2) is drawn on its 0..1 scale; an error (RMSE, MAE, log
             # loss) is in the target's units, so its axis follows the values.

@@ -12,11 +12,12 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_runtime import names
 from driftline_runtime.events import DatasetValidated, EventEnvelope
 from driftline_runtime.observability import observability
 from labelling import LabelJoining, Services, Settings
 
-OBS = observability("join_labels")
+OBS = observability(names.MODEL_QUALITY_SERVICE)
 JOINING = LabelJoining(
     Settings.from_environ(),
     Services(

@@ -251,13 +251,20 @@ class LabelJoining:
             )
         values[names.MODEL_QUALITY_DEGRADED_METRIC] = (float(quality.degraded), MetricUnit.Count)
         values[names.LABELLED_ROWS_METRIC] = (float(quality.labelled_rows), MetricUnit.Count)
+        properties = {
+            names.MODEL_VERSION_PROPERTY: quality.model_version,
+            "dataset_version": quality.version,
+        }
+        self.services.obs.record(values, {names.DATASET_DIMENSION: quality.dataset}, properties)
+        # The flag again, per measured model: a deployment's rollback alarm judges only
+        # the model it rolls out, not whichever model scored the dataset's batches.
         self.services.obs.record(
-            values,
-            {names.DATASET_DIMENSION: quality.dataset},
+            {names.MODEL_QUALITY_DEGRADED_METRIC: values[names.MODEL_QUALITY_DEGRADED_METRIC]},
             {
-                names.MODEL_VERSION_PROPERTY: quality.model_version,
-                "dataset_version": quality.version,
+                names.MODEL_GROUP_DIMENSION: quality.model_group,
+                names.MODEL_VERSION_DIMENSION: quality.model_version,
             },
+            {names.DATASET_DIMENSION: quality.dataset, "dataset_version": quality.version},
         )
 
     # -- feedback ------------------------------------------------------------------------

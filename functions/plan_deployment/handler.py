@@ -16,10 +16,11 @@ from planning import (
     DeploymentPlanner,
     Services,
     Settings,
-    endpoint_status,
+    endpoint,
     model_exists,
     model_package,
 )
+from quality_guard import alarm_names
 
 OBS = observability("plan_deployment")
 SAGEMAKER = boto3.client("sagemaker")
@@ -27,9 +28,10 @@ PLANNER = DeploymentPlanner(
     Settings.from_environ(),
     Services(
         contract=contract,
-        endpoint_status=endpoint_status(SAGEMAKER),
+        endpoint=endpoint(SAGEMAKER),
         model_package=model_package(SAGEMAKER),
         model_exists=model_exists(SAGEMAKER),
+        alarm_names=alarm_names(boto3.client("cloudwatch")),
     ),
 )
 

@@ -7,7 +7,11 @@ data capture into the predictions bucket under the project key, and a blue/green
 deployment config whose canary is guarded by the endpoint's alarms. A dataset without
 ``realtime`` settings is skipped; an endpoint that is still deploying makes the step
 fail with ``EndpointBusy``, which the state machine retries with backoff, so two
-approvals in a row deploy one after the other.
+approvals in a row deploy one after the other. A model the gate approved (``registered``)
+that is older than the one the endpoint serves, if that one is still approved, is
+skipped: two approvals close together may finish their waits in either order, and the
+newer model must stay. A package a person approved in the registry is deployed whatever
+its version: going back is theirs to decide.
 
 Two rules start a deployment: ModelRegistered(Approved), which names the dataset and the
 model, and SageMaker's own Model Package State Change (Approved), which names only the
@@ -15,11 +19,15 @@ package (``trigger == "registry"``); the plan resolves that package (``resolve``
 package the gate approved at registration matches both rules, so this one place decides:
 the registry's event plans ``skip`` for it, and deploys any package approved otherwise
 (by hand, or created Approved by something other than the gate).
+
+Where labels measure the endpoint's models, an update is also guarded by an alarm on the
+measured quality of the model it rolls out (``quality_guard.py``), which the state
+machine makes before UpdateEndpoint and deletes after the verdict.
 """
 
 from __future__ import annotations
 
-import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +54,7 @@ from driftline_runtime.steps.deployment import (
     TrafficRoutingConfig,
     Trigger,
 )
+from quality_guard import QualityGuard, deployment_digest, quality_guard
 
 BUSY_STATES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 # Beyond its waits, how long SageMaker may take to start the new fleet before it gives up.
@@ -73,21 +82,25 @@ class Settings(FunctionSettings):
     model_package_group_prefix: str
     serverless: bool = False
     poll_seconds: int = 30
-    # Training datasets whose endpoint has a model-quality alarm (comma-separated): the
-    # ones whose scored batches labels measure.
+    # Training datasets whose endpoint deployments are guarded by their model's measured
+    # quality (comma-separated): the ones whose scored batches labels measure.
     quality_alarms: str = ""
+    # The period of those alarms (at least a minute: the metric's resolution).
+    quality_alarm_period_seconds: int = 60
 
 
 @dataclass(frozen=True)
 class Services:
     # The dataset's spec (None if no module declares it).
     contract: Callable[[str], DatasetSpec | None]
-    # The endpoint's status, None if there is no such endpoint.
-    endpoint_status: Callable[[str], str | None]
+    # DescribeEndpoint's answer, None if there is no such endpoint.
+    endpoint: Callable[[str], dict[str, Any] | None]
     # DescribeModelPackage's answer for a package ARN.
     model_package: Callable[[str], dict[str, Any]]
     # Whether a SageMaker model of that name exists.
     model_exists: Callable[[str], bool]
+    # The names of the metric alarms that start with a prefix (quality_guard.alarm_names).
+    alarm_names: Callable[[str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -120,17 +133,32 @@ def model_exists(sagemaker: Any) -> Callable[[str], bool]:
     return exists
 
 
-def endpoint_status(sagemaker: Any) -> Callable[[str], str | None]:
-    def status(name: str) -> str | None:
+def endpoint(sagemaker: Any) -> Callable[[str], dict[str, Any] | None]:
+    def described(name: str) -> dict[str, Any] | None:
         try:
-            described = sagemaker.describe_endpoint(EndpointName=name)
+            return dict(sagemaker.describe_endpoint(EndpointName=name))
         except sagemaker.exceptions.ClientError as error:
             if "Could not find endpoint" in str(error.response["Error"].get("Message", "")):
                 return None
             raise
-        return str(described["EndpointStatus"])
 
-    return status
+    return described
+
+
+# An endpoint config the planner named: ``dl-<stage>-<dataset>-v<version>-<8 hex>``.
+_CONFIG_VERSION = re.compile(r"-v(\d+)-[0-9a-f]{8}$")
+
+
+def config_suffix(version: str, deployment: str) -> str:
+    """The end of the planner's endpoint config names (``served_version`` reads it back)."""
+    return f"v{version}-{deployment}"
+
+
+def served_version(config_name: str) -> int | None:
+    """The model package version an endpoint config of the planner's serves (None for a
+    config named otherwise, say one made by hand)."""
+    match = _CONFIG_VERSION.search(config_name)
+    return int(match.group(1)) if match else None
 
 
 class DeploymentPlanner:
@@ -138,12 +166,20 @@ class DeploymentPlanner:
         self.settings = settings
         self.services = services
 
-    def rollback_alarms(self, dataset: str) -> tuple[str, ...]:
-        """The endpoint's alarms that roll a deployment back: errors and latency, and
-        its models' measured quality where labels measure it."""
-        labelled = {name.strip() for name in self.settings.quality_alarms.split(",")}
-        quality = (names.ENDPOINT_QUALITY_ALARM,) if dataset in labelled else ()
-        return (*names.ENDPOINT_ALARMS, *quality)
+    def measured(self, dataset: str) -> bool:
+        """Whether labels measure the models of ``dataset``'s endpoint."""
+        return dataset in {name.strip() for name in self.settings.quality_alarms.split(",")}
+
+    def guard(self, request: DeploymentRequest) -> QualityGuard:
+        stage, dataset = self.settings.stage, request.dataset
+        return quality_guard(
+            stage=stage,
+            dataset=dataset,
+            model_package_arn=request.model_package_arn,
+            execution=request.execution,
+            period_seconds=self.settings.quality_alarm_period_seconds,
+            existing=self.services.alarm_names(names.quality_alarm_prefix(stage, dataset)),
+        )
 
     def resolve(self, request: DeploymentRequest) -> Resolution:
         """The registry's event names a package only: its dataset (from its group), the
@@ -216,7 +252,8 @@ class DeploymentPlanner:
                 reason=f"{request.dataset} declares no realtime settings: no endpoint serves it",
                 **common,
             )
-        status = self.services.endpoint_status(endpoint)
+        described = self.services.endpoint(endpoint)
+        status = None if described is None else str(described["EndpointStatus"])
         if status in BUSY_STATES:
             raise EndpointBusy(f"endpoint {endpoint} is {status}; the deployment waits")
         if status not in (None, "InService"):
@@ -224,15 +261,45 @@ class DeploymentPlanner:
                 f"endpoint {endpoint} is {status}: delete it (aws sagemaker delete-endpoint "
                 f"--endpoint-name {endpoint}) and approve a model again to recreate it"
             )
+        newer = self.newer_approved_serving(request, described)
+        if newer is not None:
+            return DeploymentPlan(
+                action="skip",
+                reason=(
+                    f"{endpoint} already serves model version {newer}, approved and newer "
+                    f"than {common['model_version']}: a later approval deployed first"
+                ),
+                **common,
+            )
         settings = spec.realtime
         config = self.endpoint_config(request, settings)
+        # A new endpoint has no canary to guard: only an update rolls back.
+        guard = self.guard(request) if status and self.measured(request.dataset) else None
         return DeploymentPlan(
             action="create" if status is None else "update",
             reason=f"model version {common['model_version']} to {endpoint}",
             endpoint_config=config,
-            deployment_config=self.deployment_config(request.dataset, settings),
+            deployment_config=self.deployment_config(request.dataset, settings, guard),
+            quality_alarm=guard.alarm if guard else None,
+            retire_on_verdict=guard.retire_on_verdict if guard else None,
+            retire_on_failure=guard.retire_on_failure if guard else None,
             **common,
         )
+
+    def newer_approved_serving(
+        self, request: DeploymentRequest, described: dict[str, Any] | None
+    ) -> int | None:
+        """The version the endpoint serves when the gate approved ``request``'s model and
+        the served one is newer and still approved (one withdrawn since, or a config made
+        by hand, does not hold a deployment back)."""
+        if request.trigger != REGISTERED or described is None:
+            return None
+        serving = served_version(str(described.get("EndpointConfigName", "")))
+        group, _, own = request.model_package_arn.rpartition("/")
+        if serving is None or not own.isdigit() or serving <= int(own):
+            return None
+        package = self.services.model_package(f"{group}/{serving}")
+        return serving if package.get("ModelApprovalStatus") == "Approved" else None
 
     def endpoint_config(
         self, request: DeploymentRequest, settings: RealtimeSettings
@@ -240,9 +307,9 @@ class DeploymentPlanner:
         stage, serverless = self.settings.stage, self.settings.serverless
         # One config per deployment, named after the model version and the execution, so
         # a retried step asks for the same config.
-        digest = hashlib.sha256(request.execution.encode()).hexdigest()[:8]
         version = request.model_package_arn.rsplit("/", 1)[-1]
-        name = names.sagemaker_name(stage, request.dataset, f"v{version}-{digest}")
+        suffix = config_suffix(version, deployment_digest(request.execution))
+        name = names.sagemaker_name(stage, request.dataset, suffix)
         variant = ProductionVariant(
             VariantName=names.ENDPOINT_VARIANT,
             ModelName=request.model_name,
@@ -291,7 +358,11 @@ class DeploymentPlanner:
             ],
         )
 
-    def deployment_config(self, dataset: str, settings: RealtimeSettings) -> DeploymentConfig:
+    def deployment_config(
+        self, dataset: str, settings: RealtimeSettings, guard: QualityGuard | None = None
+    ) -> DeploymentConfig:
+        """Blue/green as the settings say, rolled back by the endpoint's error and latency
+        alarms and, with a guard, by its alarm on the deployed model's measured quality."""
         if self.settings.serverless:  # serverless endpoints shift traffic all at once
             routing = TrafficRoutingConfig(Type="ALL_AT_ONCE", WaitIntervalInSeconds=0)
             waits = settings.termination_wait_seconds
@@ -312,8 +383,11 @@ class DeploymentPlanner:
             ),
             AutoRollbackConfiguration=AutoRollbackConfig(
                 Alarms=[
-                    Alarm(AlarmName=names.endpoint_alarm_name(self.settings.stage, dataset, alarm))
-                    for alarm in self.rollback_alarms(dataset)
+                    *(
+                        Alarm(AlarmName=names.endpoint_alarm_name(self.settings.stage, dataset, a))
+                        for a in names.ENDPOINT_ALARMS
+                    ),
+                    *([Alarm(AlarmName=guard.alarm.AlarmName)] if guard else []),
                 ]
             ),
         )

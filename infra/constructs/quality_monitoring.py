@@ -20,7 +20,7 @@ from constructs import Construct
 from driftline_runtime import names
 
 # The function that records the quality metrics (its Powertools service name).
-SERVICE = "join_labels"
+SERVICE = names.MODEL_QUALITY_SERVICE
 
 
 def quality_alarms(

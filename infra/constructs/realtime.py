@@ -11,6 +11,10 @@ wait for SageMaker's verdict -> EndpointDeployed | EndpointRolledBack.
 SageMaker's deployment guardrails do the canary and the rollback; this construct gives
 them the alarms that decide it, per dataset that opts in (read from the contracts layer
 as it was built): server errors and p99 model latency of the endpoint's one variant.
+Where labels measure the endpoint's models, each deployment also makes an alarm of its
+own on the measured quality of the model it rolls out (``quality_guard.py`` of the plan
+function says why not one per endpoint); the state machine may make and delete those
+only (``names.quality_alarm_prefix``).
 Data capture goes to the predictions bucket under ``capture/``, encrypted with the
 project key, written by SageMaker as the models' execution role (``capture.py`` turns
 it into batches).
@@ -39,8 +43,8 @@ from infra.constructs.state_machine import PipelineStateMachine
 
 # SageMaker's ModelLatency is in microseconds.
 MICROSECONDS_PER_MS = 1000
-# The function that records ModelQualityDegraded (its Powertools service dimension).
-QUALITY_SERVICE = "join_labels"
+# ModelQualityDegraded is recorded at standard resolution: no shorter period sees it.
+MIN_QUALITY_PERIOD_SECONDS = 60
 # The monitoring stack's period for its own alarms.
 MONITORING_PERIOD = Duration.minutes(5)
 
@@ -87,6 +91,10 @@ class RealtimeDeployment(Construct):
         prefix = names.job_prefix(config.stage)
         self.endpoints_arn = f"{region}:endpoint/{prefix}*"
         self.endpoint_configs_arn = f"{region}:endpoint-config/{prefix}*"
+        self.quality_alarms_arn = (
+            f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+            f"{names.quality_alarm_prefix(config.stage, '*')}*"
+        )
         self.queues: dict[str, sqs.IQueue] = {}
         # What the monitoring stack alarms on and notifies: server errors of each
         # endpoint, deployment or not (its own alarm; these below act on deployments).
@@ -161,67 +169,12 @@ class RealtimeDeployment(Construct):
                     "server errors outside deployments.",
                     f"{HIPAA}-CloudWatchAlarmAction",
                 )
-            labelled = labelled_datasets(self.shared, dataset)
-            if labelled:
-                name = names.endpoint_alarm_name(stage, dataset, names.ENDPOINT_QUALITY_ALARM)
-                alarms[name] = self._quality_alarm(dataset, name, labelled)
             # Named apart from the guardrail alarms (names.endpoint_alarm_name).
             self.watched[f"{dataset}-endpoint-errors"] = (
                 metric("Invocation5XXErrors", "Sum").with_(period=MONITORING_PERIOD),
                 f"The {dataset} real-time endpoint answered requests with server errors",
             )
         return alarms
-
-    def _quality_alarm(self, dataset: str, name: str, labelled: list[str]) -> cloudwatch.Alarm:
-        """Labels that measure a scored batch degraded (the join-labels function's
-        ModelQualityDegraded, 0 or 1 per measurement) roll a deployment back: batches are
-        scored by the newest approved model, the one the canary is deploying."""
-        stage = self.shared.config.stage
-        # The metric is recorded at standard resolution: no shorter period sees it.
-        period = Duration.seconds(max(60, self.shared.config.realtime_alarm_period_seconds))
-        degraded = {
-            f"q{index}": cloudwatch.Metric(
-                namespace=names.METRICS_NAMESPACE,
-                metric_name=names.MODEL_QUALITY_DEGRADED_METRIC,
-                dimensions_map={
-                    names.STAGE_DIMENSION: stage,
-                    names.DATASET_DIMENSION: scored,
-                    "service": QUALITY_SERVICE,
-                },
-                statistic="Maximum",
-                period=period,
-            )
-            for index, scored in enumerate(labelled)
-        }
-        measure: cloudwatch.IMetric = (
-            degraded["q0"]
-            if len(degraded) == 1
-            else cloudwatch.MathExpression(
-                expression=f"MAX([{', '.join(degraded)}])", using_metrics=degraded, period=period
-            )
-        )
-        alarm = cloudwatch.Alarm(
-            self,
-            f"{dataset}-{names.ENDPOINT_QUALITY_ALARM}",
-            alarm_name=name,
-            alarm_description=(
-                f"Labels measured a batch scored by the {dataset} model degraded "
-                f"({', '.join(labelled)}): a deployment rolls back"
-            ),
-            metric=measure,
-            threshold=0,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            # No labels is no evidence against a model.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        acknowledge(
-            alarm,
-            "SageMaker's deployment guardrails act on this alarm; the monitoring stack's "
-            "own model-quality alarm notifies degraded quality outside deployments.",
-            f"{HIPAA}-CloudWatchAlarmAction",
-        )
-        return alarm
 
     # -- the plan function ---------------------------------------------------------------
     def _plan_function(self) -> PipelineFunction:
@@ -242,6 +195,9 @@ class RealtimeDeployment(Construct):
                 "QUALITY_ALARMS": ",".join(
                     d for d in realtime_datasets(shared) if labelled_datasets(shared, d)
                 ),
+                "QUALITY_ALARM_PERIOD_SECONDS": str(
+                    max(MIN_QUALITY_PERIOD_SECONDS, config.realtime_alarm_period_seconds)
+                ),
             },
         )
         packages = (
@@ -256,6 +212,8 @@ class RealtimeDeployment(Construct):
             (["sagemaker:DescribeEndpoint"], [self.endpoints_arn]),
             (["sagemaker:DescribeModelPackage"], [packages]),
             (["sagemaker:DescribeModel"], [f"{models}*"]),
+            # The quality alarms earlier deployments left behind, to retire them.
+            (["cloudwatch:DescribeAlarms"], [self.quality_alarms_arn]),
         ):
             plan.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=resources)
@@ -265,10 +223,13 @@ class RealtimeDeployment(Construct):
             "Describes the stage's endpoints (dl-<stage>-<dataset>-live) to choose between "
             "creating and updating one, and the stage's model packages (<prefix>-<dataset>/"
             "<version>) that the registry's approval events name and the models (dl-<stage>-"
-            "...) they serve; the grants are limited to the stage's prefixes.",
+            "...) they serve, and lists the deployments' model-quality alarms (driftline-"
+            "<stage>-<dataset>-endpoint-model-quality-...); the grants are limited to the "
+            "stage's prefixes.",
             resource_finding(self, self.endpoints_arn),
             resource_finding(self, packages),
             resource_finding(self, f"{models}*"),
+            resource_finding(self, self.quality_alarms_arn),
         )
         return plan
 
@@ -294,16 +255,24 @@ class RealtimeDeployment(Construct):
             (["kms:CreateGrant", "kms:DescribeKey"], [self.shared.key.key_arn]),
             # Deployment guardrails read the rollback alarms as the caller of UpdateEndpoint.
             (["cloudwatch:DescribeAlarms"], [alarms]),
+            # Each deployment makes (tagged) and deletes its model-quality alarm.
+            (
+                ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"],
+                [self.quality_alarms_arn],
+            ),
         ):
             role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
         acknowledge(
             role,
             "Endpoint configs and endpoints are named per stage and dataset "
             "(dl-<stage>-<dataset>-...); the rollback alarms per stage and dataset "
-            "(driftline-<stage>-<dataset>-endpoint-*). The grants are limited to those names.",
+            "(driftline-<stage>-<dataset>-endpoint-*), of which a deployment makes and "
+            "deletes its model-quality alarm (driftline-<stage>-<dataset>-endpoint-model-"
+            "quality-v<version>-<deployment>) only. The grants are limited to those names.",
             resource_finding(self, self.endpoints_arn),
             resource_finding(self, self.endpoint_configs_arn),
             resource_finding(self, alarms),
+            resource_finding(self, self.quality_alarms_arn),
         )
 
     def _grant_capture(self) -> None:

@@ -110,6 +110,24 @@ def associate_kms_keys_with_log_groups() -> None:
 
 
 @hooks.on_infra_start()
+def extract_lambda_metrics() -> None:
+    """Functions' embedded-metric-format log lines become CloudWatch metrics, as
+    CloudWatch Logs makes them on AWS (``driftline_localcloud.lambda_metrics``)."""
+    from driftline_localcloud.lambda_metrics import patch_when_imported
+
+    patch_when_imported()
+
+
+@hooks.on_infra_start()
+def update_role_permissions_boundaries() -> None:
+    """Stack updates that change a role's permissions boundary
+    (``driftline_localcloud.cloudformation.role_boundary``)."""
+    from driftline_localcloud.cloudformation.role_boundary import patch_when_imported
+
+    patch_when_imported()
+
+
+@hooks.on_infra_start()
 def register_fault_injection() -> None:
     """Adds the fault-injection route (``/_driftline/faults``); no fault is armed by it."""
     from driftline_localcloud.fault_route import mount_fault_route

@@ -20,12 +20,13 @@ import pytest
 
 from driftline import deploy
 from driftline.actions import EventRecorder, wait_until
-from driftline.localcloud import LocalCloud
+from driftline.localcloud import ACCOUNT_ID, LocalCloud
 from driftline.target import Target
 from tests.e2e.roles import ensure_roles
 
 __all__ = [
     "ADDED_DATASET_CONTRACTS",
+    "BOUNDARY_POLICY",
     "EventRecorder",
     "OWN_TRAINING_CONTRACTS",
     "wait_for",
@@ -44,12 +45,19 @@ EXTRA_CONTRACT_FOLDERS = (
     ADDED_DATASET_CONTRACTS,
     OWN_TRAINING_CONTRACTS,
 )
+# The managed policy every role of the extended deployment is bounded by, as an account
+# whose guardrails demand a boundary would have it: the services the app uses, and
+# explicit denies of what it never does (tests/fixtures/permissions_boundary.json).
+BOUNDARY_POLICY = "driftline-e2e-boundary"
+BOUNDARY_DOCUMENT = FIXTURES / "permissions_boundary.json"
 # What the extended deployment sets besides its contract folders: a large-file threshold
 # of 1 MiB, as a test stage would, so tests/e2e/test_large_files.py sends files through
-# the Processing job (the other tests' files there are far smaller).
+# the Processing job (the other tests' files there are far smaller), and the permissions
+# boundary, so every test on it runs with its roles bounded.
 EXTENDED_CONTEXT = {
     "driftline:extra_contract_folders": ",".join(str(f) for f in EXTRA_CONTRACT_FOLDERS),
     "driftline:large_file_threshold_mib": "1",
+    "driftline:permissions_boundary": BOUNDARY_POLICY,
 }
 # Whether each instance of the local_cloud fixture started the local cloud. The
 # reliability suite's conftest registers the same fixture again, so a session that runs
@@ -107,19 +115,40 @@ def extended_deployment(
     local_cloud: LocalCloud, deployed: dict[str, str]
 ) -> Iterator[dict[str, str]]:
     """The running app deployed again with the test contract folders, as `driftline local
-    up` deploys a stage whose ``extra_contract_folders`` grew, and a large-file threshold
-    of 1 MiB (``EXTENDED_CONTEXT``); the data stack's outputs.
+    up` deploys a stage whose ``extra_contract_folders`` grew, a large-file threshold
+    of 1 MiB and every role bounded by ``BOUNDARY_POLICY``, created first as the account's
+    administrators would (``EXTENDED_CONTEXT``); the data stack's outputs.
 
     One deployment serves every test marked ``extended_deployment``, which the session
     runs last (each deployment takes about a minute). A local cloud the session started
     stops right after; a developer's running one gets the plain app back.
     """
+    boundary = put_boundary_policy(Target("local"))
     deploy.deploy(local_cloud, EXTENDED_CONTEXT)
     try:
         yield deployed
     finally:
         if not any(_STARTED_HERE):
             deploy.deploy(local_cloud)
+            Target("local").client("iam").delete_policy(PolicyArn=boundary)
+
+
+def put_boundary_policy(target: Target) -> str:
+    """Create ``BOUNDARY_POLICY`` from its document, or make the document its default
+    version when a kept local cloud has it already; its ARN."""
+    iam = target.client("iam")
+    document = BOUNDARY_DOCUMENT.read_text()
+    try:
+        return str(
+            iam.create_policy(PolicyName=BOUNDARY_POLICY, PolicyDocument=document)["Policy"]["Arn"]
+        )
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{BOUNDARY_POLICY}"
+    for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+        if not version["IsDefaultVersion"]:  # IAM keeps five versions at most
+            iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+    return arn
 
 
 @functools.cache

@@ -1,8 +1,9 @@
 """The local cloud checks what functions do against their roles, as AWS does.
 
 Functions here run with roles created for the test: one that may only write logs, one
-that may read one bucket. The app's own flows run with the same checks in every other
-end-to-end and reliability test (enforcement is on by default).
+that may read one bucket, ones bounded by a permissions boundary. The app's own flows
+run with the same checks in every other end-to-end and reliability test (enforcement is
+on by default).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Sandbox:
         self.roles: list[str] = []
         self.buckets: list[str] = []
         self.created: list[str] = []
+        self.policies: list[str] = []
 
     def bucket(self, label: str, key: str, body: str) -> str:
         name = f"driftline-iam-{label}-{self.suffix}"
@@ -70,11 +72,23 @@ class Sandbox:
         self.buckets.append(name)
         return name
 
-    def role(self, label: str, statements: list[dict[str, Any]]) -> str:
+    def boundary(self, label: str, statements: list[dict[str, Any]]) -> str:
+        """A managed policy to bound roles with; its ARN."""
+        document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+        arn = self.iam.create_policy(
+            PolicyName=f"driftline-iam-{label}-{self.suffix}", PolicyDocument=document
+        )["Policy"]["Arn"]
+        self.policies.append(arn)
+        return str(arn)
+
+    def role(
+        self, label: str, statements: list[dict[str, Any]], boundary: str | None = None
+    ) -> str:
         name = f"driftline-iam-{label}-{self.suffix}"
-        arn = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))[
-            "Role"
-        ]["Arn"]
+        bounded = {"PermissionsBoundary": boundary} if boundary else {}
+        arn = self.iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST), **bounded
+        )["Role"]["Arn"]
         self.iam.put_role_policy(
             RoleName=name,
             PolicyName="only-this",
@@ -112,6 +126,8 @@ class Sandbox:
         for name in self.roles:
             self.iam.delete_role_policy(RoleName=name, PolicyName="only-this")
             self.iam.delete_role(RoleName=name)
+        for arn in self.policies:
+            self.iam.delete_policy(PolicyArn=arn)
         for name in self.buckets:
             for item in self.s3.list_objects_v2(Bucket=name).get("Contents", []):
                 self.s3.delete_object(Bucket=name, Key=item["Key"])
@@ -193,4 +209,57 @@ def test_an_explicit_deny_beats_the_allow(sandbox: Sandbox) -> None:
     visible = sandbox.invoke(function, {"buckets": [bucket], "key": "open/k.txt"})
     # Then the denied prefix is refused and the other is read
     assert hidden[bucket].startswith("AccessDenied: ") and "explicit" in hidden[bucket]
+    assert visible[bucket] == "yes"
+
+
+def test_a_function_whose_boundary_lacks_an_action_its_role_allows_is_denied(
+    sandbox: Sandbox,
+) -> None:
+    # Given a role that may read the bucket, bounded by a policy that allows logs and
+    # listing buckets but not reading objects
+    bucket = sandbox.bucket("bounded", "k.txt", "inside")
+    boundary = sandbox.boundary(
+        "nogetobject", [LOGS_ONLY, {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]
+    )
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    role = sandbox.role("bounded", [LOGS_ONLY, read], boundary=boundary)
+    function = sandbox.function(role)
+    # When its function reads the object
+    outcome = sandbox.invoke(function, {"buckets": [bucket], "key": "k.txt"})
+    # Then S3 answers AWS's AccessDenied, saying that no permissions boundary allows it
+    assert outcome[bucket] == (
+        f"AccessDenied: User: {role} is not authorized to perform: s3:GetObject on resource: "
+        f"arn:aws:s3:::{bucket}/k.txt because no permissions boundary allows it"
+    )
+    # And once the boundary is removed from the role, the same function reads it
+    sandbox.iam.delete_role_permissions_boundary(RoleName=role.rsplit("/", 1)[1])
+    assert sandbox.invoke(function, {"buckets": [bucket], "key": "k.txt"})[bucket] == "inside"
+
+
+def test_an_explicit_deny_in_the_boundary_beats_both_allows(sandbox: Sandbox) -> None:
+    # Given a role that may read the bucket, bounded by a policy that allows S3 but
+    # denies one prefix
+    bucket = sandbox.bucket("fenced", "hidden/k.txt", "no")
+    sandbox.s3.put_object(Bucket=bucket, Key="open/k.txt", Body=b"yes")
+    boundary = sandbox.boundary(
+        "fence",
+        [
+            LOGS_ONLY,
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {
+                "Sid": "Fence",
+                "Effect": "Deny",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/hidden/*",
+            },
+        ],
+    )
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    function = sandbox.function(sandbox.role("fenced", [LOGS_ONLY, read], boundary=boundary))
+    # When it reads both prefixes
+    hidden = sandbox.invoke(function, {"buckets": [bucket], "key": "hidden/k.txt"})
+    visible = sandbox.invoke(function, {"buckets": [bucket], "key": "open/k.txt"})
+    # Then the boundary's statement denies the first, and the other is read
+    assert hidden[bucket].startswith("AccessDenied: "), hidden
+    assert "statement Fence of its permissions boundary explicitly denies it" in hidden[bucket]
     assert visible[bucket] == "yes"

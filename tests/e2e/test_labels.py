@@ -13,7 +13,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from driftline_runtime import names
 
 from driftline import status as status_of
 from driftline.actions import drop_file
@@ -93,6 +94,7 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     labels_path = tmp_path / "labels.csv"
     pacsv.write_csv(pa.Table.from_pylist(outcomes), labels_path)
     # When the labels file is dropped
+    dropped = datetime.now(UTC) - timedelta(seconds=5)
     _, labels_key, _ = drop_file(target, labels_path, "scoring-labels", "labels")
     labels_version = events.wait_for("DatasetValidated", labels_key, timeout=90)["detail"][
         "version"
@@ -101,6 +103,14 @@ def test_labels_measure_the_model_and_feed_back_a_training_version(
     degraded = events.wait_for("ModelQualityDegraded", batch, timeout=120, key="version")["detail"]
     assert degraded["labelled_rows"] == ROWS
     assert degraded["metrics"]["auc"] < 0.5 < degraded["reference_metric"]
+    # And CloudWatch has it as the join-labels function's metric (taken from its
+    # embedded-metric log line, as on AWS), in the dataset's series (the monitoring
+    # stack's alarm) and in the measured model's (a deployment of that model's guard)
+    by_dataset = {names.DATASET_DIMENSION: "scoring"}
+    assert wait_for(lambda: degraded_maximum(target, dropped, by_dataset), 60, "by dataset") == 1
+    group, version = degraded["model_package_arn"].rsplit("/", 2)[-2:]
+    by_model = {names.MODEL_GROUP_DIMENSION: group, names.MODEL_VERSION_DIMENSION: version}
+    assert wait_for(lambda: degraded_maximum(target, dropped, by_model), 60, "by model") == 1
     # And the join report says what became of every row, none counted twice
     # (written once every scored run is measured: it may follow the event by a moment)
     predictions_bucket = target.outputs("pipeline")["PredictionsBucketName"]
@@ -224,3 +234,23 @@ def test_drift_with_nothing_new_waits_for_labels_which_start_the_training(
     (entry,) = drift_retrainings(target, batch)
     assert entry["status"] == "STARTED_ON_LABELS" and entry["execution"]
     assert fed["version"] in entry["training_versions"] and newest in entry["training_versions"]
+
+
+def degraded_maximum(target: Target, since: datetime, series: dict[str, str]) -> float | None:
+    """The highest ModelQualityDegraded the join-labels function recorded in a series
+    (its dimensions beside stage and service) since ``since``, or None while CloudWatch
+    has none."""
+    datapoints = target.client("cloudwatch").get_metric_statistics(
+        Namespace=names.METRICS_NAMESPACE,
+        MetricName=names.MODEL_QUALITY_DEGRADED_METRIC,
+        Dimensions=[
+            {"Name": "service", "Value": names.MODEL_QUALITY_SERVICE},
+            {"Name": names.STAGE_DIMENSION, "Value": target.stage},
+            *({"Name": name, "Value": value} for name, value in series.items()),
+        ],
+        StartTime=since,
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return max((point["Maximum"] for point in datapoints), default=None)

@@ -27,7 +27,13 @@ from driftline import endpoints as realtime
 from driftline.actions import drop_file, wait_for_inference, wait_for_model, wait_for_version
 from driftline.faults import armed_faults
 from driftline.localcloud import LocalCloud
-from driftline.realtime_demo import VERDICTS, announce_approval, copy_model, deployment_of
+from driftline.realtime_demo import (
+    VERDICTS,
+    announce_approval,
+    copy_model,
+    deployment_of,
+    newest_package,
+)
 from driftline.samples import generate_transactions
 from driftline.target import Target
 from tests.e2e.conftest import EventRecorder, wait_for
@@ -150,9 +156,10 @@ def test_a_package_the_gate_rejected_and_a_person_approved_in_the_registry_is_de
         assert described["EndpointStatus"] == "InService"
         assert described["EndpointConfigName"] == event["detail"]["endpoint_config"]
         # And the registry's rule started it, with the package only: the plan resolved
-        # the dataset and the model, which the demo and status read from it
-        execution = deployment_of(target, model)
-        assert execution is not None and execution["outcome"] == "deployed"
+        # the dataset and the model, which the demo and status read from it (the
+        # execution ends a moment after its verdict: it retires its quality alarm)
+        execution = wait_for(lambda: deployment_of(target, model), 60, f"{model}'s end", 1.0)
+        assert execution["outcome"] == "deployed"
         assert execution["input"]["trigger"] == "registry"
         assert execution["input"]["dataset"] == execution["input"]["model_name"] == ""
         assert execution["output"]["plan"]["result"]["model_name"] == model
@@ -207,7 +214,7 @@ def test_an_approved_model_is_deployed_scores_rows_and_a_faulty_one_is_rolled_ba
     # announced as the training state machine announces it
     wait_for(lambda: no_deployment_running(target), 300, "running deployments to end", 1.0)
     good = copy_model(target, champion["model_name"], "good")
-    announce_approval(target, champion["arn"], good)
+    announce_approval(target, newest_package(target, champion), good)
 
     # When the deployment runs, then the endpoint serves it
     deployed_event = deployments.wait_until(
@@ -249,7 +256,7 @@ def test_an_approved_model_is_deployed_scores_rows_and_a_faulty_one_is_rolled_ba
     outcomes: Counter[str] = Counter()
     with armed_faults(local_cloud, fault):
         # When it is approved while clients keep sending requests
-        announce_approval(target, champion["arn"], faulty)
+        announce_approval(target, newest_package(target, champion), faulty)
 
         def rolled_back() -> dict[str, Any] | None:
             code, detail = invoke(target, endpoint, body)
@@ -362,7 +369,7 @@ def serving(target: Target, champion: dict[str, Any], deployments: EventRecorder
     except ClientError:
         pass
     good = copy_model(target, champion["model_name"], "good")
-    announce_approval(target, champion["arn"], good)
+    announce_approval(target, newest_package(target, champion), good)
     deployments.wait_until(
         lambda e: e["detail-type"] == "EndpointDeployed" and good in config_models(sagemaker, e),
         240,
@@ -421,11 +428,11 @@ def package_like(
 
 
 def rollback_alarms_quiet(target: Target) -> bool | None:
-    """True when none of the endpoint's rollback alarms is in ALARM (the monitoring
-    stack's alarms on the endpoint share their prefix, but roll nothing back)."""
+    """True when none of the endpoint's standing rollback alarms is in ALARM (the
+    monitoring stack's alarms on the endpoint share their prefix, but roll nothing back;
+    a deployment's quality alarm is its own, made fresh)."""
     rollback = {
-        names.endpoint_alarm_name(target.stage, DATASET, alarm)
-        for alarm in (*names.ENDPOINT_ALARMS, names.ENDPOINT_QUALITY_ALARM)
+        names.endpoint_alarm_name(target.stage, DATASET, alarm) for alarm in names.ENDPOINT_ALARMS
     }
     alarms = target.client("cloudwatch").describe_alarms(AlarmNames=sorted(rollback))
     return True if all(a["StateValue"] != "ALARM" for a in alarms["MetricAlarms"]) else None

@@ -54,12 +54,15 @@ def from_assembly(config: StageConfig, assembly: cdk.cx_api.CloudAssembly) -> Sy
     return SynthesizedApp(config=config, assembly=assembly, **parts)  # type: ignore[arg-type]
 
 
-# What a prod synth in a clean shell is given: a VPC for SageMaker and an alarm address.
+# What a prod synth in a clean shell is given: a VPC for SageMaker, an alarm address and
+# the permissions boundary the account demands of every role (by name).
+PROD_BOUNDARY = "driftline-boundary"
 PROD_CONTEXT = {
     "stage": "prod",
     "driftline:sagemaker_subnet_ids": "subnet-0a1,subnet-0b2",
     "driftline:sagemaker_security_group_ids": "sg-0c3",
     "driftline:alarm_email": "ops@example.com",
+    "driftline:permissions_boundary": PROD_BOUNDARY,
 }
 
 

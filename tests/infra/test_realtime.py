@@ -272,32 +272,60 @@ def test_captured_traffic_is_collected_on_the_window_into_the_capture_dataset_on
     assert "CaptureBatchWriter" in arn_text(role["Properties"]["ManagedPolicyArns"])
 
 
-def test_where_labels_measure_the_endpoints_models_their_quality_rolls_back_too(
+def test_where_labels_measure_the_endpoints_models_each_deployment_guards_its_own_model(
     dev_app: SynthesizedApp,
 ) -> None:
     # Given the sample: scoring-labels labels scoring, which transactions' models score
     alarms = {
         alarm["Properties"]["AlarmName"]: alarm["Properties"]
-        for alarm in dev_app.pipeline.find_resources("AWS::CloudWatch::Alarm").values()
+        for template in dev_app.templates.values()
+        for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
     }
-    quality = alarms[names.endpoint_alarm_name("dev", "transactions", "model-quality")]
-    # Then the endpoint has an alarm on the measured quality of scoring's batches, at a
-    # period the standard-resolution metric reaches, where no labels is no evidence
-    assert quality["MetricName"] == names.MODEL_QUALITY_DEGRADED_METRIC
-    assert quality["Namespace"] == names.METRICS_NAMESPACE
-    assert {d["Name"]: d["Value"] for d in quality["Dimensions"]} == {
+    # Then no standing alarm on the dataset's measured quality rolls a deployment back
+    # (it would judge whichever model scored the measured batch)...
+    assert not [name for name in alarms if "-endpoint-model-quality" in name]
+    # ...while the monitoring stack still notifies degraded quality per dataset
+    monitoring = alarms["driftline-dev-model-quality-degraded-scoring"]
+    assert monitoring["MetricName"] == names.MODEL_QUALITY_DEGRADED_METRIC
+    assert {d["Name"]: d["Value"] for d in monitoring["Dimensions"]} == {
         "stage": "dev",
         "dataset": "scoring",
-        "service": "join_labels",
+        "service": names.MODEL_QUALITY_SERVICE,
     }
-    assert quality["Period"] == 60 and quality["Threshold"] == 0
-    assert quality["ComparisonOperator"] == "GreaterThanThreshold"
-    assert quality["TreatMissingData"] == "notBreaching"
-    # And the plan lists it among the canary's rollback alarms
+    assert monitoring["AlarmActions"]
+    # And the plan learns which endpoints to guard, at a period the standard-resolution
+    # metric reaches (the stage's 10 s alarm period is too short for it)
     dev_app.pipeline.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "FunctionName": names.function_name("dev", "plan_deployment"),
-            "Environment": {"Variables": Match.object_like({"QUALITY_ALARMS": "transactions"})},
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"QUALITY_ALARMS": "transactions", "QUALITY_ALARM_PERIOD_SECONDS": "60"}
+                )
+            },
         },
     )
+
+
+def test_a_deployment_may_make_and_delete_only_the_deployments_quality_alarms(
+    dev_app: SynthesizedApp,
+) -> None:
+    quality = f":alarm:{names.quality_alarm_prefix('dev', '*')}*"
+    # Given the deployment state machine's role
+    statements = statements_of(dev_app, "RealtimeStateMachineRole")
+    by_action = {action: s for s in statements for action in actions_of(s)}
+    # Then it may make (tagged) and delete the stage's deployment quality alarms, no other
+    for action in (
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:TagResource",
+        "cloudwatch:DeleteAlarms",
+    ):
+        resources = by_action[action]["Resource"]
+        assert quality in arn_text(resources) and '"*"' not in arn_text(resources)
+        assert not isinstance(resources, list) or len(resources) == 1
+    # And the plan function may list them (to retire what earlier deployments left), no more
+    plan = statements_of(dev_app, "RealtimePlanDeployment")
+    (listing,) = [s for s in plan if any(a.startswith("cloudwatch:") for a in actions_of(s))]
+    assert actions_of(listing) == ["cloudwatch:DescribeAlarms"]
+    assert quality in arn_text(listing["Resource"])

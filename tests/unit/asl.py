@@ -4,8 +4,10 @@ It walks a state machine definition the way Step Functions moves state data: pat
 (``$.a.b``, ``$$.Execution.Id``, ``$$.Map.Item.Value.Key``), ``Parameters`` and
 ``ItemSelector`` templates (``"key.$"`` entries and ``States.Format``), ``InputPath``,
 ``ResultSelector``, ``ResultPath``, ``Choice`` rules (``StringEquals``,
-``StringEqualsPath``, ``IsPresent``, ``And``, ``Or``), ``Catch`` into ``ResultPath``,
-``Pass`` (with ``Result`` or ``Parameters``, ``States.JsonToString``), ``Wait`` (which
+``StringEqualsPath``, ``StringMatches``, ``NumericGreaterThan``, ``NumericLessThan``,
+``IsPresent``, ``And``, ``Or``), ``Catch`` (the first handler naming the error, or
+``States.ALL``) into ``ResultPath``, ``Pass`` (with ``Result`` or ``Parameters``,
+``States.JsonToString``, ``States.MathAdd``), ``Wait`` (which
 waits for nothing here), ``Map`` and the terminal states. What a ``Task`` returns is
 asked of a ``Responder``, which is where the tests check each payload against the step
 model it must satisfy. A path that names something the state data does not hold fails
@@ -72,12 +74,19 @@ _FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:\s*,\s*[^,)]+)*)\
 
 
 _TO_STRING = re.compile(r"^States\.JsonToString\(([^)]+)\)$")
+_MATH_ADD = re.compile(r"^States\.MathAdd\(([^,]+),\s*(-?\d+)\)$")
 
 
 def evaluate(expression: str, data: Any, context: dict[str, Any]) -> Any:
     to_string = _TO_STRING.match(expression)
     if to_string is not None:
         return json.dumps(select(to_string.group(1).strip(), data, context))
+    add = _MATH_ADD.match(expression)
+    if add is not None:
+        value = select(add.group(1).strip(), data, context)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PathError(f"{expression}: {value!r} is not an integer")
+        return value + int(add.group(2))
     match = _FORMAT.match(expression)
     if match is None:
         return select(expression, data, context)
@@ -176,12 +185,12 @@ class Walker:
             result = self._map(name, state, data, context, trace)
         else:
             if name in self.failing:
-                raise _Caught(self._catch(name, state), self.error)
+                raise _Caught(self._catch(name, state, self.error["Error"]), self.error)
             try:
                 result = self.respond(name, state, effective)
             except TaskFailure as failure:
                 error = {"Error": failure.error, "Cause": failure.cause}
-                raise _Caught(self._catch(name, state), error) from failure
+                raise _Caught(self._catch(name, state, failure.error), error) from failure
             if state["Resource"].startswith("arn:aws:states:::events:putEvents"):
                 trace.events += [(name, entry) for entry in effective["Entries"]]
         if "ResultSelector" in state:
@@ -197,7 +206,7 @@ class Walker:
         trace: Trace,
     ) -> Any:
         if name in self.failing:
-            raise _Caught(self._catch(name, state), self.error)
+            raise _Caught(self._catch(name, state, self.error["Error"]), self.error)
         reader = build(state["ItemReader"].get("Parameters", {}), data, context)
         items = self.respond(name, state, reader)
         outputs = []
@@ -253,11 +262,11 @@ class Walker:
             "ResultWriterDetails": {"Bucket": bucket, "Key": f"{folder}manifest.json"},
         }
 
-    def _catch(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    def _catch(self, name: str, state: dict[str, Any], error: str) -> dict[str, Any]:
         for handler in state.get("Catch", []):
-            if "States.ALL" in handler["ErrorEquals"]:
+            if error in handler["ErrorEquals"] or "States.ALL" in handler["ErrorEquals"]:
                 return dict(handler)
-        raise AssertionError(f"{name} fails and catches nothing")
+        raise AssertionError(f"{name} fails with {error} and catches nothing")
 
     def _choose(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
         for choice in state["Choices"]:
@@ -281,6 +290,13 @@ def matches(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
     value = select(rule["Variable"], data, context)
     if "StringEqualsPath" in rule:
         return bool(value == select(rule["StringEqualsPath"], data, context))
+    if "StringMatches" in rule:  # ``*`` matches any run of characters, nothing else is special
+        pattern = ".*".join(re.escape(part) for part in rule["StringMatches"].split("*"))
+        return isinstance(value, str) and re.fullmatch(pattern, value, re.S) is not None
+    if "NumericGreaterThan" in rule:
+        return isinstance(value, int | float) and value > rule["NumericGreaterThan"]
+    if "NumericLessThan" in rule:
+        return isinstance(value, int | float) and value < rule["NumericLessThan"]
     return bool(value == rule["StringEquals"])
 
 

@@ -42,7 +42,7 @@ MARGIN = 0.005
 class Model:
     def __init__(self, window: pa.Table) -> None:
         spec = datasets()["transactions"]
-        assert spec.target is not None  # a training dataset declares its target
+        assert spec.target is not None  # a training dataset's spec requires it
         channels, _ = split(
             window, spec.id_column, spec.time_column, [*spec.feature_columns, spec.target]
         )

@@ -22,7 +22,7 @@ from driftline_runtime.steps.deployment import (
 )
 from pydantic import BaseModel, ValidationError
 
-from tests.unit.asl import Trace, Walker
+from tests.unit.asl import TaskFailure, Trace, Walker
 from tests.unit.test_step_contracts import check_events, definition, lambda_answer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +56,7 @@ def planning() -> Iterator[Any]:
     finally:
         sys.path.remove(str(ROOT / "functions" / "plan_deployment"))
         sys.modules.pop("planning", None)
+        sys.modules.pop("quality_guard", None)
 
 
 class Features(BaseModel):
@@ -82,6 +83,8 @@ def planner(
     status: str | None,
     packages: dict[str, dict[str, Any]] | None = None,
     models: frozenset[str] = frozenset({"dl-dev-transactions-a3f2d893-20261101100000"}),
+    serving: str = "dl-dev-transactions-v2-abcd1234",
+    alarms: tuple[str, ...] = (),
     **extra: Any,
 ) -> Any:
     settings = planning.Settings(
@@ -94,9 +97,12 @@ def planner(
     )
     services = planning.Services(
         contract=lambda dataset: spec(realtime) if dataset == "transactions" else None,
-        endpoint_status=lambda name: status,
+        endpoint=lambda name: (
+            None if status is None else {"EndpointStatus": status, "EndpointConfigName": serving}
+        ),
         model_package=(packages or {}).__getitem__,
         model_exists=models.__contains__,
+        alarm_names=lambda prefix: sorted(a for a in alarms if a.startswith(prefix)),
     )
     return planning.DeploymentPlanner(settings, services)
 
@@ -164,24 +170,6 @@ def test_a_later_model_updates_blue_green_with_a_canary_guarded_by_the_alarms(
     ]
 
 
-def test_where_labels_measure_the_models_their_quality_alarm_rolls_back_too(
-    planning: Any,
-) -> None:
-    # Given a stage whose transactions endpoint has a model-quality alarm (labels measure
-    # the batches its models score)
-    settings = RealtimeSettings()
-    plan = planner(planning, settings, "InService", quality_alarms="transactions").plan(REQUEST)
-    # When the next approved model is planned, then that alarm guards its canary too
-    assert plan.deployment_config is not None
-    alarms = [a.AlarmName for a in plan.deployment_config.AutoRollbackConfiguration.Alarms]
-    assert alarms[-1] == names.endpoint_alarm_name("dev", "transactions", "model-quality")
-    assert len(alarms) == len(names.ENDPOINT_ALARMS) + 1
-    # And another dataset's label alarm is none of this endpoint's business
-    other = planner(planning, settings, "InService", quality_alarms="tickets").plan(REQUEST)
-    assert other.deployment_config is not None
-    assert len(other.deployment_config.AutoRollbackConfiguration.Alarms) == 2
-
-
 def test_a_serverless_stage_shifts_all_at_once_and_captures_nothing(planning: Any) -> None:
     # Given a stage that serves real-time models serverless
     settings = RealtimeSettings(serverless_memory_mb=4096, serverless_max_concurrency=8)
@@ -202,6 +190,52 @@ def test_a_serverless_stage_shifts_all_at_once_and_captures_nothing(planning: An
 def test_an_endpoint_that_is_deploying_makes_the_plan_wait(planning: Any, status: str) -> None:
     with pytest.raises(planning.EndpointBusy, match=status):
         planner(planning, RealtimeSettings(), status).plan(REQUEST)
+
+
+def test_a_model_the_gate_approved_after_a_newer_one_was_deployed_is_skipped(
+    planning: Any,
+) -> None:
+    # Given an endpoint that came to serve model version 4, approved, while version 3's
+    # deployment waited for it (two approvals close together)
+    settings = RealtimeSettings()
+    newer = "dl-dev-transactions-v4-0123abcd"
+    v4 = PACKAGE.replace("/3", "/4")
+    packages = {v4: {"ModelApprovalStatus": "Approved"}}
+    # When version 3, which the gate approved, is planned
+    plan = planner(planning, settings, "InService", packages, serving=newer).plan(REQUEST)
+    # Then it is skipped, saying which version stays
+    assert plan.action == "skip" and plan.endpoint_config is None
+    assert "already serves model version 4, approved and newer than 3" in plan.reason
+    # And it is deployed when version 4 was withdrawn since (rejected in the registry)
+    withdrawn = {v4: {"ModelApprovalStatus": "Rejected"}}
+    plan = planner(planning, settings, "InService", withdrawn, serving=newer).plan(REQUEST)
+    assert plan.action == "update"
+    # And an endpoint serving an older version, the same one or a config made by hand is
+    # updated
+    for config in ("dl-dev-transactions-v2-0123abcd", "dl-dev-transactions-v3-0123abcd", "x"):
+        assert planner(planning, settings, "InService", serving=config).plan(REQUEST).action == (
+            "update"
+        )
+
+
+def test_a_package_a_person_approved_is_deployed_over_a_newer_one(planning: Any) -> None:
+    # Given an endpoint serving version 4 and version 3 approved by hand in the registry
+    arn = REQUEST.model_package_arn
+    package = {
+        "ModelPackageGroupName": "driftline-dev-transactions",
+        "ModelApprovalStatus": "Approved",
+        "CustomerMetadataProperties": {names.TRAINING_JOB_METADATA_KEY: REQUEST.model_name},
+    }
+    by_hand = REQUEST.model_copy(update={"trigger": "registry", "dataset": "", "model_name": ""})
+    plan = planner(
+        planning,
+        RealtimeSettings(),
+        "InService",
+        packages={arn: package},
+        serving="dl-dev-transactions-v4-0123abcd",
+    ).plan(by_hand)
+    # Then going back is the person's decision: the endpoint is updated to version 3
+    assert plan.action == "update" and plan.model_version == "3"
 
 
 def test_a_failed_endpoint_is_refused_with_the_fix(planning: Any) -> None:
@@ -275,10 +309,13 @@ def walk(
     verdicts: list[dict[str, Any]],
     failing: frozenset[str] = frozenset(),
     request: DeploymentRequest = REQUEST,
+    refusals: tuple[str, ...] = (),
 ) -> Trace:
     """A deployment, started with ``request``, whose DescribeEndpoint answers
-    ``verdicts`` in turn."""
+    ``verdicts`` in turn, and whose first CreateEndpoint/UpdateEndpoint calls SageMaker
+    refuses with ``refusals`` (their causes) in turn."""
     answers = iter(verdicts)
+    refused = iter(refusals)
 
     def respond(name: str, state: dict[str, Any], given: Any) -> Any:
         resource = state["Resource"]
@@ -289,11 +326,17 @@ def walk(
             CreateEndpointConfigRequest.model_validate(given)
             name = given["EndpointConfigName"]
             return {"EndpointConfigArn": f"arn:aws:sagemaker:::endpoint-config/{name}"}
-        if resource == "arn:aws:states:::sagemaker:createEndpoint":
-            assert set(given) == {"EndpointName", "EndpointConfigName", "Tags"}
-            return {"EndpointArn": "arn"}
-        if resource == "arn:aws:states:::sagemaker:updateEndpoint":
-            DeploymentConfig.model_validate(given["DeploymentConfig"])
+        if resource in (
+            "arn:aws:states:::sagemaker:createEndpoint",
+            "arn:aws:states:::sagemaker:updateEndpoint",
+        ):
+            if resource.endswith("createEndpoint"):
+                assert set(given) == {"EndpointName", "EndpointConfigName", "Tags"}
+            else:
+                DeploymentConfig.model_validate(given["DeploymentConfig"])
+            cause = next(refused, None)
+            if cause is not None:
+                raise TaskFailure("SageMaker.AmazonSageMakerException", cause)
             return {"EndpointArn": "arn"}
         if resource == "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint":
             answer = next(answers)
@@ -389,3 +432,45 @@ def test_a_failed_step_is_announced_as_deployment_failed(
     trace = walk("update", [endpoint("InService")], frozenset({failing}), request_)
     assert trace.failed
     assert check_events(trace) == ["EndpointDeploymentFailed"]
+
+
+IN_PROGRESS = (
+    'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/'
+    'dl-dev-transactions-live". (Service: AmazonSageMaker; Status Code: 400; Error Code: '
+    "ValidationException; Request ID: r; Proxy: null)"
+)
+EXISTS = 'Cannot create already existing endpoint "arn:aws:sagemaker:::endpoint/x". (Service: ...)'
+
+
+@pytest.mark.parametrize(("action", "cause"), [("update", IN_PROGRESS), ("create", EXISTS)])
+def test_a_deployment_another_one_overtook_plans_again_and_deploys(action: str, cause: str) -> None:
+    # Given SageMaker that refuses the call once because another deployment got to the
+    # endpoint between Plan and the call
+    # When the deployment runs
+    trace = walk(action, [endpoint("InService")], refusals=(cause,))
+    # Then it plans again after a wait, reuses the config it made, and deploys
+    assert not trace.failed
+    assert trace.states.count("Plan") == 2 and trace.states.count("CreateEndpointConfig") == 1
+    assert "ReplanAfterAWhile" in trace.states
+    assert check_events(trace) == ["EndpointDeployed"]
+    # And the lost race is not the execution's error (driftline status reads it)
+    assert DeploymentState.model_validate(trace.output).error is None
+
+
+def test_a_deployment_overtaken_again_and_again_gives_up_with_the_refusal() -> None:
+    # Given SageMaker that refuses every call as in progress
+    trace = walk("update", [], refusals=(IN_PROGRESS,) * 10)
+    # Then after five plans more it fails, announcing SageMaker's refusal
+    assert trace.failed
+    assert trace.states.count("Plan") == 6
+    assert check_events(trace) == ["EndpointDeploymentFailed"]
+    ((_, entry),) = trace.events
+    assert "in-progress endpoint" in entry["Detail"]["cause"]
+
+
+def test_a_refusal_for_another_reason_fails_the_deployment_at_once() -> None:
+    trace = walk("update", [], refusals=('Could not find model "m". (Service: ...)',))
+    assert trace.failed and trace.states.count("Plan") == 1
+    assert check_events(trace) == ["EndpointDeploymentFailed"]
+    ((_, entry),) = trace.events
+    assert "Could not find model" in entry["Detail"]["cause"]

@@ -156,3 +156,57 @@ def test_two_runs_on_one_version_started_in_the_same_second_get_different_names(
     assert runs[0] != runs[1]
     assert runs[0] == layout.run_id("a" * 32, NOW, arn + "e-1")
     assert runs[0].startswith("aaaaaaaa-20261127093000-")
+
+
+def test_no_permissions_boundary_by_default() -> None:
+    # Given cdk.json's stages, whose boundary is null (a missing key once CDK reads it)
+    for stage in ("dev", "prod"):
+        config = load_stage_config(lookup({"stage": stage}), None, None)
+        # Then no stage bounds its roles
+        assert config.permissions_boundary is None
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "driftline-boundary",
+        "Guard+Rails=v2,team@ops.x_y",
+        "arn:aws:iam::123456789012:policy/driftline-boundary",
+        "arn:aws-us-gov:iam::123456789012:policy/landing/zone/boundary",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+    ],
+)
+def test_a_permissions_boundary_is_a_policy_name_or_arn(boundary: str) -> None:
+    # Given `-c driftline:permissions_boundary=<name or ARN>`
+    config = load_stage_config(
+        lookup({"driftline:permissions_boundary": boundary}), "123456789012", None
+    )
+    # Then the stage bounds its roles with it, as given
+    assert config.permissions_boundary == boundary
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "",
+        "has space",
+        "a" * 129,
+        "arn:aws:iam::123456789012:role/driftline-boundary",
+        "arn:aws:iam::1234:policy/driftline-boundary",
+        "arn:aws:s3:::bucket/policy/x",
+        "arn:aws:iam::123456789012:policy/",
+    ],
+)
+def test_a_permissions_boundary_that_is_no_policy_is_refused(boundary: str) -> None:
+    # When the boundary is neither a policy name nor a policy ARN
+    # Then the synth stops with a message naming the setting and both accepted forms
+    with pytest.raises(ValidationError, match="permissions_boundary: .* neither a managed policy"):
+        load_stage_config(lookup({"driftline:permissions_boundary": boundary}), None, None)
+
+
+def test_a_permissions_boundary_of_another_account_is_refused() -> None:
+    # Given a stage deployed to one account and a boundary policy of another
+    arn = "arn:aws:iam::210987654321:policy/driftline-boundary"
+    # Then the synth stops, naming both accounts
+    with pytest.raises(ValidationError, match="account 210987654321.*account 123456789012"):
+        load_stage_config(lookup({"driftline:permissions_boundary": arn}), "123456789012", None)

@@ -77,11 +77,12 @@ def event_models() -> dict[str, type[DriftlineEvent]]:
 
 
 def lambda_answer(output: BaseModel) -> dict[str, Any]:
-    """What a lambda:invoke task returns: the function's result as its Payload."""
+    """What a lambda:invoke task returns: the function's result as its Payload, serialised
+    as ``driftline_runtime.steps.step`` does (None fields left out)."""
     return {
         "StatusCode": 200,
         "ExecutedVersion": "$LATEST",
-        "Payload": output.model_dump(mode="json"),
+        "Payload": output.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
 
 

@@ -283,6 +283,28 @@ def _sts(call: Call) -> list[Check] | None:
     return [Check(f"sts:{call.operation}", str(role))] if role else None
 
 
+def _cloudwatch(call: Call) -> list[Check] | None:
+    """Alarm operations on their alarms' ARNs; a listing by prefix on the prefix's (AWS
+    answers with the alarms the policy allows; here a policy must cover the prefix)."""
+    p, action = call.parameters, f"cloudwatch:{call.operation}"
+
+    def alarm(name: str) -> str:
+        return call.arn("cloudwatch", f"alarm:{name}")
+
+    if call.operation == "PutMetricAlarm" and p.get("AlarmName"):
+        found = [Check(action, alarm(str(p["AlarmName"])))]
+        if p.get("Tags"):  # creating an alarm with tags also needs TagResource
+            found.append(Check("cloudwatch:TagResource", alarm(str(p["AlarmName"]))))
+        return found
+    if call.operation == "DeleteAlarms":
+        return [Check(action, alarm(str(name))) for name in p.get("AlarmNames") or []]
+    if call.operation == "DescribeAlarms":
+        if p.get("AlarmNames"):
+            return [Check(action, alarm(str(name))) for name in p["AlarmNames"]]
+        return [Check(action, alarm(f"{p.get('AlarmNamePrefix') or ''}*"))]
+    return None
+
+
 RESOLVERS: dict[str, Callable[[Call], list[Check] | None]] = {
     "s3": _s3,
     "sqs": _sqs,
@@ -297,4 +319,7 @@ RESOLVERS: dict[str, Callable[[Call], list[Check] | None]] = {
     "sagemaker": _sagemaker,
     "sts": _sts,
     "logs": _logs,
+    # LocalStack names CloudWatch "cloudwatch"; botocore's endpoint prefix is "monitoring".
+    "cloudwatch": _cloudwatch,
+    "monitoring": _cloudwatch,
 }

@@ -7,10 +7,11 @@ integrations, a SageMaker job or a rule's target makes. The user's own credentia
 roles the user assumes (CDK's bootstrap roles, which trust the account), stay allowed,
 as they hold administrator rights in any account driftline deploys to.
 
-A check reads the role's inline and attached policies from LocalStack's IAM store, the
-target's resource policy (bucket, queue, topic, key), and evaluates them with
-``driftline_localcloud.iam.policy``. A denied call gets the error AWS's service would
-return, and the local cloud's log names the role, the action and the resource.
+A check reads the role's inline and attached policies and its permissions boundary from
+LocalStack's IAM store, the target's resource policy (bucket, queue, topic, key), and
+evaluates them with ``driftline_localcloud.iam.policy``. A denied call gets the error
+AWS's service would return, and the local cloud's log names the role, the action and the
+resource.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class IamEnforcer:
         identity = _identity(context)
         if identity is None:
             return
-        role_arn, account, policies = identity
+        role_arn, account, policies, boundary = identity
         service = context.service.service_name
         call = Call(
             service=service,
@@ -74,7 +75,7 @@ class IamEnforcer:
         )
         secure = "true" if _from_loopback(context) else "false"
         for check in [*checks(call), *_s3_key_checks(call)]:
-            outcome = _check(check, call, role_arn, account, policies, secure)
+            outcome = _check(check, call, role_arn, account, policies, boundary, secure)
             if not outcome.allowed:
                 message = (
                     f"User: {role_arn} is not authorized to perform: {check.action} on "
@@ -99,6 +100,10 @@ def _lambda_log_delivery(context: RequestContext) -> bool:
 
 
 def _why(outcome: Outcome) -> str:
+    if outcome.boundary and outcome.statement:
+        return f"statement {outcome.statement} of its permissions boundary explicitly denies it"
+    if outcome.boundary:
+        return "no permissions boundary allows it"
     if outcome.statement:
         return f"statement {outcome.statement} explicitly denies it"
     return "no identity-based or resource-based policy allows it"
@@ -110,6 +115,7 @@ def _check(
     role_arn: str,
     account: str,
     policies: list[Document],
+    boundary: Document | None,
     secure: str,
 ) -> Outcome:
     context = {
@@ -121,7 +127,9 @@ def _check(
     }
     resource_policy, required = _resource_policy(check, call)
     request = Request(role_arn, account, check.action, check.resource, context)
-    return evaluate(request, policies, resource_policy, resource_policy_required=required)
+    return evaluate(
+        request, policies, resource_policy, resource_policy_required=required, boundary=boundary
+    )
 
 
 def _from_loopback(context: RequestContext) -> bool:
@@ -130,8 +138,11 @@ def _from_loopback(context: RequestContext) -> bool:
     return not remote or remote in LOOPBACK
 
 
-def _identity(context: RequestContext) -> tuple[str, str, list[Document]] | None:
-    """The role, its account and its policies, for a service-assumed role's credentials."""
+def _identity(
+    context: RequestContext,
+) -> tuple[str, str, list[Document], Document | None] | None:
+    """The role, its account, its policies and its permissions boundary (None: it has
+    none), for a service-assumed role's credentials."""
     from localstack.services.iam.models import iam_stores
     from localstack.services.sts.models import sts_stores
 
@@ -154,7 +165,20 @@ def _identity(context: RequestContext) -> tuple[str, str, list[Document]] | None
     for arn in role.attached_policy_arns:
         if document := _managed_policy(store, arn):
             policies.append(document)
-    return str(role.role["Arn"]), account, policies
+    return str(role.role["Arn"]), account, policies, _boundary(store, role.role)
+
+
+def _boundary(store: Any, role: Mapping[str, Any]) -> Document | None:
+    """The role's permissions boundary; one whose policy is not found allows nothing, so
+    a missing policy never widens what the role may do."""
+    arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    if not arn:
+        return None
+    document = _managed_policy(store, str(arn))
+    if document is None:
+        LOG.warning("IAM: the permissions boundary %s of %s is not found", arn, role.get("Arn"))
+        return {"Version": "2012-10-17", "Statement": []}
+    return document
 
 
 def _assumed_by_a_service(trust: str | Mapping[str, Any] | None) -> bool:

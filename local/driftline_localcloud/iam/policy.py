@@ -5,17 +5,22 @@ No maintained Python library evaluates identity and resource policies together
 this is a small evaluator of the documented logic for a principal and a resource in
 the same account:
 
-1. An explicit ``Deny`` in any applicable policy denies.
-2. Otherwise an ``Allow`` in an identity policy or in the resource's policy (for this
+1. An explicit ``Deny`` in any applicable policy denies, the role's permissions
+   boundary included.
+2. Otherwise a role with a permissions boundary that allows nothing of the request is
+   implicitly denied: the boundary caps what identity policies grant, and what a
+   resource policy grants to the role's ARN (only a grant to the session's ARN escapes
+   it, and no driftline policy names a session).
+3. Otherwise an ``Allow`` in an identity policy or in the resource's policy (for this
    principal) allows, except for KMS, where the key policy must allow itself or
    delegate to IAM by allowing the account's root.
-3. Otherwise the request is implicitly denied.
+4. Otherwise the request is implicitly denied.
 
 Statements support ``Action``/``NotAction``, ``Resource``/``NotResource``,
 ``Principal``/``NotPrincipal``, wildcards (``*`` and ``?``, case-insensitive for actions)
 and the condition operators IAM defines for strings, ARNs, booleans, numbers and
 ``Null``, with ``...IfExists`` and the ``ForAnyValue:``/``ForAllValues:`` set qualifiers.
-Session policies, permission boundaries and SCPs are not modelled: driftline uses none.
+Session policies and SCPs are not modelled: driftline uses none.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class Request:
 class Outcome:
     decision: Decision
     statement: str = ""  # the Sid (or index) of the statement that decided, for the log
+    boundary: bool = False  # the role's permissions boundary decided (denied)
 
     @property
     def allowed(self) -> bool:
@@ -73,8 +79,10 @@ def evaluate(
     resource_policy: str | Document | None = None,
     *,
     resource_policy_required: bool = False,
+    boundary: str | Document | None = None,
 ) -> Outcome:
-    """The decision for ``request``; ``resource_policy_required`` is KMS's key-policy rule."""
+    """The decision for ``request``; ``resource_policy_required`` is KMS's key-policy rule,
+    ``boundary`` the role's permissions boundary (a managed policy's document)."""
     identity = [parse(document) for document in identity_policies]
     resource = parse(resource_policy) if resource_policy else None
     policies = [(document, False) for document in identity]
@@ -83,6 +91,8 @@ def evaluate(
     for document, is_resource in policies:
         if label := _first(document, "Deny", request, is_resource):
             return Outcome(Decision.EXPLICIT_DENY, label)
+    if boundary is not None and (capped := _beyond_boundary(parse(boundary), request)):
+        return capped
     if resource is not None and (label := _first(resource, "Allow", request, True)):
         return Outcome(Decision.ALLOWED, label)
     if resource_policy_required and not _delegates_to_iam(resource, request):
@@ -91,6 +101,15 @@ def evaluate(
         if label := _first(document, "Allow", request, False):
             return Outcome(Decision.ALLOWED, label)
     return Outcome(Decision.IMPLICIT_DENY)
+
+
+def _beyond_boundary(boundary: Document, request: Request) -> Outcome | None:
+    """The boundary's denial (explicit, or for want of an allow), or None when it allows."""
+    if label := _first(boundary, "Deny", request, False):
+        return Outcome(Decision.EXPLICIT_DENY, label, boundary=True)
+    if not _first(boundary, "Allow", request, False):
+        return Outcome(Decision.IMPLICIT_DENY, boundary=True)
+    return None
 
 
 def _first(document: Document, effect: str, request: Request, is_resource: bool) -> str:

@@ -85,7 +85,8 @@ ENDPOINT_VARIANT: Final = "champion"
 # Per endpoint, the alarms that roll a deployment back (endpoint_alarm_name).
 ENDPOINT_ALARMS: Final = ("server-errors", "model-latency")
 # ...and where labels measure the endpoint's models (labels of an inference dataset they
-# score), the alarm on their measured quality too.
+# score), an alarm on the measured quality of the model being deployed, made by each
+# deployment for its own model (quality_alarm_name).
 ENDPOINT_QUALITY_ALARM: Final = "model-quality"
 
 
@@ -145,6 +146,18 @@ def endpoint_alarm_name(stage: str, dataset: str, alarm: str) -> str:
     return f"{stage_prefix(stage)}-{dataset}-endpoint-{alarm}"
 
 
+def quality_alarm_prefix(stage: str, dataset: str) -> str:
+    """``driftline-<stage>-<dataset>-endpoint-model-quality-``: how every deployment's
+    model-quality alarm of the dataset's endpoint is named."""
+    return f"{endpoint_alarm_name(stage, dataset, ENDPOINT_QUALITY_ALARM)}-"
+
+
+def quality_alarm_name(stage: str, dataset: str, model_version: str, deployment: str) -> str:
+    """The model-quality alarm one deployment makes for the model it rolls out:
+    ``<quality_alarm_prefix>v<model version>-<deployment>`` (a digest of its execution)."""
+    return f"{quality_alarm_prefix(stage, dataset)}v{model_version}-{deployment}"
+
+
 # -- events -------------------------------------------------------------------------------
 # Every event's source is ``driftline.<component>``; its detail-type is its model's name.
 INGEST_SOURCE: Final = f"{PROJECT}.ingest"
@@ -185,6 +198,12 @@ LABELLED_ROWS_METRIC: Final = "LabelledRows"
 STAGE_DIMENSION: Final = "stage"
 DATASET_DIMENSION: Final = "dataset"
 FEATURE_DIMENSION: Final = "feature"
+# ModelQualityDegraded is also recorded per measured model (its package group and
+# version), whatever dataset it scored: a deployment's rollback alarm watches its model's.
+MODEL_GROUP_DIMENSION: Final = "model_group"
+MODEL_VERSION_DIMENSION: Final = "model_version"
+# The function that records the quality metrics (their Powertools ``service`` dimension).
+MODEL_QUALITY_SERVICE: Final = "join_labels"
 # ...and the properties beside a model's metrics (the dashboard's Logs Insights query).
 MODEL_VERSION_PROPERTY: Final = "model_version"
 APPROVAL_PROPERTY: Final = "approval"

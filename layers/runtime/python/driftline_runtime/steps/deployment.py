@@ -6,9 +6,12 @@
                      package only: Plan resolves its dataset and model)
     Plan                 DeploymentRequest -> DeploymentPlan            at $.plan.result
     CreateEndpointConfig DeploymentPlan.endpoint_config -> its ARN      at $.config
+    PutQualityAlarm      DeploymentPlan.quality_alarm (an update of a labelled dataset's
+                         endpoint: the alarm on the measured quality of this model only)
     CreateEndpoint | UpdateEndpoint (DeploymentPlan.deployment_config)
     Describe (a loop)    DescribeEndpoint -> EndpointState              at $.endpoint
     Publish*             EndpointDeployed | EndpointRolledBack | EndpointDeploymentFailed
+    Retire*              DeploymentPlan.retire_on_verdict | retire_on_failure (DeleteAlarms)
 
 SageMaker itself runs the blue/green canary and its rollback (deployment guardrails);
 the state machine starts it and waits for SageMaker's verdict, then says what happened.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from driftline_runtime.steps import AwsAnswer, LambdaResult, StepError, StepModel, Tag
 
@@ -115,6 +118,33 @@ class DeploymentConfig(StepModel):
     AutoRollbackConfiguration: AutoRollbackConfig
 
 
+# -- CloudWatch's request shapes ----------------------------------------------------------
+class Dimension(StepModel):
+    Name: str
+    Value: str
+
+
+class PutMetricAlarmRequest(StepModel):
+    """A deployment's own alarm, as an ``aws-sdk:cloudwatch:putMetricAlarm`` task sends it."""
+
+    AlarmName: str
+    AlarmDescription: str
+    Namespace: str
+    MetricName: str
+    Dimensions: list[Dimension]
+    Statistic: Literal["Maximum"]
+    Period: int
+    EvaluationPeriods: int
+    Threshold: float
+    ComparisonOperator: Literal["GreaterThanThreshold"]
+    TreatMissingData: Literal["notBreaching"]
+    Tags: list[Tag]
+
+
+class DeleteAlarmsRequest(StepModel):
+    AlarmNames: list[str] = Field(min_length=1, max_length=100)
+
+
 # -- Plan's output ------------------------------------------------------------------------
 class DeploymentPlan(StepModel):
     """What the state machine does: nothing (the dataset has no endpoint), or create the
@@ -133,6 +163,15 @@ class DeploymentPlan(StepModel):
     endpoint_name: str
     endpoint_config: CreateEndpointConfigRequest | None = None
     deployment_config: DeploymentConfig | None = None
+    # Where labels measure the endpoint's models, an update's alarm on the measured
+    # quality of the model it rolls out (named in deployment_config's rollback alarms),
+    # made just before UpdateEndpoint...
+    quality_alarm: PutMetricAlarmRequest | None = None
+    # ...and deleted once SageMaker's verdict is in, with what earlier deployments of
+    # the endpoint left behind; a failed deployment deletes its own only (another
+    # deployment's may be guarding a canary then).
+    retire_on_verdict: DeleteAlarmsRequest | None = None
+    retire_on_failure: DeleteAlarmsRequest | None = None
     # How long to wait between looks at the endpoint while SageMaker deploys.
     poll_seconds: int = 30
 
