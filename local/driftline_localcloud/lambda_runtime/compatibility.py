@@ -5,7 +5,9 @@ The CDK app builds the assets it deploys to the local cloud for the host
 platform (Lambda's manylinux on a Mac, or the other CPU architecture) would fail only
 at its first import, deep inside the function; this check refuses such a function when
 it is created, naming the wheels and how to build the assets for this host. It reads
-each installed wheel's ``Tag:`` lines, as pip does, and needs no LocalStack.
+each installed wheel's ``Tag:`` lines, as pip does, and needs no LocalStack: both bases
+use it, LocalStack's process executor on the unzipped folders and MiniStack on the
+archives themselves (``zipfile.Path``), so any ``Traversable`` tree will do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from packaging.tags import Tag, parse_tag, sys_tags
 
@@ -28,30 +30,38 @@ class ForeignWheel:
     tags: tuple[str, ...]
 
 
-def wheel_tags(dist_info: Path) -> frozenset[Tag]:
+def wheel_tags(dist_info: Traversable) -> frozenset[Tag]:
     tags: set[Tag] = set()
-    for line in (dist_info / "WHEEL").read_text(errors="replace").splitlines():
+    for line in (dist_info / "WHEEL").read_bytes().decode(errors="replace").splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "Tag" and value.strip():
             tags.update(parse_tag(value.strip()))
     return frozenset(tags)
 
 
-def _distribution(dist_info: Path) -> str:
+def _distribution(dist_info: Traversable) -> str:
     name, _, version = dist_info.name.removesuffix(".dist-info").partition("-")
     return f"{name} {version}".strip()
 
 
+def _dist_infos(root: Traversable, folder: str) -> list[Traversable]:
+    site = root if folder == "." else root / folder
+    if not site.is_dir():
+        return []
+    found = [entry for entry in site.iterdir() if entry.name.endswith(".dist-info")]
+    return sorted(found, key=lambda entry: entry.name)
+
+
 def foreign_wheels(
-    roots: Mapping[str, Path], supported: Iterable[Tag] | None = None
+    roots: Mapping[str, Traversable], supported: Iterable[Tag] | None = None
 ) -> list[ForeignWheel]:
-    """The installed wheels under ``roots`` (source -> unzipped folder) that no tag this
-    interpreter supports matches."""
+    """The installed wheels under ``roots`` (source -> unzipped folder or archive) that no
+    tag this interpreter supports matches."""
     accepted = frozenset(sys_tags() if supported is None else supported)
     found: list[ForeignWheel] = []
     for source, root in roots.items():
         for folder in SITE_FOLDERS:
-            for dist_info in sorted((root / folder).glob("*.dist-info")):
+            for dist_info in _dist_infos(root, folder):
                 if not (dist_info / "WHEEL").is_file():
                     continue
                 tags = wheel_tags(dist_info)
