@@ -39,6 +39,7 @@ def main() -> None:
         faults,
         iam,
         lambda_errors,
+        lambda_invocations,
         lambda_queue,
         lambda_runtime,
         logs,
@@ -61,6 +62,7 @@ def main() -> None:
     lambda_runtime.install()
     logs.install()
     faults.hook_lambda_faults()
+    lambda_invocations.install()  # after the error types and the faults it measures
 
     config = Config()
     config.bind = bind_addresses(os.environ.get(LISTEN_VARIABLE, ""), app._resolve_port())
