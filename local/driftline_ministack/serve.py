@@ -38,6 +38,7 @@ def main() -> None:
         cloudformation,
         faults,
         iam,
+        lambda_checks,
         lambda_errors,
         lambda_invocations,
         lambda_queue,
@@ -63,6 +64,7 @@ def main() -> None:
     logs.install()
     faults.hook_lambda_faults()
     lambda_invocations.install()  # after the error types and the faults it measures
+    lambda_checks.install()
 
     config = Config()
     config.bind = bind_addresses(os.environ.get(LISTEN_VARIABLE, ""), app._resolve_port())

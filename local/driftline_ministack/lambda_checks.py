@@ -1,0 +1,189 @@
+"""A function MiniStack cannot run here ends ``Failed`` when it is created, with the reason.
+
+MiniStack marks every function ``Active`` half a second after it is created or
+updated. Without Docker it then answers an invocation of a Java, .NET or Ruby function
+with a made-up success (``Mock response - java21 not supported for local execution``),
+and a function whose package or layers hold wheels this host cannot load fails only at
+its first import, deep inside the handler. ``install`` checks a function when MiniStack
+schedules that transition, as the LocalStack base's process executor checks it when it
+prepares the version:
+
+- the runtime: Python (``python3.x``) and Node.js (``nodejs*``, with ``node`` on the
+  PATH) run as host processes, custom runtimes (``provided.*``) run their ``bootstrap``;
+  any other runtime, and a container image, would need Docker;
+- the wheels: the LocalStack base's check (``driftline_localcloud.lambda_runtime.
+  compatibility``), read from the code's and the layers' archives without unzipping.
+
+Such a function goes ``Failed`` with the reason as ``StateReason`` (and
+``LastUpdateStatusReason``), where AWS and the LocalStack base report what they cannot
+start; invoking it is refused with ``ResourceConflictException``, as on both.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Mapping
+from importlib.resources.abc import Traversable
+from typing import Any
+
+from driftline_localcloud.lambda_runtime.compatibility import foreign_wheels, mismatch_message
+
+LOG = logging.getLogger(__name__)
+
+HOST_PROCESS_RUNTIMES = ("python", "nodejs", "provided")
+
+
+def unsupported_runtime(
+    function: str, runtime: str, package_type: str, node: str | None
+) -> tuple[str, str] | None:
+    """(StateReasonCode, reason) for a function the local cloud cannot start, else None."""
+    if package_type == "Image":
+        return (
+            "InvalidImage",
+            f"Function {function}: container-image functions need Docker; the local cloud "
+            "runs zip-packaged functions as host processes.",
+        )
+    if not runtime.startswith(HOST_PROCESS_RUNTIMES):
+        return (
+            "InvalidRuntime",
+            f"Function {function}: runtime {runtime!r} is not supported by the local cloud, "
+            "which runs Python (python3.x), Node.js (nodejs*) and custom-runtime "
+            f"(provided.*) functions as host processes; {runtime} would need a container "
+            "runtime, and the local cloud runs without Docker.",
+        )
+    if runtime.startswith("nodejs") and node is None:
+        return (
+            "InvalidRuntime",
+            f"Function {function}: runtime {runtime!r} is not supported by the local cloud "
+            "on this machine: no `node` executable is on the PATH. Install Node.js and "
+            "start the local cloud again.",
+        )
+    return None
+
+
+def archive(data: bytes) -> Traversable:
+    return zipfile.Path(zipfile.ZipFile(io.BytesIO(data)))
+
+
+def foreign_wheel_reason(function: str, archives: Mapping[str, bytes]) -> str | None:
+    """The reason a function whose archives (source -> zip) hold wheels this host cannot
+    load fails, or None."""
+    roots = {source: archive(data) for source, data in archives.items()}
+    found = foreign_wheels(roots)
+    return mismatch_message(function, found) if found else None
+
+
+def refusal(
+    config: dict[str, Any],
+    code: bytes | None,
+    layer_zip: Callable[[Any], bytes | None],
+    node: str | None,
+) -> tuple[str, str] | None:
+    """(StateReasonCode, reason) if the function cannot run here, else None."""
+    name = str(config.get("FunctionName", ""))
+    runtime = str(config.get("Runtime") or "")
+    if found := unsupported_runtime(name, runtime, str(config.get("PackageType", "Zip")), node):
+        return found
+    archives = {"the function's package": code} if code else {}
+    for layer in config.get("Layers") or []:
+        arn = layer if isinstance(layer, str) else layer.get("Arn", "")
+        if data := layer_zip(layer):
+            archives[f"layer {arn}"] = data
+    try:
+        reason = foreign_wheel_reason(name, archives)
+    except zipfile.BadZipFile as error:  # MiniStack refuses unreadable code before this
+        return "InvalidZipFileException", f"Function {name}: an archive is not a zip: {error}"
+    return ("InvalidConfiguration", reason) if reason else None
+
+
+def mark_failed(config: dict[str, Any], code: str, reason: str) -> None:
+    config.update(
+        State="Failed",
+        StateReason=reason,
+        StateReasonCode=code,
+        LastUpdateStatus="Failed",
+        LastUpdateStatusReason=reason,
+        LastUpdateStatusReasonCode=code,
+    )
+
+
+def failed_state(record: dict[str, Any], qualifier: str | None) -> bool:
+    """Whether the invoked version is ``Failed`` (an alias's is not looked up)."""
+    versions = record.get("versions") or {}
+    if qualifier in (None, "", "$LATEST"):
+        chosen = record
+    elif qualifier in versions:
+        chosen = versions[qualifier]
+    else:
+        return False
+    return bool((chosen.get("config") or {}).get("State") == "Failed")
+
+
+def install() -> None:
+    """Patch MiniStack's Lambda service; idempotent."""
+    from ministack.core.responses import error_response_json
+    from ministack.services import lambda_svc
+
+    if getattr(lambda_svc._schedule_state_transition, "driftline_checks", False):
+        return
+    schedule = lambda_svc._schedule_state_transition
+
+    def checked_transition(func_name: str, delay: float) -> None:
+        record = lambda_svc._functions.get(func_name)
+        config = (record or {}).get("config")
+        if record is None or config is None:
+            schedule(func_name, delay)
+            return
+        found = refusal(
+            config, record.get("code_zip"), lambda_svc._resolve_layer_zip, shutil.which("node")
+        )
+        if found is None:
+            schedule(func_name, delay)
+            return
+        code, reason = found
+        LOG.warning("Lambda %s cannot run on the local cloud: %s", func_name, reason)
+        pending = [config] + [
+            version["config"]
+            for version in (record.get("versions") or {}).values()
+            if (version.get("config") or {}).get("State") == "Pending"
+        ]
+
+        def fail() -> None:
+            time.sleep(delay)
+            for each in pending:
+                mark_failed(each, code, reason)
+
+        threading.Thread(target=fail, name=f"lambda-failed-{func_name}", daemon=True).start()
+
+    invoke = lambda_svc._invoke
+
+    async def refusing_invoke(
+        name: str,
+        event: Any,
+        headers: Any,
+        path_qualifier: str | None = None,
+        query_params: dict[str, Any] | None = None,
+    ) -> Any:
+        record = lambda_svc._functions.get(name) if name in lambda_svc._functions else None
+        qualifier = (
+            path_qualifier
+            or lambda_svc._qp_first(query_params or {}, "Qualifier")
+            or lambda_svc._qp_first(headers, "x-amz-qualifier")
+        )
+        if record is not None and failed_state(record, qualifier):
+            return error_response_json(
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. The function is currently "
+                "in the following state: Failed",
+                409,
+            )
+        return await invoke(name, event, headers, path_qualifier, query_params)
+
+    checked_transition.driftline_checks = True  # type: ignore[attr-defined]
+    lambda_svc._schedule_state_transition = checked_transition
+    lambda_svc._invoke = refusing_invoke
