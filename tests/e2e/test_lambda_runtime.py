@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import platform
+import re
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from driftline.localcloud import LocalCloud
 from driftline.target import Target
 from tests.e2e.conftest import wait_for
 from tests.e2e.roles import FUNCTION
@@ -74,6 +76,10 @@ def imports(event, context):
         except ImportError:
             found[name] = False
     return found
+
+def hungry(event, context):
+    held = b"\\x01" * (event["mib"] * 2**20)
+    return {"held": len(held)}
 
 def use_boto3(event, context):
     import boto3
@@ -291,6 +297,26 @@ def test_warm_environment_is_reused(functions: Functions) -> None:
     assert "Init Duration" not in second_tail
 
 
+def max_memory_used(tail: str) -> int:
+    found = re.search(r"REPORT RequestId: .*\tMax Memory Used: (\d+) MB", tail)
+    assert found, tail
+    return int(found.group(1))
+
+
+def test_max_memory_used_is_the_functions_own_peak(functions: Functions) -> None:
+    # Given a function that holds 150 MiB while it runs, and a small one
+    hungry = functions.create("hungry", MemorySize=512)
+    small = functions.create("describe")
+    # When each is invoked, the hungry one first
+    _, payload, hungry_tail = functions.invoke(hungry, {"mib": 150})
+    assert payload == {"held": 150 * 2**20}
+    _, _, small_tail = functions.invoke(small)
+    # Then each REPORT line gives its own process's peak, not the largest process seen
+    assert max_memory_used(hungry_tail) >= 150
+    assert max_memory_used(small_tail) < 150
+    assert "Memory Size: 512 MB" in hungry_tail
+
+
 def test_concurrent_invocations_get_separate_environments(functions: Functions) -> None:
     name = functions.create("sleepy", timeout=20)
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -300,7 +326,8 @@ def test_concurrent_invocations_get_separate_environments(functions: Functions) 
 
 
 def test_unsupported_runtime_fails_clearly_instead_of_hanging(functions: Functions) -> None:
-    name = functions.create("describe", runtime="nodejs20.x", wait=False)
+    # Given a runtime neither base can run without Docker (a JVM)
+    name = functions.create("describe", runtime="java21", wait=False)
     # LocalStack cannot delete a function whose version failed to start ("Unable to find
     # version manager"): it stays until the local cloud stops.
     functions.created.remove(name)
@@ -309,10 +336,60 @@ def test_unsupported_runtime_fails_clearly_instead_of_hanging(functions: Functio
         configuration = functions.client.get_function_configuration(FunctionName=name)
         return configuration if configuration["State"] != "Pending" else None
 
+    # Then the function fails at creation, naming the runtime, instead of claiming Active
     configuration = wait_for(settled, 30, f"{name} to leave Pending")
     assert configuration["State"] == "Failed"
-    assert "nodejs20.x" in configuration["StateReason"]
-    assert "Python functions" in configuration["StateReason"]
+    reason = configuration["StateReason"]
+    assert "runtime 'java21' is not supported by the local cloud" in reason, reason
+    # And an invocation is refused rather than answered with a made-up result
+    with pytest.raises(functions.client.exceptions.ResourceConflictException):
+        functions.invoke(name)
+
+
+NODE_CODE = """
+exports.handler = async (event, context) => {
+  console.log("node sees", JSON.stringify(event));
+  return { doubled: event.n * 2, request_id: context.awsRequestId, node: process.version };
+};
+"""
+
+
+def test_a_nodejs_function_runs_on_ministack_and_is_refused_on_localstack(
+    functions: Functions, local_cloud: LocalCloud
+) -> None:
+    # Given a Node.js function (CDK's custom-resource handlers are Node.js)
+    name = f"driftline-test-node-{uuid.uuid4().hex[:8]}"
+    functions.client.create_function(
+        FunctionName=name,
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Role=ROLE,
+        Code={"ZipFile": _zip({"index.js": NODE_CODE})},
+        Timeout=10,
+    )
+
+    def settled() -> dict[str, Any] | None:
+        configuration = functions.client.get_function_configuration(FunctionName=name)
+        return configuration if configuration["State"] != "Pending" else None
+
+    configuration = wait_for(settled, 30, f"{name} to leave Pending")
+    if local_cloud.base_name == "localstack":
+        # Then the LocalStack base's process executor, which runs Python only, refuses it
+        assert configuration["State"] == "Failed"
+        assert "runtime 'nodejs20.x' is not supported" in configuration["StateReason"]
+        return  # a failed version cannot be deleted there (see above)
+    functions.created.append(name)
+    # When MiniStack invokes it
+    assert configuration["State"] == "Active", configuration.get("StateReason")
+    response, payload, tail = functions.invoke(name, {"n": 21})
+    # Then the handler's result comes back, and its output and AWS's lines are logged
+    assert "FunctionError" not in response, payload
+    assert payload["doubled"] == 42 and payload["node"].startswith("v")
+    uuid.UUID(payload["request_id"])
+    assert 'node sees {"n":21}' in tail
+    assert f"REPORT RequestId: {payload['request_id']}" in tail
+    logged = functions.log_text(name, f"END RequestId: {payload['request_id']}")
+    assert 'node sees {"n":21}' in logged
 
 
 def test_a_layer_whose_wheels_this_host_cannot_load_fails_clearly(functions: Functions) -> None:
