@@ -16,7 +16,8 @@ prepares the version:
 
 Such a function goes ``Failed`` with the reason as ``StateReason`` (and
 ``LastUpdateStatusReason``), where AWS and the LocalStack base report what they cannot
-start; invoking it is refused with ``ResourceConflictException``, as on both.
+start; invoking it is refused with ``ResourceConflictException``, as on both. A function
+deployed by CloudFormation fails its resource (and so the deployment) with the reason.
 """
 
 from __future__ import annotations
@@ -124,30 +125,23 @@ def failed_state(record: dict[str, Any], qualifier: str | None) -> bool:
     return bool((chosen.get("config") or {}).get("State") == "Failed")
 
 
-def install() -> None:
-    """Patch MiniStack's Lambda service; idempotent."""
-    from ministack.core.responses import error_response_json
-    from ministack.services import lambda_svc
+def record_refusal(lambda_svc: Any, record: dict[str, Any]) -> tuple[str, str] | None:
+    """``refusal`` of one of MiniStack's function records."""
+    config = record.get("config") or {}
+    layer_zip = lambda_svc._resolve_layer_zip
+    return refusal(config, record.get("code_zip"), layer_zip, shutil.which("node"))
 
-    if getattr(lambda_svc._schedule_state_transition, "driftline_checks", False):
-        return
-    schedule = lambda_svc._schedule_state_transition
 
+def _checked_transition(lambda_svc: Any, schedule: Callable[[str, float], None]) -> Any:
     def checked_transition(func_name: str, delay: float) -> None:
         record = lambda_svc._functions.get(func_name)
-        config = (record or {}).get("config")
-        if record is None or config is None:
-            schedule(func_name, delay)
-            return
-        found = refusal(
-            config, record.get("code_zip"), lambda_svc._resolve_layer_zip, shutil.which("node")
-        )
-        if found is None:
+        found = record_refusal(lambda_svc, record) if record and record.get("config") else None
+        if record is None or found is None:
             schedule(func_name, delay)
             return
         code, reason = found
         LOG.warning("Lambda %s cannot run on the local cloud: %s", func_name, reason)
-        pending = [config] + [
+        pending = [record["config"]] + [
             version["config"]
             for version in (record.get("versions") or {}).values()
             if (version.get("config") or {}).get("State") == "Pending"
@@ -160,7 +154,12 @@ def install() -> None:
 
         threading.Thread(target=fail, name=f"lambda-failed-{func_name}", daemon=True).start()
 
-    invoke = lambda_svc._invoke
+    checked_transition.driftline_checks = True  # type: ignore[attr-defined]
+    return checked_transition
+
+
+def _refusing_invoke(lambda_svc: Any, invoke: Any) -> Any:
+    from ministack.core.responses import error_response_json
 
     async def refusing_invoke(
         name: str,
@@ -184,6 +183,53 @@ def install() -> None:
             )
         return await invoke(name, event, headers, path_qualifier, query_params)
 
-    checked_transition.driftline_checks = True  # type: ignore[attr-defined]
-    lambda_svc._schedule_state_transition = checked_transition
-    lambda_svc._invoke = refusing_invoke
+    return refusing_invoke
+
+
+def checked_function_resources(lambda_svc: Any, handlers: dict[str, Any]) -> dict[str, Any]:
+    """``AWS::Lambda::Function``'s CloudFormation handlers, failing the resource with the
+    reason (MiniStack's provisioner writes functions ``Active`` without the API's path,
+    where CloudFormation on AWS and on the LocalStack base waits for the function to
+    start and fails the stack with its state reason). A refused new function is deleted
+    again; a refused update leaves the function ``Failed``."""
+    create, update, delete = handlers["create"], handlers["update"], handlers["delete"]
+
+    def refused(name: str) -> tuple[str, str] | None:
+        record = lambda_svc._functions.get(name)
+        found = record_refusal(lambda_svc, record) if record else None
+        if record is not None and found is not None:
+            mark_failed(record["config"], *found)
+        return found
+
+    def checked_create(logical_id: str, props: dict[str, Any], stack_name: str) -> Any:
+        name, attributes = create(logical_id, props, stack_name)
+        if found := refused(name):
+            delete(name, props)
+            raise ValueError(f"AWS::Lambda::Function {logical_id}: {found[1]}")
+        return name, attributes
+
+    def checked_update(
+        physical_id: str, old: dict[str, Any], new: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        result = update(physical_id, old, new, *args, **kwargs)
+        name = result[0] if isinstance(result, tuple) else physical_id
+        if found := refused(str(name)):
+            raise ValueError(f"AWS::Lambda::Function {physical_id}: {found[1]}")
+        return result
+
+    return {**handlers, "create": checked_create, "update": checked_update}
+
+
+def install() -> None:
+    """Patch MiniStack's Lambda service and its CloudFormation provisioner; idempotent."""
+    from ministack.services import lambda_svc
+    from ministack.services.cloudformation import provisioners
+
+    if getattr(lambda_svc._schedule_state_transition, "driftline_checks", False):
+        return
+    schedule = lambda_svc._schedule_state_transition
+    lambda_svc._schedule_state_transition = _checked_transition(lambda_svc, schedule)
+    lambda_svc._invoke = _refusing_invoke(lambda_svc, lambda_svc._invoke)
+    handlers = provisioners._RESOURCE_HANDLERS
+    kind = "AWS::Lambda::Function"
+    handlers[kind] = checked_function_resources(lambda_svc, handlers[kind])

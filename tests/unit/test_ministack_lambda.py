@@ -9,7 +9,10 @@ import platform
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 # The local cloud's code runs in the base's own environment; these parts need none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
@@ -164,3 +167,46 @@ def test_a_failed_function_is_marked_and_found_failed_per_version() -> None:
     assert lambda_checks.failed_state(record, "$LATEST")
     assert not lambda_checks.failed_state(record, "1")
     assert not lambda_checks.failed_state(record, "live")  # an alias is not looked up
+
+
+class Provisioner:
+    """MiniStack's AWS::Lambda::Function handlers over a table of function records."""
+
+    def __init__(self, functions: dict[str, Any]) -> None:
+        self.functions = functions
+        self.deleted: list[str] = []
+
+    def create(self, logical_id: str, props: dict[str, Any], stack_name: str) -> Any:
+        config = _config(FunctionName=props["FunctionName"], Runtime=props["Runtime"])
+        self.functions[props["FunctionName"]] = {"config": {**config, "State": "Active"}}
+        return props["FunctionName"], {"Arn": f"arn:{props['FunctionName']}"}
+
+    def update(self, physical_id: str, old: dict[str, Any], new: dict[str, Any], **_: Any) -> Any:
+        self.functions[physical_id]["config"]["Runtime"] = new["Runtime"]
+        return physical_id, {}
+
+    def delete(self, physical_id: str, props: dict[str, Any]) -> None:
+        self.deleted.append(physical_id)
+        self.functions.pop(physical_id)
+
+
+def test_a_stack_function_the_local_cloud_cannot_run_fails_its_resource() -> None:
+    # Given MiniStack's provisioner for functions, checked
+    provisioner = Provisioner({})
+    service = SimpleNamespace(_functions=provisioner.functions, _resolve_layer_zip=lambda r: None)
+    handlers = lambda_checks.checked_function_resources(
+        service,
+        {"create": provisioner.create, "update": provisioner.update, "delete": provisioner.delete},
+    )
+    # When a Python function is created, and a Java one
+    props = {"FunctionName": "ok", "Runtime": "python3.13"}
+    assert handlers["create"]("Ok", props, "stack") == ("ok", {"Arn": "arn:ok"})
+    with pytest.raises(ValueError, match="AWS::Lambda::Function Jvm: .*runtime 'java21'"):
+        handlers["create"]("Jvm", {"FunctionName": "jvm", "Runtime": "java21"}, "stack")
+    # Then the Java one is gone again, and the Python one stays Active
+    assert provisioner.deleted == ["jvm"] and "jvm" not in provisioner.functions
+    assert provisioner.functions["ok"]["config"]["State"] == "Active"
+    # And an update to a runtime it cannot run fails, leaving the function Failed
+    with pytest.raises(ValueError, match="runtime 'ruby3.3'"):
+        handlers["update"]("ok", props, {**props, "Runtime": "ruby3.3"}, logical_id="Ok")
+    assert provisioner.functions["ok"]["config"]["State"] == "Failed"
