@@ -8,6 +8,12 @@
   ``auto_delete_objects`` handler empties a bucket on delete only when it carries
   CDK's ``aws-cdk:auto-delete-objects`` tag, and fails on a bucket with no tags at all
   (``NoSuchTagSet``); the template's tags are now set on create and update.
+- ``AWS::IAM::Role`` ``PermissionsBoundary``: MiniStack creates and updates a role
+  without it, so a deployment under a boundary (the stage setting
+  ``permissions_boundary``) left every role unbounded. The template's boundary is now
+  set on create and set, changed or removed on update, as IAM's
+  ``PutRolePermissionsBoundary`` does it (a policy that does not exist fails the
+  resource with IAM's ``NoSuchEntity`` message).
 - Lambda-backed custom resources fail fast: MiniStack waits for the function's
   ResponseURL answer up to ``ServiceTimeout`` (an hour by default), even when the
   function failed without answering. As CloudFormation would surface it, a function
@@ -22,6 +28,7 @@ import logging
 from typing import Any
 
 from ministack.services import backup, s3
+from ministack.services import iam as iam_service
 from ministack.services.cloudformation import custom_resource, provisioners
 
 LOG = logging.getLogger(__name__)
@@ -72,6 +79,42 @@ def with_bucket_tags(handlers: dict[str, Any]) -> dict[str, Any]:
         return result
 
     return {**handlers, "create": create_tagged, "update": update_tagged}
+
+
+# -- AWS::IAM::Role PermissionsBoundary --------------------------------------------------
+def set_role_boundary(name: str, boundary: str | None) -> None:
+    """Gives role ``name`` the boundary policy ``boundary`` (None: no boundary)."""
+    role = iam_service._roles.get(name)
+    if role is None:
+        raise ValueError(f"The role with name {name} cannot be found.")
+    if boundary:
+        refused = iam_service._boundary_policy_error(boundary)
+        if refused:
+            body = refused[2].decode()
+            raise ValueError(body.split("<Message>", 1)[-1].split("</Message>", 1)[0])
+    role["PermissionsBoundary"] = boundary or None
+
+
+def with_role_boundary(handlers: dict[str, Any]) -> dict[str, Any]:
+    create, update = handlers["create"], handlers["update"]
+
+    def create_bounded(logical_id: str, props: dict[str, Any], stack_name: str) -> Any:
+        name, attributes = create(logical_id, props, stack_name)
+        if props.get("PermissionsBoundary"):
+            set_role_boundary(name, props["PermissionsBoundary"])
+        return name, attributes
+
+    def update_bounded(
+        physical_id: str, old: dict[str, Any], new: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        result = update(physical_id, old, new, *args, **kwargs)
+        name = result[0] if isinstance(result, tuple) else physical_id
+        # Also after a replacement (a renamed role), which MiniStack creates unbounded.
+        if new.get("PermissionsBoundary") or old.get("PermissionsBoundary"):
+            set_role_boundary(name, new.get("PermissionsBoundary"))
+        return result
+
+    return {**handlers, "create": create_bounded, "update": update_bounded}
 
 
 # -- custom resources ---------------------------------------------------------------------
@@ -153,4 +196,5 @@ def register() -> None:
         "delete": _selection_delete,
     }
     handlers["AWS::S3::Bucket"] = with_bucket_tags(handlers["AWS::S3::Bucket"])
+    handlers["AWS::IAM::Role"] = with_role_boundary(handlers["AWS::IAM::Role"])
     custom_resource.invoke_custom_resource = invoke_custom_resource
