@@ -48,7 +48,8 @@ def logging_denials(respond: Any) -> Any:
     ) -> Any:
         logger.warning(
             "IAM denied: %s",
-            iam_actions.identity_denial_message(
+            details.get("message")
+            or iam_actions.identity_denial_message(
                 action,
                 principal_arn,
                 str(details.get("resource_arn") or "*"),
