@@ -36,11 +36,15 @@ def main() -> None:
 
     from driftline_ministack import (
         cloudformation,
+        cloudwatch_alarms,
         faults,
         iam,
+        iam_denials,
+        iam_resources,
         lambda_checks,
         lambda_errors,
         lambda_invocations,
+        lambda_metrics,
         lambda_queue,
         lambda_runtime,
         logs,
@@ -58,10 +62,14 @@ def main() -> None:
     stepfunctions_iam.install()
     cloudformation.register()
     iam.install()
+    iam_denials.install()  # after iam: its logging then reads the worded denial
+    iam_resources.install()
     lambda_errors.install()
     lambda_queue.install()
     lambda_runtime.install()
     logs.install()
+    cloudwatch_alarms.install()
+    lambda_metrics.install()
     faults.hook_lambda_faults()
     lambda_invocations.install()  # after the error types and the faults it measures
     lambda_checks.install()
