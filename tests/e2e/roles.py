@@ -105,6 +105,9 @@ SAGEMAKER = ResourceRole(
             "Effect": "Allow",
             "Action": [
                 "sagemaker:CreateModel",
+                # test_endpoints_local.py: the endpoint calls the deployment races on.
+                "sagemaker:CreateEndpoint",
+                "sagemaker:UpdateEndpoint",
                 *(
                     f"sagemaker:{verb}{job}"
                     for job in SAGEMAKER_JOBS

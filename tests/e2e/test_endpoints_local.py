@@ -397,3 +397,84 @@ def test_a_deleted_endpoint_is_gone(endpoints: Endpoints) -> None:
     with pytest.raises(ClientError) as invoked:
         endpoints.invoke(name, "1,2\n")
     assert invoked.value.response["Error"]["Code"] == "ValidationError"
+
+
+def _refusable(step: str, action: str, call: dict[str, str], cause: str, then: str) -> Any:
+    """A SageMaker task ``step`` whose refusal is caught by its error name, and a Choice
+    that goes on to ``then`` only when the refusal's Cause matches ``cause``."""
+    return {
+        step: {
+            "Type": "Task",
+            "Resource": f"arn:aws:states:::sagemaker:{action}",
+            "Parameters": call,
+            "ResultPath": None,
+            "Catch": [
+                {
+                    "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
+                    "ResultPath": f"$.{step}",
+                    "Next": f"{step}Refused?",
+                }
+            ],
+            "Next": "Unrefused",
+        },
+        f"{step}Refused?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": f"$.{step}.Cause", "StringMatches": cause, "Next": then}],
+            "Default": "Unrefused",
+        },
+    }
+
+
+def test_step_functions_catches_an_endpoint_call_sagemaker_refuses_by_its_cause(
+    endpoints: Endpoints, target: Target
+) -> None:
+    """The deployment state machine's race fix relies on it: a CreateEndpoint or
+    UpdateEndpoint that SageMaker refuses because another deployment's is in progress
+    (or created the endpoint first) reaches a Catch as SageMaker.AmazonSageMakerException,
+    and a Choice tells the two refusals apart by the Cause."""
+    # Given an endpoint config, and a state machine that creates an endpoint from it,
+    # updates it at once (it is still Creating), then creates it again, catching each
+    # refusal and matching its cause
+    config = endpoints.config(("primary", endpoints.model(1.0), 1.0))
+    name = f"ep-{uuid.uuid4().hex[:8]}"
+    endpoints.endpoints.append(name)
+    call = {"EndpointName": name, "EndpointConfigName": config}
+    definition = {
+        "StartAt": "Create",
+        "States": {
+            "Create": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createEndpoint",
+                "Parameters": call,
+                "ResultPath": None,
+                "Next": "Update",
+            },
+            **_refusable("Update", "updateEndpoint", call, "*in-progress endpoint*", "Again"),
+            **_refusable("Again", "createEndpoint", call, "*already existing endpoint*", "Done"),
+            "Unrefused": {"Type": "Fail", "Error": "Unrefused"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    sfn = target.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"endpoint-race-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(definition),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+
+    # When it runs
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+
+    def ended() -> dict[str, Any] | None:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+        return None if described["status"] == "RUNNING" else described
+
+    described = wait_for(ended, 60, "the state machine's execution to end", interval=0.2)
+
+    # Then both refusals were caught by their error name and told apart by their cause
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    for step, words in (("Update", "in-progress"), ("Again", "already existing")):
+        assert output[step]["Error"] == "SageMaker.AmazonSageMakerException", output
+        assert words in output[step]["Cause"] and name in output[step]["Cause"], output
+        assert "Error Code: ValidationException" in output[step]["Cause"], output
