@@ -53,6 +53,13 @@ def windows(now: float, period: int, evaluation_periods: int) -> list[tuple[floa
     return [(now - (count - i) * period, now - (count - i - 1) * period) for i in range(count)]
 
 
+def due(alarm: Mapping[str, Any], last: float | None, now: float) -> bool:
+    """Whether a scheduled evaluation of ``alarm`` is due at ``now`` (``last``: the
+    previous one): once a period, at least once a minute, as CloudWatch evaluates, so a
+    state set by SetAlarmState lasts until then."""
+    return last is None or now - last >= min(int(alarm.get("Period") or 60), 60)
+
+
 def is_evaluable(alarm: Mapping[str, Any]) -> bool:
     """A single-metric alarm with a threshold comparison (not a metric-math or an
     anomaly-detection alarm, which keep the state they have)."""

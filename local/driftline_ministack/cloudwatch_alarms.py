@@ -9,8 +9,9 @@ evaluation (``cloudwatch._evaluate_alarm``, which PutMetricData and PutMetricAla
 with one that reads the alarm's own series (namespace, metric, exact dimension set,
 unit if the alarm names one), one statistic per period (MiniStack's statistics,
 percentiles included), and decides by ``driftline_ministack.alarm_rules``; and it
-evaluates every alarm of every account and region every ``TICK_SECONDS`` on a thread of
-its own, as CloudWatch evaluates alarms on a schedule. A change of state is recorded,
+evaluates every alarm of every account and region on a thread of its own, once a period
+and at least once a minute, as CloudWatch evaluates alarms on a schedule (PutMetricData
+and PutMetricAlarm still evaluate at once, as MiniStack did). A change of state is recorded,
 notified and passed to composite alarms by MiniStack's own functions, as before.
 """
 
@@ -33,6 +34,8 @@ TICK_SECONDS = 2.0
 # PutMetricData (the gateway's thread), the EMF worker and the schedule all evaluate.
 _lock = threading.RLock()
 _started = threading.Event()
+# When the schedule last evaluated each alarm, by (account, region, name).
+_last_evaluated: dict[tuple[str, str, str], float] = {}
 
 
 def series(alarm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -89,10 +92,18 @@ def in_scope(account: str, region: str, action: Any, *args: Any) -> Any:
 
 
 def evaluate_everything(now: float | None = None) -> None:
-    """Evaluates every metric alarm of every account and region."""
-    for (account, region, name), alarm in cloudwatch._alarms.all_items():
+    """Evaluates every metric alarm of every account and region that is due."""
+    moment = now or time.time()
+    kept = cloudwatch._alarms.all_items()
+    for key in set(_last_evaluated) - {key for key, _ in kept}:
+        _last_evaluated.pop(key, None)
+    for key, alarm in kept:
+        if not alarm_rules.due(alarm, _last_evaluated.get(key), moment):
+            continue
+        _last_evaluated[key] = moment
+        account, region, name = key
         try:
-            in_scope(account, region, _evaluate_if_kept, name, alarm, now)
+            in_scope(account, region, _evaluate_if_kept, name, alarm, moment)
         except Exception:  # one broken alarm must not stop the others' evaluation
             LOG.warning("Could not evaluate alarm %s", name, exc_info=True)
 

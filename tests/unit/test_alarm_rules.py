@@ -150,3 +150,15 @@ def test_a_percentile_alarm_is_judged() -> None:
     found = alarm_rules.verdict([None, None, 2500.0], latency)
     # Then it alarms
     assert found is not None and found.state == "ALARM"
+
+
+def test_the_schedule_evaluates_once_a_period_and_at_least_once_a_minute() -> None:
+    # Given a 10-second alarm and a 5-minute alarm, last evaluated at t=100
+    fast, slow = alarm(Period=10), alarm(Period=300)
+    # When the schedule asks whether they are due
+    # Then the fast one is due after 10 s, the slow one after a minute, a new one at once
+    assert not alarm_rules.due(fast, 100.0, 109.0)
+    assert alarm_rules.due(fast, 100.0, 110.0)
+    assert not alarm_rules.due(slow, 100.0, 159.0)
+    assert alarm_rules.due(slow, 100.0, 160.0)
+    assert alarm_rules.due(slow, None, 0.0)
