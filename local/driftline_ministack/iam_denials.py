@@ -11,21 +11,38 @@ denies it``), the wording the LocalStack base's evaluator uses too.
 
 MiniStack is imported where it is used, so the rules are unit-tested without it.
 ``install`` marks the boundary among an evaluation's limits (``_permissions_boundary``
-returns it as a ``BoundaryLimit``), wraps ``evaluate`` to note, per request, whether the
-boundary decided a denial (``boundary_reason``, pure, unit-tested), and words the
-denial from that note when MiniStack's response would not name the resource. A denial
-by a resource policy keeps MiniStack's wording, which already names the policy.
+returns it as a ``BoundaryLimit``), wraps ``evaluate`` to note, per principal and
+action, whether the boundary decided a denial (``boundary_reason``, pure, unit-tested),
+and words the denial from that note, or names the resource where MiniStack's response
+would not. A denial by a resource policy keeps MiniStack's wording, which names the
+policy.
 """
 
 from __future__ import annotations
 
-import contextvars
+import threading
+from collections import OrderedDict
 from typing import Any
 
-# (principal, action, resource, why) of the request's last evaluated denial.
-_decided: contextvars.ContextVar[tuple[str, str, str, str] | None] = contextvars.ContextVar(
-    "driftline_iam_decided", default=None
-)
+# The last evaluated denial per (principal, action): (resource, why). MiniStack may
+# evaluate on another thread than the one that words the response, so this is shared,
+# bounded, and overwritten by each denial of the same principal and action.
+_decided: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+_decided_lock = threading.Lock()
+KEPT_DENIALS = 256
+
+
+def note(principal: str, action: str, resource: str, why: str) -> None:
+    with _decided_lock:
+        _decided[(principal, action)] = (resource, why)
+        _decided.move_to_end((principal, action))
+        while len(_decided) > KEPT_DENIALS:
+            _decided.popitem(last=False)
+
+
+def noted(principal: str, action: str) -> tuple[str, str] | None:
+    with _decided_lock:
+        return _decided.get((principal, action))
 
 
 class BoundaryLimit(list[Any]):
@@ -83,7 +100,7 @@ def noting_evaluate(evaluate: Any) -> Any:
             None if deny is None else (deny.sid or ""),
             boundary is not None and first(ctx, _flat(boundary), "Allow") is not None,
         )
-        _decided.set((ctx.principal_arn, ctx.action, ctx.resource_arn, why or ""))
+        note(ctx.principal_arn, ctx.action, ctx.resource_arn, why or "")
         return result
 
     return evaluate_noted
@@ -105,14 +122,15 @@ def wording_denials(respond: Any) -> Any:
     ) -> Any:
         resource = str(details.get("resource_arn") or "*")
         explicit = bool(details.get("explicit_deny"))
-        decided = _decided.get()
-        worded = not details.get("message") and not details.get("error_code")
-        if worded and resource != "*" and not (explicit and details.get("resource_policy_arn")):
-            why = decided[3] if decided and decided[:2] == (principal_arn, action) else ""
-            details["message"] = (
-                denial_message(principal_arn, action, resource, why)
-                if why
-                else iam_actions.identity_denial_message(action, principal_arn, resource, explicit)
+        if details.get("error_code") or (explicit and details.get("resource_policy_arn")):
+            pass  # a failed authentication, or a resource policy's own denial: as worded
+        elif (decided := noted(principal_arn, action)) and decided[1]:
+            # The boundary decided: MiniStack's message (when it words one) blames the
+            # identity-based policies.
+            details["message"] = denial_message(principal_arn, action, decided[0], decided[1])
+        elif not details.get("message") and resource != "*":
+            details["message"] = iam_actions.identity_denial_message(
+                action, principal_arn, resource, explicit
             )
         return respond(service, action, principal_arn, request_id, **details)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from driftline.localcloud import LocalCloud
+from driftline.localcloud import ACCOUNT_ID, LocalCloud
 from driftline.target import Target
 from tests.e2e.conftest import wait_for
 
@@ -213,7 +213,7 @@ def test_an_explicit_deny_beats_the_allow(sandbox: Sandbox) -> None:
 
 
 def test_a_function_whose_boundary_lacks_an_action_its_role_allows_is_denied(
-    sandbox: Sandbox,
+    sandbox: Sandbox, local_cloud: LocalCloud
 ) -> None:
     # Given a role that may read the bucket, bounded by a policy that allows logs and
     # listing buckets but not reading objects
@@ -226,9 +226,13 @@ def test_a_function_whose_boundary_lacks_an_action_its_role_allows_is_denied(
     function = sandbox.function(role)
     # When its function reads the object
     outcome = sandbox.invoke(function, {"buckets": [bucket], "key": "k.txt"})
-    # Then S3 answers AWS's AccessDenied, saying that no permissions boundary allows it
+    # Then S3 answers AWS's AccessDenied, saying that no permissions boundary allows it and
+    # naming the caller as AWS does, the function's session of its role (the LocalStack
+    # base's evaluator names the role itself)
+    session = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role.rsplit('/', 1)[1]}/{function}"
+    caller = role if local_cloud.base_name == "localstack" else session
     assert outcome[bucket] == (
-        f"AccessDenied: User: {role} is not authorized to perform: s3:GetObject on resource: "
+        f"AccessDenied: User: {caller} is not authorized to perform: s3:GetObject on resource: "
         f"arn:aws:s3:::{bucket}/k.txt because no permissions boundary allows it"
     )
     # And once the boundary is removed from the role, the same function reads it
