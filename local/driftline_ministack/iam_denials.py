@@ -20,29 +20,33 @@ policy.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import Any
 
-# The last evaluated denial per (principal, action): (resource, why). MiniStack may
-# evaluate on another thread than the one that words the response, so this is shared,
-# bounded, and overwritten by each denial of the same principal and action.
-_decided: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+# The last evaluated denials: (principal, action, resource) -> why. MiniStack may
+# evaluate on another thread than the one that words the response, and evaluate one call
+# more than once (S3 checks an object request on the bucket too), so this is shared,
+# keyed by the resource, and bounded.
+_decided: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 _decided_lock = threading.Lock()
 KEPT_DENIALS = 256
+NAMED_RESOURCE = re.compile(r" on resource: (\S+) ")
 
 
 def note(principal: str, action: str, resource: str, why: str) -> None:
     with _decided_lock:
-        _decided[(principal, action)] = (resource, why)
-        _decided.move_to_end((principal, action))
+        _decided[(principal, action, resource)] = why
+        _decided.move_to_end((principal, action, resource))
         while len(_decided) > KEPT_DENIALS:
             _decided.popitem(last=False)
 
 
-def noted(principal: str, action: str) -> tuple[str, str] | None:
+def noted(principal: str, action: str, resource: str) -> str:
+    """Why the boundary denied ``action`` on ``resource`` ("" if it did not)."""
     with _decided_lock:
-        return _decided.get((principal, action))
+        return _decided.get((principal, action, resource), "")
 
 
 class BoundaryLimit(list[Any]):
@@ -113,6 +117,12 @@ def marking_boundary(permissions_boundary: Any) -> Any:
     return boundary_limits
 
 
+def _named(resource: str, message: Any) -> str:
+    """The denied resource: the response's, or the one MiniStack's message names."""
+    found = NAMED_RESOURCE.search(str(message or "")) if resource == "*" else None
+    return found.group(1) if found else resource
+
+
 def wording_denials(respond: Any) -> Any:
     """The service's denial response, with a message naming the resource and what decided."""
     from ministack.core import iam_actions
@@ -124,10 +134,12 @@ def wording_denials(respond: Any) -> Any:
         explicit = bool(details.get("explicit_deny"))
         if details.get("error_code") or (explicit and details.get("resource_policy_arn")):
             pass  # a failed authentication, or a resource policy's own denial: as worded
-        elif (decided := noted(principal_arn, action)) and decided[1]:
+        elif why := noted(principal_arn, action, _named(resource, details.get("message"))):
             # The boundary decided: MiniStack's message (when it words one) blames the
             # identity-based policies.
-            details["message"] = denial_message(principal_arn, action, decided[0], decided[1])
+            details["message"] = denial_message(
+                principal_arn, action, _named(resource, details.get("message")), why
+            )
         elif not details.get("message") and resource != "*":
             details["message"] = iam_actions.identity_denial_message(
                 action, principal_arn, resource, explicit

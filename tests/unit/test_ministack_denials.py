@@ -12,7 +12,14 @@ import pytest
 
 # The local cloud's code runs in the base's own environment; this part needs none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
-from driftline_ministack.iam_denials import BoundaryLimit, boundary_reason, denial_message  # noqa: E402
+from driftline_ministack.iam_denials import (  # noqa: E402
+    BoundaryLimit,
+    _named,
+    boundary_reason,
+    denial_message,
+    note,
+    noted,
+)
 from driftline_ministack.iam_resources import alarm_listing_arn, request_fields  # noqa: E402
 
 sys.path.pop(0)
@@ -94,3 +101,19 @@ def test_an_alarm_listing_is_checked_on_its_prefix_or_its_one_name() -> None:
     assert alarm_listing_arn(by_name, "us-east-1", "000000000000") == f"{arn}one"
     assert alarm_listing_arn(several, "us-east-1", "000000000000") is None
     assert alarm_listing_arn({}, "us-east-1", "000000000000") is None
+
+
+def test_a_boundary_denial_is_found_again_by_the_resource_the_response_names() -> None:
+    # Given the boundary's denial of an object noted, and a later non-boundary denial of
+    # the same call on its bucket (S3 checks both)
+    principal, action = "arn:aws:sts::000000000000:assumed-role/r/f", "s3:GetObject"
+    note(principal, action, "arn:aws:s3:::b/k.txt", "no permissions boundary allows it")
+    note(principal, action, "arn:aws:s3:::b", "")
+    # When MiniStack's message names the object (and the response no resource)
+    message = f"User: {principal} is not authorized to perform: {action} on resource: "
+    resource = _named("*", message + "arn:aws:s3:::b/k.txt because no identity-based policy")
+    # Then the object is found in the message and its boundary denial is found again
+    assert resource == "arn:aws:s3:::b/k.txt"
+    assert noted(principal, action, resource) == "no permissions boundary allows it"
+    assert noted(principal, action, "arn:aws:s3:::b") == ""
+    assert _named("arn:aws:s3:::c", "anything") == "arn:aws:s3:::c"
