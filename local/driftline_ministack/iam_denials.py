@@ -11,42 +11,46 @@ denies it``), the wording the LocalStack base's evaluator uses too.
 
 MiniStack is imported where it is used, so the rules are unit-tested without it.
 ``install`` marks the boundary among an evaluation's limits (``_permissions_boundary``
-returns it as a ``BoundaryLimit``), wraps ``evaluate`` to note, per principal and
-action, whether the boundary decided a denial (``boundary_reason``, pure, unit-tested),
-and words the denial from that note, or names the resource where MiniStack's response
-would not. A denial by a resource policy keeps MiniStack's wording, which names the
-policy.
+returns it as a ``BoundaryLimit``), wraps ``evaluate`` to note, per principal, action
+and resource, whether the boundary decided a denial (``boundary_reason``, pure,
+unit-tested), and words the denial from that note, or names the resource where
+MiniStack's response would not. A denial by a resource policy keeps MiniStack's
+wording, which names the policy.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
-# The last evaluated denials: (principal, action, resource) -> why. MiniStack may
-# evaluate on another thread than the one that words the response, and evaluate one call
-# more than once (S3 checks an object request on the bucket too), so this is shared,
-# keyed by the resource, and bounded.
-_decided: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+# The last evaluated denials of principals with a boundary: (principal, action, resource)
+# -> (why, when). MiniStack may evaluate on another thread than the one that words the
+# response, and evaluates a denied call again for a resource policy's part (with that
+# policy alone, no boundary), so only evaluations with the boundary are noted, and a note
+# counts for a response worded within NOTE_SECONDS of it.
+_decided: OrderedDict[tuple[str, str, str], tuple[str, float]] = OrderedDict()
 _decided_lock = threading.Lock()
 KEPT_DENIALS = 256
+NOTE_SECONDS = 5.0
 NAMED_RESOURCE = re.compile(r" on resource: (\S+) ")
 
 
 def note(principal: str, action: str, resource: str, why: str) -> None:
     with _decided_lock:
-        _decided[(principal, action, resource)] = why
+        _decided[(principal, action, resource)] = (why, time.monotonic())
         _decided.move_to_end((principal, action, resource))
         while len(_decided) > KEPT_DENIALS:
             _decided.popitem(last=False)
 
 
 def noted(principal: str, action: str, resource: str) -> str:
-    """Why the boundary denied ``action`` on ``resource`` ("" if it did not)."""
+    """Why the boundary denied ``action`` on ``resource`` just now ("" if it did not)."""
     with _decided_lock:
-        return _decided.get((principal, action, resource), "")
+        why, when = _decided.get((principal, action, resource), ("", 0.0))
+    return why if time.monotonic() - when <= NOTE_SECONDS else ""
 
 
 class BoundaryLimit(list[Any]):
@@ -95,14 +99,16 @@ def noting_evaluate(evaluate: Any) -> Any:
         if result.decision == "Allow":
             return result
         boundary = next((limit for limit in limits if isinstance(limit, BoundaryLimit)), None)
+        if boundary is None:
+            return result  # not the principal's own evaluation, or it has no boundary
         first = iam_evaluator._first_match
-        deny = first(ctx, _flat(boundary), "Deny") if boundary is not None else None
+        deny = first(ctx, _flat(boundary), "Deny")
         why = boundary_reason(
             result.decision,
             first(ctx, _flat(policies), "Allow") is not None,
             boundary,
             None if deny is None else (deny.sid or ""),
-            boundary is not None and first(ctx, _flat(boundary), "Allow") is not None,
+            first(ctx, _flat(boundary), "Allow") is not None,
         )
         note(ctx.principal_arn, ctx.action, ctx.resource_arn, why or "")
         return result
