@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,13 @@ from driftline_ministack import sagemaker_runtime  # noqa: E402
 sys.path.pop(0)
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
+
+
+def run[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine on a loop of its own thread: the session may hold a running loop
+    in this one (the report tests' Playwright does), where ``asyncio.run`` is refused."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
 
 
 class Endpoints:
@@ -55,7 +64,7 @@ def test_an_invocation_passes_the_headers_and_answers_as_the_runtime() -> None:
         "x-amzn-sagemaker-target-variant": "a",
     }
     # When a row is sent to it
-    status, answer_headers, body = asyncio.run(
+    status, answer_headers, body = run(
         sagemaker_runtime.invoke(endpoints, "live", headers, b"7,1.0\n", ACCOUNT, REGION)  # type: ignore[arg-type]
     )
     # Then the request reaches it with its members, and the answer carries the variant
@@ -75,7 +84,7 @@ def test_a_model_error_keeps_its_code_status_and_members() -> None:
     # Given an endpoint whose model answers a client error
     error = InvocationError("ModelError", "bad row", 424, OriginalStatusCode=400)
     # When it is invoked
-    status, headers, body = asyncio.run(
+    status, headers, body = run(
         sagemaker_runtime.invoke(Endpoints(error), "live", {}, b"x", ACCOUNT, REGION)  # type: ignore[arg-type]
     )
     # Then the runtime's error comes back as botocore reads a REST-JSON error
