@@ -3,8 +3,8 @@
 Each figure is printed next to a peer measured in the same run, as a ratio, because
 absolute times on shared machines say little:
 
-- cold start of the local cloud (all services, driftline's additions) vs its base
-  (``DRIFTLINE_LOCAL_BASE``: LocalStack's core or MiniStack) with S3 alone;
+- cold start of the local cloud (all services, driftline's additions) vs MiniStack
+  with S3 alone;
 - ``cdk deploy`` of the app into a fresh local cloud vs ``cdk synth`` of the same app;
 - a file dropped in the raw bucket until its dataset version is recorded (read,
   validated, written, lineage, event), vs the upload alone;

@@ -1,7 +1,7 @@
 """The local cloud: an AWS emulator on the host, with driftline's additions.
 
-The emulator (the *base*: LocalStack's open-source core, or MiniStack; see
-``localcloud_bases``) needs Python 3.13 and its own pins, so it gets a virtual
+The emulator (the *base*: MiniStack with driftline's additions; see
+``localcloud_base``) needs Python 3.13 and its own pins, so it gets a virtual
 environment of its own under ``.localcloud/``. Everything it writes (its files, S3
 objects, unpacked functions, logs) stays under that folder too, and it listens on
 loopback only. ``install`` is idempotent (a digest of the requirement files decides
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from driftline import localcloud_state as kept
 from driftline.errors import DriftlineError, PreconditionFailed
-from driftline.localcloud_bases import BASE_VARIABLE, DEFAULT_BASE, Base, BaseError, base_named
+from driftline.localcloud_base import MINISTACK, Base, BaseError, refuse_other_base
 from driftline.localcloud_network import listening_addresses, loopback_addresses
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +84,6 @@ class LocalCloud:
     # (`driftline local up --listen ADDRESS`); anyone who reaches them can run code as
     # the user through the Lambda API.
     extra_listen: tuple[str, ...] = ()
-    # The emulator underneath ($DRIFTLINE_LOCAL_BASE): localstack (default) or ministack.
-    base_name: str = field(default_factory=lambda: os.environ.get(BASE_VARIABLE, DEFAULT_BASE))
     # IAM enforcement on calls made with the app's roles and state kept across restarts;
     # None (the default) reads $DRIFTLINE_LOCAL_IAM and $DRIFTLINE_LOCAL_PERSISTENCE when
     # the local cloud starts (both on unless 0; driftline.localcloud_state), as the demo
@@ -95,7 +93,7 @@ class LocalCloud:
 
     def __post_init__(self) -> None:
         try:
-            base_named(self.base_name)
+            refuse_other_base()
         except BaseError as error:
             raise LocalCloudError(str(error)) from None
 
@@ -109,7 +107,7 @@ class LocalCloud:
 
     @property
     def base(self) -> Base:
-        return base_named(self.base_name)
+        return MINISTACK
 
     @property
     def listen(self) -> tuple[str, ...]:
@@ -126,7 +124,7 @@ class LocalCloud:
 
     @property
     def frameworks(self) -> Path:
-        """SageMaker framework environments (``localcloud_bases.FRAMEWORKS``), for both bases."""
+        """SageMaker framework environments (``localcloud_base.FRAMEWORKS``)."""
         return self.state / "frameworks"
 
     @property
@@ -233,11 +231,7 @@ class LocalCloud:
                     f"Last lines of {self.log_file}:\n{self.log_tail()}"
                 )
             services = self.health()
-            if (
-                services
-                and all(services.get(s) in ("available", "running") for s in wanted)
-                and self._ready_marked()
-            ):
+            if services and all(services.get(s) in ("available", "running") for s in wanted):
                 self._refuse_unlisted_addresses(process.pid)
                 return True
             time.sleep(0.2)
@@ -246,17 +240,6 @@ class LocalCloud:
             f"{self.base.title} did not become ready within {timeout:.0f} s. Last lines of "
             f"{self.log_file}:\n{self.log_tail()}"
         )
-
-    def _ready_marked(self) -> bool:
-        """Whether the base's log has its ready line, where it prints one after loading
-        the kept state (LocalStack's ``Ready.``); services answer health checks before."""
-        marker = self.base.ready_marker
-        if marker is None:
-            return True
-        try:
-            return marker in self.log_file.read_text(errors="replace").splitlines()
-        except FileNotFoundError:
-            return False
 
     def listening_addresses(self, pid: int) -> set[str]:
         return listening_addresses(pid)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Finds the Python 3.13 that driftline and LocalStack's core need, and prints its path.
+# Finds the Python 3.13 that driftline and its local cloud need, and prints its path.
 #
 # Looks, in this order, at: $DRIFTLINE_PYTHON313; python3.13 on the PATH; pyenv's 3.13
 # versions; Homebrew's python@3.13; Pythons that uv installed (`uv python install 3.13`).
@@ -48,7 +48,7 @@ find_python313() {
 
 suggest() {
 	{
-		echo "Python 3.13 was not found (driftline and LocalStack's core need it). Any of these provides it:"
+		echo "Python 3.13 was not found (driftline and its local cloud need it). Any of these provides it:"
 		if [ "$(uname -s 2>/dev/null)" = Darwin ]; then
 			echo "  brew install python@3.13          # Homebrew"
 			echo "  pyenv install 3.13                # pyenv"

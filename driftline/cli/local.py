@@ -28,8 +28,8 @@ from driftline.target import Target
 LIFECYCLES = (names.DATA_STACK, names.PIPELINE_STACK, names.MONITORING_STACK)
 
 local_app = typer.Typer(
-    help="The local cloud: LocalStack's open-source core on this machine, with driftline's "
-    "plugin. It listens on loopback, port 4566 or $DRIFTLINE_LOCAL_PORT.",
+    help="The local cloud: MiniStack on this machine, with driftline's additions (SageMaker "
+    "among them). It listens on loopback, port 4566 or $DRIFTLINE_LOCAL_PORT.",
     no_args_is_help=True,
 )
 
@@ -45,7 +45,7 @@ def ip_address(text: str) -> str:
 @local_app.command("install")
 @requires()
 def install() -> None:
-    """Create LocalStack's own environment under `.localcloud/` (`up` does it when needed).
+    """Create MiniStack's own environment under `.localcloud/` (`up` does it when needed).
 
     Example:
 

@@ -77,8 +77,8 @@ NOTIFICATIONS: dict[str, str] = {
     ModelQualityDegraded.detail_type(): (
         f"driftline: labels show the model {_field('$.detail.model_package_arn')} degraded "
         f"on batch {_field('$.detail.version')} of {_field('$.detail.dataset')}: "
-        # (no bare number in a text template: LocalStack's transformer cannot place one;
-        # the quality record holds the test metric it was held to)
+        # (the metrics as one field, not bare numbers in the text; the quality record
+        # holds the test metric it was held to)
         f"{_field('$.detail.metrics')}, see {_field('$.detail.quality_uri')}"
     ),
     InferenceFailed.detail_type(): (

@@ -2,8 +2,7 @@
 
 The pipeline stack's SageMaker log-groups resource creates SageMaker's log groups with
 the stage's key, or, when SageMaker or an earlier deployment created them first,
-associates the key with them; MiniStack answered that call "Unknown action", as
-LocalStack's core answered "not implemented" (``driftline_localcloud.logs_patch``).
+associates the key with them; MiniStack answers that call "Unknown action".
 ``install`` answers it (and ``DisassociateKmsKey``) in front of MiniStack's handler:
 the key is recorded on the group, where ``CreateLogGroup`` records one and
 ``DescribeLogGroups`` reports it; a group that does not exist is
@@ -15,11 +14,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from driftline_localcloud.logs_patch import group_name
 from ministack.core.responses import error_response_json, json_response
 from ministack.services import cloudwatch_logs
 
 TARGET_PREFIX = "Logs_20140328."
+
+
+def group_name(log_group_name: str | None, resource_identifier: str | None) -> str:
+    """The group named by its name or by its ARN (``...:log-group:<name>[:*]``)."""
+    if log_group_name:
+        return log_group_name
+    return (resource_identifier or "").split(":log-group:", 1)[-1].removesuffix(":*")
 
 
 def _key_of(data: dict[str, Any], key: str | None) -> Any:

@@ -5,9 +5,9 @@ iteration's result in the state's output, so batch inference's WritePredictions,
 reads the parts' results back from S3, would find nothing, and many failed parts would
 overflow the state (AWS's reason for the ResultWriter). ``install`` wraps that function:
 a Map with a ResultWriter runs as before up to its results, which then go to
-``<Prefix><map run id>/SUCCEEDED_0.json`` with a ``manifest.json`` naming the file (written by
-``driftline_localcloud.stepfunctions_result_writer.write_results``, as on the LocalStack
-base), and the state's result is AWS's ``{MapRunArn, ResultWriterDetails}``
+``<Prefix><map run id>/SUCCEEDED_0.json`` with a ``manifest.json`` naming the file
+(``driftline_localcloud.stepfunctions_result_writer.write_results``), and the state's
+result is AWS's ``{MapRunArn, ResultWriterDetails}``
 before ResultSelector, ResultPath and OutputPath apply. The objects are put through the
 gateway as the state machine's role, so with IAM enforced the role needs
 ``s3:PutObject`` there, as on AWS.

@@ -1,6 +1,6 @@
 """The local cloud is reachable from this machine only.
 
-LocalStack's gateway would listen on every interface; the launcher binds it to loopback
+MiniStack would listen on every interface; the launcher binds it to loopback
 and checks what its processes listen on. Anyone who could reach the port could create a
 function and run code as the user.
 """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline import deploy, localcloud, localcloud_bases
+from driftline import deploy, localcloud, localcloud_base
 from driftline.localcloud import LocalCloud
 from infra.config import load_stage_config
 from infra.platforms import (
@@ -170,11 +170,11 @@ def test_framework_environments_are_installed_for_the_host_and_rebuilt_on_anothe
     def run(command: list[str], what: str, environment: dict[str, str] | None = None) -> None:
         commands.append((command, environment))
 
-    monkeypatch.setattr(localcloud_bases, "run", run)
+    monkeypatch.setattr(localcloud_base, "run", run)
     monkeypatch.setattr(localcloud, "find_python313", lambda: Path("/usr/bin/python3.13"))
     cloud = LocalCloud(state=tmp_path)
     # Given an Apple-silicon Mac / When the local cloud is installed
-    monkeypatch.setattr(localcloud_bases, "current_host", lambda: MAC_ARM)
+    monkeypatch.setattr(localcloud_base, "current_host", lambda: MAC_ARM)
     assert cloud.install() is True
     # Then the scikit-learn environment gets macOS arm64 wheels for this macOS
     (framework, environment), *_ = [
@@ -186,6 +186,6 @@ def test_framework_environments_are_installed_for_the_host_and_rebuilt_on_anothe
     commands.clear()
     assert cloud.install() is False and commands == []
     # But the same folder on another host is installed again, for that host
-    monkeypatch.setattr(localcloud_bases, "current_host", lambda: UBUNTU_ARM)
+    monkeypatch.setattr(localcloud_base, "current_host", lambda: UBUNTU_ARM)
     assert cloud.install() is True
     assert any("aarch64-manylinux_2_28" in command for command, _ in commands)

@@ -34,11 +34,6 @@ def policy() -> ModuleType:
     return load("policy")
 
 
-@pytest.fixture(scope="module")
-def actions() -> ModuleType:
-    return load("actions")
-
-
 def allow(action: str | list[str], resource: str | list[str], **extra: object) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
@@ -291,82 +286,3 @@ def test_an_unknown_condition_operator_is_an_error_not_an_allow(policy: ModuleTy
         policy.conditions_hold(
             {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01"}}, {"aws:CurrentTime": "x"}
         )
-
-
-def call(
-    actions: ModuleType, service: str, operation: str, **parameters: object
-) -> list[tuple[str, str, dict[str, str]]]:
-    found = actions.checks(actions.Call(service, operation, parameters, ACCOUNT, "us-east-1"))
-    return [(check.action, check.resource, dict(check.context)) for check in found]
-
-
-def test_requests_name_the_actions_and_resources_aws_checks(actions: ModuleType) -> None:
-    assert call(actions, "s3", "HeadObject", Bucket="raw", Key="a/b.csv") == [
-        ("s3:GetObject", "arn:aws:s3:::raw/a/b.csv", {})
-    ]
-    assert call(actions, "s3", "ListBuckets") == [("s3:ListAllMyBuckets", "*", {})]
-    assert call(actions, "s3", "ListObjectsV2", Bucket="raw", Prefix="a/") == [
-        ("s3:ListBucket", "arn:aws:s3:::raw", {"s3:prefix": "a/"})
-    ]
-    assert call(actions, "s3", "CopyObject", Bucket="cur", Key="k", CopySource="raw/a%20b.csv") == [
-        ("s3:PutObject", "arn:aws:s3:::cur/k", {}),
-        ("s3:GetObject", "arn:aws:s3:::raw/a b.csv", {}),
-    ]
-    assert call(
-        actions, "sqs", "SendMessageBatch", QueueUrl="http://127.0.0.1:4566/000000000000/dlq"
-    ) == [("sqs:SendMessage", "arn:aws:sqs:us-east-1:000000000000:dlq", {})]
-    assert call(
-        actions, "events", "PutEvents", Entries=[{"EventBusName": "driftline-dev"}, {}]
-    ) == [
-        ("events:PutEvents", "arn:aws:events:us-east-1:000000000000:event-bus/driftline-dev", {}),
-        ("events:PutEvents", "arn:aws:events:us-east-1:000000000000:event-bus/default", {}),
-    ]
-    assert call(actions, "lambda", "Invoke", FunctionName="driftline-dev-ingest:live") == [
-        (
-            "lambda:InvokeFunction",
-            "arn:aws:lambda:us-east-1:000000000000:function:driftline-dev-ingest:live",
-            {},
-        )
-    ]
-    assert call(
-        actions, "sagemaker", "CreateTrainingJob", TrainingJobName="DL-dev-x", RoleArn=ROLE
-    ) == [
-        (
-            "sagemaker:CreateTrainingJob",
-            "arn:aws:sagemaker:us-east-1:000000000000:training-job/dl-dev-x",
-            {},
-        ),
-        ("iam:PassRole", ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"}),
-    ]
-    assert call(actions, "sagemaker", "ListModelPackages", ModelPackageGroupName="g") == [
-        ("sagemaker:ListModelPackages", "*", {})
-    ]
-    assert call(actions, "monitoring", "PutMetricData", Namespace="driftline") == [
-        ("cloudwatch:PutMetricData", "*", {})
-    ]
-    assert call(actions, "sts", "GetCallerIdentity") == []
-    # LocalStack names Step Functions "stepfunctions" and SQS's query protocol "sqs-query"
-    execution = "arn:aws:states:us-east-1:000000000000:execution:driftline-dev-training:x"
-    assert call(actions, "stepfunctions", "DescribeExecution", executionArn=execution) == [
-        ("states:DescribeExecution", execution, {})
-    ]
-    assert call(actions, "sqs-query", "GetQueueUrl", QueueName="dlq") == [
-        ("sqs:GetQueueUrl", "arn:aws:sqs:us-east-1:000000000000:dlq", {})
-    ]
-
-
-def test_the_gates_old_grant_on_the_state_machine_would_be_denied_its_executions(
-    policy: ModuleType,
-) -> None:
-    # Given the grant the retraining gate once had (the state machine's ARN + ":*") and its fix
-    machine = "arn:aws:states:us-east-1:000000000000:stateMachine:driftline-dev-training"
-    execution = (
-        "arn:aws:states:us-east-1:000000000000:execution:driftline-dev-training:transactions-1"
-    )
-    old = [allow("states:DescribeExecution", f"{machine}:*")]
-    fixed = [
-        allow("states:DescribeExecution", machine.replace(":stateMachine:", ":execution:") + ":*")
-    ]
-    # Then describing one of its executions is denied with the old and allowed with the fix
-    assert decide(policy, "states:DescribeExecution", execution, old) == "implicitly denied"
-    assert decide(policy, "states:DescribeExecution", execution, fixed) == "allowed"

@@ -67,27 +67,13 @@ def test_the_network_is_off_in_unit_tests() -> None:
         probe.connect(("127.0.0.1", 9))
 
 
-def test_the_gateway_is_told_to_listen_on_loopback_only(tmp_path: Path) -> None:
-    # Given a local cloud with default settings
-    listen = LocalCloud(port=4599, state=tmp_path, base_name="localstack").environment()[
-        "GATEWAY_LISTEN"
-    ]
-    # Then every address the gateway is given is a loopback address
-    addresses = [entry.rsplit(":", 1)[0].strip("[]") for entry in listen.split(",")]
-    assert "127.0.0.1" in addresses
-    assert all(localcloud_network.is_loopback(a) for a in addresses), listen
-
-
 def test_listening_elsewhere_is_an_explicit_opt_in(tmp_path: Path) -> None:
     # Given an explicit extra address
-    cloud = LocalCloud(
-        port=4599, state=tmp_path, base_name="localstack", extra_listen=("192.0.2.10",)
-    )
-    # Then the gateway listens there as well as on loopback, and IPv6 is bracketed
-    listen = cloud.environment()["GATEWAY_LISTEN"].split(",")
-    assert "127.0.0.1:4599" in listen
-    assert "192.0.2.10:4599" in listen
-    assert all(e.startswith("[") for e in listen if e.count(":") > 1)
+    cloud = LocalCloud(port=4599, state=tmp_path, extra_listen=("192.0.2.10",))
+    # Then the gateway listens there as well as on loopback
+    listen = cloud.environment()["DRIFTLINE_LISTEN"].split(",")
+    assert "127.0.0.1" in listen
+    assert "192.0.2.10" in listen
 
 
 def test_a_wildcard_listener_stops_the_local_cloud(
@@ -116,16 +102,16 @@ def test_iam_enforcement_is_on_unless_turned_off(
 ) -> None:
     # Given no setting, then an opt-out
     monkeypatch.delenv("DRIFTLINE_LOCAL_IAM", raising=False)
-    default = LocalCloud(port=4599, state=tmp_path).environment()["DRIFTLINE_LOCAL_IAM"]
+    default = LocalCloud(port=4599, state=tmp_path).environment()["AUTH"]
     monkeypatch.setenv("DRIFTLINE_LOCAL_IAM", "0")
-    off = LocalCloud(port=4599, state=tmp_path).environment()["DRIFTLINE_LOCAL_IAM"]
+    off = LocalCloud(port=4599, state=tmp_path).environment()["AUTH"]
     # Then the local cloud is started with checks on, and off only when asked
-    assert (default, off) == ("1", "0")
+    assert (default, off) == ("true", "false")
 
 
-def test_the_ministack_base_listens_on_loopback_only(tmp_path: Path) -> None:
-    # Given the MiniStack base with default settings
-    environment = LocalCloud(port=4599, state=tmp_path, base_name="ministack").environment()
+def test_the_gateway_is_told_to_listen_on_loopback_only(tmp_path: Path) -> None:
+    # Given a local cloud with default settings
+    environment = LocalCloud(port=4599, state=tmp_path).environment()
     # Then its serve module is given loopback addresses only, and the port
     addresses = environment["DRIFTLINE_LISTEN"].split(",")
     assert "127.0.0.1" in addresses
@@ -145,8 +131,8 @@ def test_ministack_enforces_iam_and_keeps_state_unless_turned_off(
         "DRIFTLINE_LOCAL_STATE_DIR",
     ):
         monkeypatch.delenv(variable, raising=False)
-    # Then MiniStack checks IAM (its AUTH) and keeps its state, as the LocalStack base does
-    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    # Then MiniStack checks IAM (its AUTH) and keeps its state
+    cloud = LocalCloud(port=4599, state=tmp_path)
     plain = cloud.environment()
     assert (plain["AUTH"], plain["PERSIST_STATE"], plain["S3_PERSIST"]) == ("true", "1", "1")
     # And its state lives in the local cloud's kept state, which no start clears
@@ -155,35 +141,30 @@ def test_ministack_enforces_iam_and_keeps_state_unless_turned_off(
         Path(plain["STATE_DIR"]).is_relative_to(folder) for folder in cloud.base.fresh_state(cloud)
     )
     # When either is turned off
-    off = LocalCloud(
-        port=4599, state=tmp_path, base_name="ministack", iam=False, persistence=False
-    ).environment()
+    off = LocalCloud(port=4599, state=tmp_path, iam=False, persistence=False).environment()
     # Then it is off, and the kept state is left alone for a start that keeps nothing
     assert (off["AUTH"], off["PERSIST_STATE"], off["S3_PERSIST"]) == ("false", "0", "0")
     assert not Path(off["STATE_DIR"]).is_relative_to(kept.folder(tmp_path))
 
 
-def test_both_bases_read_the_persistence_setting_when_they_start(
+def test_the_persistence_setting_is_read_when_the_local_cloud_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given local clouds made while persistence is on
+    # Given a local cloud made while persistence is on
     monkeypatch.delenv("DRIFTLINE_LOCAL_PERSISTENCE", raising=False)
     monkeypatch.delenv("DRIFTLINE_LOCAL_STATE_DIR", raising=False)
-    localstack = LocalCloud(port=4599, state=tmp_path, base_name="localstack")
-    ministack = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
-    assert localstack.environment()["DRIFTLINE_LOCAL_STATE_DIR"] == str(kept.folder(tmp_path))
-    assert ministack.environment()["PERSIST_STATE"] == "1"
+    cloud = LocalCloud(port=4599, state=tmp_path)
+    assert cloud.environment()["PERSIST_STATE"] == "1"
     # When it is turned off afterwards (as the demo does in-process)
     monkeypatch.setenv("DRIFTLINE_LOCAL_PERSISTENCE", "0")
-    # Then neither keeps state at its next start
-    assert localstack.environment()["DRIFTLINE_LOCAL_STATE_DIR"] == ""
-    assert ministack.environment()["PERSIST_STATE"] == "0"
+    # Then it keeps no state at its next start
+    assert cloud.environment()["PERSIST_STATE"] == "0"
 
 
 def test_ministack_names_services_its_own_way_and_serves_backup_for_the_templates(
     tmp_path: Path,
 ) -> None:
-    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    cloud = LocalCloud(port=4599, state=tmp_path)
     services = cloud.environment()["SERVICES"].split(",")
     assert {"states", "monitoring", "backup"} <= set(services)
     assert not {"stepfunctions", "cloudwatch", "sagemaker", "sagemaker-runtime"} & set(services)
@@ -191,25 +172,32 @@ def test_ministack_names_services_its_own_way_and_serves_backup_for_the_template
     assert "sagemaker" in cloud.base.health_services(cloud)
 
 
-def test_an_unknown_base_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(LocalCloudError, match="DRIFTLINE_LOCAL_BASE='moto'.*localstack.*ministack"):
-        LocalCloud(state=tmp_path, base_name="moto")
-
-
-def test_the_base_comes_from_the_environment(
+def test_a_setting_that_chose_localstack_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("DRIFTLINE_LOCAL_BASE", "ministack")
+    # Given the setting that chose LocalStack's core before it was dropped
+    monkeypatch.setenv("DRIFTLINE_LOCAL_BASE", "localstack")
+    # When a local cloud is made / Then the error says MiniStack is the one base, and what to do
+    with pytest.raises(LocalCloudError, match="'localstack'.*MiniStack only.*Unset"):
+        LocalCloud(state=tmp_path)
+
+
+def test_the_local_cloud_stands_on_ministack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given no setting, and then the one that names MiniStack
+    monkeypatch.delenv("DRIFTLINE_LOCAL_BASE", raising=False)
     cloud = LocalCloud(state=tmp_path)
-    assert cloud.base.name == "ministack"
+    monkeypatch.setenv("DRIFTLINE_LOCAL_BASE", "ministack")
+    # Then both are MiniStack, with its own files
+    assert cloud.base.name == LocalCloud(state=tmp_path).base.name == "ministack"
     assert cloud.pid_file == tmp_path / "ministack.pid"
-    monkeypatch.delenv("DRIFTLINE_LOCAL_BASE")
-    assert LocalCloud(state=tmp_path).base.name == "localstack"
+    assert cloud.venv_python == tmp_path / "ministack" / "venv" / "bin" / "python"
 
 
 def test_ministack_unpacks_functions_under_the_local_cloud_folder(tmp_path: Path) -> None:
     # Given the MiniStack base (its function environments are folders under TMPDIR)
-    cloud = LocalCloud(port=4599, state=tmp_path, base_name="ministack")
+    cloud = LocalCloud(port=4599, state=tmp_path)
     tmp = Path(cloud.environment()["TMPDIR"])
     # Then TMPDIR exists (Python would silently fall back to /tmp) and is cleared at start
     assert tmp.is_dir() and tmp.is_relative_to(tmp_path)

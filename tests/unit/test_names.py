@@ -18,7 +18,7 @@ from infra.constructs.sagemaker import source_tarball
 ROOT = Path(__file__).resolve().parents[2]
 NAMES_FILE = Path(names.__file__)
 # Source folders whose Python must take its names from the names module. local/ runs in
-# LocalStack's own environment without the layer (its one shared name is pinned below).
+# the local cloud's own environment without the layer (its one shared name is pinned below).
 SOURCES = ("infra", "functions", "layers", "training", "driftline", "benchmarks")
 # Names whose value is also an AWS API field, which code spells as the API does.
 SHARED_WITH_AWS = {"EVENT_BUS_OUTPUT"}  # EventBridge's PutEvents entry field "EventBusName"
@@ -92,7 +92,7 @@ def test_the_names_module_imports_only_the_standard_library() -> None:
 
 
 def test_the_local_clouds_fault_route_is_the_one_the_cli_arms() -> None:
-    # The plugin runs in LocalStack's environment, which has no runtime layer to import
+    # The local cloud runs in its own environment, which has no runtime layer to import
     # the route from: its constant must equal the names module's.
     plugin = ROOT / "local" / "driftline_localcloud" / "faults.py"
     tree = ast.parse(plugin.read_text(encoding="utf-8"))

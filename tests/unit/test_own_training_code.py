@@ -241,7 +241,7 @@ def test_code_not_packaged_with_the_deployment_is_a_clear_error(
 
 # -- the local cloud's requirements check -------------------------------------------------
 def local_module(name: str) -> ModuleType:
-    """A module of the local cloud's plugin that does not need LocalStack."""
+    """A module of the local cloud's additions that does not need the emulator."""
     sys.path.insert(0, str(ROOT / "local"))
     try:
         return importlib.import_module(name)

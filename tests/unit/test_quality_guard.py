@@ -36,7 +36,6 @@ from tests.unit.test_deployment import (
     planner,
     planning,  # noqa: F401 (the fixture)
 )
-from tests.unit.test_iam_policy import actions, call  # noqa: F401 (the fixture)
 from tests.unit.test_step_contracts import check_events, definition, lambda_answer
 
 PREFIX = names.quality_alarm_prefix("dev", "transactions")
@@ -331,25 +330,3 @@ def test_an_unguarded_deployment_touches_no_alarm() -> None:
     trace = Walker(respond).run(definition("deployment.asl.json"), started, context)
     assert not trace.failed
     assert not [r for r in resources if "cloudwatch" in r]
-
-
-# -- the local cloud's IAM -----------------------------------------------------------------
-def test_alarm_calls_are_checked_on_their_alarms(actions: Any) -> None:  # noqa: F811
-    arn = "arn:aws:cloudwatch:us-east-1:000000000000:alarm:"
-    assert call(actions, "cloudwatch", "PutMetricAlarm", AlarmName="a", Tags=[{"Key": "k"}]) == [
-        ("cloudwatch:PutMetricAlarm", f"{arn}a", {}),
-        ("cloudwatch:TagResource", f"{arn}a", {}),
-    ]
-    assert call(actions, "monitoring", "PutMetricAlarm", AlarmName="a") == [
-        ("cloudwatch:PutMetricAlarm", f"{arn}a", {})
-    ]
-    assert call(actions, "cloudwatch", "DeleteAlarms", AlarmNames=["a", "b"]) == [
-        ("cloudwatch:DeleteAlarms", f"{arn}a", {}),
-        ("cloudwatch:DeleteAlarms", f"{arn}b", {}),
-    ]
-    assert call(actions, "monitoring", "DescribeAlarms", AlarmNamePrefix="p-") == [
-        ("cloudwatch:DescribeAlarms", f"{arn}p-*", {})
-    ]
-    assert call(actions, "monitoring", "DescribeAlarms", AlarmNames=["a"]) == [
-        ("cloudwatch:DescribeAlarms", f"{arn}a", {})
-    ]

@@ -62,20 +62,6 @@ class RegionStore:
     # job ARN -> set when StopTrainingJob/StopTransformJob/StopProcessingJob asks it to stop
     stop_requests: dict[str, threading.Event] = field(default_factory=dict)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """What a restart keeps: the descriptions; stop requests belong to live jobs."""
-        state = dict(self.__dict__)
-        state["stop_requests"] = {}
-        state["packages"] = dict(self.packages)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # A store saved by an older plugin lacks the fields added since: they start empty.
-        self.__dict__.update(RegionStore().__dict__)
-        self.__dict__.update(state)
-        self.packages = defaultdict(list, self.packages)
-        self.fail_interrupted_jobs()
-
     def fail_interrupted_jobs(self) -> None:
         """A job that ran when the local cloud stopped lost its process: it is failed (its
         model, if written, stays in S3), as SageMaker fails a job whose instance is lost."""
@@ -122,9 +108,9 @@ class Stores:
             self.regions.clear()
 
     def dump(self) -> dict[str, Any]:
-        """Every region's resources as JSON-ready data (timestamps tagged), for a base
-        whose persistence saves JSON (MiniStack's; LocalStack's pickles ``regions``).
-        Stop requests are not state: they belong to the running job threads."""
+        """Every region's resources as JSON-ready data (timestamps tagged), for MiniStack's
+        persistence, which saves JSON. Stop requests are not state: they belong to the
+        running job threads."""
         with self.lock:
             regions = [
                 {

@@ -1,16 +1,15 @@
-"""The emulators the local cloud can stand on, and what each needs around it.
+"""The emulator the local cloud stands on, and what it needs around it.
 
-- ``localstack``: LocalStack's last open-source core (2026.3.0) with driftline's plugin
-  (``local/driftline_localcloud``), in ``.localcloud/venv``.
-- ``ministack``: MiniStack (``local/requirements-ministack.txt``) with driftline's
-  additions (``local/driftline_ministack``), in ``.localcloud/ministack/venv``; IAM is
-  enforced by MiniStack's ``AUTH`` and state kept by MiniStack's persistence, in the
-  ``ministack`` folder of the kept state (``driftline.localcloud_state``).
+MiniStack (MIT, pure Python, released monthly; pinned in
+``local/requirements-ministack.txt``) with driftline's additions
+(``local/driftline_ministack`` and the SageMaker provider in
+``local/driftline_localcloud``), in ``.localcloud/ministack/venv``. IAM is enforced by
+MiniStack's ``AUTH`` and state kept by MiniStack's persistence, in the ``ministack``
+folder of the kept state (``driftline.localcloud_state``). The SageMaker framework
+environments live in ``.localcloud/frameworks``.
 
-``DRIFTLINE_LOCAL_BASE`` chooses (default ``localstack``). Both share the SageMaker
-framework environments (``.localcloud/frameworks``) and driftline's SageMaker
-provider. Each base has its own virtual environment, log and pid file, so switching
-needs no reinstall of the other.
+It replaced LocalStack's last open-source core, which can never get a fix; the README's
+design notes hold the measured comparison behind the move.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftline import localcloud_state as kept
-from driftline.localcloud_network import host_port
 from infra.platforms import AssetPlatform, current_host, host_platform
 
 if TYPE_CHECKING:
@@ -34,8 +32,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "local"
+# The variable that chose between two bases before LocalStack's core was dropped.
 BASE_VARIABLE = "DRIFTLINE_LOCAL_BASE"
-DEFAULT_BASE = "localstack"
 # SageMaker framework images the local cloud can run, each as a virtual environment built
 # from local/frameworks/<name>.txt under .localcloud/frameworks/<name>.
 FRAMEWORKS = ("sklearn", "xgboost", "pytorch")
@@ -96,7 +94,7 @@ def frameworks_wanted(platform: AssetPlatform) -> str:
 
 
 def install_frameworks(state: Path, python313: Path, progress: Progress) -> None:
-    """The framework images' stand-ins, shared by both bases: Python 3.13 with each image's
+    """The framework images' stand-ins: Python 3.13 with each image's
     pinned packages as wheels for the host's platform (the one the layers get for the
     local target). Rebuilt when their pins or the platform change, afresh, so that a
     package dropped from the pins does not linger."""
@@ -123,35 +121,19 @@ def install_frameworks(state: Path, python313: Path, progress: Progress) -> None
     marker.write_text(wanted)
 
 
+# The app's service names where MiniStack's differ.
+MINISTACK_SERVICE_NAMES = {"stepfunctions": "states", "cloudwatch": "monitoring"}
+SAGEMAKER_SERVICES = {"sagemaker", "sagemaker-runtime"}
+
+
 @dataclass(frozen=True)
 class Base:
+    """MiniStack, started through driftline_ministack.serve (additions, then Hypercorn)."""
+
     name: str
     title: str
     serve_module: str
     health_path: str
-    # A line the base logs once ready (after loading kept state), or None.
-    ready_marker: str | None = None
-
-    def folder(self, cloud: LocalCloud) -> Path:
-        """Where this base's own files live (its venv, its state)."""
-        raise NotImplementedError
-
-    def requirement_files(self) -> tuple[Path, ...]:
-        raise NotImplementedError
-
-    def install_packages(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
-        raise NotImplementedError
-
-    def environment(self, cloud: LocalCloud) -> dict[str, str]:
-        raise NotImplementedError
-
-    def health_services(self, cloud: LocalCloud) -> set[str]:
-        """The names its health route must report available before it counts as ready."""
-        raise NotImplementedError
-
-    def fresh_state(self, cloud: LocalCloud) -> list[Path]:
-        """Folders emptied at each start (a base that keeps no state starts from none)."""
-        raise NotImplementedError
 
     def venv(self, cloud: LocalCloud) -> Path:
         return self.folder(cloud) / "venv"
@@ -185,90 +167,6 @@ class Base:
             self.install_packages(cloud, python313, progress)
             marker.write_text(wanted)
         install_frameworks(cloud.state, python313, progress)
-
-
-class LocalStackBase(Base):
-    """LocalStack's core in host mode; the plugin binds the gateway per address."""
-
-    def folder(self, cloud: LocalCloud) -> Path:
-        return cloud.state  # where it has always been: .localcloud/venv
-
-    def runtime_packages(self, cloud: LocalCloud) -> Path:
-        """What the AWS Python runtime provides (boto3), for the process executor."""
-        return cloud.state / "lambda-runtime"
-
-    def requirement_files(self) -> tuple[Path, ...]:
-        return (LOCAL / "requirements.txt", LOCAL / "lambda-runtime.txt", LOCAL / "pyproject.toml")
-
-    def install_packages(self, cloud: LocalCloud, python313: Path, progress: Progress) -> None:
-        progress("installing LocalStack and the driftline plugin")
-        pip_install(
-            self.venv(cloud),
-            ["-r", str(LOCAL / "requirements.txt"), "-e", str(LOCAL)],
-            "Installing LocalStack",
-        )
-        progress("installing the Lambda runtime's packages")
-        target = self.runtime_packages(cloud)
-        shutil.rmtree(target, ignore_errors=True)
-        run(
-            [
-                *UV, "pip", "install", "--quiet", "--python", str(python313),
-                "--target", str(target), "-r", str(LOCAL / "lambda-runtime.txt"),
-            ],
-            "Installing the Lambda runtime's packages",
-        )  # fmt: skip
-
-    def environment(self, cloud: LocalCloud) -> dict[str, str]:
-        address = f"{cloud.host}:{cloud.port}"
-        return {
-            # Bound per interface by driftline_localcloud.serve (LocalStack's own
-            # gateway would listen on every interface whatever this says).
-            "GATEWAY_LISTEN": ",".join(host_port(a, cloud.port) for a in cloud.listen),
-            # URLs LocalStack hands out (queue URLs, presigned URLs) must resolve with no
-            # DNS of its own: use the loopback address, path-style.
-            "LOCALSTACK_HOST": address,
-            "SQS_ENDPOINT_STRATEGY": "path",
-            "SERVICES": cloud.services,
-            "LAMBDA_RUNTIME_EXECUTOR": "process",
-            # Lambda retries a failed asynchronous invocation after 1 and 2 minutes on AWS
-            # (LocalStack's default too); locally after 1 and 2 seconds, so a crash, its
-            # retries and the failure destination play out while a developer watches.
-            "LAMBDA_RETRY_BASE_DELAY": "1",
-            # LocalStack's DynamoDB downloads a Java server at run time; the plugin's
-            # serves it in memory instead.
-            "PROVIDER_OVERRIDE_DYNAMODB": "driftline",
-            # No SageMaker in the open-source core: the plugin's runs jobs and endpoints.
-            "PROVIDER_OVERRIDE_SAGEMAKER": "driftline",
-            "PROVIDER_OVERRIDE_SAGEMAKER_RUNTIME": "driftline",
-            "DRIFTLINE_SAGEMAKER_FRAMEWORKS": str(cloud.frameworks),
-            "DRIFTLINE_LAMBDA_RUNTIME_PACKAGES": str(self.runtime_packages(cloud)),
-            "FILESYSTEM_ROOT": str(cloud.state / "filesystem"),
-            "TMPDIR": str(cloud.state / "tmp"),
-            "DNS_ADDRESS": "0",
-            "DISABLE_EVENTS": "1",
-            "SKIP_SSL_CERT_DOWNLOAD": "1",
-            "PERSISTENCE": "0",
-            # Calls of functions, state machines and jobs are checked against their roles
-            # (driftline_localcloud.iam); DRIFTLINE_LOCAL_IAM=0 turns that off for debugging.
-            "DRIFTLINE_LOCAL_IAM": "1" if cloud.enforces_iam else "0",
-            # Saved at shutdown, loaded at start (driftline.localcloud_state).
-            "DRIFTLINE_LOCAL_STATE_DIR": str(kept.folder(cloud.state)) if cloud.keeps_state else "",
-        }
-
-    def health_services(self, cloud: LocalCloud) -> set[str]:
-        return set(cloud.services.split(","))
-
-    def fresh_state(self, cloud: LocalCloud) -> list[Path]:
-        return [cloud.state / "tmp", cloud.state / "filesystem"]
-
-
-# LocalStack's service names where MiniStack's differ.
-MINISTACK_SERVICE_NAMES = {"stepfunctions": "states", "cloudwatch": "monitoring"}
-SAGEMAKER_SERVICES = {"sagemaker", "sagemaker-runtime"}
-
-
-class MiniStackBase(Base):
-    """MiniStack, started through driftline_ministack.serve (additions, then Hypercorn)."""
 
     def folder(self, cloud: LocalCloud) -> Path:
         return cloud.state / "ministack"
@@ -329,8 +227,8 @@ class MiniStackBase(Base):
 
     def environment(self, cloud: LocalCloud) -> dict[str, str]:
         folder = self.folder(cloud)
-        # Kept beside the LocalStack base's saved services (driftline.localcloud_state);
-        # without persistence, a folder each start clears, leaving what was kept alone.
+        # In the kept state's folder (driftline.localcloud_state); without persistence,
+        # a folder each start clears, leaving what was kept alone.
         kept_state = kept.folder(cloud.state) / "ministack"
         state = kept_state if cloud.keeps_state else folder / "tmp" / "state"
         # Each warm function environment unpacks its code and layers (the dependency
@@ -351,7 +249,8 @@ class MiniStackBase(Base):
             # Python functions run with this interpreter: AWS's runtime packages only.
             "DRIFTLINE_LAMBDA_PYTHON": str(self.python_runtime(cloud) / "bin" / "python"),
             # Retries of a failed asynchronous invocation after 1 and 2 seconds (1 and 2
-            # minutes on AWS), as on the LocalStack base.
+            # minutes on AWS), so a crash, its retries and the failure destination play
+            # out while a developer watches.
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": "1",
             "AUTH": "true" if cloud.enforces_iam else "false",
             "PERSIST_STATE": "1" if cloud.keeps_state else "0",
@@ -374,23 +273,15 @@ class MiniStackBase(Base):
         return [self.folder(cloud) / "tmp"]
 
 
-LOCALSTACK = LocalStackBase(
-    "localstack",
-    "LocalStack",
-    "driftline_localcloud.serve",
-    "/_localstack/health",
-    ready_marker="Ready.",  # localstack.constants.READY_MARKER_OUTPUT
-)
-MINISTACK = MiniStackBase(
-    "ministack", "MiniStack", "driftline_ministack.serve", "/_ministack/health"
-)
+MINISTACK = Base("ministack", "MiniStack", "driftline_ministack.serve", "/_ministack/health")
 
 
-def base_named(name: str) -> Base:
-    bases = {base.name: base for base in (LOCALSTACK, MINISTACK)}
-    if name not in bases:
+def refuse_other_base() -> None:
+    """A clear error for a setting that chose LocalStack's core, which is gone."""
+    chosen = os.environ.get(BASE_VARIABLE, "").strip()
+    if chosen and chosen != MINISTACK.name:
         raise BaseError(
-            f"{BASE_VARIABLE}={name!r} names no local cloud base: use one of "
-            f"{', '.join(sorted(bases))}."
+            f"{BASE_VARIABLE}={chosen!r}: the local cloud stands on MiniStack only "
+            "(LocalStack's frozen core was dropped; see the README's design notes). "
+            f"Unset {BASE_VARIABLE}."
         )
-    return bases[name]
