@@ -5,14 +5,12 @@ updated. Without Docker it then answers an invocation of a Java, .NET or Ruby fu
 with a made-up success (``Mock response - java21 not supported for local execution``),
 and a function whose package or layers hold wheels this host cannot load fails only at
 its first import, deep inside the handler. ``install`` checks a function when MiniStack
-schedules that transition, as the LocalStack base's process executor checks it when it
-prepares the version:
+schedules that transition:
 
 - the runtime: Python (``python3.x``) and Node.js (``nodejs*``, with ``node`` on the
   PATH) run as host processes, custom runtimes (``provided.*``) run their ``bootstrap``;
   any other runtime, and a container image, would need Docker;
-- the wheels: the LocalStack base's check (``driftline_localcloud.lambda_runtime.
-  compatibility``), read from the code's and the layers' archives without unzipping.
+- the wheels: ``driftline_localcloud.lambda_runtime.compatibility``, read from the code's and the layers' archives without unzipping.
 
 Such a function goes ``Failed`` with the reason as ``StateReason`` (and
 ``LastUpdateStatusReason``), where AWS and the LocalStack base report what they cannot

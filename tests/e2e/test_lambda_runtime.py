@@ -1,4 +1,4 @@
-"""The local cloud's process executor runs Python functions with AWS's semantics."""
+"""The local cloud runs functions as host processes with AWS's semantics."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from driftline.localcloud import LocalCloud
 from driftline.target import Target
 from tests.e2e.conftest import wait_for
 from tests.e2e.roles import FUNCTION
@@ -326,11 +325,8 @@ def test_concurrent_invocations_get_separate_environments(functions: Functions) 
 
 
 def test_unsupported_runtime_fails_clearly_instead_of_hanging(functions: Functions) -> None:
-    # Given a runtime neither base can run without Docker (a JVM)
+    # Given a runtime the local cloud cannot run without Docker (a JVM)
     name = functions.create("describe", runtime="java21", wait=False)
-    # LocalStack cannot delete a function whose version failed to start ("Unable to find
-    # version manager"): it stays until the local cloud stops.
-    functions.created.remove(name)
 
     def settled() -> dict[str, Any] | None:
         configuration = functions.client.get_function_configuration(FunctionName=name)
@@ -354,9 +350,7 @@ exports.handler = async (event, context) => {
 """
 
 
-def test_a_nodejs_function_runs_on_ministack_and_is_refused_on_localstack(
-    functions: Functions, local_cloud: LocalCloud
-) -> None:
+def test_a_nodejs_function_runs(functions: Functions) -> None:
     # Given a Node.js function (CDK's custom-resource handlers are Node.js)
     name = f"driftline-test-node-{uuid.uuid4().hex[:8]}"
     functions.client.create_function(
@@ -372,14 +366,9 @@ def test_a_nodejs_function_runs_on_ministack_and_is_refused_on_localstack(
         configuration = functions.client.get_function_configuration(FunctionName=name)
         return configuration if configuration["State"] != "Pending" else None
 
-    configuration = wait_for(settled, 30, f"{name} to leave Pending")
-    if local_cloud.base_name == "localstack":
-        # Then the LocalStack base's process executor, which runs Python only, refuses it
-        assert configuration["State"] == "Failed"
-        assert "runtime 'nodejs20.x' is not supported" in configuration["StateReason"]
-        return  # a failed version cannot be deleted there (see above)
     functions.created.append(name)
-    # When MiniStack invokes it
+    configuration = wait_for(settled, 30, f"{name} to leave Pending")
+    # When it is invoked
     assert configuration["State"] == "Active", configuration.get("StateReason")
     response, payload, tail = functions.invoke(name, {"n": 21})
     # Then the handler's result comes back, and its output and AWS's lines are logged

@@ -1,6 +1,6 @@
-"""The process executor's check that this host can load a function's wheels.
+"""The local cloud's check that this host can load a function's wheels.
 
-It is plain code over unzipped folders (no LocalStack), so it runs here on folders laid
+It is plain code over folders or archives (no emulator), so it runs here on folders laid
 out as a deployment package and layers, against a simulated host's supported tags.
 """
 

@@ -5,9 +5,9 @@ The CDK app builds the assets it deploys to the local cloud for the host
 platform (Lambda's manylinux on a Mac, or the other CPU architecture) would fail only
 at its first import, deep inside the function; this check refuses such a function when
 it is created, naming the wheels and how to build the assets for this host. It reads
-each installed wheel's ``Tag:`` lines, as pip does, and needs no LocalStack: both bases
-use it, LocalStack's process executor on the unzipped folders and MiniStack on the
-archives themselves (``zipfile.Path``), so any ``Traversable`` tree will do.
+each installed wheel's ``Tag:`` lines, as pip does, and imports no emulator:
+``driftline_ministack.lambda_checks`` runs it on the archives themselves
+(``zipfile.Path``); any ``Traversable`` tree will do.
 """
 
 from __future__ import annotations
