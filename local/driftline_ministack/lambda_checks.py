@@ -10,7 +10,8 @@ schedules that transition:
 - the runtime: Python (``python3.x``) and Node.js (``nodejs*``, with ``node`` on the
   PATH) run as host processes, custom runtimes (``provided.*``) run their ``bootstrap``;
   any other runtime, and a container image, would need Docker;
-- the wheels: ``driftline_localcloud.lambda_runtime.compatibility``, read from the code's and the layers' archives without unzipping.
+- the wheels: ``driftline_localcloud.lambda_runtime.compatibility``, read from the
+  code's and the layers' archives without unzipping.
 
 Such a function goes ``Failed`` with the reason as ``StateReason`` (and
 ``LastUpdateStatusReason``), where AWS and the LocalStack base report what they cannot
