@@ -1,7 +1,7 @@
 """EMF extraction benchmark: what reading a function's log for metrics adds on the local
-cloud, against what LocalStack's Lambda log handler already does with the same log.
+cloud, against what writing the same log to CloudWatch Logs already does with it.
 
-The peer is the log handler's own work per invocation log (split into lines, one
+The peer is the log writer's own work per invocation log (split into lines, one
 CloudWatch Logs event per line), measured in the same run. Two logs of an ingest
 invocation (START, Powertools' JSON log lines, END, REPORT):
 
@@ -91,7 +91,7 @@ def invocation_log(emf_lines: int) -> str:
 
 
 def log_events(text: str) -> list[dict[str, Any]]:
-    """What LocalStack's Lambda log handler builds from an invocation's log."""
+    """What the log writer builds from an invocation's log."""
     return [{"timestamp": 0, "message": line + "\n"} for line in text.split("\n") if line]
 
 

@@ -4,8 +4,8 @@ On AWS, CloudWatch Logs turns a function's EMF log lines (Powertools ``Metrics``
 metrics; MiniStack's CloudWatch Logs does not, so no alarm on the app's own metrics
 (model quality among them) could leave ``INSUFFICIENT_DATA``. MiniStack writes each
 invocation's log to the function's log group once, in ``lambda_svc._emit_lambda_logs``,
-whatever the executor; ``install`` wraps it and hands the log to the publisher the
-LocalStack base uses (``driftline_localcloud.lambda_metrics.EmfPublisher``: one worker
+whatever the executor; ``install`` wraps it and hands the log to the publisher
+(``driftline_localcloud.lambda_metrics.EmfPublisher``: one worker
 thread, off the invocation's path, parsing with ``driftline_localcloud.emf``), whose
 sink stores each datum where PutMetricData stores it, in the function's account and
 region, and evaluates the alarms there. As on AWS, this needs no

@@ -227,12 +227,10 @@ def test_a_function_whose_boundary_lacks_an_action_its_role_allows_is_denied(
     # When its function reads the object
     outcome = sandbox.invoke(function, {"buckets": [bucket], "key": "k.txt"})
     # Then S3 answers AWS's AccessDenied, saying that no permissions boundary allows it and
-    # naming the caller as AWS does, the function's session of its role (the LocalStack
-    # base's evaluator names the role itself)
+    # naming the caller as AWS does, the function's session of its role
     session = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role.rsplit('/', 1)[1]}/{function}"
-    caller = role if local_cloud.base_name == "localstack" else session
     assert outcome[bucket] == (
-        f"AccessDenied: User: {caller} is not authorized to perform: s3:GetObject on resource: "
+        f"AccessDenied: User: {session} is not authorized to perform: s3:GetObject on resource: "
         f"arn:aws:s3:::{bucket}/k.txt because no permissions boundary allows it"
     )
     # And once the boundary is removed from the role, the same function reads it

@@ -265,11 +265,3 @@ def test_the_publisher_hands_each_namespace_to_the_sink_and_survives_its_failure
     assert [(a, r, n, [d["MetricName"] for d in data]) for a, r, n, data in stored] == [
         ("000000000000", "eu-west-1", "driftline", ["FilesIngested"])
     ]
-
-
-def test_the_function_account_comes_from_its_role(lambda_metrics: ModuleType) -> None:
-    # Given role ARNs, one malformed
-    # When their account is read
-    # Then the account number, or None
-    assert lambda_metrics.account_of("arn:aws:iam::123456789012:role/fn") == "123456789012"
-    assert lambda_metrics.account_of("not-an-arn") is None
