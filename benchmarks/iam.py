@@ -12,9 +12,8 @@ cloud let it do:
 
     python -m benchmarks.iam          # against the running local cloud
 
-Prints each outcome (the README's base comparison recorded them for both bases the local
-cloud was measured on). A local cloud that does not enforce IAM shows "allowed" where
-AWS denies.
+Prints each outcome (the README's base comparison records them). A local cloud that
+does not enforce IAM shows "allowed" where AWS denies.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ and the stack is destroyed: the bucket must be gone with its object, as on AWS.
     python -m benchmarks.node_custom_resources app       # the CDK app itself (cdk --app)
 
 Prints one line per check and returns non-zero when one fails (the README's base
-comparison recorded the outcome for both bases the local cloud was measured on).
+comparison records the outcome).
 """
 
 from __future__ import annotations

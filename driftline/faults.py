@@ -18,7 +18,8 @@ from driftline_runtime.names import FAULTS_ROUTE
 
 from driftline.localcloud import LocalCloud
 
-# The route the local cloud's plugin serves (local/driftline_localcloud/faults.py).
+# The route the local cloud serves (local/driftline_localcloud/faults.py's registry, in front
+# of MiniStack's app: local/driftline_ministack/faults.py).
 PATH = FAULTS_ROUTE
 
 

@@ -47,7 +47,7 @@ class LocalCloudPrecondition(LocalCloudError, PreconditionFailed):
 
 
 def find_python313() -> Path:
-    """Python 3.13, which the local cloud's bases need, found as ``make`` finds it
+    """Python 3.13, which MiniStack's environment needs, found as ``make`` finds it
     (scripts/python313.sh: $DRIFTLINE_PYTHON313, PATH, pyenv, Homebrew, uv's Pythons)."""
     result = subprocess.run(
         ["/bin/sh", str(PYTHON313_SCRIPT)], capture_output=True, text=True, check=False

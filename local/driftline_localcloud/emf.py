@@ -11,7 +11,7 @@ numbers; ``_aws.Timestamp`` is in milliseconds. A document that breaks the
 specification yields no metric at all, as on AWS, and the reason is logged at debug
 level. The result is PutMetricData's ``MetricData``, one list per namespace.
 
-Nothing here imports LocalStack, so the rules are unit-tested on their own.
+Nothing here imports MiniStack, so the rules are unit-tested on their own.
 """
 
 from __future__ import annotations

@@ -138,8 +138,8 @@ class FaultRegistry:
     def handle(self, method: str, body: bytes) -> tuple[HTTPStatus, dict[str, Any] | None]:
         """The route's answer to ``method`` with ``body``: a status and a JSON document.
 
-        Each base mounts this on its gateway (the LocalStack plugin on its router, the
-        MiniStack launcher in front of its ASGI app).
+        MiniStack's launcher serves this in front of MiniStack's ASGI app
+        (``driftline_ministack.faults``).
         """
         if method == "DELETE":
             self.clear()
@@ -160,5 +160,5 @@ class FaultRegistry:
 
 @cache
 def faults() -> FaultRegistry:
-    """The local cloud's one registry (its route is added by each base's glue)."""
+    """The local cloud's one registry (its route is added by ``driftline_ministack.faults``)."""
     return FaultRegistry()

@@ -7,9 +7,8 @@ one datapoint per period: the last ``EvaluationPeriods`` of them, ``DatapointsTo
 what a period without data counts as (``missing``: nothing, and no data at all is
 ``INSUFFICIENT_DATA``; ``notBreaching``/``breaching``: a good or a bad datapoint;
 ``ignore``: the state stays). It looks back a few periods more than it evaluates, so
-that a late datapoint still counts. The windows are the LocalStack base's (periods
-ending at the moment of evaluation, ``EvaluationPeriods`` plus at least two more
-looked at), so an alarm decides the same on both bases.
+that a late datapoint still counts: the windows are periods ending at the moment of
+evaluation, ``EvaluationPeriods`` plus at least two more looked at.
 
 Nothing here imports MiniStack: ``driftline_ministack.cloudwatch_alarms`` computes each
 period's statistic with MiniStack's own statistics and applies the verdict.

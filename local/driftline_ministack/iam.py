@@ -11,9 +11,9 @@ TLS-only policies refuse it as AWS would refuse plain HTTP. The policies stay ex
 as the app declares them.
 
 MiniStack answers a denial without a word in its log; ``install`` also has every denial
-logged as the LocalStack base logs it (``IAM denied: User: <principal> is not authorized
-to perform: <action> on resource: <arn> ...``), so ``.localcloud/ministack.log`` says
-which role was refused what, whichever service answered.
+logged (``IAM denied: User: <principal> is not authorized to perform: <action> on
+resource: <arn> ...``), so ``.localcloud/ministack.log`` says which role was refused
+what, whichever service answered.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the role's policy allowed the call and the boundary did not, and S3's (like most
 services') does not name the resource. AWS names both: ``User: <principal> is not
 authorized to perform: <action> on resource: <arn> because no permissions boundary
 allows it`` (or ``... because statement <sid> of its permissions boundary explicitly
-denies it``), the wording the LocalStack base's evaluator uses too.
+denies it``), and so do the denials here.
 
 MiniStack is imported where it is used, so the rules are unit-tested without it.
 ``install`` marks the boundary among an evaluation's limits (``_permissions_boundary``

@@ -4,11 +4,10 @@ MiniStack checks ``cloudwatch:DescribeAlarms`` on ``*`` unless the request names
 alarm in ``AlarmName`` (which DescribeAlarms has not), so a role allowed to describe the
 alarms of one name prefix only (the deployment planner's, which retires the quality
 alarms earlier deployments left: ``alarm:<stage>-quality-*``) was denied its own
-listing. As the LocalStack base checks it (``driftline_localcloud.iam.actions``), a
-listing is checked on the alarm it names (``AlarmNames`` with one name) or on its
-prefix's ARN (``alarm:<prefix>*``); AWS answers a listing with the alarms the policy
-allows, and here a policy must cover what the request asks for. A listing of several
-names, or of every alarm, stays checked on ``*``.
+listing. ``install`` has a listing checked on the alarm it names (``AlarmNames`` with
+one name) or on its prefix's ARN (``alarm:<prefix>*``); AWS answers a listing with the
+alarms the policy allows, and here a policy must cover what the request asks for. A
+listing of several names, or of every alarm, stays checked on ``*``.
 """
 
 from __future__ import annotations

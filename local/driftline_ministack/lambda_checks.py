@@ -14,9 +14,9 @@ schedules that transition:
   code's and the layers' archives without unzipping.
 
 Such a function goes ``Failed`` with the reason as ``StateReason`` (and
-``LastUpdateStatusReason``), where AWS and the LocalStack base report what they cannot
-start; invoking it is refused with ``ResourceConflictException``, as on both. A function
-deployed by CloudFormation fails its resource (and so the deployment) with the reason.
+``LastUpdateStatusReason``), where AWS reports what it cannot start; invoking it is
+refused with ``ResourceConflictException``, as on AWS. A function deployed by
+CloudFormation fails its resource (and so the deployment) with the reason.
 """
 
 from __future__ import annotations
@@ -188,9 +188,9 @@ def _refusing_invoke(lambda_svc: Any, invoke: Any) -> Any:
 def checked_function_resources(lambda_svc: Any, handlers: dict[str, Any]) -> dict[str, Any]:
     """``AWS::Lambda::Function``'s CloudFormation handlers, failing the resource with the
     reason (MiniStack's provisioner writes functions ``Active`` without the API's path,
-    where CloudFormation on AWS and on the LocalStack base waits for the function to
-    start and fails the stack with its state reason). A refused new function is deleted
-    again; a refused update leaves the function ``Failed``."""
+    where CloudFormation on AWS waits for the function to start and fails the stack with
+    its state reason). A refused new function is deleted again; a refused update leaves
+    the function ``Failed``."""
     create, update, delete = handlers["create"], handlers["update"], handlers["delete"]
 
     def refused(name: str) -> tuple[str, str] | None:

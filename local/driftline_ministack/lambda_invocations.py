@@ -14,10 +14,10 @@ timeout or an error:
   the runtime answered ready with the handler imported;
 - ``Duration``: from the handler's start until its answer (before MiniStack's bounded
   wait for trailing stderr), or until the process was signalled;
-- ``Max Memory Used``: the worker process's peak resident memory (``VmHWM``, as the
-  LocalStack base's runtime reads it), read after the answer or just before the process
-  is ended; a process that died by itself is gone, so its line has none, nor has one on
-  a host without ``/proc``;
+- ``Max Memory Used``: the worker process's peak resident memory (``VmHWM`` in
+  ``/proc/<pid>/status``), read after the answer or just before the process is
+  ended; a process that died by itself is gone, so its line has none, nor has one on a
+  host without ``/proc``;
 - ``Status``: ``timeout`` for ``Sandbox.Timedout``, ``error`` for ``Runtime.ExitError``.
 
 The framed text (``lambda_report``) replaces the result's log and is marked as a

@@ -12,9 +12,9 @@ dead-lettered after two quick retries.
 The replacement keeps MiniStack's retry rules (``MaximumRetryAttempts``,
 ``MaximumEventAgeInSeconds``, the backoff of ``LAMBDA_ASYNC_RETRY_BASE_SECONDS``, the
 failure destination or dead-letter queue) and adds the queue: at most
-``DRIFTLINE_LAMBDA_ASYNC_CONCURRENCY`` events of one function run at once (default: the
-LocalStack base's, ``min(32, cores + 4)``), and a throttled event waits and tries again
-within its maximum age without counting as an attempt.
+``DRIFTLINE_LAMBDA_ASYNC_CONCURRENCY`` events of one function run at once (default:
+``min(32, cores + 4)``), and a throttled event waits and tries again within its maximum
+age without counting as an attempt.
 """
 
 from __future__ import annotations

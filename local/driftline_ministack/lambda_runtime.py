@@ -6,7 +6,7 @@ else in the emulator's environment, and got that environment's boto3, none of wh
 runtime offers: code that worked locally could fail on AWS with an ImportError.
 ``install`` points the worker at the interpreter in ``DRIFTLINE_LAMBDA_PYTHON``, a
 virtual environment holding only what AWS's Python runtime provides besides the
-standard library (``local/lambda-runtime.txt``, the LocalStack base's runtime pins).
+standard library (``local/lambda-runtime.txt``).
 The worker script MiniStack runs needs nothing more (the standard library and botocore).
 
 The worker puts each layer's ``python/`` on the import path and adds its

@@ -7,8 +7,8 @@ only for services named in ``iam_actions.SERVICE_TO_IAM_NAMESPACE``, on the reso
 ``iam_actions.extract_resource_arn`` names (``*`` for a service it does not know).
 ``register`` adds SageMaker to all four. This module is the wire format only (JSON
 1.1: timestamps as epoch seconds, errors as ``__type``/``message``); the operations,
-the stores and the jobs are ``driftline_localcloud.sagemaker``'s, the same code the
-LocalStack base runs.
+the stores and the jobs are ``driftline_localcloud.sagemaker``'s, which import no
+MiniStack.
 """
 
 from __future__ import annotations

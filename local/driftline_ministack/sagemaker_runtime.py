@@ -3,12 +3,12 @@
 The runtime's one call, ``POST /endpoints/<name>/invocations``, is signed for
 ``sagemaker`` and carries no ``X-Amz-Target``, so MiniStack's router hands it to the
 SageMaker service handler, which passes it here (``invocation_of`` tells it apart). The
-endpoints are the provider's (``driftline_localcloud.sagemaker.endpoints``), the same
-that the LocalStack base's ``sagemaker-runtime`` service answers from. The wire format is
-REST-JSON as AWS's runtime speaks it: the body and content type pass through, the
-variant that answered comes back in ``x-Amzn-Invoked-Production-Variant``, and an error
-carries its code in ``x-amzn-ErrorType`` with ModelError's members in the body. With IAM
-enforced the call is authorized as ``sagemaker:InvokeEndpoint`` on the endpoint's ARN.
+endpoints are the provider's (``driftline_localcloud.sagemaker.endpoints``). The wire
+format is REST-JSON as AWS's runtime speaks it: the body and content type pass through,
+the variant that answered comes back in ``x-Amzn-Invoked-Production-Variant``, and an
+error carries its code in ``x-amzn-ErrorType`` with ModelError's members in the body.
+With IAM enforced the call is authorized as ``sagemaker:InvokeEndpoint`` on the
+endpoint's ARN.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ MiniStack saves, at shutdown, each service module named in ``app._state_map`` th
 ``register`` enters the shared provider's stores under the key ``driftline_sagemaker``,
 so jobs, models, endpoints and the registry survive ``driftline local down`` and ``up``
 with the buckets and functions (the model artifacts themselves are S3 objects, kept by
-S3's persistence). Kept endpoints are served again once loaded, as on the LocalStack
-base: their processes ended with the local cloud.
+S3's persistence). Kept endpoints are served again once loaded: their processes ended
+with the local cloud.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ MiniStack's interpreter looks a task's service integration up by resource prefix
 effective parameters and returns its result, or raises ``_ExecutionError``); an
 optimized integration it does not know fails the task. ``register`` adds
 ``arn:aws:states:::sagemaker:``. What the integrations mean (results, error names,
-``.sync``) is ``driftline_localcloud.sagemaker.integration``, shared with the LocalStack
-base; the calls go to the same provider in-process, as MiniStack's own integrations
+``.sync``) is ``driftline_localcloud.sagemaker.integration``, which imports no
+MiniStack; the calls go to the same provider in-process, as MiniStack's own integrations
 call its services.
 
-``.sync`` follows the job every half second (LocalStack's interval too) until it ends,
+``.sync`` follows the job every half second (``POLL_SECONDS``) until it ends,
 bounded by the job's own limits: MaxRuntimeInSeconds and SageMaker's stop grace for a
 training job.
 

@@ -1,12 +1,12 @@
 """The roles the end-to-end tests give the functions, jobs and state machines they make.
 
-The local cloud checks a role's calls against its policies, as AWS does, on either base,
-so a resource a test creates needs a role that exists, trusts the service that assumes
-it and allows what the test's code calls, and nothing more: a function's logs and the
-bucket listing one test makes; a SageMaker job's own test buckets and logs; a test state
-machine's SageMaker calls, the role it passes and the rule ``.sync`` follows jobs with.
-The tests' job, model and state machine names are random, so SageMaker actions are
-granted on any resource, and only the actions the tests use.
+The local cloud checks a role's calls against its policies, as AWS does, so a resource
+a test creates needs a role that exists, trusts the service that assumes it and allows
+what the test's code calls, and nothing more: a function's logs and the bucket listing
+one test makes; a SageMaker job's own test buckets and logs; a test state machine's
+SageMaker calls, the role it passes and the rule ``.sync`` follows jobs with. The
+tests' job, model and state machine names are random, so SageMaker actions are granted
+on any resource, and only the actions the tests use.
 """
 
 from __future__ import annotations

@@ -334,8 +334,8 @@ def test_drift_starts_one_retraining_and_a_burst_inside_the_cooldown_starts_none
     assert held and held[0]["dataset"] == "transactions"
     assert {e["version"] for e in facts["drift_events"]} >= {first, second}
     # When EventBridge delivers the first DriftDetected again after its retraining ended
-    # (stopped if it still runs: a base may have finished it already, and a stop of an
-    # ended execution is refused)
+    # (stopped if it still runs: it may have finished already, and a stop of an ended
+    # execution is refused)
     if sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
         try:
             sfn.stop_execution(executionArn=execution)

@@ -113,7 +113,7 @@ def test_an_alarm_on_a_functions_metric_goes_to_alarm(
         TreatMissingData="notBreaching",
     )
 
-    # Then LocalStack's alarm scheduler (once per period) sets it to ALARM on that data
+    # Then the local cloud's alarm schedule (once per period) sets it to ALARM on that data
     def alarm_state() -> dict[str, Any] | None:
         (alarm,) = cloudwatch.describe_alarms(AlarmNames=[rejection_alarm])["MetricAlarms"]
         return alarm if alarm["StateValue"] == "ALARM" else None

@@ -1,6 +1,6 @@
-"""The MiniStack base's metric-alarm decisions (driftline_ministack.alarm_rules): one
+"""The local cloud's metric-alarm decisions (driftline_ministack.alarm_rules): one
 datapoint per period, DatapointsToAlarm, TreatMissingData and the premature-alarm rule,
-as CloudWatch decides them (and the LocalStack base's scheduler does)."""
+as CloudWatch decides them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-# The local cloud's code runs in the base's own environment; this part needs none of it.
+# The local cloud's code runs in MiniStack's own environment; this part needs none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from driftline_ministack import alarm_rules  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The MiniStack base's IAM additions that need no MiniStack: the wording of denials
+"""driftline's IAM additions to MiniStack that need no MiniStack: the wording of denials
 (driftline_ministack.iam_denials: when a role's permissions boundary decided, the denial
 says so as AWS's does) and the resource an alarm listing is checked on
 (driftline_ministack.iam_resources)."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-# The local cloud's code runs in the base's own environment; this part needs none of it.
+# The local cloud's code runs in MiniStack's own environment; this part needs none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from driftline_ministack.iam_denials import (  # noqa: E402
     BoundaryLimit,

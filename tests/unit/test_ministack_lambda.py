@@ -1,4 +1,4 @@
-"""The MiniStack base's Lambda pieces that need no MiniStack: the REPORT line and the
+"""driftline's Lambda additions to MiniStack that need no MiniStack: the REPORT line and the
 log's platform lines, the peak-memory reading, and the checks that fail a function the
 local cloud cannot run."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-# The local cloud's code runs in the base's own environment; these parts need none of it.
+# The local cloud's code runs in MiniStack's own environment; these parts need none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from driftline_ministack import lambda_checks  # noqa: E402
 from driftline_ministack.lambda_report import (  # noqa: E402

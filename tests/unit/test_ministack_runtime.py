@@ -1,5 +1,5 @@
-"""The pieces of the MiniStack base that need no MiniStack: the runtime's route and the
-endpoints' host over a base's job host."""
+"""The pieces of driftline's MiniStack additions that need no MiniStack: the runtime's
+route and the endpoints' host over a job host."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-# The local cloud's code runs in the base's own environment; these parts need none of it.
+# The local cloud's code runs in MiniStack's own environment; these parts need none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from driftline_localcloud.sagemaker.endpoint_serving import InvocationError  # noqa: E402
 from driftline_localcloud.sagemaker.job_host import JobHost  # noqa: E402

@@ -1,4 +1,4 @@
-"""The Distributed Map's ResultWriter both local-cloud bases write the Score results with."""
+"""The Distributed Map's ResultWriter the local cloud writes the Score results with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# The local cloud's code runs in the base's own environment; this part needs none of it.
+# The local cloud's code runs in MiniStack's own environment; this part needs none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from driftline_localcloud.stepfunctions_result_writer import (  # noqa: E402
     results_folder,

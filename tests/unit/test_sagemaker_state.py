@@ -1,4 +1,4 @@
-"""SageMaker's state as a base that keeps it across restarts writes and reads it."""
+"""SageMaker's state as the local cloud keeps it across restarts: written and read."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-# The local cloud's code runs in the base's own environment; the store needs none of it.
+# The local cloud's code runs in MiniStack's own environment; the store needs none of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from driftline_localcloud.sagemaker.store import Stores  # noqa: E402
 

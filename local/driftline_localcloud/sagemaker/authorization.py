@@ -1,6 +1,6 @@
 """The resource a SageMaker call is authorized against, as AWS's IAM names it.
 
-A base that enforces IAM checks each call's action on a resource ARN; a policy that
+With IAM enforced, each call's action is checked on a resource ARN; a policy that
 grants ``sagemaker:DescribeModelPackageGroup`` on ``model-package-group/driftline-dev-*``
 must see the group's ARN, not ``*``. Names are lower-cased, as in SageMaker's ARNs.
 List operations have no resource (``*``). ``CreateModelPackage`` of a versioned package

@@ -7,7 +7,7 @@ Logs as SageMaker's containers' do, and the job's process runs in its own proces
 group so that a stop or a time limit ends its children too: first SIGTERM, as
 SageMaker sends, then SIGKILL after the grace period.
 
-Nothing here knows which emulator serves the API: each base hands the provider a
+Nothing here knows which emulator serves the API: the provider is handed a
 ``JobHost`` (``job_host``) that says where the gateway is, where job folders go and
 which credentials a job's calls carry.
 """
@@ -280,7 +280,7 @@ class Outcome:
 
 
 class Processes:
-    """Every job process alive, so that shutting LocalStack down ends them all."""
+    """Every job process alive, so that shutting the local cloud down ends them all."""
 
     def __init__(self) -> None:
         self._alive: set[subprocess.Popen[bytes]] = set()

@@ -14,8 +14,8 @@ service's base exception ``SageMaker.AmazonSageMakerException``. Timestamps come
 as epoch milliseconds, as those integrations serialize them (``registry_events``' one
 ``epoch_millis``).
 
-Each base's interpreter glue (LocalStack's task-service class, MiniStack's dispatch
-entry) uses these rules; only the plumbing differs.
+MiniStack's interpreter reaches these rules through its dispatch entry
+(``driftline_ministack.stepfunctions_sagemaker``); nothing here imports MiniStack.
 """
 
 from __future__ import annotations

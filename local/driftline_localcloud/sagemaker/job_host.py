@@ -1,8 +1,9 @@
-"""Where a SageMaker job runs and how it reaches the local cloud: the base's ``JobHost``.
+"""Where a SageMaker job runs and how it reaches the local cloud: the ``JobHost``.
 
-Each base hands the provider a ``JobHost`` that says where the gateway is, where job
-folders go and which credentials a job's calls carry (by default the account's test
-credentials; a base that enforces IAM signs them as the job's role). ``JobRun`` is what
+The provider is handed a ``JobHost`` (MiniStack's is
+``driftline_ministack.sagemaker_api.MiniStackJobHost``) that says where the gateway is,
+where job folders go and which credentials a job's calls carry (by default the
+account's test credentials; with IAM enforced, the job's role's). ``JobRun`` is what
 the training, transform and processing runs share on top of it: the job, its stores,
 its stop flag, and clients, logs and a process environment as the job's role.
 """
@@ -25,11 +26,12 @@ Credentials = dict[str, str]
 
 
 class JobHost:
-    """Where jobs run and how they reach the local cloud; each base supplies one.
+    """Where jobs run and how they reach the local cloud.
 
     ``credentials`` is what a job's calls (and the runner's on its behalf) are signed
     with: by default the account's test credentials, so that the local cloud puts them
-    in the right account. A base that enforces IAM signs them as the job's role.
+    in the right account. MiniStack's host signs them as the job's role when IAM is
+    enforced.
     """
 
     def __init__(self, endpoint: str, work_root: Path) -> None:
@@ -41,8 +43,8 @@ class JobHost:
 
     def service_events(self, account: str, region: str) -> Any:
         """EventBridge as SageMaker itself puts its events (source ``aws.sagemaker``),
-        which no caller's credentials may: a base with a way in for its own services
-        supplies it; this one is the account's client."""
+        which no caller's credentials may: MiniStack's host puts them in-process;
+        this default is the account's client."""
         return self.client("events", account, region, None)
 
     def client(self, service: str, account: str, region: str, role_arn: str | None) -> Any:

@@ -1,11 +1,12 @@
 """The SageMaker API subset driftline uses, whichever emulator serves the wire format.
 
 Operations are a table (operation name -> handler taking a context with ``account_id``
-and ``region`` and the parsed request); each base's glue parses and serializes the
-wire format and answers ``SageMakerError`` with AWS's codes (ValidationException,
-ResourceNotFound, ResourceInUse). Descriptions echo every request field that the
-matching Describe* response has (read from the service model), plus the fields
-SageMaker adds; jobs run on a thread pool so that Create*Job returns at once.
+and ``region`` and the parsed request); MiniStack's glue
+(``driftline_ministack.sagemaker_api``) parses and serializes the wire format and
+answers ``SageMakerError`` with AWS's codes (ValidationException, ResourceNotFound,
+ResourceInUse). Descriptions echo every request field that the matching Describe*
+response has (read from the service model), plus the fields SageMaker adds; jobs run
+on a thread pool so that Create*Job returns at once.
 """
 
 from __future__ import annotations

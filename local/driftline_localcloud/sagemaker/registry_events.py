@@ -8,7 +8,7 @@ The local cloud does the same, so rules that react to an approval made by hand
 Putting the event is best effort: a failure is logged and never fails the API call.
 
 Nothing here knows the emulator underneath, so the event's shape is tested without
-one; the provider hands ``announce`` its base's EventBridge client.
+one; the provider hands ``announce`` its host's EventBridge client.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""What endpoints need from the local cloud, over the base's ``JobHost``.
+"""What endpoints need from the local cloud, over the provider's ``JobHost``.
 
-Endpoints are served by the same code on either base (``endpoint_serving``); their
+Endpoints are served by ``endpoint_serving``, which knows no emulator; their
 S3, CloudWatch Logs and metrics calls and their alarms reach the local cloud through
 its gateway like a job's, signed with the model's execution role where SageMaker's
 containers would act as it, and with the account's own credentials for what
@@ -18,7 +18,7 @@ from driftline_localcloud.sagemaker.job_host import Credentials, JobHost, base_e
 
 
 class JobServingHost:
-    """``ServingHost`` (``endpoint_serving``) over a base's ``JobHost``."""
+    """``ServingHost`` (``endpoint_serving``) over a ``JobHost``."""
 
     def __init__(self, host: JobHost) -> None:
         self.host = host

@@ -15,7 +15,7 @@ line ``{"ok": true, "content_type", "length"}`` and the bytes, or ``{"ok": false
 first reply says whether the model loaded. Whatever the user's code
 prints goes to stderr, which the job sends to CloudWatch Logs.
 
-It imports nothing from the plugin or LocalStack: it runs outside LocalStack's venv.
+It imports nothing of driftline's or MiniStack's: it runs outside MiniStack's venv.
 """
 
 from __future__ import annotations

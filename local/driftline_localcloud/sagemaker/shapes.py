@@ -20,7 +20,7 @@ MAX_JOBS_VARIABLE = "DRIFTLINE_SAGEMAKER_MAX_CONCURRENT_JOBS"
 
 @cache
 def service_model() -> ServiceModel:
-    """SageMaker's API as botocore describes it (both bases ship botocore)."""
+    """SageMaker's API as botocore describes it (MiniStack's environment ships botocore)."""
     return get_session().get_service_model("sagemaker")
 
 

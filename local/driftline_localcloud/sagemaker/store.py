@@ -1,6 +1,6 @@
 """SageMaker's state in memory: jobs, models and the model registry, per account and region.
 
-The plugin keeps this itself instead of using moto's SageMaker backend: moto marks a
+The provider keeps this itself instead of using moto's SageMaker backend: moto marks a
 job Completed the moment it is created and owns its fields, while here the process
 running a job drives its status, secondary statuses, metrics and artifacts. Each
 resource is stored as its Describe* response (the one source of truth, answered as a
@@ -20,7 +20,7 @@ Description = dict[str, Any]
 
 
 class SageMakerError(Exception):
-    """An API error in SageMaker's terms; each base's glue answers it in its wire format."""
+    """An API error in SageMaker's terms; MiniStack's glue answers it in its wire format."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)

@@ -357,7 +357,7 @@ class TrainingRun(JobRun):
         return reason
 
     def _finish_stopped(self, folder: JobFolder | None, *, timed_out: bool) -> None:
-        closing = self.processes.closing.is_set()  # LocalStack itself is shutting down
+        closing = self.processes.closing.is_set()  # the local cloud is shutting down
         if folder is not None and not closing and any(folder.model.iterdir()):
             # SageMaker keeps what a stopped job saved in its grace period.
             try:
