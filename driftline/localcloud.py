@@ -25,7 +25,13 @@ from pathlib import Path
 
 from driftline import localcloud_state as kept
 from driftline.errors import DriftlineError, PreconditionFailed
-from driftline.localcloud_base import MINISTACK, Base, BaseError, refuse_other_base
+from driftline.localcloud_base import (
+    MINISTACK,
+    Base,
+    BaseError,
+    refuse_other_base,
+    retire_localstack,
+)
 from driftline.localcloud_network import listening_addresses, loopback_addresses
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +147,7 @@ class LocalCloud:
 
         Returns False when everything was already in place.
         """
+        retire_localstack(self.state, progress)
         if self.base.installed(self):
             return False
         python313 = find_python313()

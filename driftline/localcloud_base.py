@@ -121,6 +121,23 @@ def install_frameworks(state: Path, python313: Path, progress: Progress) -> None
     marker.write_text(wanted)
 
 
+# What the LocalStack base kept in the local cloud's folder (its environment, about 1 GB
+# with the runtime's packages, its files and logs); MiniStack's live in ``ministack/``.
+RETIRED = ("venv", "lambda-runtime", "filesystem")
+RETIRED_FILES = ("localstack.log", "localstack.previous.log", "localstack.pid")
+
+
+def retire_localstack(state: Path, progress: Progress) -> None:
+    """Removes what the LocalStack base left in ``state`` (each install looks; one finds it)."""
+    folders = [state / name for name in RETIRED if (state / name).is_dir()]
+    if folders:
+        progress("removing the former LocalStack base's environment and files")
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    for name in RETIRED_FILES:
+        (state / name).unlink(missing_ok=True)
+
+
 # The app's service names where MiniStack's differ.
 MINISTACK_SERVICE_NAMES = {"stepfunctions": "states", "cloudwatch": "monitoring"}
 SAGEMAKER_SERVICES = {"sagemaker", "sagemaker-runtime"}

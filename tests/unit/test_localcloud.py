@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline import localcloud, localcloud_network
+from driftline import localcloud, localcloud_base, localcloud_network
 from driftline import localcloud_state as kept
 from driftline.localcloud import LocalCloud, LocalCloudError
 
@@ -202,3 +202,23 @@ def test_ministack_unpacks_functions_under_the_local_cloud_folder(tmp_path: Path
     # Then TMPDIR exists (Python would silently fall back to /tmp) and is cleared at start
     assert tmp.is_dir() and tmp.is_relative_to(tmp_path)
     assert tmp in cloud.base.fresh_state(cloud)
+
+
+def test_installing_removes_what_the_localstack_base_left(tmp_path: Path) -> None:
+    # Given a local cloud folder the LocalStack base used: its environment, runtime
+    # packages, files and logs, beside MiniStack's folder and the kept state
+    for folder in ("venv/bin", "lambda-runtime/boto3", "filesystem/s3", "ministack", "state"):
+        (tmp_path / folder).mkdir(parents=True)
+    for name in ("localstack.log", "localstack.pid", "state/kept.json"):
+        (tmp_path / name).write_text("x")
+    said: list[str] = []
+    # When an install (`local up`, `local install`) looks there
+    localcloud_base.retire_localstack(tmp_path, said.append)
+    # Then the LocalStack base's things are gone, with a word, and the rest is left alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ministack", "state"]
+    assert (tmp_path / "state" / "kept.json").is_file()
+    assert said == ["removing the former LocalStack base's environment and files"]
+    # And a second install has nothing to say
+    said.clear()
+    localcloud_base.retire_localstack(tmp_path, said.append)
+    assert said == []
